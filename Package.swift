@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies: the toolchain's Foundation plus three Debian C libraries.
+let package = Package(
+    name: "ledger",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ledger", targets: ["ledger"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // The pure core: no I/O, no C imports.
+        .target(name: "LedgerDomain"),
+
+        // Thin shells.
+        .target(name: "LedgerLog"),
+        .target(name: "LedgerCrypto", dependencies: ["CCrypto"]),
+        .target(name: "LedgerStorage", dependencies: ["CLibPQ", "LedgerDomain", "LedgerCrypto", "LedgerLog"]),
+        .target(name: "LedgerHTTP", dependencies: ["CMicroHTTPD", "LedgerDomain", "LedgerLog"]),
+        .target(name: "LedgerAPI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerCrypto", "LedgerLog"]),
+        .target(name: "LedgerCLI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerAPI", "LedgerCrypto", "LedgerLog"]),
+        .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),
+
+        .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage", "LedgerAPI", "LedgerHTTP"], path: "Tests/LedgerTestSupport"),
+        .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain"]),
+        .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerCrypto", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerAPITests", dependencies: ["LedgerAPI", "LedgerHTTP", "LedgerCLI", "LedgerTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

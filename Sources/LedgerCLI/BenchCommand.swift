@@ -1,0 +1,213 @@
+import Foundation
+import LedgerAPI
+import LedgerDomain
+import LedgerHTTP
+import LedgerLog
+import LedgerStorage
+import Synchronization
+
+/// Benchmarks that print figures next to the reference they are measured against, in the same run.
+enum BenchCommand {
+    static let help = """
+        ledger bench append [--writers N] [--seconds S]
+            Appends 1-event commands (expected version, hash chain) to random streams from N writers for S
+            seconds, then runs pgbench -M prepared with the equivalent bare SQL transaction (one INSERT into
+            an events table of the same shape plus the stream version bump) with N clients on the same server.
+            Last line: {"writers","commands_per_s","p50_ms","p99_ms","pgbench_tps","ratio"}.
+
+        ledger bench http [--connections C] [--seconds S]
+            Starts the service in this process and drives it with wrk: GET /healthz (no database) and
+            GET /readyz (one query through the connection pool). Needs wrk (Debian package 'wrk').
+
+        Both use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
+        """
+
+    static func run(_ arguments: [String], settings: Settings) throws {
+        guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections"])
+        switch which {
+        case "append":
+            try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
+                                seconds: try options.integer("seconds", default: 10, range: 1...3600),
+                                settings: settings)
+        case "http":
+            try httpBenchmark(connections: try options.integer("connections", default: 32, range: 1...10_000),
+                              seconds: try options.integer("seconds", default: 10, range: 1...3600),
+                              settings: settings)
+        default:
+            throw UsageError(message: "unknown benchmark '\(which)': append or http")
+        }
+    }
+
+    // MARK: append
+
+    static func appendBenchmark(writers: Int, seconds: Int, settings: Settings) throws {
+        let database = try Database(settings: settings)
+        defer { database.close() }
+        try database.migrate()
+        let pool = database.makePool(size: writers)
+        let organization = UUID()
+        let streamsPerWriter = 1_000
+        let metadata = EventMetadata(actorID: "bench", actorType: .system)
+        let deadline = Date().addingTimeInterval(Double(seconds))
+        let failures = Atomic<Int>(0)
+        let latencies = Mutex<[Double]>([])
+        let group = DispatchGroup()
+        let started = Date()
+        for writer in 0..<writers {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                var versions = [Int64](repeating: 0, count: streamsPerWriter)
+                var mine: [Double] = []
+                mine.reserveCapacity(100_000)
+                do {
+                    try pool.withConnection { connection in
+                        while Date() < deadline {
+                            let stream = Int.random(in: 0..<streamsPerWriter)
+                            let event = NewEvent(id: UUID(), type: "BenchEventRecorded",
+                                                 data: ["writer": .int(Int64(writer)), "sequence": .int(versions[stream] + 1)],
+                                                 occurredAt: Date())
+                            let begin = DispatchTime.now().uptimeNanoseconds
+                            let result = try EventStore.append(
+                                connection, organizationID: organization, streamID: "bench-\(writer)-\(stream)",
+                                expectedVersion: versions[stream] == 0 ? .noStream : .exact(versions[stream]),
+                                events: [event], metadata: metadata)
+                            mine.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1_000_000)
+                            versions[stream] = result.newVersion
+                        }
+                    }
+                } catch {
+                    failures.add(1, ordering: .relaxed)
+                    Log.error("bench writer failed", ["error": .string("\(error)")])
+                }
+                latencies.withLock { $0.append(contentsOf: mine) }
+            }
+            thread.start()
+        }
+        group.wait()
+        let elapsed = Date().timeIntervalSince(started)
+        let all = latencies.withLock { $0 }.sorted()
+        guard failures.load(ordering: .relaxed) == 0 else { throw UsageError(message: "a writer failed; see the log") }
+        let commandsPerSecond = Double(all.count) / elapsed
+        let pgbenchTPS = try runPgbench(database: database, clients: writers, seconds: seconds,
+                                        streams: writers * streamsPerWriter, organization: organization)
+        print("ledger append:   \(format(commandsPerSecond)) commands/s  p50 \(format(percentile(all, 0.50), 2)) ms  p99 \(format(percentile(all, 0.99), 2)) ms  (\(writers) writers, \(seconds) s)")
+        print("pgbench (bare):  \(format(pgbenchTPS)) tps  (-M prepared, \(writers) clients, INSERT + version bump)")
+        print("ratio:           \(format(commandsPerSecond / pgbenchTPS, 3))  (target at 8 writers: >= 0.70)")
+        let summary: JSONValue = [
+            "writers": .int(Int64(writers)),
+            "commands_per_s": .double(round2(commandsPerSecond)),
+            "p50_ms": .double(round2(percentile(all, 0.50))),
+            "p99_ms": .double(round2(percentile(all, 0.99))),
+            "pgbench_tps": .double(round2(pgbenchTPS)),
+            "ratio": .double((commandsPerSecond / pgbenchTPS * 1000).rounded() / 1000),
+        ]
+        print(summary.jsonString)
+    }
+
+    /// pgbench against bare copies of the stream and event tables (no trigger, no hashing, no Swift).
+    static func runPgbench(database: Database, clients: Int, seconds: Int, streams: Int, organization: UUID) throws -> Double {
+        let setup = try PostgresConnection(conninfo: database.conninfo)
+        try setup.execute("""
+            DROP SCHEMA IF EXISTS ledger_bench CASCADE;
+            CREATE SCHEMA ledger_bench;
+            CREATE TABLE ledger_bench.streams (LIKE ledger.streams INCLUDING ALL);
+            CREATE TABLE ledger_bench.events (LIKE ledger.events INCLUDING ALL);
+            INSERT INTO ledger_bench.streams (organization_id, stream_id, version, head_hash)
+            SELECT '\(organization.postgresText)', g::text, 0, '\\x00' FROM generate_series(1, \(streams)) g;
+            ANALYZE ledger_bench.streams;
+            """)
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-bench-\(getpid()).sql")
+        try Data("""
+            \\set s random(1, \(streams))
+            BEGIN;
+            UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(organization.postgresText)' AND stream_id = :s::text RETURNING version AS v \\gset
+            INSERT INTO ledger_bench.events (event_id, organization_id, stream_id, version, type, schema_version, data, metadata, occurred_at, previous_hash, hash) VALUES (gen_random_uuid(), '\(organization.postgresText)', :s::text, :v, 'BenchEventRecorded', 1, '{"writer": 1, "sequence": 1}', '{"actor_id": "bench", "actor_type": "system"}', now(), '\\x00', '\\x00');
+            END;
+
+            """.utf8).write(to: script)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let pgbench = database.embedded?.program("pgbench") ?? "pgbench"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: pgbench.hasPrefix("/") ? pgbench : "/usr/bin/env")
+        let arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)",
+                         "-f", script.path, database.conninfo]
+        process.arguments = pgbench.hasPrefix("/") ? arguments : ["pgbench"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try? setup.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE")
+        guard process.terminationStatus == 0,
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+              let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
+            throw UsageError(message: "pgbench failed:\n\(text)")
+        }
+        return tps
+    }
+
+    // MARK: http
+
+    static func httpBenchmark(connections: Int, seconds: Int, settings: Settings) throws {
+        let database = try Database(settings: settings)
+        defer { database.close() }
+        let (_, latest) = try database.migrate()
+        let pool = database.makePool(size: settings.databasePoolSize)
+        let application = LedgerApplication(pool: pool, schemaVersion: latest)
+        var configuration = settings.httpConfiguration
+        configuration.port = 0
+        let server = HTTPServer(configuration: configuration, handler: application.handle)
+        try server.start()
+        defer { server.shutdown() }
+        var results: [JSONValue] = []
+        for (path, label) in [("/healthz", "no database"), ("/readyz", "one query through the pool")] {
+            let (rps, p99) = try runWrk(url: "http://127.0.0.1:\(server.port)\(path)", connections: connections, seconds: seconds)
+            print("GET \(path) (\(label)): \(format(rps)) requests/s, p99 \(format(p99, 2)) ms (wrk -t2 -c\(connections), \(configuration.threads) server threads)")
+            results.append(["route": .string(path), "requests_per_s": .double(round2(rps)), "p99_ms": .double(round2(p99))])
+        }
+        print("reference (shared/notes, same machine kind): static JSON 74k-110k requests/s; JSON + SELECT 1 through a libpq pool 21k-24k requests/s")
+        print(JSONValue.object([("connections", .int(Int64(connections))), ("results", .array(results))]).jsonString)
+    }
+
+    static func runWrk(url: String, connections: Int, seconds: Int) throws -> (Double, Double) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["wrk", "-t2", "-c\(connections)", "-d\(seconds)s", "--latency", url]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard process.terminationStatus == 0,
+              let rpsLine = lines.first(where: { $0.hasPrefix("Requests/sec:") }),
+              let rps = Double(rpsLine.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces)) else {
+            throw UsageError(message: "wrk failed (install the 'wrk' package):\n\(text)")
+        }
+        let p99 = lines.first { $0.hasPrefix("99%") }.flatMap { parseWrkDuration(String($0.dropFirst(3)).trimmingCharacters(in: .whitespaces)) } ?? .nan
+        return (rps, p99)
+    }
+
+    /// wrk prints durations as `812.00us`, `3.21ms` or `1.02s`; returns milliseconds.
+    static func parseWrkDuration(_ text: String) -> Double? {
+        for (suffix, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where text.hasSuffix(suffix) {
+            return Double(text.dropLast(suffix.count)).map { $0 * scale }
+        }
+        return nil
+    }
+
+    // MARK: figures
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.down)))]
+    }
+
+    static func round2(_ value: Double) -> Double { (value * 100).rounded() / 100 }
+
+    static func format(_ value: Double, _ decimals: Int = 0) -> String { String(format: "%.\(decimals)f", value) }
+}

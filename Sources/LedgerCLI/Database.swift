@@ -1,0 +1,52 @@
+import Foundation
+import LedgerLog
+import LedgerStorage
+
+/// The database a command works on: `DATABASE_URL`, or the embedded cluster in the data directory.
+public final class Database: @unchecked Sendable {
+    public let conninfo: String
+    public let embedded: EmbeddedPostgres?
+    private let startedHere: Bool
+    /// The role the service's connections run as (see Schema/001_schema.sql).
+    public static let serviceRole = "ledger_service"
+
+    public init(settings: Settings) throws {
+        if let url = settings.databaseURL {
+            conninfo = url
+            embedded = nil
+            startedHere = false
+            return
+        }
+        let cluster = try EmbeddedPostgres(directory: settings.dataDirectory)
+        startedHere = try cluster.start()
+        if startedHere {
+            Log.info("started the embedded PostgreSQL", ["data_directory": .string(cluster.dataDirectory.path)])
+        }
+        embedded = cluster
+        conninfo = cluster.conninfo()
+    }
+
+    /// Applies pending migrations over a connection of the database owner.
+    @discardableResult
+    public func migrate() throws -> (applied: [Migrator.Migration], latest: Int) {
+        let migrator = try Migrator(directory: try Migrator.locateSchemaDirectory())
+        let connection = try PostgresConnection(conninfo: conninfo)
+        let applied = try migrator.migrate(connection)
+        return (applied, migrator.migrations.last?.version ?? 0)
+    }
+
+    public func makePool(size: Int) -> ConnectionPool {
+        ConnectionPool(conninfo: conninfo, size: size, role: Database.serviceRole)
+    }
+
+    /// Stops the embedded cluster if this process started it.
+    public func close() {
+        guard startedHere, let embedded else { return }
+        do {
+            try embedded.stop()
+            Log.info("stopped the embedded PostgreSQL")
+        } catch {
+            Log.error("could not stop the embedded PostgreSQL", ["error": .string("\(error)")])
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import LedgerLog
+
+/// `ledger <command> [options]`: the one executable of the product.
+public enum LedgerCommandLine {
+    static let help = """
+        ledger: an event-sourced ledger of identity verifications.
+
+        Usage: ledger <command> [options]
+
+        Commands:
+          serve      run the REST service (migrates first)
+          migrate    apply pending database migrations
+          bench      benchmarks: `ledger bench append`, `ledger bench http`
+
+        Run `ledger <command> --help` for a command's options and environment.
+        Without DATABASE_URL every command uses an embedded PostgreSQL in LEDGER_DATA_DIR (default ./.ledger).
+        """
+
+    /// Runs the command line; returns the process exit status.
+    public static func run(_ arguments: [String], environment: [String: String]) -> Int32 {
+        var rest = Array(arguments.dropFirst())
+        guard let command = rest.first else {
+            print(help)
+            return 2
+        }
+        rest.removeFirst()
+        let wantsHelp = rest.contains("--help") || rest.contains("-h")
+        do {
+            switch command {
+            case "help", "--help", "-h":
+                print(help)
+            case "serve":
+                if wantsHelp { print(ServeCommand.help); return 0 }
+                try ServeCommand.run(try Settings(environment: environment))
+            case "migrate":
+                if wantsHelp { print(MigrateCommand.help); return 0 }
+                try MigrateCommand.run(try Settings(environment: environment))
+            case "bench":
+                if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
+                try BenchCommand.run(rest, settings: try Settings(environment: environment))
+            default:
+                FileHandle.standardError.write(Data("ledger: unknown command '\(command)'\n\n\(help)\n".utf8))
+                return 2
+            }
+            return 0
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data("ledger \(command): \(error.message)\n".utf8))
+            return 2
+        } catch {
+            Log.error("ledger \(command) failed", ["error": .string("\(error)")])
+            return 1
+        }
+    }
+}
+
+struct UsageError: Error {
+    let message: String
+}
+
+/// `--name value` options after the command.
+struct Options {
+    private var values: [String: String] = [:]
+    let positional: [String]
+
+    init(_ arguments: [String], known: Set<String>) throws {
+        var positional: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument.hasPrefix("--") {
+                let name = String(argument.dropFirst(2))
+                guard known.contains(name) else { throw UsageError(message: "unknown option \(argument)") }
+                guard index + 1 < arguments.count else { throw UsageError(message: "\(argument) needs a value") }
+                values[name] = arguments[index + 1]
+                index += 2
+            } else {
+                positional.append(argument)
+                index += 1
+            }
+        }
+        self.positional = positional
+    }
+
+    func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = values[name] else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw UsageError(message: "--\(name) takes a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func string(_ name: String) -> String? { values[name] }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import LedgerHTTP
+
+/// Configuration from environment variables; the README lists them.
+public struct Settings: Sendable {
+    public var databaseURL: String?
+    public var dataDirectory: URL
+    public var listenHost: String
+    public var listenPort: UInt16
+    public var threads: Int
+    public var databasePoolSize: Int
+    public var maxBodyBytes: Int
+    public var connectionTimeout: Int
+    public var connectionLimit: Int
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let variable: String
+        public let value: String
+        public let expected: String
+        public var description: String { "\(variable)=\(value) is not valid: expected \(expected)" }
+    }
+
+    public init(environment: [String: String]) throws {
+        func integer(_ name: String, _ fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            guard let text = environment[name], !text.isEmpty else { return fallback }
+            guard let value = Int(text), range.contains(value) else {
+                throw Invalid(variable: name, value: text, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return value
+        }
+        databaseURL = environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let directory = environment["LEDGER_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? ".ledger"
+        dataDirectory = URL(fileURLWithPath: directory, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            .standardizedFileURL
+        let listen = environment["LEDGER_LISTEN"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:8080"
+        guard let (host, port) = HTTPServer.Configuration.parseListen(listen) else {
+            throw Invalid(variable: "LEDGER_LISTEN", value: listen, expected: "host:port, e.g. 127.0.0.1:8080")
+        }
+        listenHost = host
+        listenPort = port
+        threads = try integer("LEDGER_THREADS", max(2, ProcessInfo.processInfo.activeProcessorCount), range: 1...512)
+        databasePoolSize = try integer("LEDGER_DB_POOL", threads + 4, range: 1...1000)
+        maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
+        connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)
+        connectionLimit = try integer("LEDGER_CONNECTION_LIMIT", 4096, range: 16...1_000_000)
+    }
+
+    public var httpConfiguration: HTTPServer.Configuration {
+        HTTPServer.Configuration(host: listenHost, port: listenPort, threads: threads, connectionLimit: connectionLimit,
+                                 connectionTimeout: connectionTimeout, maxBodyBytes: maxBodyBytes)
+    }
+}

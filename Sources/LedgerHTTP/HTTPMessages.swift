@@ -1,0 +1,66 @@
+import Foundation
+import LedgerDomain
+
+public struct HTTPRequest: Sendable {
+    public let method: String
+    public let path: String
+    /// Query arguments in the order given, already percent-decoded.
+    public let query: [(name: String, value: String)]
+    /// Header names lowercased.
+    public let headers: [String: String]
+    public let body: [UInt8]
+    public let requestID: String
+    /// Filled by the router: the values of `{name}` segments of the matched route.
+    public internal(set) var pathParameters: [String: String] = [:]
+    /// Filled by the router: the template of the matched route, for logs and metrics.
+    public internal(set) var routeTemplate: String?
+
+    public init(method: String, path: String, query: [(name: String, value: String)] = [], headers: [String: String] = [:],
+                body: [UInt8] = [], requestID: String) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.requestID = requestID
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+
+    public func queryValue(_ name: String) -> String? { query.first { $0.name == name }?.value }
+
+    public func parameter(_ name: String) -> String { pathParameters[name] ?? "" }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.encoded())
+    }
+
+    /// The one error shape of the API: `{"error": {"type", "code", "message", "param"}}`.
+    public static func error(_ status: Int, type: String, code: String, message: String, param: String? = nil,
+                             headers: [(String, String)] = []) -> HTTPResponse {
+        json(status, ["error": .object([
+            ("type", .string(type)),
+            ("code", .string(code)),
+            ("message", .string(message)),
+            ("param", param.map(JSONValue.string) ?? .null),
+        ])], headers: headers)
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+}
+
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse

@@ -1,0 +1,182 @@
+import Foundation
+
+/// A private PostgreSQL cluster in a folder of its own, reached over a Unix socket inside that folder.
+///
+/// PostgreSQL refuses to run as root, so when this process is root the cluster belongs to an unprivileged
+/// account (`LEDGER_PG_USER`, else `postgres`, else `nobody`) and its programs run through `runuser`.
+public final class EmbeddedPostgres: @unchecked Sendable {
+    public enum Failure: Error, CustomStringConvertible {
+        case serverBinariesNotFound
+        case commandFailed(command: String, status: Int32, output: String)
+        case notReachable(String)
+
+        public var description: String {
+            switch self {
+            case .serverBinariesNotFound:
+                return "PostgreSQL server programs (initdb, pg_ctl) not found: install the 'postgresql' package or set LEDGER_PG_BIN"
+            case let .commandFailed(command, status, output):
+                return "\(command) exited with status \(status):\n\(output)"
+            case let .notReachable(reason): return "the embedded PostgreSQL did not come up: \(reason)"
+            }
+        }
+    }
+
+    public let directory: URL
+    public let databaseName: String
+    private let binDirectory: URL
+    private let owner: String?
+    private let extraSettings: [String: String]
+
+    public var dataDirectory: URL { directory.appendingPathComponent("pg") }
+    public var socketDirectory: URL { directory.appendingPathComponent("run") }
+    public var logFile: URL { directory.appendingPathComponent("postgresql.log") }
+    public let port = 5432
+    public static let superuser = "ledger"
+
+    /// - Parameter settings: extra `postgresql.conf` lines written at initdb time (tests turn fsync off).
+    public init(directory: URL, databaseName: String = "ledger", settings: [String: String] = [:],
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        self.directory = directory.standardizedFileURL
+        self.databaseName = databaseName
+        self.extraSettings = settings
+        guard let bin = EmbeddedPostgres.findServerBinaries(environment) else { throw Failure.serverBinariesNotFound }
+        binDirectory = bin
+        owner = getuid() == 0 ? EmbeddedPostgres.unprivilegedAccount(environment) : nil
+    }
+
+    /// libpq connection string for a database of this cluster.
+    public func conninfo(database: String? = nil) -> String {
+        "host=\(socketDirectory.path) port=\(port) user=\(EmbeddedPostgres.superuser) dbname=\(database ?? databaseName)"
+    }
+
+    /// Creates the cluster on first use and starts it if it is not running.
+    /// - Returns: whether this call started the server (and so should stop it).
+    @discardableResult
+    public func start() throws -> Bool {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+        if let owner {
+            _ = try run("/bin/chown", [owner, directory.path, socketDirectory.path], asOwner: false)
+        }
+        if !FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent("PG_VERSION").path) {
+            try initialize()
+        }
+        var startedHere = false
+        if !isRunning() {
+            _ = try run(binDirectory.appendingPathComponent("pg_ctl").path,
+                        ["start", "-w", "-t", "60", "-D", dataDirectory.path, "-l", logFile.path], asOwner: true)
+            startedHere = true
+        }
+        try createDatabaseIfMissing()
+        return startedHere
+    }
+
+    public func stop() throws {
+        guard isRunning() else { return }
+        _ = try run(binDirectory.appendingPathComponent("pg_ctl").path,
+                    ["stop", "-w", "-t", "60", "-m", "fast", "-D", dataDirectory.path], asOwner: true)
+    }
+
+    public func isRunning() -> Bool {
+        let status = try? run(binDirectory.appendingPathComponent("pg_ctl").path,
+                              ["status", "-D", dataDirectory.path], asOwner: true, allowFailure: true)
+        return status?.status == 0
+    }
+
+    /// Path of a server program (pgbench, psql …) of the same installation.
+    public func program(_ name: String) -> String { binDirectory.appendingPathComponent(name).path }
+
+    private func initialize() throws {
+        _ = try run(binDirectory.appendingPathComponent("initdb").path,
+                    ["-D", dataDirectory.path, "-U", EmbeddedPostgres.superuser, "--auth=trust", "-E", "UTF8",
+                     "--locale=C", "--no-instructions"], asOwner: true)
+        var settings = [
+            "listen_addresses": "''",
+            "unix_socket_directories": "'\(socketDirectory.path)'",
+            "unix_socket_permissions": "0777",
+            "port": "\(port)",
+            "max_connections": "200",
+            "shared_buffers": "256MB",
+            "log_min_messages": "warning",
+        ]
+        for (key, value) in extraSettings { settings[key] = value }
+        let lines = settings.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
+        let configuration = dataDirectory.appendingPathComponent("postgresql.conf")
+        let handle = try FileHandle(forWritingTo: configuration)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(("\n# written by ledger\n" + lines + "\n").utf8))
+        try handle.close()
+    }
+
+    private func createDatabaseIfMissing() throws {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                let connection = try PostgresConnection(conninfo: conninfo(database: "postgres"))
+                let rows = try connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [databaseName])
+                if rows.count == 0 {
+                    try connection.execute("CREATE DATABASE \"\(databaseName.replacingOccurrences(of: "\"", with: ""))\"")
+                }
+                return
+            } catch let error as PostgresError where error.isUnavailable && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.1) // the server is still starting; poll until the deadline
+            } catch {
+                throw Failure.notReachable("\(error)")
+            }
+        }
+    }
+
+    @discardableResult
+    private func run(_ executable: String, _ arguments: [String], asOwner: Bool,
+                     allowFailure: Bool = false) throws -> (status: Int32, output: String) {
+        let process = Process()
+        if asOwner, let owner {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            process.arguments = ["-u", owner, "--", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
+        // The server's own working directory must be one its account may enter.
+        process.currentDirectoryURL = FileManager.default.fileExists(atPath: directory.path)
+            ? directory : URL(fileURLWithPath: "/")
+        // A file, not a pipe: the server started by pg_ctl would inherit a pipe and keep it open forever.
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-pg-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outputFile) }
+        let output = try FileHandle(forWritingTo: outputFile)
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try? output.close()
+        let data = FileManager.default.contents(atPath: outputFile.path) ?? Data()
+        let text = String(decoding: data, as: UTF8.self)
+        if process.terminationStatus != 0 && !allowFailure {
+            throw Failure.commandFailed(command: ([executable] + arguments).joined(separator: " "),
+                                        status: process.terminationStatus, output: text)
+        }
+        return (process.terminationStatus, text)
+    }
+
+    static func findServerBinaries(_ environment: [String: String]) -> URL? {
+        let fm = FileManager.default
+        if let explicit = environment["LEDGER_PG_BIN"] { return URL(fileURLWithPath: explicit) }
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? fm.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted(by: >)
+        for version in versions where fm.isExecutableFile(atPath: "\(root)/\(version)/bin/initdb") {
+            return URL(fileURLWithPath: "\(root)/\(version)/bin")
+        }
+        for directory in (environment["PATH"] ?? "").split(separator: ":")
+        where fm.isExecutableFile(atPath: "\(directory)/initdb") && fm.isExecutableFile(atPath: "\(directory)/pg_ctl") {
+            return URL(fileURLWithPath: String(directory))
+        }
+        return nil
+    }
+
+    static func unprivilegedAccount(_ environment: [String: String]) -> String {
+        if let configured = environment["LEDGER_PG_USER"] { return configured }
+        return getpwnam("postgres") != nil ? "postgres" : "nobody"
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import LedgerDomain
+
+public enum AppendError: Error, Equatable, CustomStringConvertible {
+    /// The stream was not at the expected version.
+    case wrongExpectedVersion(streamID: String, expected: ExpectedVersion, current: Int64)
+    /// Some, not all, of the appended event ids were already in the log.
+    case eventsPartlyStored(streamID: String)
+
+    public var description: String {
+        switch self {
+        case let .wrongExpectedVersion(stream, expected, current):
+            return "stream \(stream) is at version \(current), not \(expected.storedValue.map(String.init) ?? "any")"
+        case let .eventsPartlyStored(stream): return "some of these events are already in stream \(stream)"
+        }
+    }
+}
+
+public enum StorageError: Error, Equatable, CustomStringConvertible {
+    /// A stored row did not have the shape the schema promises.
+    case unreadableRow(table: String, key: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadableRow(table, key): return "a row of \(table) (\(key)) could not be read"
+        }
+    }
+}
+
+/// What an append stored: one entry per event, in stream order.
+public struct AppendResult: Sendable, Equatable {
+    public struct Stored: Sendable, Equatable {
+        public var eventID: UUID
+        public var position: Int64
+        public var version: Int64
+        public var hash: [UInt8]
+    }
+
+    public var events: [Stored]
+    public var newVersion: Int64 { events.last?.version ?? 0 }
+}
+
+/// The event log: appends with an expected version, stream reads and the gap-safe global feed.
+/// Every call takes the connection (and so the transaction) of its caller, which may add its own statements.
+public enum EventStore {
+    public static func append(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
+                              expectedVersion: ExpectedVersion, events: [NewEvent],
+                              metadata: EventMetadata) throws -> AppendResult {
+        let payload = JSONValue.array(events.map { event in
+            .object([
+                ("event_id", .string(event.id.postgresText)),
+                ("type", .string(event.type)),
+                ("schema_version", .int(Int64(event.schemaVersion))),
+                ("data", event.data),
+                ("occurred_at", .string(PostgresTimestamp.format(event.occurredAt))),
+            ])
+        })
+        let rows: PostgresRows
+        do {
+            rows = try connection.query(
+                "SELECT * FROM ledger.append_events($1, $2, $3, $4, $5)",
+                [organizationID, streamID, expectedVersion.storedValue, payload, metadata.json])
+        } catch let PostgresError.server(state, _, detail, _) where state == "LD001" {
+            throw AppendError.wrongExpectedVersion(streamID: streamID, expected: expectedVersion,
+                                                   current: detail.flatMap { Int64($0) } ?? -1)
+        } catch let PostgresError.server(state, _, _, constraint)
+            where state == "LD003" || (state == "23505" && constraint == "events_event_id_key") {
+            throw AppendError.eventsPartlyStored(streamID: streamID)
+        }
+        var stored: [AppendResult.Stored] = []
+        stored.reserveCapacity(rows.count)
+        for row in 0..<rows.count {
+            guard let id = rows.uuid(row, 0), let position = rows.int64(row, 1), let version = rows.int64(row, 2),
+                  let hash = rows.bytes(row, 3) else {
+                throw StorageError.unreadableRow(table: "events", key: streamID)
+            }
+            stored.append(.init(eventID: id, position: position, version: version, hash: hash))
+        }
+        return AppendResult(events: stored)
+    }
+
+    /// The stream's current version; 0 when it has no events.
+    public static func version(_ connection: PostgresConnection, organizationID: UUID, streamID: String) throws -> Int64 {
+        let rows = try connection.query(
+            "SELECT version FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2",
+            [organizationID, streamID])
+        return rows.int64(0, 0) ?? 0
+    }
+
+    /// Events of one stream after `afterVersion`, oldest first.
+    public static func readStream(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
+                                  afterVersion: Int64 = 0, limit: Int = 10_000) throws -> [RecordedEvent] {
+        let rows = try connection.query("SELECT \(columns) FROM ledger.read_stream($1, $2, $3, $4)",
+                                        [organizationID, streamID, afterVersion, limit])
+        return try decode(rows)
+    }
+
+    /// The next batch of the global feed after `cursor`. Nothing is ever handed out behind a cursor later:
+    /// see Schema/007_read_feed.sql. Call it outside a transaction.
+    public static func readFeed(_ connection: PostgresConnection, after cursor: FeedCursor, limit: Int,
+                                organizationID: UUID? = nil) throws -> [RecordedEvent] {
+        let rows = try connection.query("SELECT \(columns) FROM ledger.read_feed($1::text::xid8, $2, $3, $4)",
+                                        [cursor.transactionID, cursor.position, limit, organizationID])
+        return try decode(rows)
+    }
+
+    static let columns = """
+        position, transaction_id, event_id, organization_id, stream_id, version, type, schema_version, data, \
+        metadata, occurred_at, previous_hash, hash
+        """
+
+    static func decode(_ rows: PostgresRows) throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        events.reserveCapacity(rows.count)
+        for row in 0..<rows.count {
+            guard let position = rows.int64(row, 0), let tx = rows.uint64(row, 1), let id = rows.uuid(row, 2),
+                  let organization = rows.uuid(row, 3), let stream = rows.string(row, 4),
+                  let version = rows.int64(row, 5), let type = rows.string(row, 6),
+                  let schemaVersion = rows.int(row, 7), let data = rows.json(row, 8),
+                  let metadata = rows.json(row, 9).flatMap(EventMetadata.init(json:)),
+                  let occurredAt = rows.date(row, 10), let previous = rows.bytes(row, 11),
+                  let hash = rows.bytes(row, 12) else {
+                throw StorageError.unreadableRow(table: "events", key: rows.string(row, 0) ?? "?")
+            }
+            events.append(RecordedEvent(position: position, transactionID: tx, id: id, organizationID: organization,
+                                        streamID: stream, version: version, type: type, schemaVersion: schemaVersion,
+                                        data: data, metadata: metadata, occurredAt: occurredAt,
+                                        previousHash: previous, hash: hash))
+        }
+        return events
+    }
+}

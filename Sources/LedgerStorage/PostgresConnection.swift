@@ -1,0 +1,298 @@
+import CLibPQ
+import Foundation
+import LedgerDomain
+
+public enum PostgresError: Error, CustomStringConvertible, Sendable {
+    /// The server answered with an error; `sqlState` is its five-character code.
+    case server(sqlState: String, message: String, detail: String?, constraint: String?)
+    /// No usable connection: the server is down, unreachable or the connection broke.
+    case connection(String)
+    /// The pool had no free connection before the deadline.
+    case poolExhausted
+
+    public var description: String {
+        switch self {
+        case let .server(state, message, detail, _):
+            return "PostgreSQL error \(state): \(message)" + (detail.map { " (\($0))" } ?? "")
+        case let .connection(message): return "PostgreSQL connection failed: \(message)"
+        case .poolExhausted: return "no database connection became free in time"
+        }
+    }
+
+    public var sqlState: String? {
+        if case let .server(state, _, _, _) = self { return state }
+        return nil
+    }
+
+    /// True when the database could not be reached at all, as opposed to refusing a statement.
+    public var isUnavailable: Bool {
+        switch self {
+        case .connection, .poolExhausted: return true
+        case let .server(state, _, _, _):
+            // Class 08 is connection exceptions, 57P0x the server shutting down or starting up.
+            return state.hasPrefix("08") || state.hasPrefix("57P")
+        }
+    }
+}
+
+/// A value bound to a statement parameter, sent in PostgreSQL's text format.
+public protocol PostgresEncodable {
+    var postgresText: String { get }
+}
+
+extension String: PostgresEncodable { public var postgresText: String { self } }
+extension Int: PostgresEncodable { public var postgresText: String { String(self) } }
+extension Int32: PostgresEncodable { public var postgresText: String { String(self) } }
+extension Int64: PostgresEncodable { public var postgresText: String { String(self) } }
+extension UInt64: PostgresEncodable { public var postgresText: String { String(self) } }
+extension Double: PostgresEncodable { public var postgresText: String { String(self) } }
+extension Bool: PostgresEncodable { public var postgresText: String { self ? "t" : "f" } }
+extension UUID: PostgresEncodable { public var postgresText: String { uuidString.lowercased() } }
+extension JSONValue: PostgresEncodable { public var postgresText: String { jsonString } }
+extension Date: PostgresEncodable { public var postgresText: String { PostgresTimestamp.format(self) } }
+
+/// bytea, sent in hex form.
+public struct ByteA: PostgresEncodable, Sendable {
+    public var bytes: [UInt8]
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var postgresText: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var chars: [UInt8] = [92, UInt8(ascii: "x")]
+        chars.reserveCapacity(2 + bytes.count * 2)
+        for b in bytes { chars.append(digits[Int(b >> 4)]); chars.append(digits[Int(b & 0xF)]) }
+        return String(decoding: chars, as: UTF8.self)
+    }
+}
+
+/// The rows of one statement, read in text format.
+public final class PostgresRows {
+    private let result: OpaquePointer
+    public let count: Int
+    public let columnCount: Int
+
+    init(_ result: OpaquePointer) {
+        self.result = result
+        count = Int(PQntuples(result))
+        columnCount = Int(PQnfields(result))
+    }
+
+    deinit { PQclear(result) }
+
+    public func column(named name: String) -> Int? {
+        let index = PQfnumber(result, name)
+        return index < 0 ? nil : Int(index)
+    }
+
+    public func isNull(_ row: Int, _ column: Int) -> Bool {
+        PQgetisnull(result, Int32(row), Int32(column)) == 1
+    }
+
+    public func string(_ row: Int, _ column: Int) -> String? {
+        guard row < count, column < columnCount, !isNull(row, column) else { return nil }
+        guard let value = PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
+        return String(cString: value)
+    }
+
+    public func int64(_ row: Int, _ column: Int) -> Int64? { string(row, column).flatMap { Int64($0) } }
+    public func int(_ row: Int, _ column: Int) -> Int? { string(row, column).flatMap { Int($0) } }
+    public func uint64(_ row: Int, _ column: Int) -> UInt64? { string(row, column).flatMap { UInt64($0) } }
+    public func bool(_ row: Int, _ column: Int) -> Bool? { string(row, column).map { $0 == "t" } }
+    public func uuid(_ row: Int, _ column: Int) -> UUID? { string(row, column).flatMap { UUID(uuidString: $0) } }
+    public func date(_ row: Int, _ column: Int) -> Date? { string(row, column).flatMap(PostgresTimestamp.parse) }
+
+    public func json(_ row: Int, _ column: Int) -> JSONValue? {
+        guard let text = string(row, column) else { return nil }
+        return try? JSONValue.parse(Array(text.utf8), maxDepth: 512)
+    }
+
+    /// bytea in the server's default hex output form (`\x…`).
+    public func bytes(_ row: Int, _ column: Int) -> [UInt8]? {
+        guard let text = string(row, column), text.hasPrefix("\\x") else { return nil }
+        return [UInt8](hexString: String(text.dropFirst(2)))
+    }
+}
+
+/// One libpq connection. Not thread-safe: a pool hands it to one thread at a time.
+public final class PostgresConnection {
+    private let raw: OpaquePointer
+    private var preparedNames: [String: String] = [:]
+    public private(set) var isBroken = false
+
+    public init(conninfo: String) throws {
+        guard let connection = PQconnectdb(conninfo) else { throw PostgresError.connection("out of memory") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(connection)
+            throw PostgresError.connection(message)
+        }
+        // Server notices ("relation already exists, skipping") are not errors and not for standard error.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        raw = connection
+    }
+
+    deinit { PQfinish(raw) }
+
+    public var serverProcessID: Int32 { PQbackendPID(raw) }
+
+    public var isInTransaction: Bool { PQtransactionStatus(raw) != PQTRANS_IDLE }
+
+    /// Runs one parameterised statement, prepared once per connection and reused.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresRows {
+        let name: String
+        if let known = preparedNames[sql] {
+            name = known
+        } else {
+            name = "s\(preparedNames.count)"
+            let prepared = PQprepare(raw, name, sql, Int32(parameters.count), nil)
+            try check(prepared, sql: sql)
+            preparedNames[sql] = name
+        }
+        let texts = parameters.map { $0?.postgresText }
+        let result = withCStrings(texts) { pointers in
+            PQexecPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
+        }
+        return try check(result, sql: sql)
+    }
+
+    /// Runs one or more statements without parameters (migrations, session settings).
+    public func execute(_ sql: String) throws {
+        try check(PQexec(raw, sql), sql: sql)
+    }
+
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            if !isBroken { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Waits for a NOTIFY on channels this connection LISTENs to, up to `timeout` seconds.
+    public func waitForNotification(timeout: Double) throws -> (channel: String, payload: String)? {
+        if let n = takeNotification() { return n }
+        let socket = PQsocket(raw)
+        guard socket >= 0 else { isBroken = true; throw PostgresError.connection("no socket") }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, Int32(timeout * 1000))
+        if ready > 0 {
+            guard PQconsumeInput(raw) == 1 else {
+                isBroken = true
+                throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
+            }
+        }
+        return takeNotification()
+    }
+
+    private func takeNotification() -> (channel: String, payload: String)? {
+        guard let notification = PQnotifies(raw) else { return nil }
+        defer { PQfreemem(notification) }
+        return (String(cString: notification.pointee.relname), String(cString: notification.pointee.extra))
+    }
+
+    @discardableResult
+    private func check(_ result: OpaquePointer?, sql: String) throws -> PostgresRows {
+        guard let result else {
+            isBroken = PQstatus(raw) != CONNECTION_OK
+            throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresRows(result)
+        default:
+            let field = { (code: Character) -> String? in
+                guard let value = PQresultErrorField(result, Int32(code.asciiValue ?? 0)) else { return nil }
+                return String(cString: value)
+            }
+            let state = field("C") ?? ""
+            let message = field("M") ?? String(cString: PQerrorMessage(raw))
+            let detail = field("D")
+            let constraint = field("n")
+            PQclear(result)
+            if PQstatus(raw) != CONNECTION_OK {
+                isBroken = true
+                throw PostgresError.connection(message.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            if state == "26000" { preparedNames.removeAll() }
+            throw PostgresError.server(sqlState: state, message: message, detail: detail, constraint: constraint)
+        }
+    }
+}
+
+private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var storage: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
+    defer { for pointer in storage { free(pointer) } }
+    return storage.withUnsafeMutableBufferPointer { buffer in
+        body(buffer.map { UnsafePointer($0) })
+    }
+}
+
+/// timestamptz text in and out, for sessions set to `TimeZone=UTC` and `DateStyle=ISO`.
+public enum PostgresTimestamp {
+    public static func format(_ date: Date) -> String {
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        let seconds = Int64((micros / 1_000_000).rounded(.down))
+        let fraction = Int64(micros) - seconds * 1_000_000
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let s = String(value); return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        let fractionText = String(fraction)
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + String(repeating: "0", count: 6 - fractionText.count) + fractionText + "Z"
+    }
+
+    /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]+00` (also with a `T` separator or a `Z`).
+    public static func parse(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 19 else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for i in range {
+                let digit = Int(bytes[i]) - 48
+                guard digit >= 0 && digit <= 9 else { return nil }
+                value = value * 10 + digit
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        var index = 19
+        var micros = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var digits = 0
+            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                if digits < 6 { micros = micros * 10 + Int(bytes[index] - 48); digits += 1 }
+                index += 1
+            }
+            while digits < 6 { micros *= 10; digits += 1 }
+        }
+        var offsetSeconds = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            let rest = Array(bytes[(index + 1)...]).filter { $0 != UInt8(ascii: ":") }
+            var value = 0
+            for b in rest { value = value * 10 + Int(b) - 48 }
+            let hours = rest.count > 2 ? value / 100 : value
+            let minutes = rest.count > 2 ? value % 100 : 0
+            offsetSeconds = sign * (hours * 3600 + minutes * 60)
+        }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let epoch = timegm(&parts)
+        return Date(timeIntervalSince1970: Double(epoch - offsetSeconds) + Double(micros) / 1_000_000)
+    }
+}
