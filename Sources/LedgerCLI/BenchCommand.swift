@@ -129,19 +129,11 @@ enum BenchCommand {
             """.utf8).write(to: script)
         defer { try? FileManager.default.removeItem(at: script) }
         let pgbench = database.embedded?.program("pgbench") ?? "pgbench"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: pgbench.hasPrefix("/") ? pgbench : "/usr/bin/env")
-        let arguments = ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)",
-                         "-f", script.path, database.conninfo]
-        process.arguments = pgbench.hasPrefix("/") ? arguments : ["pgbench"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let outcome = try ChildProcess.run(pgbench, ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))",
+                                                     "-T", "\(seconds)", "-f", script.path, database.conninfo])
+        let text = outcome.output
         try? setup.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE")
-        guard process.terminationStatus == 0,
+        guard outcome.status == 0,
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
             throw UsageError(message: "pgbench failed:\n\(text)")
@@ -173,17 +165,10 @@ enum BenchCommand {
     }
 
     static func runWrk(url: String, connections: Int, seconds: Int) throws -> (Double, Double) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["wrk", "-t2", "-c\(connections)", "-d\(seconds)s", "--latency", url]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let outcome = try ChildProcess.run("wrk", ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", url])
+        let text = outcome.output
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard process.terminationStatus == 0,
+        guard outcome.status == 0,
               let rpsLine = lines.first(where: { $0.hasPrefix("Requests/sec:") }),
               let rps = Double(rpsLine.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces)) else {
             throw UsageError(message: "wrk failed (install the 'wrk' package):\n\(text)")

@@ -21,6 +21,14 @@ public struct ChainBreak: Sendable, Equatable, CustomStringConvertible {
     public var position: Int64?
     public var reason: Reason
 
+    public init(organizationID: UUID, streamID: String, version: Int64, position: Int64?, reason: Reason) {
+        self.organizationID = organizationID
+        self.streamID = streamID
+        self.version = version
+        self.position = position
+        self.reason = reason
+    }
+
     public var description: String {
         let place = "stream \(streamID) version \(version)" + (position.map { " (position \($0))" } ?? "")
         switch reason {
@@ -37,6 +45,12 @@ public struct ChainReport: Sendable, Equatable {
     public var eventsChecked: Int
     public var firstBreak: ChainBreak?
     public var isIntact: Bool { firstBreak == nil }
+
+    public init(streamsChecked: Int, eventsChecked: Int, firstBreak: ChainBreak?) {
+        self.streamsChecked = streamsChecked
+        self.eventsChecked = eventsChecked
+        self.firstBreak = firstBreak
+    }
 }
 
 /// Recomputes hash chains with libcrypto from the canonical bytes the database renders (Schema/004).

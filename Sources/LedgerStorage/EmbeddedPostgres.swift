@@ -128,36 +128,16 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     @discardableResult
     private func run(_ executable: String, _ arguments: [String], asOwner: Bool,
-                     allowFailure: Bool = false) throws -> (status: Int32, output: String) {
-        let process = Process()
-        if asOwner, let owner {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", owner, "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+                     allowFailure: Bool = false) throws -> ChildProcess.Outcome {
+        let command = asOwner && owner != nil ? ["/usr/sbin/runuser", "-u", owner ?? "", "--", executable] + arguments
+                                              : [executable] + arguments
+        // The server's working directory must be one its account may enter.
+        let workingDirectory = FileManager.default.fileExists(atPath: directory.path) ? directory.path : "/"
+        let outcome = try ChildProcess.run(command[0], Array(command.dropFirst()), workingDirectory: workingDirectory)
+        if outcome.status != 0 && !allowFailure {
+            throw Failure.commandFailed(command: command.joined(separator: " "), status: outcome.status, output: outcome.output)
         }
-        // The server's own working directory must be one its account may enter.
-        process.currentDirectoryURL = FileManager.default.fileExists(atPath: directory.path)
-            ? directory : URL(fileURLWithPath: "/")
-        // A file, not a pipe: the server started by pg_ctl would inherit a pipe and keep it open forever.
-        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-pg-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outputFile) }
-        let output = try FileHandle(forWritingTo: outputFile)
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        let data = FileManager.default.contents(atPath: outputFile.path) ?? Data()
-        let text = String(decoding: data, as: UTF8.self)
-        if process.terminationStatus != 0 && !allowFailure {
-            throw Failure.commandFailed(command: ([executable] + arguments).joined(separator: " "),
-                                        status: process.terminationStatus, output: text)
-        }
-        return (process.terminationStatus, text)
+        return outcome
     }
 
     static func findServerBinaries(_ environment: [String: String]) -> URL? {

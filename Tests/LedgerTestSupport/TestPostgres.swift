@@ -1,0 +1,107 @@
+import Foundation
+import LedgerStorage
+
+/// The test suite's own PostgreSQL: one throwaway cluster per test process (or the server at DATABASE_URL),
+/// a migrated template database, and a fresh database cloned from it for every test that asks.
+public final class TestPostgres: @unchecked Sendable {
+    public static let schemaDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Schema")
+
+    private static let started: Result<TestPostgres, any Error> = Result { try TestPostgres() }
+
+    /// The shared instance, started on first use and stopped when the process exits.
+    public static func shared() throws -> TestPostgres { try started.get() }
+
+    public let cluster: EmbeddedPostgres?
+    private let adminConninfo: String
+    private let conninfoForDatabase: @Sendable (String) -> String
+    private let template: String
+    private let lock = NSLock()
+    private var created = 0
+
+    private init() throws {
+        let environment = ProcessInfo.processInfo.environment
+        if let url = environment["DATABASE_URL"], !url.isEmpty {
+            cluster = nil
+            adminConninfo = url
+            conninfoForDatabase = { database in TestPostgres.replacingDatabase(in: url, with: database) }
+        } else {
+            let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ledger-test-\(getpid())")
+            let cluster = try EmbeddedPostgres(directory: directory, databaseName: "postgres",
+                                               settings: ["fsync": "off", "synchronous_commit": "off",
+                                                          "full_page_writes": "off", "max_connections": "300"])
+            try cluster.start()
+            self.cluster = cluster
+            adminConninfo = cluster.conninfo(database: "postgres")
+            conninfoForDatabase = { cluster.conninfo(database: $0) }
+            atexit {
+                guard case let .success(shared) = TestPostgres.started, let cluster = shared.cluster else { return }
+                try? cluster.stop()
+                try? FileManager.default.removeItem(at: cluster.directory)
+            }
+        }
+        template = "ledger_template_\(getpid())"
+        let admin = try PostgresConnection(conninfo: adminConninfo)
+        try admin.execute("DROP DATABASE IF EXISTS \(template)")
+        try admin.execute("CREATE DATABASE \(template)")
+        let templateConnection = try PostgresConnection(conninfo: conninfoForDatabase(template))
+        try Migrator(directory: TestPostgres.schemaDirectory).migrate(templateConnection)
+    }
+
+    /// A new, migrated database of its own.
+    public func makeDatabase() throws -> TestDatabase {
+        lock.lock()
+        defer { lock.unlock() }
+        created += 1
+        let name = "ledger_test_\(getpid())_\(created)"
+        let admin = try PostgresConnection(conninfo: adminConninfo)
+        try admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
+        return TestDatabase(name: name, conninfo: conninfoForDatabase(name))
+    }
+
+    /// A new empty database (no migrations), for testing the migrator itself.
+    public func makeEmptyDatabase() throws -> TestDatabase {
+        lock.lock()
+        defer { lock.unlock() }
+        created += 1
+        let name = "ledger_empty_\(getpid())_\(created)"
+        let admin = try PostgresConnection(conninfo: adminConninfo)
+        try admin.execute("CREATE DATABASE \(name)")
+        return TestDatabase(name: name, conninfo: conninfoForDatabase(name))
+    }
+
+    /// `postgresql://…/db?x` with another database name; key=value strings get a `dbname=` appended.
+    static func replacingDatabase(in url: String, with database: String) -> String {
+        guard var components = URLComponents(string: url), url.contains("://") else { return "\(url) dbname=\(database)" }
+        components.path = "/" + database
+        return components.string ?? url
+    }
+}
+
+public struct TestDatabase: Sendable {
+    public let name: String
+    /// Connects as the database owner (a superuser on the embedded cluster).
+    public let conninfo: String
+
+    /// A pool as the service has it: connections run as the ledger_service role.
+    public func pool(size: Int = 8) -> ConnectionPool {
+        ConnectionPool(conninfo: conninfo, size: size, role: "ledger_service")
+    }
+
+    public func ownerConnection() throws -> PostgresConnection {
+        let connection = try PostgresConnection(conninfo: conninfo)
+        try connection.execute("SET search_path = ledger, public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
+        return connection
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` seconds pass: the only way these tests wait.
+public func eventually(timeout: Double = 10, interval: Double = 0.02, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: interval)
+    } while Date() < deadline
+    return try condition()
+}
