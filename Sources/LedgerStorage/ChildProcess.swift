@@ -20,27 +20,70 @@ public enum ChildProcess {
     }
 
     public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws -> Outcome {
-        let outputPath = NSTemporaryDirectory() + "ledger-child-\(getpid())-\(UUID().uuidString).out"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // posix_spawn_file_actions_addchdir_np is not visible to Swift here; env -C changes directory instead.
-        let command = workingDirectory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
+        let child = try Running(executable, arguments, workingDirectory: workingDirectory)
+        return child.wait()
+    }
 
-        let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
-        guard spawned == 0 else { throw Failure.cannotStart(executable, spawned) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
-        let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Outcome(status: exitStatus, output: output)
+    /// A started child; its standard output and error go to a temporary file read when it ends.
+    public final class Running {
+        public let pid: pid_t
+        private let outputPath: String
+        private var finished: Outcome?
+
+        public init(_ executable: String, _ arguments: [String], workingDirectory: String? = nil,
+                    environment: [String: String]? = nil) throws {
+            outputPath = NSTemporaryDirectory() + "ledger-child-\(getpid())-\(UUID().uuidString).out"
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            // posix_spawn_file_actions_addchdir_np is not visible to Swift here; env -C changes directory instead.
+            let command = workingDirectory.map { ["/usr/bin/env", "-C", $0, executable] + arguments } ?? [executable] + arguments
+            let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            var pid: pid_t = 0
+            let spawned: Int32
+            if let environment {
+                let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+                defer { for pointer in envp { free(pointer) } }
+                spawned = posix_spawnp(&pid, command[0], &actions, nil, argv, envp)
+            } else {
+                spawned = posix_spawnp(&pid, command[0], &actions, nil, argv, environ)
+            }
+            guard spawned == 0 else { throw Failure.cannotStart(executable, spawned) }
+            self.pid = pid
+        }
+
+        deinit { unlink(outputPath) }
+
+        public func signal(_ number: Int32) { kill(pid, number) }
+
+        /// Waits for the child to end.
+        public func wait() -> Outcome {
+            if let finished { return finished }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return finish(status)
+        }
+
+        /// The outcome if the child has ended, without blocking.
+        public func poll() -> Outcome? {
+            if let finished { return finished }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            return finish(status)
+        }
+
+        public var outputSoFar: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+        private func finish(_ status: Int32) -> Outcome {
+            // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
+            let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            let outcome = Outcome(status: exitStatus, output: outputSoFar)
+            finished = outcome
+            return outcome
+        }
     }
 }

@@ -18,6 +18,9 @@ enum HealthResource {
                                   message: "the database is at migration \(applied), this build needs \(schemaVersion): run `ledger migrate`")
                 }
                 return .json(200, ["status": "ready", "schema_version": .int(Int64(applied))])
+            } catch let error as PostgresError where error.sqlState == "42P01" || error.sqlState == "3F000" {
+                return .error(503, type: "api_error", code: "migrations_pending",
+                              message: "the database has no ledger schema yet: run `ledger migrate`")
             } catch {
                 return APIError.response(for: error)
             }
