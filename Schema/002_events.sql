@@ -1,9 +1,8 @@
--- One row per stream: its current version and the hash at its head, which the next append chains from.
+-- One row per stream: its current version. Appenders lock this row, which is what orders them.
 CREATE TABLE ledger.streams (
     organization_id uuid NOT NULL,
     stream_id text NOT NULL,
-    version bigint NOT NULL CHECK (version >= 0),
-    head_hash bytea NOT NULL,
+    version bigint NOT NULL CHECK (version >= 1),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (organization_id, stream_id)

@@ -12,30 +12,31 @@
 --    8. occurred at, UTC, 'YYYY-MM-DDTHH:MM:SS.ffffffZ' (microseconds)
 --    9. data, as PostgreSQL prints jsonb (keys sorted by length then bytewise, ', ' and ': ' separators)
 --   10. metadata, printed the same way
--- The first stream event's previous hash is 32 zero bytes. This definition must never change: a new one
--- gets a new tag in field 1 and a new function.
+-- The first event of a stream chains from 32 zero bytes. This definition must never change: a new one gets
+-- a new tag in field 1 and a new function.
+--
+-- Both functions are single expressions, so the planner inlines them into the statements that call them.
+CREATE FUNCTION ledger.length_prefixed(p_field text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT octet_length(p_field)::text || ':' || p_field $$;
+
 CREATE FUNCTION ledger.event_canonical_bytes(
     p_event_id uuid, p_organization_id uuid, p_stream_id text, p_version bigint, p_type text,
     p_schema_version integer, p_data jsonb, p_metadata jsonb, p_occurred_at timestamptz
 ) RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT convert_to(string_agg(octet_length(field)::text || ':' || field, '' ORDER BY ordinal), 'UTF8')
-    FROM unnest(ARRAY[
-        'ledger-event-v1',
-        p_event_id::text,
-        p_organization_id::text,
-        p_stream_id,
-        p_version::text,
-        p_type,
-        p_schema_version::text,
-        to_char(p_occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        p_data::text,
-        p_metadata::text
-    ]) WITH ORDINALITY AS fields(field, ordinal)
+    SELECT convert_to(
+        ledger.length_prefixed('ledger-event-v1')
+        || ledger.length_prefixed(p_event_id::text)
+        || ledger.length_prefixed(p_organization_id::text)
+        || ledger.length_prefixed(p_stream_id)
+        || ledger.length_prefixed(p_version::text)
+        || ledger.length_prefixed(p_type)
+        || ledger.length_prefixed(p_schema_version::text)
+        || ledger.length_prefixed(to_char(p_occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+        || ledger.length_prefixed(p_data::text)
+        || ledger.length_prefixed(p_metadata::text),
+        'UTF8')
 $$;
 
 CREATE FUNCTION ledger.genesis_hash() RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT decode(repeat('00', 32), 'hex') $$;
-
-GRANT EXECUTE ON FUNCTION ledger.event_canonical_bytes(uuid, uuid, text, bigint, text, integer, jsonb, jsonb, timestamptz)
-    TO ledger_service;
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea $$;

@@ -11,7 +11,7 @@ public struct ChainBreak: Sendable, Equatable, CustomStringConvertible {
         case previousHashMismatch
         /// Versions skip: an event is missing.
         case versionGap(expected: Int64)
-        /// The stream's head (version and hash) disagrees with its last event: events were removed or added.
+        /// The stream's recorded version disagrees with its last event: events were removed or added.
         case headMismatch(headVersion: Int64)
     }
 
@@ -78,7 +78,7 @@ public enum ChainVerifier {
             SELECT e.organization_id, e.stream_id, e.version, e.position, e.previous_hash, e.hash,
                    ledger.event_canonical_bytes(e.event_id, e.organization_id, e.stream_id, e.version, e.type,
                                                 e.schema_version, e.data, e.metadata, e.occurred_at),
-                   s.version, s.head_hash
+                   s.version
             FROM ledger.events e
             LEFT JOIN ledger.streams s ON s.organization_id = e.organization_id AND s.stream_id = e.stream_id
             WHERE (e.organization_id, e.stream_id, e.version) > ($1::uuid, $2, $3) AND \(scope)
@@ -87,15 +87,15 @@ public enum ChainVerifier {
             """
         var report = ChainReport(streamsChecked: 0, eventsChecked: 0, firstBreak: nil)
         var after: (UUID, String, Int64) = (UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), "", 0)
-        var current: (organization: UUID, stream: String, version: Int64, hash: [UInt8], head: (Int64, [UInt8])?)?
+        var current: (organization: UUID, stream: String, version: Int64, hash: [UInt8], recordedVersion: Int64?)?
 
         func finishStream() -> ChainBreak? {
             guard let stream = current else { return nil }
             report.streamsChecked += 1
-            guard let head = stream.head, head.0 == stream.version, head.1 == stream.hash else {
+            guard stream.recordedVersion == stream.version else {
                 return ChainBreak(organizationID: stream.organization, streamID: stream.stream,
                                   version: stream.version + 1, position: nil,
-                                  reason: .headMismatch(headVersion: stream.head?.0 ?? 0))
+                                  reason: .headMismatch(headVersion: stream.recordedVersion ?? 0))
             }
             return nil
         }
@@ -112,8 +112,7 @@ public enum ChainVerifier {
                 after = (organization, stream, version)
                 if current?.organization != organization || current?.stream != stream {
                     if let broken = finishStream() { report.firstBreak = broken; return report }
-                    let head = rows.int64(row, 7).flatMap { v in rows.bytes(row, 8).map { (v, $0) } }
-                    current = (organization, stream, 0, genesis, head)
+                    current = (organization, stream, 0, genesis, rows.int64(row, 7))
                 }
                 guard var link = current else { continue }
                 report.eventsChecked += 1

@@ -46,20 +46,14 @@ public enum EventStore {
     public static func append(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
                               expectedVersion: ExpectedVersion, events: [NewEvent],
                               metadata: EventMetadata) throws -> AppendResult {
-        let payload = JSONValue.array(events.map { event in
-            .object([
-                ("event_id", .string(event.id.postgresText)),
-                ("type", .string(event.type)),
-                ("schema_version", .int(Int64(event.schemaVersion))),
-                ("data", event.data),
-                ("occurred_at", .string(PostgresTimestamp.format(event.occurredAt))),
-            ])
-        })
         let rows: PostgresRows
         do {
             rows = try connection.query(
-                "SELECT * FROM ledger.append_events($1, $2, $3, $4, $5)",
-                [organizationID, streamID, expectedVersion.storedValue, payload, metadata.json])
+                "SELECT * FROM ledger.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                [organizationID, streamID, expectedVersion.storedValue,
+                 PostgresArray(events.map(\.id.postgresText)), PostgresArray(events.map(\.type)),
+                 PostgresArray(events.map { String($0.schemaVersion) }), PostgresArray(events.map(\.data.jsonString)),
+                 PostgresArray(events.map { PostgresTimestamp.format($0.occurredAt) }), metadata.json])
         } catch let PostgresError.server(state, _, detail, _) where state == "LD001" {
             throw AppendError.wrongExpectedVersion(streamID: streamID, expected: expectedVersion,
                                                    current: detail.flatMap { Int64($0) } ?? -1)

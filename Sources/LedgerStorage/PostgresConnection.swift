@@ -64,6 +64,25 @@ public struct ByteA: PostgresEncodable, Sendable {
     }
 }
 
+/// A one-dimensional array in PostgreSQL's text form: every element quoted, `"` and `\` escaped.
+public struct PostgresArray: PostgresEncodable, Sendable {
+    public var elements: [String]
+    public init(_ elements: [String]) { self.elements = elements }
+    public var postgresText: String {
+        var text = "{"
+        for (index, element) in elements.enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for character in element.unicodeScalars {
+                if character == "\"" || character == "\\" { text += "\\" }
+                text.unicodeScalars.append(character)
+            }
+            text += "\""
+        }
+        return text + "}"
+    }
+}
+
 /// The rows of one statement, read in text format.
 public final class PostgresRows {
     private let result: OpaquePointer
