@@ -48,27 +48,28 @@ public enum IdempotencyStore {
     ///
     /// `command` returns the response to keep. If it throws, the transaction is rolled back and nothing is
     /// kept, so the key stays free for a retry.
-    public static func run(_ pool: ConnectionPool, organizationID: UUID, key: String, requestHash: [UInt8],
+    public static func run(_ pool: ConnectionPool, organizationID: UUID, livemode: Bool = false, key: String, requestHash: [UInt8],
                            retention: TimeInterval = defaultRetention,
                            command: (PostgresConnection) throws -> StoredResponse) throws -> Outcome {
         try pool.transaction { tx in
-            try run(tx, organizationID: organizationID, key: key, requestHash: requestHash, retention: retention,
+            try run(tx, organizationID: organizationID, livemode: livemode, key: key, requestHash: requestHash, retention: retention,
                     command: command)
         }
     }
 
     /// The same, inside a transaction the caller already opened.
-    public static func run(_ tx: PostgresConnection, organizationID: UUID, key: String, requestHash: [UInt8],
+    public static func run(_ tx: PostgresConnection, organizationID: UUID, livemode: Bool = false, key: String, requestHash: [UInt8],
                            retention: TimeInterval = defaultRetention,
                            command: (PostgresConnection) throws -> StoredResponse) throws -> Outcome {
         // A transaction-scoped advisory lock on the key: a concurrent twin is told at once rather than queued.
-        let locked = try tx.query("SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))",
-                                  [organizationID, key])
+        let locked = try tx.query("SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2 || '/' || $3, 0))",
+                                  [organizationID, livemode, key])
         guard locked.bool(0, 0) == true else { throw IdempotencyError.keyInUse(key: key) }
         let existing = try tx.query("""
             SELECT request_hash, response_status, response_body FROM ledger.idempotency_keys
-            WHERE organization_id = $1 AND idempotency_key = $2 AND created_at > now() - make_interval(secs => $3)
-            """, [organizationID, key, retention])
+            WHERE organization_id = $1 AND livemode = $2 AND idempotency_key = $3
+              AND created_at > now() - make_interval(secs => $4)
+            """, [organizationID, livemode, key, retention])
         if existing.count > 0 {
             guard let storedHash = existing.bytes(0, 0), let status = existing.int(0, 1),
                   let body = existing.bytes(0, 2) else {
@@ -81,12 +82,13 @@ public enum IdempotencyStore {
         }
         let response = try command(tx)
         try tx.query("""
-            INSERT INTO ledger.idempotency_keys (organization_id, idempotency_key, request_hash, response_status, response_body)
-            VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (organization_id, idempotency_key) DO UPDATE
+            INSERT INTO ledger.idempotency_keys (organization_id, livemode, idempotency_key, request_hash, response_status,
+                                                 response_body)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (organization_id, livemode, idempotency_key) DO UPDATE
             SET request_hash = excluded.request_hash, response_status = excluded.response_status,
                 response_body = excluded.response_body, created_at = now()
-            """, [organizationID, key, ByteA(requestHash), response.status, ByteA(response.body)])
+            """, [organizationID, livemode, key, ByteA(requestHash), response.status, ByteA(response.body)])
         return .executed(response)
     }
 

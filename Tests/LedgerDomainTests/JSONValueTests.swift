@@ -1,0 +1,97 @@
+import LedgerDomain
+import XCTest
+
+final class JSONValueTests: XCTestCase {
+    func testRoundTripKeepsTypes() throws {
+        let text = #"{"a":1,"b":-2.5,"c":"x\"y\\z\n","d":[true,false,null],"e":{"f":[]},"g":12345678901234}"#
+        let value = try JSONValue.parse(text)
+        XCTAssertEqual(value["a"], .int(1))
+        XCTAssertEqual(value["b"], .double(-2.5))
+        XCTAssertEqual(value["c"], .string("x\"y\\z\n"))
+        XCTAssertEqual(value["d"], [true, false, nil])
+        XCTAssertEqual(value["g"]?.intValue, 12_345_678_901_234)
+        XCTAssertEqual(try JSONValue.parse(value.encoded()), value)
+    }
+
+    func testEncodingIsCompactAndInOrder() {
+        let value: JSONValue = ["z": 1, "a": ["k": "v"], "ctl": "\u{01}\t"]
+        XCTAssertEqual(value.jsonString, #"{"z":1,"a":{"k":"v"},"ctl":"\u0001\t"}"#)
+        XCTAssertEqual(JSONValue.double(.nan).jsonString, "null")
+        XCTAssertEqual(JSONValue.double(2.0).jsonString, "2")
+    }
+
+    func testObjectsCompareWithoutRegardToMemberOrder() {
+        XCTAssertEqual(JSONValue.object([("a", 1), ("b", 2)]), JSONValue.object([("b", 2), ("a", 1)]))
+        XCTAssertNotEqual(JSONValue.object([("a", 1)]), JSONValue.object([("a", 2)]))
+        XCTAssertEqual(JSONValue.int(2), JSONValue.double(2))
+    }
+
+    func testMalformedJSONIsRefused() {
+        for text in ["{", "{\"a\":}", "[1 2]", "nul", "{\"a\" 1}", ""] {
+            XCTAssertThrowsError(try JSONValue.parse(text), text) { error in
+                guard case .malformed = error as? JSONParseError else { return XCTFail("\(text): \(error)") }
+            }
+        }
+    }
+
+    func testNestingDeeperThanTheLimitIsRefusedBeforeDecoding() {
+        let deep = String(repeating: "[", count: 33) + String(repeating: "]", count: 33)
+        XCTAssertThrowsError(try JSONValue.parse(deep)) { error in
+            XCTAssertEqual(error as? JSONParseError, .tooDeep(limit: 32))
+        }
+        let ok = String(repeating: "[", count: 32) + String(repeating: "]", count: 32)
+        XCTAssertNoThrow(try JSONValue.parse(ok))
+        // Brackets inside strings do not count.
+        XCTAssertNoThrow(try JSONValue.parse("[\"" + String(repeating: "[", count: 100) + "\"]"))
+        // Nor does a huge unbalanced input cost more than a scan.
+        XCTAssertThrowsError(try JSONValue.parse(String(repeating: "{\"a\":", count: 100_000)))
+    }
+}
+
+final class EnvelopeTests: XCTestCase {
+    func testExpectedVersionStoredValues() {
+        XCTAssertNil(ExpectedVersion.any.storedValue)
+        XCTAssertEqual(ExpectedVersion.noStream.storedValue, 0)
+        XCTAssertEqual(ExpectedVersion.exact(7).storedValue, 7)
+    }
+
+    func testFeedCursorOrdersByTransactionThenPosition() {
+        let a = FeedCursor(transactionID: 10, position: 50)
+        let b = FeedCursor(transactionID: 11, position: 3)
+        XCTAssertLessThan(a, b)
+        XCTAssertLessThan(FeedCursor.start, a)
+        XCTAssertEqual(FeedCursor(a.description), a)
+        XCTAssertNil(FeedCursor("10"))
+        XCTAssertNil(FeedCursor("x-1"))
+        XCTAssertNil(FeedCursor("1--2"))
+    }
+
+    func testMetadataRoundTripsThroughJSON() {
+        let metadata = EventMetadata(actorID: "key_1", actorType: .apiKey, requestID: "req_1", idempotencyKey: "k",
+                                     causationID: "c", correlationID: "r")
+        XCTAssertEqual(EventMetadata(json: metadata.json), metadata)
+        let minimal = EventMetadata(actorID: "system", actorType: .system)
+        XCTAssertEqual(minimal.json, ["actor_id": "system", "actor_type": "system"])
+        XCTAssertNil(EventMetadata(json: ["actor_id": "x", "actor_type": "robot"]))
+    }
+}
+
+final class AccessTests: XCTestCase {
+    func testScopeLists() {
+        XCTAssertEqual(try Scope.parseList("read, write,admin").get(), [.read, .write, .admin])
+        XCTAssertEqual(try Scope.parseList("read").get(), [.read])
+        guard case let .failure(unknown) = Scope.parseList("read,root") else { return XCTFail() }
+        XCTAssertEqual(unknown.name, "root")
+        guard case .failure = Scope.parseList("") else { return XCTFail("an empty list is not a list of scopes") }
+    }
+
+    func testSecretShapes() {
+        let hex = String(repeating: "ab12", count: 16)
+        XCTAssertEqual(APIKeySecret.livemode(of: "sk_test_" + hex), false)
+        XCTAssertEqual(APIKeySecret.livemode(of: "sk_live_" + hex), true)
+        XCTAssertNil(APIKeySecret.livemode(of: "sk_test_" + hex.dropLast()))
+        XCTAssertNil(APIKeySecret.livemode(of: "sk_test_" + hex.uppercased()))
+        XCTAssertNil(APIKeySecret.livemode(of: "pk_test_" + hex))
+        XCTAssertEqual(APIKeySecret.hint(of: "sk_test_" + hex), "sk_test_…ab12")
+    }
+}
