@@ -1,42 +1,191 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerHTTP
+import LedgerLog
 import LedgerStorage
 
-/// The REST service: every resource's routes over one connection pool.
+public struct APIConfiguration: Sendable {
+    /// Requests per second per API key, refilled continuously; 0 turns the limit off.
+    public var rateLimitPerSecond: Double
+    public var rateLimitBurst: Int
+    /// How long a key lookup is reused; a revoked key keeps working at most this long.
+    public var authCacheSeconds: Double
+    /// One JSON log line per request on standard error.
+    public var logRequests: Bool
+
+    public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
+                logRequests: Bool = true) {
+        self.rateLimitPerSecond = rateLimitPerSecond
+        self.rateLimitBurst = rateLimitBurst
+        self.authCacheSeconds = authCacheSeconds
+        self.logRequests = logRequests
+    }
+}
+
+/// What a route may be called with.
+enum Access: Sendable {
+    case everyone
+    case scope(Scope)
+}
+
+/// One request on its way through a handler.
+struct RequestContext: Sendable {
+    let request: HTTPRequest
+    let caller: Caller?
+    let pool: ConnectionPool
+
+    /// The caller of a route that requires a key (the pipeline guarantees one).
+    var authenticated: Caller {
+        get throws {
+            guard let caller else { throw APIFailure.unauthenticated("api_key_missing", "this route needs an API key") }
+            return caller
+        }
+    }
+
+    func body(allowed: Set<String>) throws -> RequestBody { try RequestBody.parse(request, allowed: allowed) }
+}
+
+/// A read answers from a connection; a command runs in a transaction (with its Idempotency-Key, if any).
+enum Endpoint: Sendable {
+    case read(Access, @Sendable (RequestContext) throws -> HTTPResponse)
+    case command(Access, @Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse)
+
+    var access: Access {
+        switch self {
+        case let .read(access, _), let .command(access, _): return access
+        }
+    }
+}
+
+/// The REST service: authentication, scopes, rate limits, idempotency, logs and metrics around every resource.
 public final class LedgerApplication: Sendable {
     public let pool: ConnectionPool
     /// The newest migration this build knows; `/readyz` wants the database at it.
     public let schemaVersion: Int
-    public let router: Router
+    let configuration: APIConfiguration
+    let router: Router<Endpoint>
+    let authenticator: Authenticator
+    let rateLimiter: RateLimiter
+    let metrics: Metrics
 
-    public init(pool: ConnectionPool, schemaVersion: Int) {
+    public init(pool: ConnectionPool, schemaVersion: Int, configuration: APIConfiguration = APIConfiguration()) {
         self.pool = pool
         self.schemaVersion = schemaVersion
-        var router = Router()
+        self.configuration = configuration
+        authenticator = Authenticator(pool: pool, cacheSeconds: configuration.authCacheSeconds)
+        rateLimiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
+        let metrics = Metrics()
+        self.metrics = metrics
+        var router = Router<Endpoint>()
         HealthResource.register(on: &router, pool: pool, schemaVersion: schemaVersion)
+        MetricsResource.register(on: &router, metrics: metrics, pool: pool)
+        OpenAPIResource.register(on: &router)
+        OrganizationResource.register(on: &router)
+        APIKeysResource.register(on: &router)
         self.router = router
     }
 
+    /// Every route as (method, template), for the OpenAPI consistency test.
+    public var routes: [(method: String, template: String)] { router.routes.map { ($0.method, $0.template) } }
+
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        router.handle(request)
+        let started = DispatchTime.now().uptimeNanoseconds
+        var caller: Caller?
+        let route: String
+        var response: HTTPResponse
+        switch router.resolve(request) {
+        case let .matched(matched, routed):
+            route = matched.template
+            do {
+                if case let .scope(scope) = matched.handler.access {
+                    let authenticated = try authenticator.authenticate(routed)
+                    caller = authenticated
+                    guard authenticated.scopes.contains(scope) else { throw APIFailure.forbidden(needs: scope.rawValue) }
+                    if let wait = rateLimiter.check(authenticated.keyID) {
+                        throw APIFailure(status: 429, type: "rate_limit_error", code: "rate_limited",
+                                         message: "too many requests for this API key; retry in \(wait) s", param: nil,
+                                         headers: [("Retry-After", String(wait))])
+                    }
+                }
+                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: pool))
+            } catch {
+                let failure = APIFailure.from(error)
+                if failure.status >= 500 && failure.code == "internal_error" {
+                    Log.error("request failed", ["request_id": .string(request.requestID), "route": .string(route),
+                                                 "error": .string(String(describing: type(of: error)))])
+                }
+                response = failure.response
+            }
+        case let .methodNotAllowed(allowed):
+            route = "unmatched"
+            response = .methodNotAllowed(request, allowed: allowed)
+        case .notFound:
+            route = "unmatched"
+            response = .notFound(request)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
+        metrics.record(method: request.method, route: route, status: response.status, seconds: seconds)
+        if configuration.logRequests {
+            var fields: [String: LogValue] = [
+                "request_id": .string(request.requestID), "method": .string(request.method), "route": .string(route),
+                "status": .int(response.status), "duration_ms": .double(seconds * 1000),
+            ]
+            if let caller {
+                fields["org_id"] = .string(caller.organizationID.uuidString.lowercased())
+                fields["key_id"] = .string(caller.keyID)
+            }
+            Log.info("request", fields)
+        }
+        return response
     }
-}
 
-/// Answers for failures no resource handles itself.
-enum APIError {
-    static func databaseUnavailable(_ error: Error) -> HTTPResponse {
-        .error(503, type: "api_error", code: "database_unavailable",
-               message: "the database is not reachable; retry later", headers: [("Retry-After", "1")])
+    private func run(_ endpoint: Endpoint, _ context: RequestContext) throws -> HTTPResponse {
+        switch endpoint {
+        case let .read(_, handler):
+            return try handler(context)
+        case let .command(_, handler):
+            return try runCommand(handler, context)
+        }
     }
 
-    static func internalError() -> HTTPResponse {
-        .error(500, type: "api_error", code: "internal_error", message: "an unexpected error occurred")
-    }
+    /// A response that must not be kept: the command's transaction is rolled back and it is returned as is.
+    private struct Refused: Error { let response: HTTPResponse }
 
-    /// 503 for an unreachable database, 500 for anything else; never a stack trace.
-    static func response(for error: Error) -> HTTPResponse {
-        if let error = error as? PostgresError, error.isUnavailable { return databaseUnavailable(error) }
-        return internalError()
+    private func runCommand(_ handler: @Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse,
+                            _ context: RequestContext) throws -> HTTPResponse {
+        let request = context.request
+        func execute(_ tx: PostgresConnection) throws -> HTTPResponse {
+            let response = try handler(context, tx)
+            guard (200..<300).contains(response.status) else { throw Refused(response: response) }
+            return response
+        }
+        do {
+            guard let key = request.header("Idempotency-Key"), let caller = context.caller else {
+                return try pool.transaction(execute)
+            }
+            guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7f }) else {
+                throw APIFailure.invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters")
+            }
+            // The same key and the same request: method, path, query and body.
+            let requestHash = Digest.sha256(Array("\(request.method) \(request.path)?\(request.query.map { "\($0.name)=\($0.value)" }.joined(separator: "&"))\n".utf8) + request.body)
+            var executed: HTTPResponse?
+            let outcome = try IdempotencyStore.run(pool, organizationID: caller.organizationID, livemode: caller.livemode,
+                                                   key: key, requestHash: requestHash) { tx in
+                let response = try execute(tx)
+                executed = response
+                return StoredResponse(status: response.status, body: response.body)
+            }
+            switch outcome {
+            case .executed:
+                return executed ?? HTTPResponse(status: outcome.response.status, body: outcome.response.body)
+            case let .replayed(stored):
+                return HTTPResponse(status: stored.status,
+                                    headers: [("Content-Type", "application/json"), ("Idempotent-Replayed", "true")],
+                                    body: stored.body)
+            }
+        } catch let refused as Refused {
+            return refused.response
+        }
     }
 }

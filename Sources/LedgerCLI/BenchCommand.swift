@@ -157,7 +157,7 @@ enum BenchCommand {
         defer { database.close() }
         let (_, latest) = try database.migrate()
         let pool = database.makePool(size: settings.databasePoolSize)
-        let application = LedgerApplication(pool: pool, schemaVersion: latest)
+        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         var configuration = settings.httpConfiguration
         configuration.port = 0
         let server = HTTPServer(configuration: configuration, handler: application.handle)

@@ -11,6 +11,8 @@ public enum LedgerCommandLine {
         Commands:
           serve      run the REST service (migrates first)
           migrate    apply pending database migrations
+          orgs       create organizations: `ledger orgs create NAME`
+          keys       API keys: `ledger keys create|list|revoke`
           bench      benchmarks: `ledger bench append`, `ledger bench http`
 
         Run `ledger <command> --help` for a command's options and environment.
@@ -36,6 +38,12 @@ public enum LedgerCommandLine {
             case "migrate":
                 if wantsHelp { print(MigrateCommand.help); return 0 }
                 try MigrateCommand.run(try Settings(environment: environment))
+            case "orgs":
+                if wantsHelp || rest.isEmpty { print(AccessCommands.orgsHelp); return wantsHelp ? 0 : 2 }
+                try AccessCommands.orgs(rest, settings: try Settings(environment: environment))
+            case "keys":
+                if wantsHelp || rest.isEmpty { print(AccessCommands.keysHelp); return wantsHelp ? 0 : 2 }
+                try AccessCommands.keys(rest, settings: try Settings(environment: environment))
             case "bench":
                 if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
                 try BenchCommand.run(rest, settings: try Settings(environment: environment))

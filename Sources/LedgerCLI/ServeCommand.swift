@@ -2,6 +2,7 @@ import Dispatch
 import Synchronization
 import Foundation
 import LedgerAPI
+import LedgerDomain
 import LedgerHTTP
 import LedgerLog
 import LedgerStorage
@@ -14,8 +15,12 @@ enum ServeCommand {
         embedded PostgreSQL in LEDGER_DATA_DIR (default ./.ledger) and stops it again on exit.
         Stops gracefully on SIGINT or SIGTERM: requests in flight finish first.
 
+        On an embedded database with no organization yet it creates a demo organization and prints a test
+        API key with every scope, once.
+
         Environment: LEDGER_LISTEN (127.0.0.1:8080), DATABASE_URL, LEDGER_DATA_DIR, LEDGER_THREADS,
-        LEDGER_DB_POOL, LEDGER_MAX_BODY_BYTES, LEDGER_CONNECTION_TIMEOUT, LEDGER_CONNECTION_LIMIT.
+        LEDGER_DB_POOL, LEDGER_MAX_BODY_BYTES, LEDGER_CONNECTION_TIMEOUT, LEDGER_CONNECTION_LIMIT,
+        LEDGER_RATE_LIMIT, LEDGER_RATE_LIMIT_BURST, LEDGER_AUTH_CACHE_SECONDS, LEDGER_LOG_REQUESTS.
         """
 
     static func run(_ settings: Settings) throws {
@@ -25,8 +30,9 @@ enum ServeCommand {
         if !applied.isEmpty {
             Log.info("applied migrations", ["count": .int(applied.count), "schema_version": .int(latest)])
         }
+        if database.embedded != nil { try createDemoOrganizationIfNone(database, settings) }
         let pool = database.makePool(size: settings.databasePoolSize)
-        let application = LedgerApplication(pool: pool, schemaVersion: latest)
+        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
@@ -35,6 +41,29 @@ enum ServeCommand {
         Log.info("shutting down", ["signal": .string(signalName)])
         server.shutdown(gracePeriod: 10)
         pool.close()
+    }
+
+    /// On an embedded database with no organization yet: a demo organization and a test key with every
+    /// scope, printed once on standard output (never logged).
+    static func createDemoOrganizationIfNone(_ database: Database, _ settings: Settings) throws {
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        try connection.execute("SET search_path = ledger, public; SET TimeZone = 'UTC'")
+        guard try AccessStore.organizationCount(connection) == 0 else { return }
+        let organization = try AccessStore.createOrganization(connection, name: "Demo organization")
+        let (record, secret) = try AccessStore.createKey(connection, organizationID: organization.id, livemode: false,
+                                                         scopes: Set(Scope.allCases), description: "demo key created by ledger serve")
+        print("""
+            Created a demo organization (\(organization.id.uuidString.lowercased())) and a test API key with every scope.
+            It is shown this once; keep it (ledger keys create makes more):
+
+                \(secret)
+
+            Try it:
+                curl -s -H 'Authorization: Bearer \(secret)' http://\(settings.listenHost):\(settings.listenPort)/v1/organization
+
+            """)
+        fflush(nil)
+        Log.info("created the demo organization", ["org_id": .string(organization.id.uuidString.lowercased()), "key_id": .string(record.id)])
     }
 
     /// Blocks until SIGINT or SIGTERM arrives; returns its name.

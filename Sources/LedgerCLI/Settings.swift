@@ -1,4 +1,5 @@
 import Foundation
+import LedgerAPI
 import LedgerHTTP
 
 /// Configuration from environment variables; the README lists them.
@@ -12,6 +13,7 @@ public struct Settings: Sendable {
     public var maxBodyBytes: Int
     public var connectionTimeout: Int
     public var connectionLimit: Int
+    public var api: APIConfiguration
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -43,6 +45,14 @@ public struct Settings: Sendable {
         maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
         connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)
         connectionLimit = try integer("LEDGER_CONNECTION_LIMIT", 4096, range: 16...1_000_000)
+        let logRequests = environment["LEDGER_LOG_REQUESTS"] ?? "1"
+        guard logRequests == "1" || logRequests == "0" else {
+            throw Invalid(variable: "LEDGER_LOG_REQUESTS", value: logRequests, expected: "1 or 0")
+        }
+        api = APIConfiguration(rateLimitPerSecond: Double(try integer("LEDGER_RATE_LIMIT", 1000, range: 0...10_000_000)),
+                               rateLimitBurst: try integer("LEDGER_RATE_LIMIT_BURST", 2000, range: 1...10_000_000),
+                               authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),
+                               logRequests: logRequests == "1")
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

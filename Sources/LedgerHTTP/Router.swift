@@ -1,12 +1,19 @@
 import Foundation
 
-/// Routes by method and path template (`/v1/verifications/{id}/attempts`).
-public struct Router: Sendable {
+/// Routes by method and path template (`/v1/verifications/{id}/attempts`) to handlers of any type.
+public struct Router<Handler: Sendable>: Sendable {
     public struct Route: Sendable {
         public let method: String
         public let template: String
         let segments: [Segment]
-        let handler: HTTPHandler
+        public let handler: Handler
+    }
+
+    public enum Resolution {
+        /// The route, and the request with its path parameters and template filled in.
+        case matched(Route, HTTPRequest)
+        case methodNotAllowed(allowed: [String])
+        case notFound
     }
 
     enum Segment: Sendable, Equatable {
@@ -18,19 +25,18 @@ public struct Router: Sendable {
 
     public init() {}
 
-    public mutating func add(_ method: String, _ template: String, _ handler: @escaping HTTPHandler) {
-        let segments = Router.split(template).map { part -> Segment in
+    public mutating func add(_ method: String, _ template: String, _ handler: Handler) {
+        let segments = Self.split(template).map { part -> Segment in
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(part)
         }
         routes.append(Route(method: method, template: template, segments: segments, handler: handler))
     }
 
-    /// Answers the request, or 404 / 405 in the API's error shape.
-    public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let parts = Router.split(request.path)
+    public func resolve(_ request: HTTPRequest) -> Resolution {
+        let parts = Self.split(request.path)
         var allowed: [String] = []
         for route in routes {
-            guard let parameters = Router.match(route.segments, parts) else { continue }
+            guard let parameters = Self.match(route.segments, parts) else { continue }
             guard route.method == request.method || (request.method == "HEAD" && route.method == "GET") else {
                 allowed.append(route.method)
                 continue
@@ -38,21 +44,9 @@ public struct Router: Sendable {
             var routed = request
             routed.pathParameters = parameters
             routed.routeTemplate = route.template
-            return route.handler(routed)
+            return .matched(route, routed)
         }
-        if !allowed.isEmpty {
-            return .error(405, type: "invalid_request_error", code: "method_not_allowed",
-                          message: "\(request.method) is not allowed on \(request.path); allowed: \(allowed.joined(separator: ", "))",
-                          headers: [("Allow", allowed.joined(separator: ", "))])
-        }
-        return .error(404, type: "invalid_request_error", code: "route_not_found",
-                      message: "no route \(request.method) \(request.path)")
-    }
-
-    /// The template a path would be routed to, for metrics and logs.
-    public func template(for path: String) -> String? {
-        let parts = Router.split(path)
-        return routes.first { Router.match($0.segments, parts) != nil }?.template
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
 
     static func split(_ path: String) -> [String] {
@@ -69,5 +63,28 @@ public struct Router: Sendable {
             }
         }
         return parameters
+    }
+}
+
+extension HTTPResponse {
+    public static func notFound(_ request: HTTPRequest) -> HTTPResponse {
+        .error(404, type: "invalid_request_error", code: "route_not_found", message: "no route \(request.method) \(request.path)")
+    }
+
+    public static func methodNotAllowed(_ request: HTTPRequest, allowed: [String]) -> HTTPResponse {
+        .error(405, type: "invalid_request_error", code: "method_not_allowed",
+               message: "\(request.method) is not allowed on \(request.path); allowed: \(allowed.joined(separator: ", "))",
+               headers: [("Allow", allowed.joined(separator: ", "))])
+    }
+}
+
+extension Router where Handler == HTTPHandler {
+    /// Answers the request, or 404 / 405 in the API's error shape.
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        switch resolve(request) {
+        case let .matched(route, routed): return route.handler(routed)
+        case let .methodNotAllowed(allowed): return .methodNotAllowed(request, allowed: allowed)
+        case .notFound: return .notFound(request)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerDomain
+import Synchronization
 
 public enum AppendError: Error, Equatable, CustomStringConvertible {
     /// The stream was not at the expected version.
@@ -43,6 +44,11 @@ public struct AppendResult: Sendable, Equatable {
 /// The event log: appends with an expected version, stream reads and the gap-safe global feed.
 /// Every call takes the connection (and so the transaction) of its caller, which may add its own statements.
 public enum EventStore {
+    private static let appended = Atomic<Int>(0)
+
+    /// Events written by appends in this process (a transaction may still have rolled some back).
+    public static var eventsAppended: Int { appended.load(ordering: .relaxed) }
+
     public static func append(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
                               expectedVersion: ExpectedVersion, events: [NewEvent],
                               metadata: EventMetadata) throws -> AppendResult {
@@ -70,6 +76,7 @@ public enum EventStore {
             }
             stored.append(.init(eventID: id, position: position, version: version, hash: hash))
         }
+        appended.add(stored.count, ordering: .relaxed)
         return AppendResult(events: stored)
     }
 

@@ -18,8 +18,8 @@ final class HTTPServerTests: XCTestCase {
         return server
     }
 
-    func echoRouter() -> Router {
-        var router = Router()
+    func echoRouter() -> Router<HTTPHandler> {
+        var router = Router<HTTPHandler>()
         router.add("GET", "/things/{id}/parts/{part}") { request in
             .json(200, ["id": .string(request.parameter("id")), "part": .string(request.parameter("part")),
                         "filter": request.queryValue("filter").map(JSONValue.string) ?? .null,
@@ -128,7 +128,7 @@ final class HTTPServerTests: XCTestCase {
     func testShutdownLetsRequestsInFlightFinish() throws {
         let release = DispatchSemaphore(value: 0)
         let entered = DispatchSemaphore(value: 0)
-        var router = Router()
+        var router = Router<HTTPHandler>()
         router.add("GET", "/slow") { _ in
             entered.signal()
             release.wait()

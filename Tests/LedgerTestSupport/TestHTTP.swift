@@ -22,9 +22,11 @@ public final class TestServer: @unchecked Sendable {
     }
 
     /// The whole service over a test database.
-    public convenience init(database: TestDatabase, configuration: HTTPServer.Configuration = .init(port: 0, threads: 4)) throws {
+    public convenience init(database: TestDatabase, configuration: HTTPServer.Configuration = .init(port: 0, threads: 4),
+                            api: APIConfiguration = APIConfiguration(authCacheSeconds: 0, logRequests: false)) throws {
         let migrator = try Migrator(directory: TestPostgres.schemaDirectory)
-        let application = LedgerApplication(pool: database.pool(size: 8), schemaVersion: migrator.migrations.last?.version ?? 0)
+        let application = LedgerApplication(pool: database.pool(size: 8), schemaVersion: migrator.migrations.last?.version ?? 0,
+                                            configuration: api)
         try self.init(configuration: configuration, handler: application.handle)
     }
 
