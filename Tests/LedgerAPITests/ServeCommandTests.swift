@@ -1,4 +1,5 @@
 import Foundation
+import LedgerDomain
 import LedgerStorage
 import LedgerTestSupport
 import XCTest
@@ -44,6 +45,28 @@ final class ServeCommandTests: XCTestCase {
         }
         XCTAssertTrue(ready, serve.outputSoFar)
         XCTAssertEqual(try client.get("/healthz").status, 200)
+
+        // A fresh embedded database gets a demo organization and a key, printed once, never logged.
+        let printed = serve.outputSoFar
+        guard let secret = printed.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "'" })
+            .first(where: { $0.hasPrefix("sk_test_") }).map(String.init) else {
+            return XCTFail("no demo key printed:\n\(printed)")
+        }
+        XCTAssertTrue(printed.contains("curl -s -H 'Authorization: Bearer \(secret)' http://127.0.0.1:\(port)/v1/organization"), printed)
+        let organization = try client.get("/v1/organization", headers: .bearer(secret))
+        XCTAssertEqual(organization.status, 200)
+        guard let requestID = organization.header("Request-Id"), let orgID = organization.json?["id"]?.stringValue else {
+            return XCTFail(organization.text)
+        }
+        XCTAssertTrue(eventually { serve.outputSoFar.contains(requestID) })
+        let logLines = serve.outputSoFar.split(separator: "\n").filter { $0.hasPrefix("{\"time\"") }
+        guard let line = logLines.first(where: { $0.contains(requestID) }) else { return XCTFail("no log line for \(requestID)") }
+        for field in ["\"method\":\"GET\"", "\"route\":\"/v1/organization\"", "\"status\":200", "\"org_id\":\"\(orgID)\"",
+                      "\"key_id\":\"key_", "\"duration_ms\":", "\"level\":\"info\""] {
+            XCTAssertTrue(line.contains(field), "\(field) missing from \(line)")
+        }
+        XCTAssertFalse(logLines.contains { $0.contains(secret) || $0.contains(String(secret.suffix(20))) }, "a secret reached the logs")
+
         let postmasterPID = dataDirectory.appendingPathComponent("pg/postmaster.pid").path
         XCTAssertTrue(FileManager.default.fileExists(atPath: postmasterPID), "the embedded PostgreSQL is running")
 
@@ -92,5 +115,65 @@ final class ServeCommandTests: XCTestCase {
         let outcome = try ChildProcess.run("python3", ["-c", check, Self.projectDirectory.appendingPathComponent("docker-compose.yml").path])
         XCTAssertEqual(outcome.status, 0, outcome.output)
         XCTAssertTrue(outcome.output.contains("compose ok"), outcome.output)
+    }
+}
+
+/// `ledger orgs` and `ledger keys` against a test database.
+final class AccessCommandTests: XCTestCase {
+    func run(_ arguments: [String], database: TestDatabase) throws -> ChildProcess.Outcome {
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        let binary = ServeCommandTests.projectDirectory.appendingPathComponent(".build/debug/ledger").path
+        return try ChildProcess.Running(binary, arguments, environment: environment).wait()
+    }
+
+    func testCreateListAndRevokeFromTheCommandLine() throws {
+        let database = try TestPostgres.shared().makeDatabase()
+        let org = try run(["orgs", "create", "Initech", "Ltd"], database: database)
+        XCTAssertEqual(org.status, 0, org.output)
+        let orgID = org.output.trimmingCharacters(in: .newlines)
+        XCTAssertNotNil(UUID(uuidString: orgID), "only the id is printed: \(org.output)")
+        XCTAssertEqual(org.output, orgID + "\n")
+
+        let key = try run(["keys", "create", "--org", orgID, "--scopes", "read,write"], database: database)
+        XCTAssertEqual(key.status, 0, key.output)
+        let secret = key.output.trimmingCharacters(in: .newlines)
+        XCTAssertEqual(APIKeySecret.livemode(of: secret), false, key.output)
+        let live = try run(["keys", "create", "--org", orgID, "--scopes", "admin", "--live"], database: database)
+        XCTAssertEqual(APIKeySecret.livemode(of: live.output.trimmingCharacters(in: .newlines)), true, live.output)
+
+        let list = try run(["keys", "list", "--org", orgID], database: database)
+        XCTAssertEqual(list.status, 0)
+        let lines = list.output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertFalse(list.output.contains(secret), "list never shows a secret")
+        XCTAssertTrue(list.output.contains(APIKeySecret.hint(of: secret)))
+        guard let testLine = lines.first(where: { $0.contains(" test ") }), let keyID = testLine.split(separator: " ").first else {
+            return XCTFail(list.output)
+        }
+        XCTAssertTrue(testLine.contains("read,write") && testLine.contains("active"), String(testLine))
+
+        let connection = try database.ownerConnection()
+        XCTAssertNotNil(try AccessStore.authenticate(connection, secret: secret))
+        let revoke = try run(["keys", "revoke", String(keyID)], database: database)
+        XCTAssertEqual(revoke.status, 0, revoke.output)
+        XCTAssertNil(try AccessStore.authenticate(connection, secret: secret))
+        XCTAssertTrue(try run(["keys", "list", "--org", orgID], database: database).output.contains("revoked"))
+    }
+
+    func testMistakesAreNamed() throws {
+        let database = try TestPostgres.shared().makeDatabase()
+        let badScope = try run(["keys", "create", "--org", UUID().uuidString, "--scopes", "read,root"], database: database)
+        XCTAssertEqual(badScope.status, 2)
+        XCTAssertTrue(badScope.output.contains("unknown scope 'root'"), badScope.output)
+        let noOrg = try run(["keys", "create", "--org", UUID().uuidString, "--scopes", "read"], database: database)
+        XCTAssertEqual(noOrg.status, 2)
+        XCTAssertTrue(noOrg.output.contains("no organization"), noOrg.output)
+        let badID = try run(["keys", "list", "--org", "acme"], database: database)
+        XCTAssertEqual(badID.status, 2)
+        XCTAssertTrue(badID.output.contains("--org takes an organization id"), badID.output)
+        let missing = try run(["keys", "revoke", "key_nope"], database: database)
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.output.contains("no API key key_nope"), missing.output)
     }
 }
