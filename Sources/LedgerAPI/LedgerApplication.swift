@@ -127,15 +127,15 @@ public final class LedgerApplication: Sendable {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
         metrics.record(method: request.method, route: route, status: response.status, seconds: seconds)
         if configuration.logRequests {
-            var fields: [String: LogValue] = [
-                "request_id": .string(request.requestID), "method": .string(request.method), "route": .string(route),
-                "status": .int(response.status), "duration_ms": .double(seconds * 1000),
+            var fields: [(String, LogValue)] = [
+                ("request_id", .string(request.requestID)), ("method", .string(request.method)), ("route", .string(route)),
+                ("status", .int(response.status)), ("duration_ms", .double(seconds * 1000)),
             ]
             if let caller {
-                fields["org_id"] = .string(caller.organizationID.uuidString.lowercased())
-                fields["key_id"] = .string(caller.keyID)
+                fields.append(("org_id", .string(caller.organizationID.uuidString.lowercased())))
+                fields.append(("key_id", .string(caller.keyID)))
             }
-            Log.info("request", fields)
+            Log.emit(.info, "request", fields)
         }
         return response
     }

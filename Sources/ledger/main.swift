@@ -1,4 +1,7 @@
 import Foundation
 import LedgerCLI
+import LedgerLog
 
-exit(LedgerCommandLine.run(CommandLine.arguments, environment: ProcessInfo.processInfo.environment))
+let status = LedgerCommandLine.run(CommandLine.arguments, environment: ProcessInfo.processInfo.environment)
+Log.flush()
+exit(status)
