@@ -1,0 +1,106 @@
+import Foundation
+
+/// Event data as JSON, and back: what the log stores is exactly what `evolve` reads.
+extension VerificationEvent {
+    public struct UnreadableEvent: Error, Equatable {
+        public let type: String
+        public let reason: String
+    }
+
+    public var data: JSONValue {
+        switch self {
+        case let .invited(invitation): return Coding.encode(invitation)
+        case let .attemptStarted(id, url, expiresAt):
+            return ["attempt_id": .string(id), "url": .string(url), "expires_at": .string(Timestamp.rfc3339(expiresAt))]
+        case let .attemptStatusChanged(id, from, to, code):
+            return ["attempt_id": .string(id), "from": .string(from.rawValue), "to": .string(to.rawValue),
+                    "code": code.map { .int(Int64($0)) } ?? .null]
+        case let .resultRecorded(result): return Coding.encode(result)
+        case let .scoreAssigned(score, reason): return ["score": .string(score.rawValue), "reason": .string(reason)]
+        case let .customScoreSet(name, value, reason):
+            return ["name": .string(name), "value": .string(value), "reason": reason.map(JSONValue.string) ?? .null]
+        case let .disputeOpened(id, reason): return ["dispute_id": .string(id), "reason": .string(reason)]
+        case let .disputeResolved(id, outcome, score, reason):
+            return ["dispute_id": .string(id), "outcome": .string(outcome.rawValue),
+                    "score": score.map { .string($0.rawValue) } ?? .null, "reason": .string(reason)]
+        case let .statusOverridden(status, reason): return ["status": .string(status.rawValue), "reason": .string(reason)]
+        case let .withdrawn(reason): return ["reason": reason.map(JSONValue.string) ?? .null]
+        case let .metadataUpdated(changes):
+            return .object(changes.sorted { $0.key < $1.key }.map { ($0.key, $0.value.map(JSONValue.string) ?? .null) })
+        case .expired: return .object([])
+        }
+    }
+
+    public init(type: String, data: JSONValue) throws(UnreadableEvent) {
+        func fail(_ reason: String) -> UnreadableEvent { UnreadableEvent(type: type, reason: reason) }
+        func string(_ key: String) throws(UnreadableEvent) -> String {
+            guard let value = data[key]?.stringValue else { throw fail("\(key) missing") }
+            return value
+        }
+        func choice<T: RawRepresentable>(_ key: String, _: T.Type) throws(UnreadableEvent) -> T where T.RawValue == String {
+            guard let value = T(rawValue: try string(key)) else { throw fail("\(key) unknown") }
+            return value
+        }
+        switch type {
+        case "VerificationInvited":
+            guard let invitation = Coding.decode(Invitation.self, data) else { throw fail("invitation") }
+            self = .invited(invitation)
+        case "AttemptStarted":
+            guard let expires = Timestamp.parse(try string("expires_at")) else { throw fail("expires_at") }
+            self = .attemptStarted(attemptID: try string("attempt_id"), url: try string("url"), expiresAt: expires)
+        case "AttemptStatusChanged":
+            self = .attemptStatusChanged(attemptID: try string("attempt_id"), from: try choice("from", AttemptStatus.self),
+                                         to: try choice("to", AttemptStatus.self), code: data["code"]?.intValue.map(Int.init))
+        case "CheckResultRecorded":
+            guard let result = Coding.decode(CheckResult.self, data) else { throw fail("result") }
+            self = .resultRecorded(result)
+        case "OrderScoreAssigned":
+            self = .scoreAssigned(score: try choice("score", OrderScore.self), reason: try string("reason"))
+        case "CustomScoreSet":
+            self = .customScoreSet(name: try string("name"), value: try string("value"), reason: data["reason"]?.stringValue)
+        case "DisputeOpened":
+            self = .disputeOpened(disputeID: try string("dispute_id"), reason: try string("reason"))
+        case "DisputeResolved":
+            let score = data["score"]?.stringValue.flatMap(OrderScore.init(rawValue:))
+            self = .disputeResolved(disputeID: try string("dispute_id"), outcome: try choice("outcome", DisputeOutcome.self),
+                                    score: score, reason: try string("reason"))
+        case "StatusOverridden":
+            self = .statusOverridden(status: try choice("status", OverrideStatus.self), reason: try string("reason"))
+        case "VerificationWithdrawn":
+            self = .withdrawn(reason: data["reason"]?.stringValue)
+        case "MetadataUpdated":
+            guard let members = data.objectValue else { throw fail("changes") }
+            self = .metadataUpdated(changes: Dictionary(members.map { ($0.0, $0.1.stringValue) }, uniquingKeysWith: { $1 }))
+        case "VerificationExpired":
+            self = .expired
+        default:
+            throw fail("unknown event type")
+        }
+    }
+}
+
+/// Codable values to JSON values with RFC 3339 millisecond dates.
+enum Coding {
+    static func encode<T: Encodable>(_ value: T) -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.rfc3339(date))
+        }
+        guard let data = try? encoder.encode(value), let json = try? JSONValue.parse(Array(data), maxDepth: 512) else { return .null }
+        return json
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ json: JSONValue) -> T? {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 time: \(text)")
+            }
+            return date
+        }
+        return try? decoder.decode(type, from: Data(json.encoded()))
+    }
+}

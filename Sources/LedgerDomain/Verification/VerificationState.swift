@@ -1,0 +1,104 @@
+import Foundation
+
+public struct CheckState: Sendable, Equatable {
+    public var type: CheckType
+    public var status: CheckStatus = .created
+    public var responseCodes: [ResponseCode] = []
+    public var signals = Signals()
+    public var extractedData: ExtractedData?
+    public var riskLabels: [String] = []
+    public var providerReference: String?
+    public var updatedAt: Date
+
+    public init(type: CheckType, updatedAt: Date) {
+        self.type = type
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct AttemptState: Sendable, Equatable {
+    public var id: String
+    public var status: AttemptStatus
+    public var url: String
+    public var expiresAt: Date
+    public var code: Int?
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+public struct DisputeState: Sendable, Equatable {
+    public var id: String
+    public var reason: String
+    public var openedAt: Date
+    public var outcome: DisputeOutcome?
+    public var score: OrderScore?
+    public var resolution: String?
+    public var resolvedAt: Date?
+
+    public var isOpen: Bool { outcome == nil }
+}
+
+/// How a verification ended other than by its checks.
+public enum Ending: Sendable, Equatable {
+    case withdrawn
+    case expired
+    case overridden(OverrideStatus)
+}
+
+/// A verification folded from its events.
+public struct VerificationState: Sendable, Equatable {
+    public var invitation: Invitation?
+    public var checks: [CheckState] = []
+    public var attempts: [AttemptState] = []
+    public var metadata: [String: String] = [:]
+    public var ending: Ending?
+    public var captureStarted = false
+    /// The last score a human gave (a reviewer, or a dispute's resolution); it replaces the automatic one.
+    public var manualScore: OrderScore?
+    public var customScores: [String: String] = [:]
+    public var disputes: [DisputeState] = []
+    /// Kept so that states mapping to "unchanged" keep the order where it was.
+    public var orderStatus: OrderStatus?
+    public var orderOpenedAt: Date?
+    public var orderCompletedAt: Date?
+    public var createdAt: Date?
+    public var updatedAt: Date?
+
+    public init() {}
+
+    public var exists: Bool { invitation != nil }
+
+    public func check(_ type: CheckType) -> CheckState? { checks.first { $0.type == type } }
+
+    public var openAttempt: AttemptState? { attempts.last { $0.status.isOpen } }
+
+    public var openDispute: DisputeState? { disputes.last { $0.isOpen } }
+
+    /// SPEC §4: declined, then refused, then inconclusive, then review_required win; all approved is approved;
+    /// otherwise the least advanced in-progress status, retry_required first since it needs the client to act.
+    public var overallStatus: OverallStatus {
+        switch ending {
+        case .withdrawn?: return .withdrawn
+        case .expired?: return .expired
+        case .overridden(.approved)?: return .approved
+        case .overridden(.declined)?: return .declined
+        case .overridden(.expired)?: return .expired
+        case nil: break
+        }
+        let statuses = checks.map(\.status)
+        if statuses.contains(.declined) { return .declined }
+        if statuses.contains(.refused) { return .refused }
+        if statuses.contains(.inconclusive) { return .inconclusive }
+        if statuses.contains(.reviewRequired) { return .reviewRequired }
+        if !statuses.isEmpty && statuses.allSatisfy({ $0 == .approved }) { return .approved }
+        let progress: [(CheckStatus, OverallStatus)] = [
+            (.retryRequired, .retryRequired), (.created, .created), (.pending, .pending),
+            (.captureInProgress, .captureInProgress), (.checksInProgress, .checksInProgress),
+            (.screeningInProgress, .screeningInProgress),
+        ]
+        return progress.first { statuses.contains($0.0) }?.1 ?? .created
+    }
+
+    /// Whether the applicant's flow is over: nothing but order commands may follow.
+    public var isTerminal: Bool { overallStatus.isEnded }
+}
