@@ -13,13 +13,32 @@ public struct APIConfiguration: Sendable {
     public var authCacheSeconds: Double
     /// One JSON log line per request on standard error.
     public var logRequests: Bool
+    /// The time commands are stamped with; tests inject their own.
+    public var clock: @Sendable () -> Date
+    /// New ids for verifications, attempts and disputes, given a prefix (`ver`, `att`, `dsp`).
+    public var newID: @Sendable (String) -> String
+    /// Where an attempt's capture flow is; the attempt id is appended.
+    public var captureBaseURL: String
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
-                logRequests: Bool = true) {
+                logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
+                newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
+                captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/") {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
         self.logRequests = logRequests
+        self.clock = clock
+        self.newID = newID
+        self.captureBaseURL = captureBaseURL
+    }
+
+    /// `prefix_` and 24 random hex digits.
+    public static func randomID(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high: UInt64 = generator.next(), low: UInt32 = generator.next()
+        let text = String(high, radix: 16) + String(low, radix: 16)
+        return prefix + "_" + String(repeating: "0", count: max(0, 24 - text.count)) + text
     }
 }
 
@@ -83,6 +102,8 @@ public final class LedgerApplication: Sendable {
         OpenAPIResource.register(on: &router)
         OrganizationResource.register(on: &router)
         APIKeysResource.register(on: &router)
+        VerificationsResource.register(on: &router, configuration: configuration)
+        OrdersResource.register(on: &router)
         self.router = router
     }
 

@@ -1,0 +1,137 @@
+import Foundation
+import LedgerDomain
+import LedgerHTTP
+import LedgerStorage
+
+/// A verification as loaded from its stream.
+struct LoadedVerification: Sendable {
+    var id: String
+    var state: VerificationState
+    var version: Int64
+}
+
+/// The imperative shell around the verification decider: load the stream, decide, append, project.
+enum VerificationStore {
+    /// Folds the stream; `lock` queues concurrent commands on the stream's row instead of failing them.
+    static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
+                     asOf: Date? = nil) throws -> LoadedVerification? {
+        if lock {
+            try connection.query("SELECT 1 FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2 FOR UPDATE",
+                                 [organizationID, id])
+        }
+        var state = VerificationDecider.initialState
+        var version: Int64 = 0
+        for recorded in try EventStore.readStream(connection, organizationID: organizationID, streamID: id) {
+            if let asOf, recorded.occurredAt > asOf { break }
+            let event: VerificationEvent
+            do {
+                event = try VerificationEvent(type: recorded.type, data: recorded.data)
+            } catch {
+                throw StorageError.unreadableRow(table: "events", key: "\(recorded.position)")
+            }
+            state = VerificationDecider.evolve(state, event, at: recorded.occurredAt)
+            version = recorded.version
+        }
+        return state.exists ? LoadedVerification(id: id, state: state, version: version) : nil
+    }
+
+    /// Runs one command; returns the verification after it and the events it produced (none for a no-op).
+    static func execute(_ tx: PostgresConnection, context: RequestContext, id: String, command: VerificationCommand,
+                        now: Date, actor: EventMetadata) throws -> (LoadedVerification, [VerificationEvent]) {
+        let caller = try context.authenticated
+        let existing: LoadedVerification?
+        if case .invite = command {
+            existing = nil
+        } else {
+            existing = try load(tx, organizationID: caller.organizationID, id: id, lock: context.request.header("If-Match") == nil)
+            guard let existing, existing.state.invitation?.livemode == caller.livemode else {
+                throw APIFailure.notFound("verification", id)
+            }
+            if let expected = try ifMatch(context.request), expected != existing.version {
+                throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
+                                 message: "the verification is at version \(existing.version), not \(expected)", param: "If-Match")
+            }
+        }
+        let current = existing ?? LoadedVerification(id: id, state: VerificationDecider.initialState, version: 0)
+        let events: [VerificationEvent]
+        do {
+            events = try VerificationDecider.decide(command, current.state, now: now)
+        } catch {
+            throw failure(error)
+        }
+        guard !events.isEmpty else { return (current, []) }
+        do {
+            _ = try EventStore.append(
+                tx, organizationID: caller.organizationID, streamID: id,
+                expectedVersion: current.version == 0 ? .noStream : .exact(current.version),
+                events: events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }, metadata: actor)
+        } catch let AppendError.wrongExpectedVersion(_, _, now) {
+            throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
+                             message: "the verification changed meanwhile (now at version \(now)); read it and retry", param: nil)
+        }
+        var updated = current
+        for event in events { updated.state = VerificationDecider.evolve(updated.state, event, at: now) }
+        updated.version += Int64(events.count)
+        try project(tx, organizationID: caller.organizationID, updated)
+        return (updated, events)
+    }
+
+    /// Writes the read models of one verification.
+    static func project(_ tx: PostgresConnection, organizationID: UUID, _ loaded: LoadedVerification) throws {
+        let state = loaded.state
+        guard let invitation = state.invitation, let created = state.createdAt, let updated = state.updatedAt else { return }
+        try tx.query("""
+            INSERT INTO ledger.verifications (organization_id, id, livemode, version, status, entity_id, client_reference_id,
+                                              package_id, created_at, updated_at, document)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT (organization_id, id) DO UPDATE
+            SET version = excluded.version, status = excluded.status, updated_at = excluded.updated_at, document = excluded.document
+            """, [organizationID, loaded.id, invitation.livemode, loaded.version, state.overallStatus.rawValue, invitation.entityID,
+                  invitation.clientReferenceID, invitation.packageID, created, updated,
+                  Representations.verification(id: loaded.id, state: state, version: loaded.version)])
+        if let order = Representations.order(id: loaded.id, state: state), let status = state.orderStatus {
+            try tx.query("""
+                INSERT INTO ledger.orders (organization_id, id, livemode, status, score, package_id, entity_id, created_at,
+                                           updated_at, document)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (organization_id, id) DO UPDATE
+                SET status = excluded.status, score = excluded.score, updated_at = excluded.updated_at, document = excluded.document
+                """, [organizationID, loaded.id, invitation.livemode, status.rawValue, Views.orderScore(state).rawValue,
+                      invitation.packageID, invitation.entityID, state.orderOpenedAt ?? updated, updated, order])
+        }
+        let deadlines = [state.isTerminal ? nil : invitation.expiresAt,
+                         state.isTerminal ? nil : state.openAttempt.flatMap { $0.status.allowedNext.contains(.expired) ? $0.expiresAt : nil }]
+        if let due = deadlines.compactMap({ $0 }).min() {
+            try tx.query("""
+                INSERT INTO ledger.verification_deadlines (organization_id, id, due_at) VALUES ($1, $2, $3)
+                ON CONFLICT (organization_id, id) DO UPDATE SET due_at = excluded.due_at
+                """, [organizationID, loaded.id, due])
+        } else {
+            try tx.query("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, loaded.id])
+        }
+    }
+
+    /// `If-Match: "3"` (or 3, or W/"3"); nil when absent.
+    static func ifMatch(_ request: HTTPRequest) throws -> Int64? {
+        guard let header = request.header("If-Match") else { return nil }
+        let trimmed = header.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "")
+            .trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        guard let version = Int64(trimmed), version >= 0 else {
+            throw APIFailure.invalid("If-Match", "If-Match takes the ETag of a read, a version number like \"3\"")
+        }
+        return version
+    }
+
+    static func failure(_ error: VerificationError) -> APIFailure {
+        switch error {
+        case .notFound: return APIFailure.notFound("verification", "")
+        case .alreadyExists:
+            return APIFailure(status: 409, type: "invalid_request_error", code: "resource_exists", message: error.description, param: nil)
+        case .invalidTransition:
+            return APIFailure(status: 409, type: "invalid_request_error", code: "invalid_transition", message: error.description, param: nil)
+        case let .invalidParameter(param, message): return APIFailure.invalid(param, message)
+        case let .attemptNotFound(id): return APIFailure.notFound("attempt", id, param: "attempt_id")
+        case let .disputeNotFound(id): return APIFailure.notFound("dispute", id, param: "dispute_id")
+        }
+    }
+}
