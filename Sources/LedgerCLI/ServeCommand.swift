@@ -35,6 +35,7 @@ enum ServeCommand {
         let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
+        ExpiryScheduler(pool: pool).start(interval: 1)
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
                                "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize)])
         let signalName = waitForTerminationSignal()
