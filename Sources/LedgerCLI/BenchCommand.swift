@@ -19,12 +19,19 @@ enum BenchCommand {
             Starts the service in this process and drives it with wrk: GET /healthz (no database) and
             GET /readyz (one query through the connection pool). Needs wrk (Debian package 'wrk').
 
-        Both use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
+        ledger bench lifecycle [--clients N] [--seconds S] [--url URL --key KEY]
+            Drives the whole lifecycle over HTTP (create, attempt, two progress steps, approved result, order
+            read) from N clients against `ledger serve` started as a child process on the same database (or the
+            server at --url with --key), then pgbench -M prepared with the modeled SQL transaction (event insert,
+            version bump, projection upsert, outbox insert) and N clients. Last line:
+            {"clients","commands_per_s","p50_ms","p99_ms","pgbench_tps","ratio","server_peak_rss_mb"}.
+
+        All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
 
     static func run(_ arguments: [String], settings: Settings) throws {
         guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
-        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections"])
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key"])
         switch which {
         case "append":
             try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
@@ -34,8 +41,12 @@ enum BenchCommand {
             try httpBenchmark(connections: try options.integer("connections", default: 32, range: 1...10_000),
                               seconds: try options.integer("seconds", default: 10, range: 1...3600),
                               settings: settings)
+        case "lifecycle":
+            try LifecycleBenchmark.run(clients: try options.integer("clients", default: 32, range: 1...1024),
+                                       seconds: try options.integer("seconds", default: 10, range: 1...3600),
+                                       url: options.string("url"), key: options.string("key"), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append or http")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http or lifecycle")
         }
     }
 

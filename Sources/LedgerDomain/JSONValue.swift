@@ -153,34 +153,9 @@ public enum JSONParseError: Error, Equatable, Sendable {
 }
 
 extension JSONValue {
-    /// Parses with Foundation's JSONDecoder after a cheap scan that refuses nesting deeper than `maxDepth`
-    /// before any decoding work is spent on it.
+    /// Parses strictly (RFC 8259); nesting deeper than `maxDepth` is refused as soon as it is seen.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONParseError) -> JSONValue {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == 92 { escaped = true } else if byte == 34 { inString = false }
-                continue
-            }
-            switch byte {
-            case 34: inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > maxDepth { throw .tooDeep(limit: maxDepth) }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
-            }
-        }
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch let DecodingError.dataCorrupted(context) {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            throw .malformed(underlying ?? context.debugDescription)
-        } catch {
-            throw .malformed("the body is not valid JSON")
-        }
+        try JSONParser.parse(bytes, maxDepth: maxDepth)
     }
 
     public static func parse(_ string: String, maxDepth: Int = 32) throws(JSONParseError) -> JSONValue {

@@ -199,7 +199,7 @@ final class APIFoundationTests: XCTestCase {
     func testConcurrentRequestsWithOneKeyRunOnce() throws {
         let responses = LockedBox<[TestResponse]>([])
         let client = self.client!, admin = acme.adminKey
-        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+        concurrently(8) { _ in
             if let response = try? client.post("/v1/api_keys", json: ["scopes": ["read"], "description": "made by a test"],
                                                headers: .bearer(admin).merging(["Idempotency-Key": "race"]) { $1 }) {
                 responses.set(responses.get() + [response])

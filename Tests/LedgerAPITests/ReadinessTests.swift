@@ -37,7 +37,8 @@ final class ReadinessTests: XCTestCase {
         let migrator = try Migrator(directory: TestPostgres.schemaDirectory)
         try migrator.migrate(owner)
         let pool = ConnectionPool(conninfo: cluster.conninfo(), size: 4, role: "ledger_service", acquireTimeout: 2)
-        let application = LedgerApplication(pool: pool, schemaVersion: migrator.migrations.last?.version ?? 0)
+        let application = LedgerApplication(pool: pool, schemaVersion: migrator.migrations.last?.version ?? 0,
+                                            configuration: APIConfiguration(logRequests: false))
         let server = try TestServer(handler: application.handle)
         defer { server.stop() }
         let client = TestClient(baseURL: server.baseURL)

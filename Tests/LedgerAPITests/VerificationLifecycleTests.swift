@@ -280,7 +280,7 @@ final class VerificationLifecycleTests: XCTestCase {
         let id = try create(["email", "phone", "aml_screening"])
         let statuses = LockedBox<[Int]>([])
         let client = self.client!, auth = self.auth
-        DispatchQueue.concurrentPerform(iterations: 32) { index in
+        concurrently(32) { index in
             let body: JSONValue
             switch index % 4 {
             case 0: body = ["metadata": .object([("k\(index)", .string("v"))])]

@@ -13,6 +13,24 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse(value.encoded()), value)
     }
 
+    func testEscapesAndUnicode() throws {
+        XCTAssertEqual(try JSONValue.parse(#""a\u00e9\ud83d\ude00\n\/""#), .string("aé😀\n/"))
+        XCTAssertEqual(try JSONValue.parse("\"héllo\""), .string("héllo"))
+        XCTAssertEqual(try JSONValue.parse(" [ -0.5e2 , 0 , -7 ] "), [.double(-50), 0, -7])
+        XCTAssertEqual(try JSONValue.parse("{\"a\":{\"b\":[]}}")["a"]?["b"], [])
+    }
+
+    func testTimestampsRoundTrip() {
+        let date = Date(timeIntervalSince1970: 1_795_000_000.123)
+        XCTAssertEqual(Timestamp.rfc3339(date), "2026-11-18T11:06:40.123Z")
+        XCTAssertEqual(Timestamp.parse("2026-11-18T11:06:40.123Z")?.timeIntervalSince1970 ?? 0, 1_795_000_000.123, accuracy: 0.0001)
+        XCTAssertEqual(Timestamp.parse("2026-11-18T12:06:40+01:00")?.timeIntervalSince1970, 1_795_000_000)
+        XCTAssertEqual(Timestamp.parse("1969-12-31T23:59:59Z")?.timeIntervalSince1970, -1)
+        for bad in ["2026-11-18", "2026-13-01T00:00:00Z", "2026-11-18T09:06:40", "yesterday", "2026-11-18T09:06:40.Z"] {
+            XCTAssertNil(Timestamp.parse(bad), bad)
+        }
+    }
+
     func testEncodingIsCompactAndInOrder() {
         let value: JSONValue = ["z": 1, "a": ["k": "v"], "ctl": "\u{01}\t"]
         XCTAssertEqual(value.jsonString, #"{"z":1,"a":{"k":"v"},"ctl":"\u0001\t"}"#)
@@ -27,7 +45,8 @@ final class JSONValueTests: XCTestCase {
     }
 
     func testMalformedJSONIsRefused() {
-        for text in ["{", "{\"a\":}", "[1 2]", "nul", "{\"a\" 1}", ""] {
+        for text in ["{", "{\"a\":}", "[1 2]", "[1,]", "{\"a\":1,}", "nul", "{\"a\" 1}", "", "01", "1.", "\"\\x\"", "\"\u{01}\"",
+                     "\"\\ud800\"", "[1] 2", "1e999"] {
             XCTAssertThrowsError(try JSONValue.parse(text), text) { error in
                 guard case .malformed = error as? JSONParseError else { return XCTFail("\(text): \(error)") }
             }

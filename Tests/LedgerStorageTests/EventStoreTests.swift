@@ -124,7 +124,7 @@ final class EventStoreTests: XCTestCase {
         let conflicts = Atomic<Int>(0)
         let unexpected = Mutex<[String]>([])
         let organization = self.organization, metadata = self.metadata
-        DispatchQueue.concurrentPerform(iterations: writers) { writer in
+        concurrently(writers) { writer in
             do {
                 try pool.withConnection { connection in
                     while true {

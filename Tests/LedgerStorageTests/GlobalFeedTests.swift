@@ -66,7 +66,7 @@ final class GlobalFeedTests: XCTestCase {
         let conninfo = database.conninfo
         let organization = self.organization, metadata = self.metadata
 
-        DispatchQueue.concurrentPerform(iterations: writers + readers) { index in
+        concurrently(writers + readers) { index in
             do {
                 let connection = try PostgresConnection(conninfo: conninfo)
                 if index < writers {

@@ -105,3 +105,22 @@ public func eventually(timeout: Double = 10, interval: Double = 0.02, _ conditio
     } while Date() < deadline
     return try condition()
 }
+
+/// Runs `body` on `count` threads of their own, all at once (DispatchQueue.concurrentPerform would run only
+/// as many at a time as there are cores), and returns when every one has finished.
+public func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    let start = DispatchSemaphore(value: 0)
+    for index in 0..<count {
+        group.enter()
+        let thread = Thread {
+            start.wait()
+            body(index)
+            group.leave()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+    for _ in 0..<count { start.signal() }
+    group.wait()
+}

@@ -1,0 +1,191 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LedgerDomain
+import LedgerLog
+import LedgerStorage
+import Synchronization
+
+/// `ledger bench lifecycle`: the full verification lifecycle over HTTP against a server in its own process,
+/// next to pgbench running the modeled SQL transaction on the same database.
+enum LifecycleBenchmark {
+    struct Target {
+        var baseURL: String
+        var key: String
+    }
+
+    static func run(clients: Int, seconds: Int, url: String?, key: String?, settings: Settings) throws {
+        let database = try Database(settings: settings)
+        defer { database.close() }
+        try database.migrate()
+        var server: ChildProcess.Running?
+        let target: Target
+        if let url, let key {
+            target = Target(baseURL: url, key: key)
+        } else {
+            (server, target) = try startServer(database: database)
+        }
+        defer { server?.signal(SIGTERM); _ = server?.wait() }
+
+        let deadline = Date().addingTimeInterval(Double(seconds))
+        let latencies = Mutex<[Double]>([])
+        let failures = Atomic<Int>(0)
+        let session = URLSession(configuration: .ephemeral)
+        let usageBefore = cpuSeconds()
+        let started = Date()
+        let group = DispatchGroup()
+        for _ in 0..<clients {
+            group.enter()
+            // A thread per client: each blocks on its requests, as a real client would.
+            Thread {
+                var mine: [Double] = []
+                while Date() < deadline {
+                    do { try lifecycle(session, target, &mine) } catch { failures.add(1, ordering: .relaxed) }
+                }
+                latencies.withLock { $0.append(contentsOf: mine) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let elapsed = Date().timeIntervalSince(started)
+        let generatorCores = (cpuSeconds() - usageBefore) / elapsed
+        let peakRSS = server.map { peakResidentMegabytes(pid: $0.pid) } ?? .nan
+        let all = latencies.withLock { $0 }.sorted()
+        let commandsPerSecond = Double(all.count) / elapsed
+        let pgbenchTPS = try runModeledPgbench(database: database, clients: clients, seconds: seconds)
+        let p50 = BenchCommand.percentile(all, 0.50), p99 = BenchCommand.percentile(all, 0.99)
+        print("lifecycle over HTTP: \(BenchCommand.format(commandsPerSecond)) commands/s  p50 \(BenchCommand.format(p50, 2)) ms  p99 \(BenchCommand.format(p99, 2)) ms  (\(clients) clients, \(seconds) s, \(failures.load(ordering: .relaxed)) failed lifecycles)")
+        print("pgbench (modeled): \(BenchCommand.format(pgbenchTPS)) tps  (-M prepared, \(clients) clients: event insert + version bump + projection upsert + outbox insert)")
+        print("ratio: \(BenchCommand.format(commandsPerSecond / pgbenchTPS, 3)) (target >= 0.50)  server peak RSS: \(BenchCommand.format(peakRSS, 1)) MB (target < 150)  load generator: \(BenchCommand.format(generatorCores, 2)) of 2 cores")
+        print(JSONValue.object([
+            ("clients", .int(Int64(clients))), ("commands_per_s", .double(BenchCommand.round2(commandsPerSecond))),
+            ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
+            ("pgbench_tps", .double(BenchCommand.round2(pgbenchTPS))),
+            ("ratio", .double((commandsPerSecond / pgbenchTPS * 1000).rounded() / 1000)),
+            ("server_peak_rss_mb", .double(BenchCommand.round2(peakRSS))),
+        ]).jsonString)
+    }
+
+    /// One verification from invite to approved, then its order read. Records each command's latency.
+    static func lifecycle(_ session: URLSession, _ target: Target, _ latencies: inout [Double]) throws {
+        func call(_ method: String, _ path: String, _ body: JSONValue?) throws -> JSONValue {
+            let begin = DispatchTime.now().uptimeNanoseconds
+            let (status, json) = try request(session, target, method, path, body)
+            if method == "POST" { latencies.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1_000_000) }
+            guard (200..<300).contains(status) else { throw UsageError(message: "\(method) \(path) answered \(status)") }
+            return json
+        }
+        let id = try call("POST", "/v1/verifications", ["entity_id": "bench", "checks": ["identity_verification"],
+                                                        "metadata": ["source": "bench"]])["id"]?.stringValue ?? ""
+        let attempt = try call("POST", "/v1/verifications/\(id)/attempts", [:])["id"]?.stringValue ?? ""
+        _ = try call("POST", "/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": "capture_in_progress"])
+        _ = try call("POST", "/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": "completed"])
+        _ = try call("POST", "/v1/verifications/\(id)/results", ["check": "identity_verification", "status": "approved", "response_codes": [10000]])
+        _ = try call("GET", "/v1/orders/\(id)", nil)
+    }
+
+    static func request(_ session: URLSession, _ target: Target, _ method: String, _ path: String,
+                        _ body: JSONValue?) throws -> (Int, JSONValue) {
+        guard let url = URL(string: target.baseURL + path) else { throw UsageError(message: "bad URL \(target.baseURL)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.setValue("Bearer \(target.key)", forHTTPHeaderField: "Authorization")
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(body.encoded())
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<(Int, JSONValue)?>(nil)
+        session.dataTask(with: request) { data, response, _ in
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let json = data.flatMap { try? JSONValue.parse(Array($0), maxDepth: 512) } ?? .null
+            outcome.withLock { $0 = (status, json) }
+            done.signal()
+        }.resume()
+        done.wait()
+        guard let result = outcome.withLock({ $0 }) else { throw UsageError(message: "no answer from \(url)") }
+        return result
+    }
+
+    /// `ledger serve` as a child process on a free port, with a fresh organization and key.
+    static func startServer(database: Database) throws -> (ChildProcess.Running, Target) {
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        try connection.execute("SET search_path = ledger, public")
+        let organization = try AccessStore.createOrganization(connection, name: "bench")
+        let key = try AccessStore.createKey(connection, organizationID: organization.id, livemode: false,
+                                            scopes: [.read, .write, .admin], description: "bench").secret
+        let port = 18_000 + Int(getpid() % 1000)
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
+        environment["LEDGER_RATE_LIMIT"] = "0"
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let server = try ChildProcess.Running(executable, ["serve"], environment: environment)
+        let target = Target(baseURL: "http://127.0.0.1:\(port)", key: key)
+        let session = URLSession(configuration: .ephemeral)
+        let ready = Date().addingTimeInterval(30)
+        while Date() < ready {
+            if server.poll() != nil { throw UsageError(message: "the server exited:\n\(server.outputSoFar)") }
+            if (try? request(session, target, "GET", "/readyz", nil))?.0 == 200 { return (server, target) }
+            Thread.sleep(forTimeInterval: 0.1) // polling a child process for readiness; it signals nothing
+        }
+        server.signal(SIGTERM)
+        throw UsageError(message: "the server did not become ready:\n\(server.outputSoFar)")
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func peakResidentMegabytes(pid: pid_t) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        return kilobytes / 1024
+    }
+
+    /// pgbench on bare tables of the same shapes: the transaction one command amounts to in SQL.
+    static func runModeledPgbench(database: Database, clients: Int, seconds: Int) throws -> Double {
+        let organization = UUID().postgresText
+        let streams = 20_000
+        let setup = try PostgresConnection(conninfo: database.conninfo)
+        try setup.execute("""
+            DROP SCHEMA IF EXISTS ledger_bench CASCADE;
+            CREATE SCHEMA ledger_bench;
+            CREATE TABLE ledger_bench.streams (LIKE ledger.streams INCLUDING ALL);
+            CREATE TABLE ledger_bench.events (LIKE ledger.events INCLUDING ALL);
+            CREATE TABLE ledger_bench.verifications (LIKE ledger.verifications INCLUDING ALL);
+            CREATE TABLE ledger_bench.outbox (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, organization_id uuid NOT NULL, stream_id text NOT NULL,
+                event_type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+            INSERT INTO ledger_bench.streams (organization_id, stream_id, version) SELECT '\(organization)', g::text, 1 FROM generate_series(1, \(streams)) g;
+            ANALYZE ledger_bench.streams;
+            """)
+        let document = #"{"id": "ver_bench", "object": "verification", "status": "checks_in_progress", "checks": [{"type": "identity_verification", "status": "checks_in_progress", "response_codes": []}], "metadata": {"source": "bench"}}"#
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-lifecycle-\(getpid()).sql")
+        try Data("""
+            \\set s random(1, \(streams))
+            BEGIN;
+            UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(organization)' AND stream_id = :s::text RETURNING version AS v \\gset
+            INSERT INTO ledger_bench.events (event_id, organization_id, stream_id, version, type, schema_version, data, metadata, occurred_at, previous_hash, hash) VALUES (gen_random_uuid(), '\(organization)', :s::text, :v, 'AttemptStatusChanged', 1, '{"attempt_id": "att_bench", "from": "capture_in_progress", "to": "completed"}', '{"actor_id": "key_bench", "actor_type": "api_key"}', now(), '\\x00', '\\x00');
+            INSERT INTO ledger_bench.verifications (organization_id, id, livemode, version, status, entity_id, created_at, updated_at, document) VALUES ('\(organization)', :s::text, false, :v, 'checks_in_progress', 'bench', now(), now(), '\(document)') ON CONFLICT (organization_id, id) DO UPDATE SET version = excluded.version, status = excluded.status, updated_at = excluded.updated_at, document = excluded.document;
+            INSERT INTO ledger_bench.outbox (organization_id, stream_id, event_type, payload) VALUES ('\(organization)', :s::text, 'VERIFICATION_STATUS_CHANGE', '\(document)');
+            END;
+
+            """.utf8).write(to: script)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let outcome = try ChildProcess.run(database.embedded?.program("pgbench") ?? "pgbench",
+                                           ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)",
+                                            "-f", script.path, database.conninfo])
+        try? setup.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE")
+        guard outcome.status == 0, let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+              let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
+            throw UsageError(message: "pgbench failed:\n\(outcome.output)")
+        }
+        return tps
+    }
+}
