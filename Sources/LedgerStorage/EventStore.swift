@@ -52,21 +52,27 @@ public enum EventStore {
     public static func append(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
                               expectedVersion: ExpectedVersion, events: [NewEvent],
                               metadata: EventMetadata) throws -> AppendResult {
-        let rows: PostgresRows
+        let statement = appendStatement(organizationID: organizationID, streamID: streamID, expectedVersion: expectedVersion,
+                                        events: events, metadata: metadata)
         do {
-            rows = try connection.query(
-                "SELECT * FROM ledger.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                [organizationID, streamID, expectedVersion.storedValue,
-                 PostgresArray(events.map(\.id.postgresText)), PostgresArray(events.map(\.type)),
-                 PostgresArray(events.map { String($0.schemaVersion) }), PostgresArray(events.map(\.data.jsonString)),
-                 PostgresArray(events.map { PostgresTimestamp.format($0.occurredAt) }), metadata.json])
-        } catch let PostgresError.server(state, _, detail, _) where state == "LD001" {
-            throw AppendError.wrongExpectedVersion(streamID: streamID, expected: expectedVersion,
-                                                   current: detail.flatMap { Int64($0) } ?? -1)
-        } catch let PostgresError.server(state, _, _, constraint)
-            where state == "LD003" || (state == "23505" && constraint == "events_event_id_key") {
-            throw AppendError.eventsPartlyStored(streamID: streamID)
+            return try appendResult(try connection.query(statement.0, statement.1), streamID: streamID)
+        } catch {
+            throw appendError(error, streamID: streamID, expectedVersion: expectedVersion)
         }
+    }
+
+    /// The append as a statement, for callers that send it in a pipeline with statements of their own;
+    /// read its rows with `appendResult` and map a failure with `appendError`.
+    public static func appendStatement(organizationID: UUID, streamID: String, expectedVersion: ExpectedVersion,
+                                       events: [NewEvent], metadata: EventMetadata) -> (String, [(any PostgresEncodable)?]) {
+        ("SELECT * FROM ledger.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         [organizationID, streamID, expectedVersion.storedValue,
+          PostgresArray(events.map(\.id.postgresText)), PostgresArray(events.map(\.type)),
+          PostgresArray(events.map { String($0.schemaVersion) }), PostgresArray(events.map(\.data.jsonString)),
+          PostgresArray(events.map { PostgresTimestamp.format($0.occurredAt) }), metadata.json])
+    }
+
+    public static func appendResult(_ rows: PostgresRows, streamID: String) throws -> AppendResult {
         var stored: [AppendResult.Stored] = []
         stored.reserveCapacity(rows.count)
         for row in 0..<rows.count {
@@ -80,6 +86,20 @@ public enum EventStore {
         return AppendResult(events: stored)
     }
 
+    /// The typed error a failed append stands for; other errors pass through.
+    public static func appendError(_ error: Error, streamID: String, expectedVersion: ExpectedVersion) -> Error {
+        switch error {
+        case let PostgresError.server(state, _, detail, _) where state == "LD001":
+            return AppendError.wrongExpectedVersion(streamID: streamID, expected: expectedVersion,
+                                                    current: detail.flatMap { Int64($0) } ?? -1)
+        case let PostgresError.server(state, _, _, constraint)
+            where state == "LD003" || (state == "23505" && constraint == "events_event_id_key"):
+            return AppendError.eventsPartlyStored(streamID: streamID)
+        default:
+            return error
+        }
+    }
+
     /// The stream's current version; 0 when it has no events.
     public static func version(_ connection: PostgresConnection, organizationID: UUID, streamID: String) throws -> Int64 {
         let rows = try connection.query(
@@ -88,12 +108,18 @@ public enum EventStore {
         return rows.int64(0, 0) ?? 0
     }
 
-    /// Events of one stream after `afterVersion`, oldest first.
+    /// Events of one stream after `afterVersion`, oldest first. With `lockingStream`, the stream's row is
+    /// locked first (in the same round trip), so concurrent writers of the stream queue instead of conflicting.
     public static func readStream(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
-                                  afterVersion: Int64 = 0, limit: Int = 10_000) throws -> [RecordedEvent] {
-        let rows = try connection.query("SELECT \(columns) FROM ledger.read_stream($1, $2, $3, $4)",
-                                        [organizationID, streamID, afterVersion, limit])
-        return try decode(rows)
+                                  afterVersion: Int64 = 0, limit: Int = 10_000, lockingStream: Bool = false) throws -> [RecordedEvent] {
+        let read = ("SELECT \(columns) FROM ledger.read_stream($1, $2, $3, $4)",
+                    [organizationID, streamID, afterVersion, limit] as [(any PostgresEncodable)?])
+        guard lockingStream else { return try decode(try connection.query(read.0, read.1)) }
+        let rows = try connection.pipeline([
+            ("SELECT 1 FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2 FOR UPDATE", [organizationID, streamID]),
+            read,
+        ])
+        return try decode(rows[1])
     }
 
     /// The next batch of the global feed after `cursor`. Nothing is ever handed out behind a cursor later:

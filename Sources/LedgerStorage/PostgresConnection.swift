@@ -135,6 +135,8 @@ public final class PostgresRows {
 public final class PostgresConnection {
     private let raw: OpaquePointer
     private var preparedNames: [String: String] = [:]
+    /// Set by `transaction`: the next statement is sent together with BEGIN.
+    private var beginPending = false
     public private(set) var isBroken = false
 
     public init(conninfo: String) throws {
@@ -158,15 +160,8 @@ public final class PostgresConnection {
     /// Runs one parameterised statement, prepared once per connection and reused.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresRows {
-        let name: String
-        if let known = preparedNames[sql] {
-            name = known
-        } else {
-            name = "s\(preparedNames.count)"
-            let prepared = PQprepare(raw, name, sql, Int32(parameters.count), nil)
-            try check(prepared, sql: sql)
-            preparedNames[sql] = name
-        }
+        if beginPending { return try pipeline([(sql, parameters)])[0] }
+        let name = try preparedName(sql, parameterCount: parameters.count)
         let texts = parameters.map { $0?.postgresText }
         let result = withCStrings(texts) { pointers in
             PQexecPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
@@ -174,19 +169,79 @@ public final class PostgresConnection {
         return try check(result, sql: sql)
     }
 
-    /// Runs one or more statements without parameters (migrations, session settings).
-    public func execute(_ sql: String) throws {
-        try check(PQexec(raw, sql), sql: sql)
+    /// Sends several statements in one round trip (libpq's pipeline mode) and returns their rows in order.
+    /// The first error is thrown once every result has been read.
+    public func pipeline(_ statements: [(String, [(any PostgresEncodable)?])]) throws -> [PostgresRows] {
+        let names = try statements.map { try preparedName($0.0, parameterCount: $0.1.count) }
+        let openTransaction = beginPending
+        beginPending = false
+        guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connection(String(cString: PQerrorMessage(raw))) }
+        defer { PQexitPipelineMode(raw) }
+        if openTransaction { PQsendQueryParams(raw, "BEGIN", 0, nil, nil, nil, nil, 0) }
+        for (index, statement) in statements.enumerated() {
+            let texts = statement.1.map { $0?.postgresText }
+            let sent = withCStrings(texts) { pointers in
+                PQsendQueryPrepared(raw, names[index], Int32(pointers.count), pointers, nil, nil, 0)
+            }
+            guard sent == 1 else {
+                isBroken = PQstatus(raw) != CONNECTION_OK
+                throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
+            }
+        }
+        PQpipelineSync(raw)
+        var failure: Error?
+        var rows: [PostgresRows] = []
+        // One result (then a NULL) per statement, BEGIN included, then the sync point.
+        for position in 0..<(statements.count + (openTransaction ? 1 : 0)) {
+            let result = PQgetResult(raw)
+            while let extra = PQgetResult(raw) { PQclear(extra) }
+            do {
+                let checked = try check(result, sql: position == 0 && openTransaction ? "BEGIN" : statements[position - (openTransaction ? 1 : 0)].0)
+                if !(openTransaction && position == 0) { rows.append(checked) }
+            } catch {
+                if failure == nil { failure = error }
+            }
+        }
+        while let result = PQgetResult(raw) {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            if status == PGRES_PIPELINE_SYNC { break }
+        }
+        if PQstatus(raw) != CONNECTION_OK { isBroken = true }
+        if let failure { throw failure }
+        return rows
     }
 
+    private func preparedName(_ sql: String, parameterCount: Int) throws -> String {
+        if let known = preparedNames[sql] { return known }
+        let name = "s\(preparedNames.count)"
+        try check(PQprepare(raw, name, sql, Int32(parameterCount), nil), sql: sql)
+        preparedNames[sql] = name
+        return name
+    }
+
+    /// Runs one or more statements without parameters (migrations, session settings).
+    public func execute(_ sql: String) throws {
+        let text = beginPending ? "BEGIN; " + sql : sql
+        beginPending = false
+        try check(PQexec(raw, text), sql: sql)
+    }
+
+    /// Runs `body` in a transaction. BEGIN travels with the first statement, saving a round trip.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        try execute("BEGIN")
+        beginPending = true
         do {
             let value = try body(self)
-            try execute("COMMIT")
+            if beginPending {
+                beginPending = false
+            } else {
+                try execute("COMMIT")
+            }
             return value
         } catch {
-            if !isBroken { try? execute("ROLLBACK") }
+            let started = !beginPending
+            beginPending = false
+            if started && !isBroken { try? execute("ROLLBACK") }
             throw error
         }
     }

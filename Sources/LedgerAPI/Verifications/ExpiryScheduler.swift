@@ -28,21 +28,22 @@ public final class ExpiryScheduler: Sendable {
             var changed = 0
             for row in 0..<due.count {
                 guard let organization = due.uuid(row, 0), let id = due.string(row, 1) else { continue }
-                guard var loaded = try VerificationStore.load(tx, organizationID: organization, id: id, lock: true) else { continue }
+                guard let before = try VerificationStore.load(tx, organizationID: organization, id: id, lock: true) else { continue }
+                var loaded = before
                 var events: [VerificationEvent] = []
                 for command in [VerificationCommand.expireAttempt, .expire] {
                     let produced = (try? VerificationDecider.decide(command, loaded.state, now: now)) ?? []
                     for event in produced { loaded.state = VerificationDecider.evolve(loaded.state, event, at: now) }
                     events += produced
                 }
-                if !events.isEmpty {
-                    _ = try EventStore.append(tx, organizationID: organization, streamID: id, expectedVersion: .exact(loaded.version),
-                                              events: events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) },
-                                              metadata: EventMetadata(actorID: "expiry-scheduler", actorType: .system))
+                if events.isEmpty {
+                    try VerificationStore.project(tx, organizationID: organization, loaded)
+                } else {
                     loaded.version += Int64(events.count)
+                    try VerificationStore.appendAndProject(tx, organizationID: organization, before: before, after: loaded, events: events,
+                                                           now: now, actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system))
                     changed += 1
                 }
-                try VerificationStore.project(tx, organizationID: organization, loaded)
             }
             return changed
         }

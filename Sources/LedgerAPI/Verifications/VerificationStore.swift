@@ -15,13 +15,9 @@ enum VerificationStore {
     /// Folds the stream; `lock` queues concurrent commands on the stream's row instead of failing them.
     static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
                      asOf: Date? = nil) throws -> LoadedVerification? {
-        if lock {
-            try connection.query("SELECT 1 FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2 FOR UPDATE",
-                                 [organizationID, id])
-        }
         var state = VerificationDecider.initialState
         var version: Int64 = 0
-        for recorded in try EventStore.readStream(connection, organizationID: organizationID, streamID: id) {
+        for recorded in try EventStore.readStream(connection, organizationID: organizationID, streamID: id, lockingStream: lock) {
             if let asOf, recorded.occurredAt > asOf { break }
             let event: VerificationEvent
             do {
@@ -60,27 +56,43 @@ enum VerificationStore {
             throw failure(error)
         }
         guard !events.isEmpty else { return (current, []) }
-        do {
-            _ = try EventStore.append(
-                tx, organizationID: caller.organizationID, streamID: id,
-                expectedVersion: current.version == 0 ? .noStream : .exact(current.version),
-                events: events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }, metadata: actor)
-        } catch let AppendError.wrongExpectedVersion(_, _, now) {
-            throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
-                             message: "the verification changed meanwhile (now at version \(now)); read it and retry", param: nil)
-        }
         var updated = current
         for event in events { updated.state = VerificationDecider.evolve(updated.state, event, at: now) }
         updated.version += Int64(events.count)
-        try project(tx, organizationID: caller.organizationID, updated)
+        try appendAndProject(tx, organizationID: caller.organizationID, before: current, after: updated, events: events,
+                             now: now, actor: actor)
         return (updated, events)
+    }
+
+    /// Appends the events and writes the read models in one round trip.
+    static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
+                                 after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata) throws {
+        let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
+        let append = EventStore.appendStatement(
+            organizationID: organizationID, streamID: after.id, expectedVersion: expected,
+            events: events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }, metadata: actor)
+        do {
+            let rows = try tx.pipeline([append] + projection(organizationID: organizationID, after))
+            _ = try EventStore.appendResult(rows[0], streamID: after.id)
+        } catch {
+            if case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: after.id, expectedVersion: expected) {
+                throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
+                                 message: "the verification changed meanwhile (now at version \(current)); read it and retry", param: nil)
+            }
+            throw error
+        }
     }
 
     /// Writes the read models of one verification.
     static func project(_ tx: PostgresConnection, organizationID: UUID, _ loaded: LoadedVerification) throws {
+        _ = try tx.pipeline(projection(organizationID: organizationID, loaded))
+    }
+
+    /// The statements that bring the read models of one verification up to date.
+    static func projection(organizationID: UUID, _ loaded: LoadedVerification) -> [(String, [(any PostgresEncodable)?])] {
         let state = loaded.state
-        guard let invitation = state.invitation, let created = state.createdAt, let updated = state.updatedAt else { return }
-        try tx.query("""
+        guard let invitation = state.invitation, let created = state.createdAt, let updated = state.updatedAt else { return [] }
+        var statements: [(String, [(any PostgresEncodable)?])] = [("""
             INSERT INTO ledger.verifications (organization_id, id, livemode, version, status, entity_id, client_reference_id,
                                               package_id, created_at, updated_at, document)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -88,27 +100,28 @@ enum VerificationStore {
             SET version = excluded.version, status = excluded.status, updated_at = excluded.updated_at, document = excluded.document
             """, [organizationID, loaded.id, invitation.livemode, loaded.version, state.overallStatus.rawValue, invitation.entityID,
                   invitation.clientReferenceID, invitation.packageID, created, updated,
-                  Representations.verification(id: loaded.id, state: state, version: loaded.version)])
+                  Representations.verification(id: loaded.id, state: state, version: loaded.version)])]
         if let order = Representations.order(id: loaded.id, state: state), let status = state.orderStatus {
-            try tx.query("""
+            statements.append(("""
                 INSERT INTO ledger.orders (organization_id, id, livemode, status, score, package_id, entity_id, created_at,
                                            updated_at, document)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                 ON CONFLICT (organization_id, id) DO UPDATE
                 SET status = excluded.status, score = excluded.score, updated_at = excluded.updated_at, document = excluded.document
                 """, [organizationID, loaded.id, invitation.livemode, status.rawValue, Views.orderScore(state).rawValue,
-                      invitation.packageID, invitation.entityID, state.orderOpenedAt ?? updated, updated, order])
+                      invitation.packageID, invitation.entityID, state.orderOpenedAt ?? updated, updated, order]))
         }
         let deadlines = [state.isTerminal ? nil : invitation.expiresAt,
                          state.isTerminal ? nil : state.openAttempt.flatMap { $0.status.allowedNext.contains(.expired) ? $0.expiresAt : nil }]
         if let due = deadlines.compactMap({ $0 }).min() {
-            try tx.query("""
+            statements.append(("""
                 INSERT INTO ledger.verification_deadlines (organization_id, id, due_at) VALUES ($1, $2, $3)
                 ON CONFLICT (organization_id, id) DO UPDATE SET due_at = excluded.due_at
-                """, [organizationID, loaded.id, due])
+                """, [organizationID, loaded.id, due]))
         } else {
-            try tx.query("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, loaded.id])
+            statements.append(("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, loaded.id]))
         }
+        return statements
     }
 
     /// `If-Match: "3"` (or 3, or W/"3"); nil when absent.
