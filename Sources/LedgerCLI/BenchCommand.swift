@@ -128,35 +128,38 @@ enum BenchCommand {
 
     /// pgbench against bare copies of the stream and event tables (no trigger, no hashing, no Swift).
     static func runPgbench(database: Database, clients: Int, seconds: Int, streams: Int, organization: UUID) throws -> Double {
-        let setup = try PostgresConnection(conninfo: database.conninfo)
-        try setup.execute("""
-            DROP SCHEMA IF EXISTS ledger_bench CASCADE;
-            CREATE SCHEMA ledger_bench;
+        let org = organization.postgresText
+        return try pgbench(database: database, clients: clients, seconds: seconds, setup: """
             CREATE TABLE ledger_bench.streams (LIKE ledger.streams INCLUDING ALL);
             CREATE TABLE ledger_bench.events (LIKE ledger.events INCLUDING ALL);
             INSERT INTO ledger_bench.streams (organization_id, stream_id, version)
-            SELECT '\(organization.postgresText)', g::text, 1 FROM generate_series(1, \(streams)) g;
+            SELECT '\(org)', g::text, 1 FROM generate_series(1, \(streams)) g;
             ANALYZE ledger_bench.streams;
-            """)
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-bench-\(getpid()).sql")
-        try Data("""
+            """, script: """
             \\set s random(1, \(streams))
             BEGIN;
-            UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(organization.postgresText)' AND stream_id = :s::text RETURNING version AS v \\gset
-            INSERT INTO ledger_bench.events (event_id, organization_id, stream_id, version, type, schema_version, data, metadata, occurred_at, previous_hash, hash) VALUES (gen_random_uuid(), '\(organization.postgresText)', :s::text, :v, 'BenchEventRecorded', 1, '{"writer": 1, "sequence": 1}', '{"actor_id": "bench", "actor_type": "system"}', now(), '\\x00', '\\x00');
+            UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(org)' AND stream_id = :s::text RETURNING version AS v \\gset
+            INSERT INTO ledger_bench.events (event_id, organization_id, stream_id, version, type, schema_version, data, metadata, occurred_at, previous_hash, hash) VALUES (gen_random_uuid(), '\(org)', :s::text, :v, 'BenchEventRecorded', 1, '{"writer": 1, "sequence": 1}', '{"actor_id": "bench", "actor_type": "system"}', now(), '\\x00', '\\x00');
             END;
 
-            """.utf8).write(to: script)
-        defer { try? FileManager.default.removeItem(at: script) }
-        let pgbench = database.embedded?.program("pgbench") ?? "pgbench"
-        let outcome = try ChildProcess.run(pgbench, ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))",
-                                                     "-T", "\(seconds)", "-f", script.path, database.conninfo])
-        let text = outcome.output
-        try? setup.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE")
-        guard outcome.status == 0,
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+            """)
+    }
+
+    /// Runs `setup` in a fresh `ledger_bench` schema, then pgbench -M prepared with `script` and `clients`
+    /// clients for `seconds`; drops the schema again and returns pgbench's transactions per second.
+    static func pgbench(database: Database, clients: Int, seconds: Int, setup: String, script: String) throws -> Double {
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        try connection.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE; CREATE SCHEMA ledger_bench;\n" + setup)
+        defer { try? connection.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE") }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-bench-\(getpid()).sql")
+        try Data(script.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let outcome = try ChildProcess.run(database.embedded?.program("pgbench") ?? "pgbench",
+                                           ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))",
+                                            "-T", "\(seconds)", "-f", file.path, database.conninfo])
+        guard outcome.status == 0, let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
               let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
-            throw UsageError(message: "pgbench failed:\n\(text)")
+            throw UsageError(message: "pgbench failed:\n\(outcome.output)")
         }
         return tps
     }

@@ -152,10 +152,8 @@ enum LifecycleBenchmark {
     static func runModeledPgbench(database: Database, clients: Int, seconds: Int) throws -> Double {
         let organization = UUID().postgresText
         let streams = 20_000
-        let setup = try PostgresConnection(conninfo: database.conninfo)
-        try setup.execute("""
-            DROP SCHEMA IF EXISTS ledger_bench CASCADE;
-            CREATE SCHEMA ledger_bench;
+        let document = #"{"id": "ver_bench", "object": "verification", "status": "checks_in_progress", "checks": [{"type": "identity_verification", "status": "checks_in_progress", "response_codes": []}], "metadata": {"source": "bench"}}"#
+        return try BenchCommand.pgbench(database: database, clients: clients, seconds: seconds, setup: """
             CREATE TABLE ledger_bench.streams (LIKE ledger.streams INCLUDING ALL);
             CREATE TABLE ledger_bench.events (LIKE ledger.events INCLUDING ALL);
             CREATE TABLE ledger_bench.verifications (LIKE ledger.verifications INCLUDING ALL);
@@ -164,10 +162,7 @@ enum LifecycleBenchmark {
                 event_type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
             INSERT INTO ledger_bench.streams (organization_id, stream_id, version) SELECT '\(organization)', g::text, 1 FROM generate_series(1, \(streams)) g;
             ANALYZE ledger_bench.streams;
-            """)
-        let document = #"{"id": "ver_bench", "object": "verification", "status": "checks_in_progress", "checks": [{"type": "identity_verification", "status": "checks_in_progress", "response_codes": []}], "metadata": {"source": "bench"}}"#
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-lifecycle-\(getpid()).sql")
-        try Data("""
+            """, script: """
             \\set s random(1, \(streams))
             BEGIN;
             UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(organization)' AND stream_id = :s::text RETURNING version AS v \\gset
@@ -176,16 +171,6 @@ enum LifecycleBenchmark {
             INSERT INTO ledger_bench.outbox (organization_id, stream_id, event_type, payload) VALUES ('\(organization)', :s::text, 'VERIFICATION_STATUS_CHANGE', '\(document)');
             END;
 
-            """.utf8).write(to: script)
-        defer { try? FileManager.default.removeItem(at: script) }
-        let outcome = try ChildProcess.run(database.embedded?.program("pgbench") ?? "pgbench",
-                                           ["-n", "-M", "prepared", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)",
-                                            "-f", script.path, database.conninfo])
-        try? setup.execute("DROP SCHEMA IF EXISTS ledger_bench CASCADE")
-        guard outcome.status == 0, let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-              let tps = Double(line.dropFirst(6).prefix { $0 != " " }) else {
-            throw UsageError(message: "pgbench failed:\n\(outcome.output)")
-        }
-        return tps
+            """)
     }
 }

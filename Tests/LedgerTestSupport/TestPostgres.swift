@@ -50,24 +50,18 @@ public final class TestPostgres: @unchecked Sendable {
     }
 
     /// A new, migrated database of its own.
-    public func makeDatabase() throws -> TestDatabase {
-        lock.lock()
-        defer { lock.unlock() }
-        created += 1
-        let name = "ledger_test_\(getpid())_\(created)"
-        let admin = try PostgresConnection(conninfo: adminConninfo)
-        try admin.execute("CREATE DATABASE \(name) TEMPLATE \(template)")
-        return TestDatabase(name: name, conninfo: conninfoForDatabase(name))
-    }
+    public func makeDatabase() throws -> TestDatabase { try createDatabase(prefix: "ledger_test", template: template) }
 
     /// A new empty database (no migrations), for testing the migrator itself.
-    public func makeEmptyDatabase() throws -> TestDatabase {
+    public func makeEmptyDatabase() throws -> TestDatabase { try createDatabase(prefix: "ledger_empty", template: nil) }
+
+    private func createDatabase(prefix: String, template: String?) throws -> TestDatabase {
         lock.lock()
         defer { lock.unlock() }
         created += 1
-        let name = "ledger_empty_\(getpid())_\(created)"
+        let name = "\(prefix)_\(getpid())_\(created)"
         let admin = try PostgresConnection(conninfo: adminConninfo)
-        try admin.execute("CREATE DATABASE \(name)")
+        try admin.execute("CREATE DATABASE \(name)" + (template.map { " TEMPLATE \($0)" } ?? ""))
         return TestDatabase(name: name, conninfo: conninfoForDatabase(name))
     }
 
