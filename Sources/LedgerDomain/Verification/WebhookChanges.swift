@@ -1,0 +1,71 @@
+import Foundation
+
+/// The webhook event types: seed 000's order events and the ledger's own status changes.
+public enum WebhookEventType: String, Sendable, CaseIterable {
+    case verificationStatusChange = "VERIFICATION_STATUS_CHANGE"
+    case checkStatusChange = "CHECK_STATUS_CHANGE"
+    case attemptStatusChange = "ATTEMPT_STATUS_CHANGE"
+    case orderStatusChange = "ORDER_STATUS_CHANGE"
+    case orderScoreChange = "ORDER_SCORE_CHANGE"
+    case orderCustomScoreChange = "ORDER_CUSTOM_SCORE_CHANGE"
+    case orderDisputeResolved = "ORDER_DISPUTE_RESOLVED"
+
+    /// Order events carry the order; the others the verification.
+    public var isOrderEvent: Bool { rawValue.hasPrefix("ORDER_") }
+}
+
+/// One thing a webhook receiver is told about: its type and the old values of what changed.
+public struct WebhookChange: Sendable, Equatable {
+    public var type: WebhookEventType
+    public var previous: JSONValue
+
+    public init(type: WebhookEventType, previous: JSONValue) {
+        self.type = type
+        self.previous = previous
+    }
+}
+
+public enum WebhookChanges {
+    /// What changed between two states of a verification, in a stable order: the verification, its checks,
+    /// its attempts, then the order's status, score, custom scores and resolved disputes.
+    public static func between(_ before: VerificationState, _ after: VerificationState) -> [WebhookChange] {
+        var changes: [WebhookChange] = []
+        let previousStatus: JSONValue = before.exists ? .string(before.overallStatus.rawValue) : .null
+        if !before.exists || before.overallStatus != after.overallStatus {
+            changes.append(WebhookChange(type: .verificationStatusChange, previous: ["status": previousStatus]))
+        }
+        for check in after.checks {
+            let old = before.check(check.type)
+            if old?.status != check.status {
+                changes.append(WebhookChange(type: .checkStatusChange, previous: [
+                    "check": .string(check.type.rawValue), "status": old.map { .string($0.status.rawValue) } ?? .null,
+                ]))
+            }
+        }
+        for attempt in after.attempts {
+            let old = before.attempts.first { $0.id == attempt.id }
+            if old?.status != attempt.status {
+                changes.append(WebhookChange(type: .attemptStatusChange, previous: [
+                    "attempt_id": .string(attempt.id), "status": old.map { .string($0.status.rawValue) } ?? .null,
+                ]))
+            }
+        }
+        guard after.orderStatus != nil else { return changes }
+        if before.orderStatus != after.orderStatus {
+            changes.append(WebhookChange(type: .orderStatusChange, previous: ["status": before.orderStatus.map { .string($0.rawValue) } ?? .null]))
+        }
+        let previousScore = before.orderStatus == nil ? nil : Views.orderScore(before)
+        if previousScore != Views.orderScore(after) {
+            changes.append(WebhookChange(type: .orderScoreChange, previous: ["score": previousScore.map { .string($0.rawValue) } ?? .null]))
+        }
+        for name in after.customScores.keys.sorted() where before.customScores[name] != after.customScores[name] {
+            changes.append(WebhookChange(type: .orderCustomScoreChange, previous: [
+                "custom_scores": .object([(name, before.customScores[name].map(JSONValue.string) ?? .null)]),
+            ]))
+        }
+        for dispute in after.disputes where !dispute.isOpen && before.disputes.first(where: { $0.id == dispute.id })?.isOpen == true {
+            changes.append(WebhookChange(type: .orderDisputeResolved, previous: ["dispute_id": .string(dispute.id), "status": "open"]))
+        }
+        return changes
+    }
+}
