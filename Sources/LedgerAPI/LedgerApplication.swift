@@ -19,11 +19,13 @@ public struct APIConfiguration: Sendable {
     public var newID: @Sendable (String) -> String
     /// Where an attempt's capture flow is; the attempt id is appended.
     public var captureBaseURL: String
+    /// Lets webhooks go to loopback and private addresses (tests, private networks).
+    public var allowPrivateWebhooks: Bool
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
-                captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/") {
+                captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -31,6 +33,7 @@ public struct APIConfiguration: Sendable {
         self.clock = clock
         self.newID = newID
         self.captureBaseURL = captureBaseURL
+        self.allowPrivateWebhooks = allowPrivateWebhooks
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -104,6 +107,8 @@ public final class LedgerApplication: Sendable {
         APIKeysResource.register(on: &router)
         VerificationsResource.register(on: &router, configuration: configuration)
         OrdersResource.register(on: &router)
+        WebhookEndpointsResource.register(on: &router, policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
+                                          clock: configuration.clock)
         self.router = router
     }
 

@@ -49,10 +49,14 @@ public struct Settings: Sendable {
         guard logRequests == "1" || logRequests == "0" else {
             throw Invalid(variable: "LEDGER_LOG_REQUESTS", value: logRequests, expected: "1 or 0")
         }
+        let allowPrivate = environment["LEDGER_WEBHOOK_ALLOW_PRIVATE"] ?? "0"
+        guard allowPrivate == "1" || allowPrivate == "0" else {
+            throw Invalid(variable: "LEDGER_WEBHOOK_ALLOW_PRIVATE", value: allowPrivate, expected: "1 or 0")
+        }
         api = APIConfiguration(rateLimitPerSecond: Double(try integer("LEDGER_RATE_LIMIT", 1000, range: 0...10_000_000)),
                                rateLimitBurst: try integer("LEDGER_RATE_LIMIT_BURST", 2000, range: 1...10_000_000),
                                authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),
-                               logRequests: logRequests == "1")
+                               logRequests: logRequests == "1", allowPrivateWebhooks: allowPrivate == "1")
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

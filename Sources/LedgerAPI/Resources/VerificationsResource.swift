@@ -12,7 +12,8 @@ enum VerificationsResource {
         router.add("POST", "/v1/verifications", .command(.scope(.write)) { context, tx in
             let caller = try context.authenticated
             let now = clock()
-            let invitation = try parseInvitation(context, livemode: caller.livemode, now: now)
+            let invitation = try parseInvitation(context, livemode: caller.livemode, now: now,
+                                                 allowPrivateWebhooks: configuration.allowPrivateWebhooks)
             let id = newID("ver")
             let (loaded, _) = try VerificationStore.execute(tx, context: context, id: id, command: .invite(invitation), now: now,
                                                             actor: actor(context))
@@ -196,7 +197,7 @@ enum VerificationsResource {
 
     // MARK: bodies
 
-    static func parseInvitation(_ context: RequestContext, livemode: Bool, now: Date) throws -> Invitation {
+    static func parseInvitation(_ context: RequestContext, livemode: Bool, now: Date, allowPrivateWebhooks: Bool) throws -> Invitation {
         let body = try context.body(allowed: ["entity_id", "entity_type", "verification_type", "client_reference_id", "package_id",
                                               "checks", "provider", "applicant", "metadata", "postback_url", "postback_events", "expires_at"])
         let checkNames = try body.stringList("checks", required: true, maxCount: CheckType.allCases.count, maxLength: 40) ?? []
@@ -228,9 +229,12 @@ enum VerificationsResource {
                 metadata[key] = text
             }
         }
-        let postbackURL = try body.string("postback_url", maxLength: 2048)
-        if let postbackURL, URL(string: postbackURL)?.scheme.map({ ["http", "https"].contains($0) }) != true {
-            throw APIFailure.invalid("postback_url", "postback_url must be an http(s) URL")
+        let postbackURL = try body.string("postback_url", maxLength: 2048).map {
+            try WebhookURLPolicy(allowPrivate: allowPrivateWebhooks).check($0, livemode: livemode, param: "postback_url")
+        }
+        let postbackEvents = try body.stringList("postback_events", maxCount: WebhookEventType.allCases.count, maxLength: 60) ?? []
+        for (index, name) in postbackEvents.enumerated() where WebhookEventType(rawValue: name) == nil {
+            throw APIFailure.invalid("postback_events[\(index)]", "postback_events[\(index)] must be one of \(WebhookEventType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return Invitation(entityID: try body.requiredString("entity_id", maxLength: 200),
                           entityType: try body.choice("entity_type", EntityType.self) ?? .person,
@@ -238,7 +242,7 @@ enum VerificationsResource {
                           clientReferenceID: try body.string("client_reference_id", maxLength: 200),
                           packageID: try body.string("package_id", maxLength: 200), checks: checks, provider: provider,
                           applicant: applicant, metadata: metadata, postbackURL: postbackURL,
-                          postbackEvents: try body.stringList("postback_events", maxCount: 20, maxLength: 60) ?? [],
+                          postbackEvents: postbackEvents,
                           expiresAt: expiresAt, livemode: livemode)
     }
 

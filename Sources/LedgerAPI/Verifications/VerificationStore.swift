@@ -68,11 +68,13 @@ enum VerificationStore {
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
                                  after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata) throws {
         let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
-        let append = EventStore.appendStatement(
-            organizationID: organizationID, streamID: after.id, expectedVersion: expected,
-            events: events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }, metadata: actor)
+        let newEvents = events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }
+        let append = EventStore.appendStatement(organizationID: organizationID, streamID: after.id, expectedVersion: expected,
+                                                events: newEvents, metadata: actor)
+        let messages = Outbox.statements(organizationID: organizationID, before: before.state, after: after,
+                                         causedBy: newEvents.last?.id, now: now)
         do {
-            let rows = try tx.pipeline([append] + projection(organizationID: organizationID, after))
+            let rows = try tx.pipeline([append] + projection(organizationID: organizationID, after) + messages)
             _ = try EventStore.appendResult(rows[0], streamID: after.id)
         } catch {
             if case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: after.id, expectedVersion: expected) {
