@@ -21,14 +21,15 @@ let package = Package(
         .target(name: "LedgerCrypto", dependencies: ["CCrypto"]),
         .target(name: "LedgerStorage", dependencies: ["CLibPQ", "LedgerDomain", "LedgerCrypto", "LedgerLog"]),
         .target(name: "LedgerHTTP", dependencies: ["CMicroHTTPD", "LedgerDomain", "LedgerLog"]),
-        .target(name: "LedgerAPI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerCrypto", "LedgerLog"]),
-        .target(name: "LedgerCLI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerAPI", "LedgerCrypto", "LedgerLog"]),
+        .target(name: "LedgerWebhooks", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerCrypto", "LedgerLog"]),
+        .target(name: "LedgerAPI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
+        .target(name: "LedgerCLI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerAPI", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
         .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),
 
-        .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage", "LedgerAPI", "LedgerHTTP"], path: "Tests/LedgerTestSupport"),
+        .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage", "LedgerAPI", "LedgerHTTP", "LedgerWebhooks"], path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain"]),
         .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerCrypto", "LedgerTestSupport"]),
-        .testTarget(name: "LedgerAPITests", dependencies: ["LedgerAPI", "LedgerHTTP", "LedgerCLI", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerAPITests", dependencies: ["LedgerAPI", "LedgerHTTP", "LedgerCLI", "LedgerTestSupport", "LedgerWebhooks"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -48,10 +48,29 @@ CREATE TABLE ledger.outbox (
     attempts integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     created_at timestamptz NOT NULL DEFAULT now(),
-    delivered_at timestamptz
+    delivered_at timestamptz,
+    -- A dispatcher sending the message holds it until then; if it dies, another takes over afterwards.
+    leased_until timestamptz,
+    last_attempt_at timestamptz,
+    last_response_status integer
 );
 
 CREATE INDEX outbox_due ON ledger.outbox (next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX outbox_destination ON ledger.outbox (organization_id, verification_id, url, id);
 
+-- Every delivery attempt, for the deliveries API.
+CREATE TABLE ledger.webhook_delivery_attempts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    outbox_id bigint NOT NULL REFERENCES ledger.outbox (id),
+    organization_id uuid NOT NULL,
+    attempted_at timestamptz NOT NULL DEFAULT now(),
+    response_status integer,
+    latency_ms double precision NOT NULL,
+    response_excerpt text,
+    error text
+);
+
+CREATE INDEX webhook_delivery_attempts_message ON ledger.webhook_delivery_attempts (outbox_id, id);
+
 GRANT SELECT, INSERT, UPDATE ON ledger.webhook_endpoints, ledger.postback_secrets, ledger.outbox TO ledger_service;
+GRANT SELECT, INSERT ON ledger.webhook_delivery_attempts TO ledger_service;

@@ -4,6 +4,7 @@ import LedgerDomain
 import LedgerHTTP
 import LedgerLog
 import LedgerStorage
+import LedgerWebhooks
 
 public struct APIConfiguration: Sendable {
     /// Requests per second per API key, refilled continuously; 0 turns the limit off.
@@ -109,6 +110,7 @@ public final class LedgerApplication: Sendable {
         OrdersResource.register(on: &router)
         WebhookEndpointsResource.register(on: &router, policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                           clock: configuration.clock)
+        WebhookDeliveriesResource.register(on: &router)
         self.router = router
     }
 

@@ -11,6 +11,7 @@ public enum LedgerCommandLine {
         Commands:
           serve      run the REST service (migrates first)
           migrate    apply pending database migrations
+          dispatch   deliver webhooks from the outbox (serve runs a dispatcher too)
           orgs       create organizations: `ledger orgs create NAME`
           keys       API keys: `ledger keys create|list|revoke`
           bench      benchmarks: `ledger bench append`, `ledger bench http`
@@ -38,6 +39,9 @@ public enum LedgerCommandLine {
             case "migrate":
                 if wantsHelp { print(MigrateCommand.help); return 0 }
                 try MigrateCommand.run(try Settings(environment: environment))
+            case "dispatch":
+                if wantsHelp { print(DispatchCommand.help); return 0 }
+                try DispatchCommand.run(try Settings(environment: environment))
             case "orgs":
                 if wantsHelp || rest.isEmpty { print(AccessCommands.orgsHelp); return wantsHelp ? 0 : 2 }
                 try AccessCommands.orgs(rest, settings: try Settings(environment: environment))

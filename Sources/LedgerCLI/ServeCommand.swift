@@ -6,6 +6,7 @@ import LedgerDomain
 import LedgerHTTP
 import LedgerLog
 import LedgerStorage
+import LedgerWebhooks
 
 enum ServeCommand {
     static let help = """
@@ -20,7 +21,9 @@ enum ServeCommand {
 
         Environment: LEDGER_LISTEN (127.0.0.1:8080), DATABASE_URL, LEDGER_DATA_DIR, LEDGER_THREADS,
         LEDGER_DB_POOL, LEDGER_MAX_BODY_BYTES, LEDGER_CONNECTION_TIMEOUT, LEDGER_CONNECTION_LIMIT,
-        LEDGER_RATE_LIMIT, LEDGER_RATE_LIMIT_BURST, LEDGER_AUTH_CACHE_SECONDS, LEDGER_LOG_REQUESTS.
+        LEDGER_RATE_LIMIT, LEDGER_RATE_LIMIT_BURST, LEDGER_AUTH_CACHE_SECONDS, LEDGER_LOG_REQUESTS,
+        LEDGER_WEBHOOK_RETRY_SCHEDULE, LEDGER_WEBHOOK_CONCURRENCY, LEDGER_WEBHOOK_ALLOW_PRIVATE.
+        The webhook dispatcher runs inside; `ledger dispatch` runs one alone.
         """
 
     static func run(_ settings: Settings) throws {
@@ -36,11 +39,14 @@ enum ServeCommand {
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         ExpiryScheduler(pool: pool).start(interval: 1)
+        let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: settings.webhooks)
+        dispatcher.start()
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
                                "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize)])
         let signalName = waitForTerminationSignal()
         Log.info("shutting down", ["signal": .string(signalName)])
         server.shutdown(gracePeriod: 10)
+        dispatcher.stop()
         pool.close()
     }
 

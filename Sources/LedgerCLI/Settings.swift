@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerHTTP
+import LedgerWebhooks
 
 /// Configuration from environment variables; the README lists them.
 public struct Settings: Sendable {
@@ -14,6 +15,7 @@ public struct Settings: Sendable {
     public var connectionTimeout: Int
     public var connectionLimit: Int
     public var api: APIConfiguration
+    public var webhooks: WebhookDispatcher.Configuration
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -53,6 +55,14 @@ public struct Settings: Sendable {
         guard allowPrivate == "1" || allowPrivate == "0" else {
             throw Invalid(variable: "LEDGER_WEBHOOK_ALLOW_PRIVATE", value: allowPrivate, expected: "1 or 0")
         }
+        let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
+        let schedule: RetrySchedule
+        do { schedule = try RetrySchedule(parsing: scheduleText) } catch {
+            throw Invalid(variable: "LEDGER_WEBHOOK_RETRY_SCHEDULE", value: scheduleText, expected: "durations like 0s,5s,5m,30m,2h")
+        }
+        webhooks = WebhookDispatcher.Configuration(schedule: schedule,
+                                                   concurrency: try integer("LEDGER_WEBHOOK_CONCURRENCY", 16, range: 1...256),
+                                                   policy: WebhookURLPolicy(allowPrivate: allowPrivate == "1"))
         api = APIConfiguration(rateLimitPerSecond: Double(try integer("LEDGER_RATE_LIMIT", 1000, range: 0...10_000_000)),
                                rateLimitBurst: try integer("LEDGER_RATE_LIMIT_BURST", 2000, range: 1...10_000_000),
                                authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),

@@ -3,6 +3,7 @@ import LedgerCrypto
 import LedgerDomain
 import LedgerHTTP
 import LedgerStorage
+import LedgerWebhooks
 
 /// `/v1/verifications`: the invite, reads (with `as_of`), the event history, and every lifecycle command.
 enum VerificationsResource {

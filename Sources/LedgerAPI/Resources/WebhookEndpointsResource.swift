@@ -3,6 +3,7 @@ import LedgerCrypto
 import LedgerDomain
 import LedgerHTTP
 import LedgerStorage
+import LedgerWebhooks
 
 /// `/v1/webhook_endpoints` and `/v1/webhook_secret`: where webhooks go and what signs them. A secret is
 /// shown when it is made; after a rotation the old one keeps signing for 24 hours.

@@ -2,24 +2,28 @@ import Foundation
 
 /// Where webhooks may be sent: https in live mode; never to loopback, link-local or private addresses unless
 /// the operator allows them (`LEDGER_WEBHOOK_ALLOW_PRIVATE=1`, which the tests use for their receivers).
-struct WebhookURLPolicy: Sendable {
-    let allowPrivate: Bool
+public struct WebhookURLPolicy: Sendable {
+    public let allowPrivate: Bool
 
-    func check(_ text: String, livemode: Bool, param: String) throws -> String {
+    public init(allowPrivate: Bool) { self.allowPrivate = allowPrivate }
+
+    /// What is wrong with sending to `text` ("must use https in live mode"), or nil when it may be used.
+    /// Host names are resolved, so a name pointing at a private address is refused too.
+    public func problem(_ text: String, livemode: Bool) -> String? {
         guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
-            throw APIFailure.invalid(param, "\(param) must be an absolute http(s) URL")
+            return "must be an absolute http(s) URL"
         }
         guard scheme == "https" || (scheme == "http" && !livemode) else {
-            throw APIFailure.invalid(param, livemode ? "\(param) must use https in live mode" : "\(param) must use http or https")
+            return livemode ? "must use https in live mode" : "must use http or https"
         }
-        guard url.user == nil, url.password == nil else { throw APIFailure.invalid(param, "\(param) must not carry credentials") }
+        guard url.user == nil, url.password == nil else { return "must not carry credentials" }
         if !allowPrivate {
             let addresses = Self.addresses(of: host)
             if host.lowercased() == "localhost" || host.lowercased().hasSuffix(".localhost") || addresses.contains(where: Self.isPrivate) {
-                throw APIFailure.invalid(param, "\(param) points to a loopback, link-local or private address")
+                return "points to a loopback, link-local or private address"
             }
         }
-        return text
+        return nil
     }
 
     /// The host's addresses: itself if it is an IP literal, else what the resolver says (none if it fails).
