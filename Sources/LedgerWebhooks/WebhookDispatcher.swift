@@ -9,7 +9,7 @@ import Synchronization
 
 /// Sends the outbox's messages as signed webhooks.
 ///
-/// Messages are claimed with `FOR UPDATE SKIP LOCKED` and leased for a minute, so several dispatchers (in
+/// Messages are claimed with `FOR UPDATE SKIP LOCKED` and leased (30 seconds by default), so several dispatchers (in
 /// several service instances) share the work without sending a message twice at once, and a dispatcher that
 /// dies mid-delivery only delays its messages. A message waits while an earlier one for the same verification
 /// and destination is still pending, so each receiver sees a verification's messages in order.
@@ -21,14 +21,19 @@ public final class WebhookDispatcher: @unchecked Sendable {
         public var policy: WebhookURLPolicy
         /// An endpoint failing without a success for this long is disabled.
         public var disableAfter: TimeInterval
+        /// How long a claimed message is reserved for its dispatcher; longer than `timeout`, so only a
+        /// dispatcher that died loses its claim.
+        public var lease: TimeInterval
 
         public init(schedule: RetrySchedule = .standard, concurrency: Int = 16, timeout: TimeInterval = 10,
-                    policy: WebhookURLPolicy = WebhookURLPolicy(allowPrivate: false), disableAfter: TimeInterval = 5 * 86_400) {
+                    policy: WebhookURLPolicy = WebhookURLPolicy(allowPrivate: false), disableAfter: TimeInterval = 5 * 86_400,
+                    lease: TimeInterval = 30) {
             self.schedule = schedule
             self.concurrency = concurrency
             self.timeout = timeout
             self.policy = policy
             self.disableAfter = disableAfter
+            self.lease = max(lease, timeout + 1)
         }
     }
 
@@ -138,10 +143,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
                     ORDER BY o.id
                     LIMIT $1
                     FOR UPDATE OF o SKIP LOCKED)
-                UPDATE ledger.outbox o SET leased_until = now() + interval '60 seconds'
+                UPDATE ledger.outbox o SET leased_until = now() + make_interval(secs => $2)
                 FROM due WHERE o.id = due.id
                 RETURNING o.id, o.message_id, o.url, o.endpoint_id, o.organization_id, o.livemode, o.payload::text, o.attempts
-                """, [batch])
+                """, [batch, configuration.lease])
             return try (0..<rows.count).map { row in
                 guard let id = rows.int64(row, 0), let messageID = rows.string(row, 1), let url = rows.string(row, 2),
                       let organization = rows.uuid(row, 4), let livemode = rows.bool(row, 5), let body = rows.string(row, 6),

@@ -1,9 +1,10 @@
 """A webhook receiver for the tests: verifies every delivery with the standardwebhooks library (an
 independent implementation of the spec) and writes one JSON line per request to a log.
 
-usage: webhook_receiver.py PORT_FILE LOG_FILE SECRETS_FILE [FAIL_FIRST [FAIL_STATUS]]
+usage: webhook_receiver.py PORT_FILE LOG_FILE SECRETS_FILE [FAIL_FIRST [FAIL_STATUS [PORT [DELAY]]]]
 SECRETS_FILE holds the whsec_ secrets to check against, one per line; it is read at every request.
-Answers FAIL_STATUS (500) to the first FAIL_FIRST requests, 200 afterwards. Stops when its parent test process does.
+Answers FAIL_STATUS (500) to the first FAIL_FIRST requests, 200 afterwards, each after DELAY seconds;
+listens on PORT (0: any free port). Stops when its parent test process does.
 """
 import json
 import os
@@ -16,6 +17,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 port_file, log_file, secrets_file = sys.argv[1], sys.argv[2], sys.argv[3]
 fail_first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 fail_status = int(sys.argv[5]) if len(sys.argv) > 5 else 500
+port = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+delay = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
 lock = threading.Lock()
 seen = 0
 
@@ -24,6 +27,8 @@ class Receiver(BaseHTTPRequestHandler):
     def do_POST(self):
         global seen
         body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        if delay:
+            threading.Event().wait(delay)
         headers = {k.lower(): v for k, v in self.headers.items()}
         valid = {}
         with open(secrets_file) as f:
@@ -55,7 +60,8 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+ThreadingHTTPServer.allow_reuse_address = True
+server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 os.rename(port_file + ".tmp", port_file)

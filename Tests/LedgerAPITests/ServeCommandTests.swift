@@ -8,36 +8,15 @@ import XCTest
 final class ServeCommandTests: XCTestCase {
     static let projectDirectory = TestPostgres.schemaDirectory.deletingLastPathComponent()
 
-    func ledgerBinary() throws -> String {
-        for configuration in ["debug", "release"] {
-            let path = Self.projectDirectory.appendingPathComponent(".build/\(configuration)/ledger").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        XCTFail("build the ledger executable first (swift build)")
-        throw CocoaError(.fileNoSuchFile)
-    }
-
-    func freePort() throws -> UInt16 {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     func testServeOnTheEmbeddedDatabaseAndStopCleanlyOnSIGINT() throws {
         let dataDirectory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ledger-serve-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: dataDirectory) }
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = nil
         environment["LEDGER_DATA_DIR"] = dataDirectory.path
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
-        let serve = try ChildProcess.Running(try ledgerBinary(), ["serve"], workingDirectory: Self.projectDirectory.path,
+        let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: Self.projectDirectory.path,
                                              environment: environment)
         let client = TestClient(baseURL: "http://127.0.0.1:\(port)")
         let ready = eventually(timeout: 60, interval: 0.1) {
@@ -81,11 +60,11 @@ final class ServeCommandTests: XCTestCase {
 
     func testHelpForEveryCommand() throws {
         for arguments in [["--help"], ["serve", "--help"], ["migrate", "--help"], ["bench", "--help"]] {
-            let outcome = try ChildProcess.run(try ledgerBinary(), arguments)
+            let outcome = try ChildProcess.run(try ledgerExecutable(), arguments)
             XCTAssertEqual(outcome.status, 0, "\(arguments)")
             XCTAssertTrue(outcome.output.hasPrefix("ledger"), outcome.output)
         }
-        let unknown = try ChildProcess.run(try ledgerBinary(), ["frobnicate"])
+        let unknown = try ChildProcess.run(try ledgerExecutable(), ["frobnicate"])
         XCTAssertEqual(unknown.status, 2)
         XCTAssertTrue(unknown.output.contains("unknown command 'frobnicate'"))
     }
@@ -93,7 +72,7 @@ final class ServeCommandTests: XCTestCase {
     func testABadSettingIsNamed() throws {
         var environment = ProcessInfo.processInfo.environment
         environment["LEDGER_LISTEN"] = "nonsense"
-        let outcome = try ChildProcess.Running(try ledgerBinary(), ["serve"], environment: environment).wait()
+        let outcome = try ChildProcess.Running(try ledgerExecutable(), ["serve"], environment: environment).wait()
         XCTAssertEqual(outcome.status, 1)
         XCTAssertTrue(outcome.output.contains("LEDGER_LISTEN=nonsense is not valid"), outcome.output)
     }
@@ -123,7 +102,7 @@ final class AccessCommandTests: XCTestCase {
     func run(_ arguments: [String], database: TestDatabase) throws -> ChildProcess.Outcome {
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
-        let binary = ServeCommandTests.projectDirectory.appendingPathComponent(".build/debug/ledger").path
+        let binary = try ledgerExecutable()
         return try ChildProcess.Running(binary, arguments, environment: environment).wait()
     }
 

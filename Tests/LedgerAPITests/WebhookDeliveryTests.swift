@@ -43,15 +43,16 @@ final class WebhookDeliveryTests: XCTestCase {
         }
     }
 
-    func startReceiver(failFirst: Int = 0, failStatus: Int = 500) throws -> Receiver {
+    func startReceiver(failFirst: Int = 0, failStatus: Int = 500, port: UInt16 = 0, delay: Double = 0) throws -> Receiver {
         let base = NSTemporaryDirectory() + "receiver-\(UUID().uuidString.prefix(8))"
         FileManager.default.createFile(atPath: base + ".secrets", contents: Data())
         let script = TestPostgres.schemaDirectory.deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/webhook_receiver.py").path
-        let process = try ChildProcess.Running("python3", [script, base + ".port", base + ".log", base + ".secrets", String(failFirst), String(failStatus)])
+        let process = try ChildProcess.Running("python3", [script, base + ".port", base + ".log", base + ".secrets", String(failFirst), String(failStatus),
+                                                                String(port), String(delay)])
         receivers.append(process)
         XCTAssertTrue(eventually(timeout: 20) { FileManager.default.fileExists(atPath: base + ".port") }, process.outputSoFar)
-        let port = (try? String(contentsOfFile: base + ".port", encoding: .utf8)) ?? "0"
-        return Receiver(url: "http://127.0.0.1:\(port)/hooks", log: base + ".log", secretsFile: base + ".secrets")
+        let bound = (try? String(contentsOfFile: base + ".port", encoding: .utf8)) ?? "0"
+        return Receiver(url: "http://127.0.0.1:\(bound)/hooks", log: base + ".log", secretsFile: base + ".secrets")
     }
 
     func dispatcher(_ schedule: String = "0s,0s,0s,0s,0s") throws -> WebhookDispatcher {
@@ -251,5 +252,75 @@ final class WebhookDeliveryTests: XCTestCase {
         let failing = try connection.query("SELECT failing_since IS NOT NULL, enabled FROM ledger.webhook_endpoints")
         XCTAssertEqual(failing.bool(0, 0), true)
         XCTAssertEqual(failing.bool(0, 1), true)
+    }
+
+    func testAReceiverThatIsDownLosesNothingAndKeepsTheOrder() throws {
+        let port = try freeLoopbackPort()
+        let endpoint = try createEndpoint("http://127.0.0.1:\(port)/hooks", events: ["VERIFICATION_STATUS_CHANGE"])
+        let id = try post("/v1/verifications", ["entity_id": "e", "checks": ["email"]], key: acme.writeKey, expect: 201)["id"]?.stringValue ?? ""
+        try post("/v1/verifications/\(id)/withdraw", [:], key: acme.writeKey)
+        let dispatcher = try dispatcher("0s,1s,1s,1s,1s,1s,1s,1s,1s,1s")
+        XCTAssertEqual(try dispatcher.runOnce(), 1, "only the first message is tried; the second waits behind it")
+        let down = try client.get("/v1/webhook_deliveries?verification_id=\(id)", headers: .bearer(acme.readKey)).json?["data"]?.arrayValue ?? []
+        XCTAssertEqual(down.compactMap { $0["status"]?.stringValue }, ["pending", "pending"])
+        XCTAssertNotEqual(down.last?["attempts"]?.arrayValue?.first?["error"], .null)
+
+        let receiver = try startReceiver(port: port)
+        try receiver.trust([endpoint.secret])
+        XCTAssertTrue(try deliverAll(dispatcher) { receiver.requests().count == 2 })
+        XCTAssertEqual(receiver.requests().compactMap { $0["stream_version"]?.intValue }, [1, 2])
+        XCTAssertTrue(receiver.requests().allSatisfy { $0["valid"]?[endpoint.secret] == true })
+    }
+
+    func testAnEndpointFailingForFiveDaysIsDisabled() throws {
+        let endpoint = try createEndpoint("http://127.0.0.1:1/down", events: ["VERIFICATION_STATUS_CHANGE"])
+        try database.ownerConnection().execute("UPDATE ledger.webhook_endpoints SET failing_since = now() - interval '6 days'")
+        _ = try post("/v1/verifications", ["entity_id": "e", "checks": ["email"]], key: acme.writeKey, expect: 201)
+        XCTAssertEqual(try dispatcher().runOnce(), 1)
+        let disabled = try client.get("/v1/webhook_endpoints/\(endpoint.id)", headers: .bearer(acme.readKey)).json
+        XCTAssertEqual(disabled?["enabled"], false)
+        XCTAssertEqual(disabled?["disabled_reason"], "every delivery failed for 5 days")
+    }
+
+    /// `kill -9` of the service while it delivers; after a restart every message arrives at least once.
+    func testKillingTheServiceMidDeliveryLosesNothing() throws {
+        let receiver = try startReceiver(delay: 0.3)
+        let endpoint = try createEndpoint(receiver.url)
+        try receiver.trust([endpoint.secret])
+        let port = try freeLoopbackPort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
+        environment["LEDGER_WEBHOOK_ALLOW_PRIVATE"] = "1"
+        environment["LEDGER_WEBHOOK_TIMEOUT"] = "1"
+        environment["LEDGER_WEBHOOK_LEASE_SECONDS"] = "2"
+        environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] = "0s,1s,1s,1s,1s,1s,1s,1s,1s,1s"
+        environment["LEDGER_LOG_REQUESTS"] = "0"
+        let binary = try ledgerExecutable()
+        func serve() throws -> ChildProcess.Running {
+            let process = try ChildProcess.Running(binary, ["serve"], environment: environment)
+            let client = TestClient(baseURL: "http://127.0.0.1:\(port)")
+            XCTAssertTrue(eventually(timeout: 30, interval: 0.05) { (try? client.get("/readyz").status) == 200 }, process.outputSoFar)
+            return process
+        }
+        var service = try serve()
+        client = TestClient(baseURL: "http://127.0.0.1:\(port)")
+        _ = try lifecycle()
+        XCTAssertTrue(eventually(timeout: 30) { receiver.requests().count >= 2 }, "deliveries started")
+        service.signal(SIGKILL)
+        _ = service.wait()
+        let beforeRestart = receiver.requests().count
+        XCTAssertLessThan(beforeRestart, Self.lifecycleTypes.count, "killed mid-way")
+
+        service = try serve()
+        defer { service.signal(SIGTERM); _ = service.wait() }
+        let outbox = try database.ownerConnection().query("SELECT message_id FROM ledger.outbox ORDER BY id")
+        let messageIDs = Set((0..<outbox.count).compactMap { outbox.string($0, 0) })
+        XCTAssertEqual(messageIDs.count, Self.lifecycleTypes.count)
+        XCTAssertTrue(eventually(timeout: 60) {
+            messageIDs.isSubset(of: Set(receiver.requests().compactMap { $0["webhook_id"]?.stringValue }))
+        }, "every message arrives at least once")
+        let versions = receiver.requests().compactMap { $0["stream_version"]?.intValue }
+        XCTAssertEqual(versions, versions.sorted(), "a redelivery repeats a message but never overtakes one")
     }
 }

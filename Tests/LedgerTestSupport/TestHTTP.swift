@@ -146,3 +146,27 @@ public final class RawConnection {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// A loopback port nothing listens on right now.
+public func freeLoopbackPort() throws -> UInt16 {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+    return UInt16(bigEndian: address.sin_port)
+}
+
+/// The `ledger` executable the build made (the test command builds it before testing).
+public func ledgerExecutable() throws -> String {
+    let project = TestPostgres.schemaDirectory.deletingLastPathComponent()
+    for configuration in ["debug", "release"] {
+        let path = project.appendingPathComponent(".build/\(configuration)/ledger").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "build the ledger executable first (swift build)"])
+}
