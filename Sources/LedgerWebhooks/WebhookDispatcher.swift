@@ -46,6 +46,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var livemode: Bool
         var body: [UInt8]
         var attempts: Int
+        /// The signing secrets, read with the claim; empty for a postback whose organization has none yet.
+        var secrets: [WebhookSecret]
     }
 
     struct Outcome {
@@ -145,7 +147,17 @@ public final class WebhookDispatcher: @unchecked Sendable {
                     FOR UPDATE OF o SKIP LOCKED)
                 UPDATE ledger.outbox o SET leased_until = now() + make_interval(secs => $2)
                 FROM due WHERE o.id = due.id
-                RETURNING o.id, o.message_id, o.url, o.endpoint_id, o.organization_id, o.livemode, o.payload::text, o.attempts
+                RETURNING o.id, o.message_id, o.url, o.endpoint_id, o.organization_id, o.livemode, o.payload::text, o.attempts,
+                    coalesce(
+                        (SELECT e.secret FROM ledger.webhook_endpoints e WHERE e.id = o.endpoint_id),
+                        (SELECT p.secret FROM ledger.postback_secrets p
+                         WHERE o.endpoint_id IS NULL AND p.organization_id = o.organization_id AND p.livemode = o.livemode)),
+                    coalesce(
+                        (SELECT e.previous_secret FROM ledger.webhook_endpoints e
+                         WHERE e.id = o.endpoint_id AND e.previous_secret_expires_at > now()),
+                        (SELECT p.previous_secret FROM ledger.postback_secrets p
+                         WHERE o.endpoint_id IS NULL AND p.organization_id = o.organization_id AND p.livemode = o.livemode
+                           AND p.previous_secret_expires_at > now()))
                 """, [batch, configuration.lease])
             return try (0..<rows.count).map { row in
                 guard let id = rows.int64(row, 0), let messageID = rows.string(row, 1), let url = rows.string(row, 2),
@@ -154,13 +166,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
                     throw StorageError.unreadableRow(table: "outbox", key: rows.string(row, 0) ?? "?")
                 }
                 return Message(id: id, messageID: messageID, url: url, endpointID: rows.string(row, 3), organizationID: organization,
-                               livemode: livemode, body: Array(body.utf8), attempts: attempts)
+                               livemode: livemode, body: Array(body.utf8), attempts: attempts,
+                               secrets: [rows.string(row, 8), rows.string(row, 9)].compactMap { $0.flatMap(WebhookSecret.init) })
             }.sorted { $0.id < $1.id }
         }
     }
 
     func deliver(_ message: Message) throws {
-        let secrets = try signingSecrets(message)
+        let secrets = message.secrets.isEmpty ? try postbackSecrets(message) : message.secrets
         let outcome: Outcome
         if let problem = configuration.policy.problem(message.url, livemode: message.livemode) {
             outcome = Outcome(status: nil, latency: 0, excerpt: nil, error: "destination refused: the URL \(problem)")
@@ -170,26 +183,17 @@ public final class WebhookDispatcher: @unchecked Sendable {
         try record(message, outcome)
     }
 
-    /// The endpoint's secret, and its previous one while the rotation overlap lasts; for postbacks, the
-    /// organization's postback secret (made on first use).
-    func signingSecrets(_ message: Message) throws -> [WebhookSecret] {
-        try pool.withConnection { connection in
-            let rows: PostgresRows
-            if let endpoint = message.endpointID {
-                rows = try connection.query("""
-                    SELECT secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret END
-                    FROM ledger.webhook_endpoints WHERE id = $1
-                    """, [endpoint])
-            } else {
-                guard let fresh = WebhookSecret.generate() else { throw AccessError.noRandomness }
-                try connection.query("""
-                    INSERT INTO ledger.postback_secrets (organization_id, livemode, secret) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
-                    """, [message.organizationID, message.livemode, fresh.text])
-                rows = try connection.query("""
-                    SELECT secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret END
-                    FROM ledger.postback_secrets WHERE organization_id = $1 AND livemode = $2
-                    """, [message.organizationID, message.livemode])
-            }
+    /// The organization's postback secrets, made on first use if nobody has read them yet.
+    func postbackSecrets(_ message: Message) throws -> [WebhookSecret] {
+        guard let fresh = WebhookSecret.generate() else { throw AccessError.noRandomness }
+        return try pool.withConnection { connection in
+            try connection.query("""
+                INSERT INTO ledger.postback_secrets (organization_id, livemode, secret) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
+                """, [message.organizationID, message.livemode, fresh.text])
+            let rows = try connection.query("""
+                SELECT secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret END
+                FROM ledger.postback_secrets WHERE organization_id = $1 AND livemode = $2
+                """, [message.organizationID, message.livemode])
             return [rows.string(0, 0), rows.string(0, 1)].compactMap { $0.flatMap(WebhookSecret.init) }
         }
     }
@@ -224,27 +228,26 @@ public final class WebhookDispatcher: @unchecked Sendable {
     func record(_ message: Message, _ outcome: Outcome) throws {
         let attempted = message.attempts + 1
         let nextDelay = outcome.succeeded ? nil : configuration.schedule.delay(beforeAttempt: attempted)
-        try pool.transaction { tx in
-            _ = try tx.pipeline([
-                ("""
-                INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
-                VALUES ($1, $2, $3, $4, $5, $6)
-                """, [message.id, message.organizationID, outcome.status, outcome.latency, outcome.excerpt, outcome.error]),
-                ("""
-                UPDATE ledger.outbox
-                SET attempts = $2, leased_until = NULL, last_attempt_at = now(), last_response_status = $3,
-                    status = CASE WHEN $4 THEN 'delivered' WHEN $5::double precision IS NULL THEN 'dead' ELSE 'pending' END,
-                    delivered_at = CASE WHEN $4 THEN now() END,
-                    next_attempt_at = CASE WHEN $4 OR $5::double precision IS NULL THEN next_attempt_at
-                                           ELSE now() + make_interval(secs => $5::double precision) END
-                WHERE id = $1
-                """, [message.id, attempted, outcome.status, outcome.succeeded, nextDelay]),
-            ])
-            guard let endpoint = message.endpointID else { return }
+        var statements: [(String, [(any PostgresEncodable)?])] = [
+            ("""
+            INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            """, [message.id, message.organizationID, outcome.status, outcome.latency, outcome.excerpt, outcome.error]),
+            ("""
+            UPDATE ledger.outbox
+            SET attempts = $2, leased_until = NULL, last_attempt_at = now(), last_response_status = $3,
+                status = CASE WHEN $4 THEN 'delivered' WHEN $5::double precision IS NULL THEN 'dead' ELSE 'pending' END,
+                delivered_at = CASE WHEN $4 THEN now() END,
+                next_attempt_at = CASE WHEN $4 OR $5::double precision IS NULL THEN next_attempt_at
+                                       ELSE now() + make_interval(secs => $5::double precision) END
+            WHERE id = $1
+            """, [message.id, attempted, outcome.status, outcome.succeeded, nextDelay]),
+        ]
+        if let endpoint = message.endpointID {
             if outcome.succeeded {
-                try tx.query("UPDATE ledger.webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", [endpoint])
+                statements.append(("UPDATE ledger.webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", [endpoint]))
             } else {
-                try tx.query("""
+                statements.append(("""
                     UPDATE ledger.webhook_endpoints
                     SET failing_since = coalesce(failing_since, now()),
                         enabled = enabled AND NOT ($2 OR coalesce(failing_since, now()) < now() - make_interval(secs => $3)),
@@ -254,8 +257,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
                                                ELSE disabled_reason END,
                         updated_at = now()
                     WHERE id = $1
-                    """, [endpoint, outcome.status == 410, configuration.disableAfter])
+                    """, [endpoint, outcome.status == 410, configuration.disableAfter]))
             }
         }
+        try pool.transaction { tx in _ = try tx.pipeline(statements) }
     }
 }
