@@ -26,12 +26,17 @@ enum BenchCommand {
             version bump, projection upsert, outbox insert) and N clients. Last line:
             {"clients","commands_per_s","p50_ms","p99_ms","pgbench_tps","ratio","server_peak_rss_mb"}.
 
+        ledger bench webhooks [--rate R] [--seconds S]
+            Starts `ledger serve` (with its dispatcher) and a fast receiver; drives R commands/s that each
+            produce one webhook and measures commit-to-receipt latency, then drives commands unbounded and
+            measures deliveries/s. Last line: {"rate","p50_ms","p99_ms","max_deliveries_per_s","lost"}.
+
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
 
     static func run(_ arguments: [String], settings: Settings) throws {
         guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
-        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key"])
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate"])
         switch which {
         case "append":
             try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
@@ -45,8 +50,11 @@ enum BenchCommand {
             try LifecycleBenchmark.run(clients: try options.integer("clients", default: 32, range: 1...1024),
                                        seconds: try options.integer("seconds", default: 10, range: 1...3600),
                                        url: options.string("url"), key: options.string("key"), settings: settings)
+        case "webhooks":
+            try WebhookBenchmark.run(rate: try options.integer("rate", default: 200, range: 1...100_000),
+                                     seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append, http or lifecycle")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle or webhooks")
         }
     }
 

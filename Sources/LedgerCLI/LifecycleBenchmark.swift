@@ -109,7 +109,7 @@ enum LifecycleBenchmark {
     }
 
     /// `ledger serve` as a child process on a free port, with a fresh organization and key.
-    static func startServer(database: Database) throws -> (ChildProcess.Running, Target) {
+    static func startServer(database: Database, environment extra: [String: String] = [:]) throws -> (ChildProcess.Running, Target) {
         let connection = try PostgresConnection(conninfo: database.conninfo)
         try connection.execute("SET search_path = ledger, public")
         let organization = try AccessStore.createOrganization(connection, name: "bench")
@@ -120,6 +120,7 @@ enum LifecycleBenchmark {
         environment["DATABASE_URL"] = database.conninfo
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
         environment["LEDGER_RATE_LIMIT"] = "0"
+        for (name, value) in extra { environment[name] = value }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
         let server = try ChildProcess.Running(executable, ["serve"], environment: environment)
         let target = Target(baseURL: "http://127.0.0.1:\(port)", key: key)

@@ -22,7 +22,8 @@ enum ServeCommand {
         Environment: LEDGER_LISTEN (127.0.0.1:8080), DATABASE_URL, LEDGER_DATA_DIR, LEDGER_THREADS,
         LEDGER_DB_POOL, LEDGER_MAX_BODY_BYTES, LEDGER_CONNECTION_TIMEOUT, LEDGER_CONNECTION_LIMIT,
         LEDGER_RATE_LIMIT, LEDGER_RATE_LIMIT_BURST, LEDGER_AUTH_CACHE_SECONDS, LEDGER_LOG_REQUESTS,
-        LEDGER_WEBHOOK_RETRY_SCHEDULE, LEDGER_WEBHOOK_CONCURRENCY, LEDGER_WEBHOOK_ALLOW_PRIVATE.
+        LEDGER_WEBHOOK_RETRY_SCHEDULE, LEDGER_WEBHOOK_CONCURRENCY, LEDGER_WEBHOOK_ALLOW_PRIVATE,
+        LEDGER_WEBHOOK_TIMEOUT, LEDGER_WEBHOOK_LEASE_SECONDS, LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here).
         The webhook dispatcher runs inside; `ledger dispatch` runs one alone.
         """
 
@@ -40,7 +41,7 @@ enum ServeCommand {
         try server.start()
         ExpiryScheduler(pool: pool).start(interval: 1)
         let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: settings.webhooks)
-        dispatcher.start()
+        if settings.dispatchInServe { dispatcher.start() }
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
                                "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize)])
         let signalName = waitForTerminationSignal()

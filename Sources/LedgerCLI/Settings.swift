@@ -16,6 +16,8 @@ public struct Settings: Sendable {
     public var connectionLimit: Int
     public var api: APIConfiguration
     public var webhooks: WebhookDispatcher.Configuration
+    /// Whether `ledger serve` runs a webhook dispatcher (instances that only serve the API can leave it off).
+    public var dispatchInServe: Bool
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -55,6 +57,11 @@ public struct Settings: Sendable {
         guard allowPrivate == "1" || allowPrivate == "0" else {
             throw Invalid(variable: "LEDGER_WEBHOOK_ALLOW_PRIVATE", value: allowPrivate, expected: "1 or 0")
         }
+        let dispatch = environment["LEDGER_WEBHOOK_DISPATCH"] ?? "1"
+        guard dispatch == "1" || dispatch == "0" else {
+            throw Invalid(variable: "LEDGER_WEBHOOK_DISPATCH", value: dispatch, expected: "1 or 0")
+        }
+        dispatchInServe = dispatch == "1"
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {

@@ -1,0 +1,145 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import LedgerDomain
+import LedgerHTTP
+import LedgerStorage
+import Synchronization
+
+/// `ledger bench webhooks`: commit-to-receipt latency at a fixed command rate, then the most deliveries per
+/// second, against `ledger serve` and a `ledger dispatch` process, with a fast local receiver. The second
+/// phase drives commands unbounded while no dispatcher runs, so a backlog builds, then starts one and times
+/// the drain: that measures the dispatcher, not how fast clients can create verifications.
+enum WebhookBenchmark {
+    /// Receipt times by verification id, from an in-process receiver on libmicrohttpd.
+    final class Receiver: @unchecked Sendable {
+        let receipts = Mutex<[String: UInt64]>([:])
+        let total = Atomic<Int>(0)
+        var server: HTTPServer?
+
+        func start() throws -> String {
+            let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, threads: 4)) { [self] request in
+                let now = DispatchTime.now().uptimeNanoseconds
+                if let id = (try? JSONValue.parse(request.body, maxDepth: 64))?["data"]?["object"]?["id"]?.stringValue {
+                    receipts.withLock { if $0[id] == nil { $0[id] = now } }
+                }
+                total.add(1, ordering: .relaxed)
+                return HTTPResponse(status: 204)
+            }
+            try server.start()
+            self.server = server
+            return "http://127.0.0.1:\(server.port)/hooks"
+        }
+    }
+
+    static func run(rate: Int, seconds: Int, settings: Settings) throws {
+        let database = try Database(settings: settings)
+        defer { database.close() }
+        try database.migrate()
+        let receiver = Receiver()
+        let hookURL = try receiver.start()
+        defer { receiver.server?.shutdown(gracePeriod: 1) }
+        let dispatchEnvironment = ["LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_LOG_REQUESTS": "0", "LEDGER_WEBHOOK_CONCURRENCY": "32",
+                                   "LEDGER_WEBHOOK_DISPATCH": "0"]
+        let (server, target) = try LifecycleBenchmark.startServer(database: database, environment: dispatchEnvironment)
+        defer { server.signal(SIGTERM); _ = server.wait() }
+        func startDispatcher() throws -> ChildProcess.Running {
+            var environment = ProcessInfo.processInfo.environment
+            for (name, value) in dispatchEnvironment { environment[name] = value }
+            environment["DATABASE_URL"] = database.conninfo
+            return try ChildProcess.Running(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path,
+                                            ["dispatch"], environment: environment)
+        }
+        var dispatcher = try startDispatcher()
+        defer { dispatcher.signal(SIGTERM); _ = dispatcher.wait() }
+        let session = URLSession(configuration: .ephemeral)
+        let (status, endpoint) = try LifecycleBenchmark.request(session, target, "POST", "/v1/webhook_endpoints",
+                                                                 ["url": .string(hookURL), "events": ["VERIFICATION_STATUS_CHANGE"]])
+        guard status == 201, let endpointID = endpoint["id"]?.stringValue else {
+            throw UsageError(message: "could not create the webhook endpoint (\(status))")
+        }
+        // Leave nothing for later dispatchers to retry against a receiver that is gone.
+        defer { _ = try? LifecycleBenchmark.request(session, target, "DELETE", "/v1/webhook_endpoints/\(endpointID)", nil) }
+
+        // Phase 1: `rate` commands a second, each producing one webhook.
+        let paced = drive(session, target, clients: 8, seconds: seconds, rate: rate)
+        _ = waitForDrain(receiver, paced.sent.keys)
+        let latencies = paced.sent.compactMap { id, committed -> Double? in
+            guard let received = receiver.receipts.withLock({ $0[id] }) else { return nil }
+            return Double(received > committed ? received - committed : 0) / 1_000_000
+        }.sorted()
+
+        // Phase 2: a backlog built while the endpoint is off, then drained.
+        dispatcher.signal(SIGTERM)
+        _ = dispatcher.wait()
+        let flood = drive(session, target, clients: 32, seconds: seconds, rate: nil)
+        let countBefore = receiver.total.load(ordering: .relaxed)
+        dispatcher = try startDispatcher()
+        let drained = waitForDrain(receiver, flood.sent.keys)
+        let floodReceipts = receiver.receipts.withLock { receipts in flood.sent.keys.compactMap { receipts[$0] } }
+        let firstReceipt = floodReceipts.min() ?? 0, lastReceipt = floodReceipts.max() ?? 0
+        let delivered = receiver.total.load(ordering: .relaxed) - countBefore
+        let deliveriesPerSecond = Double(delivered) / max(0.001, Double(lastReceipt - firstReceipt) / 1e9)
+        let sent = Set(paced.sent.keys).union(flood.sent.keys)
+        let lost = receiver.receipts.withLock { receipts in sent.filter { receipts[$0] == nil }.count }
+
+        let p50 = BenchCommand.percentile(latencies, 0.50), p99 = BenchCommand.percentile(latencies, 0.99)
+        print("phase 1: \(paced.sent.count) commands at \(rate)/s; commit-to-receipt p50 \(BenchCommand.format(p50, 2)) ms, p99 \(BenchCommand.format(p99, 2)) ms (target p99 < 100 ms at 200/s)")
+        print("phase 2: a backlog of \(flood.sent.count) messages drained at \(BenchCommand.format(deliveriesPerSecond)) deliveries/s (target >= 1000)\(drained ? "" : "; not all arrived in time")")
+        print("lost: \(lost) of \(sent.count) (failed commands: \(paced.failed + flood.failed))")
+        print(JSONValue.object([
+            ("rate", .int(Int64(rate))), ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
+            ("max_deliveries_per_s", .double(BenchCommand.round2(deliveriesPerSecond))), ("lost", .int(Int64(lost))),
+        ]).jsonString)
+    }
+
+    /// Creates verifications from `clients` threads for `seconds`, paced at `rate` a second when given.
+    /// Returns when each was committed (its response arrived) by id.
+    static func drive(_ session: URLSession, _ target: LifecycleBenchmark.Target, clients: Int, seconds: Int,
+                      rate: Int?) -> (sent: [String: UInt64], failed: Int) {
+        let sent = Mutex<[String: UInt64]>([:])
+        let failed = Atomic<Int>(0)
+        let tickets = Atomic<Int>(0)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let end = start + UInt64(seconds) * 1_000_000_000
+        let group = DispatchGroup()
+        for _ in 0..<clients {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                while true {
+                    if let rate {
+                        let ticket = tickets.add(1, ordering: .relaxed).newValue - 1
+                        let due = start + UInt64(Double(ticket) / Double(rate) * 1e9)
+                        if due >= end { return }
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        if due > now { usleep(UInt32((due - now) / 1000)) } // pacing the load, not waiting on anything
+                    } else if DispatchTime.now().uptimeNanoseconds >= end {
+                        return
+                    }
+                    let result = try? LifecycleBenchmark.request(session, target, "POST", "/v1/verifications",
+                                                                 ["entity_id": "bench", "checks": ["email"]])
+                    guard let (status, json) = result, status == 201, let id = json["id"]?.stringValue else {
+                        failed.add(1, ordering: .relaxed)
+                        continue
+                    }
+                    let committed = DispatchTime.now().uptimeNanoseconds
+                    sent.withLock { $0[id] = committed }
+                }
+            }.start()
+        }
+        group.wait()
+        return (sent.withLock { $0 }, failed.load(ordering: .relaxed))
+    }
+
+    /// Waits up to a minute for every id to have arrived; true if they all did.
+    static func waitForDrain(_ receiver: Receiver, _ ids: Dictionary<String, UInt64>.Keys) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if receiver.receipts.withLock({ receipts in ids.allSatisfy { receipts[$0] != nil } }) { return true }
+            usleep(20_000) // polling the receiver's record; deliveries come from another process
+        }
+        return false
+    }
+}
