@@ -176,7 +176,7 @@ public final class PostgresConnection {
         let openTransaction = beginPending
         beginPending = false
         guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connection(String(cString: PQerrorMessage(raw))) }
-        defer { PQexitPipelineMode(raw) }
+        defer { if PQexitPipelineMode(raw) != 1 { isBroken = true } }
         if openTransaction { PQsendQueryParams(raw, "BEGIN", 0, nil, nil, nil, nil, 0) }
         for (index, statement) in statements.enumerated() {
             let texts = statement.1.map { $0?.postgresText }
@@ -184,7 +184,8 @@ public final class PostgresConnection {
                 PQsendQueryPrepared(raw, names[index], Int32(pointers.count), pointers, nil, nil, 0)
             }
             guard sent == 1 else {
-                isBroken = PQstatus(raw) != CONNECTION_OK
+                // Results of what was already sent are still owed; this connection cannot be reused.
+                isBroken = true
                 throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
             }
         }
