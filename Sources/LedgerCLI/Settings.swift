@@ -44,7 +44,7 @@ public struct Settings: Sendable {
         }
         listenHost = host
         listenPort = port
-        threads = try integer("LEDGER_THREADS", max(4, 4 * ProcessInfo.processInfo.activeProcessorCount), range: 1...512)
+        threads = try integer("LEDGER_THREADS", max(8, 8 * ProcessInfo.processInfo.activeProcessorCount), range: 1...512)
         databasePoolSize = try integer("LEDGER_DB_POOL", threads + 4, range: 1...1000)
         maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
         connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)

@@ -7,48 +7,50 @@ enum Outbox {
     /// Wakes dispatchers listening on this channel once the transaction commits.
     static let channel = "ledger_outbox"
 
-    /// The statements that queue one message per change and subscriber: every enabled endpoint of the
+    /// The statement that queues one message per change and subscriber: every enabled endpoint of the
     /// organization and mode whose event list names the type (or `*`), and the invite's postback URL.
-    static func statements(organizationID: UUID, before: VerificationState, after: LoadedVerification, causedBy eventID: UUID?,
-                           now: Date) -> [(String, [(any PostgresEncodable)?])] {
+    /// Payloads are built by PostgreSQL only for the rows it inserts, so a command nobody subscribes to pays
+    /// for little more than the statement.
+    static func statements(organizationID: UUID, before: VerificationState, after: LoadedVerification,
+                           documents: VerificationStore.Documents, causedBy eventID: UUID?, now: Date) -> [(String, [(any PostgresEncodable)?])] {
         let changes = WebhookChanges.between(before, after.state)
         guard let invitation = after.state.invitation, !changes.isEmpty else { return [] }
-        let verification = Representations.verification(id: after.id, state: after.state, version: after.version)
-        let order = Representations.order(id: after.id, state: after.state) ?? .null
-        let payloads = changes.map { change -> JSONValue in
-            .object([
-                ("id", .string(APIConfiguration.randomID("evt"))),
-                ("type", .string(change.type.rawValue)),
-                ("created_at", .string(Timestamp.rfc3339(now))),
-                ("data", .object([("object", change.type.isOrderEvent ? order : verification), ("previous", change.previous)])),
-                ("metadata", Representations.metadata(after.state.metadata)),
-                ("stream_version", .int(after.version)),
-                ("event_id", eventID.map { .string($0.uuidString.lowercased()) } ?? .null),
-            ])
-        }
-        var statements: [(String, [(any PostgresEncodable)?])] = [("""
-            INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, url, event_type, payload)
-            SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), $1, $2, $3, e.id, e.url, c.type, c.payload
-            FROM unnest($4::text[], $5::jsonb[]) WITH ORDINALITY AS c(type, payload, n)
-            JOIN ledger.webhook_endpoints e
-              ON e.organization_id = $1 AND e.livemode = $2 AND e.deleted_at IS NULL AND e.enabled
-             AND ('*' = ANY (e.events) OR c.type = ANY (e.events))
-            ORDER BY c.n, e.id
+        // One statement: both inserts run whatever the final SELECT reads, and NOTIFY (which takes a lock that
+        // orders commits) is sent only when a message was queued.
+        return [("""
+            WITH changes AS (
+                SELECT c.type, c.previous, c.n, jsonb_build_object(
+                    'id', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
+                    'type', c.type,
+                    'created_at', $8::text,
+                    'data', jsonb_build_object(
+                        'object', CASE WHEN c.type LIKE 'ORDER\\_%' THEN $9::text::jsonb ELSE $10::text::jsonb END,
+                        'previous', c.previous::jsonb),
+                    'metadata', $11::text::jsonb,
+                    'stream_version', $12::bigint,
+                    'event_id', $13::text) AS payload
+                FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS c(type, previous, n)),
+            to_endpoints AS (
+                INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, url, event_type, payload)
+                SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), $1, $2, $3, e.id, e.url, c.type, c.payload
+                FROM changes c
+                JOIN ledger.webhook_endpoints e
+                  ON e.organization_id = $1 AND e.livemode = $2 AND e.deleted_at IS NULL AND e.enabled
+                 AND ('*' = ANY (e.events) OR c.type = ANY (e.events))
+                ORDER BY c.n, e.id
+                RETURNING 1),
+            to_postback AS (
+                INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, url, event_type, payload)
+                SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), $1, $2, $3, NULL, $6, c.type, c.payload
+                FROM changes c
+                WHERE $6::text IS NOT NULL AND (cardinality($7::text[]) = 0 OR c.type = ANY ($7::text[]))
+                ORDER BY c.n
+                RETURNING 1)
+            SELECT pg_notify('\(channel)', $3) WHERE EXISTS (SELECT FROM to_endpoints) OR EXISTS (SELECT FROM to_postback)
             """, [organizationID, invitation.livemode, after.id, PostgresArray(changes.map(\.type.rawValue)),
-                  PostgresArray(payloads.map(\.jsonString))])]
-        if let postbackURL = invitation.postbackURL {
-            let wanted = changes.indices.filter { invitation.postbackEvents.isEmpty || invitation.postbackEvents.contains(changes[$0].type.rawValue) }
-            if !wanted.isEmpty {
-                statements.append(("""
-                    INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, url, event_type, payload)
-                    SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), $1, $2, $3, NULL, $4, c.type, c.payload
-                    FROM unnest($5::text[], $6::jsonb[]) WITH ORDINALITY AS c(type, payload, n)
-                    ORDER BY c.n
-                    """, [organizationID, invitation.livemode, after.id, postbackURL,
-                          PostgresArray(wanted.map { changes[$0].type.rawValue }), PostgresArray(wanted.map { payloads[$0].jsonString })]))
-            }
-        }
-        statements.append(("SELECT pg_notify('\(channel)', $1)", [after.id]))
-        return statements
+                  PostgresArray(changes.map(\.previous.jsonString)), invitation.postbackURL, PostgresArray(invitation.postbackEvents),
+                  Timestamp.rfc3339(now), documents.order ?? "null", documents.verification,
+                  Representations.metadata(after.state.metadata).jsonString, after.version,
+                  eventID.map { $0.uuidString.lowercased() }])]
     }
 }

@@ -71,10 +71,11 @@ enum VerificationStore {
         let newEvents = events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }
         let append = EventStore.appendStatement(organizationID: organizationID, streamID: after.id, expectedVersion: expected,
                                                 events: newEvents, metadata: actor)
-        let messages = Outbox.statements(organizationID: organizationID, before: before.state, after: after,
+        let documents = Documents(after)
+        let messages = Outbox.statements(organizationID: organizationID, before: before.state, after: after, documents: documents,
                                          causedBy: newEvents.last?.id, now: now)
         do {
-            let rows = try tx.pipeline([append] + projection(organizationID: organizationID, after) + messages)
+            let rows = try tx.pipeline([append] + projection(organizationID: organizationID, after, documents) + messages)
             _ = try EventStore.appendResult(rows[0], streamID: after.id)
         } catch {
             if case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: after.id, expectedVersion: expected) {
@@ -87,11 +88,22 @@ enum VerificationStore {
 
     /// Writes the read models of one verification.
     static func project(_ tx: PostgresConnection, organizationID: UUID, _ loaded: LoadedVerification) throws {
-        _ = try tx.pipeline(projection(organizationID: organizationID, loaded))
+        _ = try tx.pipeline(projection(organizationID: organizationID, loaded, Documents(loaded)))
     }
 
     /// The statements that bring the read models of one verification up to date.
-    static func projection(organizationID: UUID, _ loaded: LoadedVerification) -> [(String, [(any PostgresEncodable)?])] {
+    /// The verification and order objects as JSON text, made once per command for the read models and the outbox.
+    struct Documents {
+        let verification: String
+        let order: String?
+
+        init(_ loaded: LoadedVerification) {
+            verification = Representations.verification(id: loaded.id, state: loaded.state, version: loaded.version).jsonString
+            order = Representations.order(id: loaded.id, state: loaded.state)?.jsonString
+        }
+    }
+
+    static func projection(organizationID: UUID, _ loaded: LoadedVerification, _ documents: Documents) -> [(String, [(any PostgresEncodable)?])] {
         let state = loaded.state
         guard let invitation = state.invitation, let created = state.createdAt, let updated = state.updatedAt else { return [] }
         var statements: [(String, [(any PostgresEncodable)?])] = [("""
@@ -102,8 +114,8 @@ enum VerificationStore {
             SET version = excluded.version, status = excluded.status, updated_at = excluded.updated_at, document = excluded.document
             """, [organizationID, loaded.id, invitation.livemode, loaded.version, state.overallStatus.rawValue, invitation.entityID,
                   invitation.clientReferenceID, invitation.packageID, created, updated,
-                  Representations.verification(id: loaded.id, state: state, version: loaded.version)])]
-        if let order = Representations.order(id: loaded.id, state: state), let status = state.orderStatus {
+                  documents.verification])]
+        if let order = documents.order, let status = state.orderStatus {
             statements.append(("""
                 INSERT INTO ledger.orders (organization_id, id, livemode, status, score, package_id, entity_id, created_at,
                                            updated_at, document)
