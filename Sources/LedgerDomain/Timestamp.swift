@@ -17,6 +17,7 @@ public enum Timestamp {
     }
 
     /// Parses RFC 3339: `2026-11-22T04:25:38Z`, with any fraction of a second and a `Z` or `±hh:mm` offset.
+    /// Also reads PostgreSQL's own output (`2026-11-22 04:25:38.123456+00`: a space, an offset in hours).
     public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58 else { return nil }
@@ -52,6 +53,9 @@ public enum Timestamp {
                   let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)) {
             offset = (b[index] == 45 ? -1 : 1) * (hours * 3600 + minutes * 60)
             index += 6
+        } else if b[index] == 43 || b[index] == 45, index + 3 == b.count, let hours = number((index + 1)..<(index + 3)) {
+            offset = (b[index] == 45 ? -1 : 1) * hours * 3600
+            index += 3
         } else {
             return nil
         }

@@ -117,7 +117,7 @@ public final class PostgresRows {
     public func uint64(_ row: Int, _ column: Int) -> UInt64? { string(row, column).flatMap { UInt64($0) } }
     public func bool(_ row: Int, _ column: Int) -> Bool? { string(row, column).map { $0 == "t" } }
     public func uuid(_ row: Int, _ column: Int) -> UUID? { string(row, column).flatMap { UUID(uuidString: $0) } }
-    public func date(_ row: Int, _ column: Int) -> Date? { string(row, column).flatMap(PostgresTimestamp.parse) }
+    public func date(_ row: Int, _ column: Int) -> Date? { string(row, column).flatMap(Timestamp.parse) }
 
     public func json(_ row: Int, _ column: Int) -> JSONValue? {
         guard let text = string(row, column) else { return nil }
@@ -306,7 +306,8 @@ private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar
     }
 }
 
-/// timestamptz text in and out, for sessions set to `TimeZone=UTC` and `DateStyle=ISO`.
+/// timestamptz parameters in PostgreSQL's text form, in UTC with microseconds. (Reading them back is
+/// `Timestamp.parse`, which understands the server's ISO output.)
 public enum PostgresTimestamp {
     public static func format(_ date: Date) -> String {
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
@@ -322,52 +323,5 @@ public enum PostgresTimestamp {
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
             + String(repeating: "0", count: 6 - fractionText.count) + fractionText + "Z"
-    }
-
-    /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]+00` (also with a `T` separator or a `Z`).
-    public static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 19 else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for i in range {
-                let digit = Int(bytes[i]) - 48
-                guard digit >= 0 && digit <= 9 else { return nil }
-                value = value * 10 + digit
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
-        var index = 19
-        var micros = 0
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            var digits = 0
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                if digits < 6 { micros = micros * 10 + Int(bytes[index] - 48); digits += 1 }
-                index += 1
-            }
-            while digits < 6 { micros *= 10; digits += 1 }
-        }
-        var offsetSeconds = 0
-        if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-            let rest = Array(bytes[(index + 1)...]).filter { $0 != UInt8(ascii: ":") }
-            var value = 0
-            for b in rest { value = value * 10 + Int(b) - 48 }
-            let hours = rest.count > 2 ? value / 100 : value
-            let minutes = rest.count > 2 ? value % 100 : 0
-            offsetSeconds = sign * (hours * 3600 + minutes * 60)
-        }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let epoch = timegm(&parts)
-        return Date(timeIntervalSince1970: Double(epoch - offsetSeconds) + Double(micros) / 1_000_000)
     }
 }

@@ -185,16 +185,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The organization's postback secrets, made on first use if nobody has read them yet.
     func postbackSecrets(_ message: Message) throws -> [WebhookSecret] {
-        guard let fresh = WebhookSecret.generate() else { throw AccessError.noRandomness }
-        return try pool.withConnection { connection in
-            try connection.query("""
-                INSERT INTO ledger.postback_secrets (organization_id, livemode, secret) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING
-                """, [message.organizationID, message.livemode, fresh.text])
-            let rows = try connection.query("""
-                SELECT secret, CASE WHEN previous_secret_expires_at > now() THEN previous_secret END
-                FROM ledger.postback_secrets WHERE organization_id = $1 AND livemode = $2
-                """, [message.organizationID, message.livemode])
-            return [rows.string(0, 0), rows.string(0, 1)].compactMap { $0.flatMap(WebhookSecret.init) }
+        try pool.withConnection {
+            try PostbackSecrets.current($0, organizationID: message.organizationID, livemode: message.livemode).signing
         }
     }
 

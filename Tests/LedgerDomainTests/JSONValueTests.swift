@@ -26,7 +26,10 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(Timestamp.parse("2026-11-18T11:06:40.123Z")?.timeIntervalSince1970 ?? 0, 1_795_000_000.123, accuracy: 0.0001)
         XCTAssertEqual(Timestamp.parse("2026-11-18T12:06:40+01:00")?.timeIntervalSince1970, 1_795_000_000)
         XCTAssertEqual(Timestamp.parse("1969-12-31T23:59:59Z")?.timeIntervalSince1970, -1)
-        for bad in ["2026-11-18", "2026-13-01T00:00:00Z", "2026-11-18T09:06:40", "yesterday", "2026-11-18T09:06:40.Z"] {
+        // PostgreSQL's own output.
+        XCTAssertEqual(Timestamp.parse("2026-11-18 11:06:40.123456+00")?.timeIntervalSince1970 ?? 0, 1_795_000_000.123456, accuracy: 0.000001)
+        XCTAssertEqual(Timestamp.parse("2026-11-18 12:06:40+01")?.timeIntervalSince1970, 1_795_000_000)
+        for bad in ["2026-11-18", "2026-13-01T00:00:00Z", "2026-11-18T09:06:40", "yesterday", "2026-11-18T09:06:40.Z", "2026-11-18T09:06:40+1"] {
             XCTAssertNil(Timestamp.parse(bad), bad)
         }
     }

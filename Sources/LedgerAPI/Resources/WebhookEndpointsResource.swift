@@ -87,17 +87,8 @@ enum WebhookEndpointsResource {
 
         router.add("GET", "/v1/webhook_secret", .command(.scope(.admin)) { context, tx in
             let caller = try context.authenticated
-            guard let fresh = WebhookSecret.generate() else { throw APIFailure.internalError }
-            let rows = try tx.query("""
-                WITH created AS (
-                    INSERT INTO ledger.postback_secrets (organization_id, livemode, secret) VALUES ($1, $2, $3)
-                    ON CONFLICT DO NOTHING RETURNING secret, previous_secret_expires_at)
-                SELECT secret, previous_secret_expires_at FROM created
-                UNION ALL
-                SELECT secret, previous_secret_expires_at FROM ledger.postback_secrets WHERE organization_id = $1 AND livemode = $2
-                LIMIT 1
-                """, [caller.organizationID, caller.livemode, fresh.text])
-            return .json(200, postbackSecret(rows))
+            let current = try PostbackSecrets.current(tx, organizationID: caller.organizationID, livemode: caller.livemode)
+            return .json(200, postbackSecret(secret: current.secret.text, previousExpiresAt: current.previousExpiresAt))
         })
 
         router.add("POST", "/v1/webhook_secret/rotate", .command(.scope(.admin)) { context, tx in
@@ -109,7 +100,7 @@ enum WebhookEndpointsResource {
                 SET previous_secret = p.secret, previous_secret_expires_at = $4, secret = excluded.secret
                 RETURNING secret, previous_secret_expires_at
                 """, [caller.organizationID, caller.livemode, fresh.text, clock().addingTimeInterval(rotationOverlap)])
-            return .json(200, postbackSecret(rows))
+            return .json(200, postbackSecret(secret: rows.string(0, 0), previousExpiresAt: rows.date(0, 1)))
         })
     }
 
@@ -155,8 +146,8 @@ enum WebhookEndpointsResource {
         return .object(members)
     }
 
-    static func postbackSecret(_ rows: PostgresRows) -> JSONValue {
-        .object([("object", "webhook_secret"), ("secret", Representations.text(rows.string(0, 0))),
-                 ("previous_secret_expires_at", Representations.time(rows.date(0, 1)))])
+    static func postbackSecret(secret: String?, previousExpiresAt: Date?) -> JSONValue {
+        .object([("object", "webhook_secret"), ("secret", Representations.text(secret)),
+                 ("previous_secret_expires_at", Representations.time(previousExpiresAt))])
     }
 }
