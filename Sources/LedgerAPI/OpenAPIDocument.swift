@@ -3245,6 +3245,7 @@ enum OpenAPIDocument {
         "required": [
           "id",
           "object",
+          "verification_id",
           "status",
           "url",
           "expires_at"
@@ -3255,6 +3256,9 @@ enum OpenAPIDocument {
           },
           "object": {
             "const": "attempt"
+          },
+          "verification_id": {
+            "type": "string"
           },
           "status": {
             "type": "string",

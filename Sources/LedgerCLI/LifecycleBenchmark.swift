@@ -28,36 +28,14 @@ enum LifecycleBenchmark {
         }
         defer { server?.signal(SIGTERM); _ = server?.wait() }
 
-        let deadline = Date().addingTimeInterval(Double(seconds))
-        let latencies = Mutex<[Double]>([])
-        let failures = Atomic<Int>(0)
-        let session = URLSession(configuration: .ephemeral)
-        let usageBefore = cpuSeconds()
-        let started = Date()
-        let group = DispatchGroup()
-        for _ in 0..<clients {
-            group.enter()
-            // A thread per client: each blocks on its requests, as a real client would.
-            Thread {
-                var mine: [Double] = []
-                while Date() < deadline {
-                    do { try lifecycle(session, target, &mine) } catch { failures.add(1, ordering: .relaxed) }
-                }
-                latencies.withLock { $0.append(contentsOf: mine) }
-                group.leave()
-            }.start()
-        }
-        group.wait()
-        let elapsed = Date().timeIntervalSince(started)
-        let generatorCores = (cpuSeconds() - usageBefore) / elapsed
+        let load = try driveLifecycles(target, clients: clients, seconds: seconds)
         let peakRSS = server.map { peakResidentMegabytes(pid: $0.pid) } ?? .nan
-        let all = latencies.withLock { $0 }.sorted()
-        let commandsPerSecond = Double(all.count) / elapsed
+        let commandsPerSecond = Double(load.commands) / load.seconds
         let pgbenchTPS = try runModeledPgbench(database: database, clients: clients, seconds: seconds)
-        let p50 = BenchCommand.percentile(all, 0.50), p99 = BenchCommand.percentile(all, 0.99)
-        print("lifecycle over HTTP: \(BenchCommand.format(commandsPerSecond)) commands/s  p50 \(BenchCommand.format(p50, 2)) ms  p99 \(BenchCommand.format(p99, 2)) ms  (\(clients) clients, \(seconds) s, \(failures.load(ordering: .relaxed)) failed lifecycles)")
+        let p50 = load.p50, p99 = load.p99
+        print("lifecycle over HTTP: \(BenchCommand.format(commandsPerSecond)) commands/s  p50 \(BenchCommand.format(p50, 2)) ms  p99 \(BenchCommand.format(p99, 2)) ms  (wrk, \(clients) connections, \(seconds) s: \(load.lifecycles) lifecycles, \(load.reads) order reads, \(load.failures) failed responses, \(load.socketErrors) socket errors)")
         print("pgbench (modeled): \(BenchCommand.format(pgbenchTPS)) tps  (-M prepared, \(clients) clients: event insert + version bump + projection upsert + outbox insert)")
-        print("ratio: \(BenchCommand.format(commandsPerSecond / pgbenchTPS, 3)) (target >= 0.50)  server peak RSS: \(BenchCommand.format(peakRSS, 1)) MB (target < 150)  load generator: \(BenchCommand.format(generatorCores, 2)) of 2 cores")
+        print("ratio: \(BenchCommand.format(commandsPerSecond / pgbenchTPS, 3)) (target >= 0.50)  server peak RSS: \(BenchCommand.format(peakRSS, 1)) MB (target < 150)  load generator (wrk): \(BenchCommand.format(load.cores, 2)) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print(JSONValue.object([
             ("clients", .int(Int64(clients))), ("commands_per_s", .double(BenchCommand.round2(commandsPerSecond))),
             ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
@@ -67,22 +45,39 @@ enum LifecycleBenchmark {
         ]).jsonString)
     }
 
-    /// One verification from invite to approved, then its order read. Records each command's latency.
-    static func lifecycle(_ session: URLSession, _ target: Target, _ latencies: inout [Double]) throws {
-        func call(_ method: String, _ path: String, _ body: JSONValue?) throws -> JSONValue {
-            let begin = DispatchTime.now().uptimeNanoseconds
-            let (status, json) = try request(session, target, method, path, body)
-            if method == "POST" { latencies.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1_000_000) }
-            guard (200..<300).contains(status) else { throw UsageError(message: "\(method) \(path) answered \(status)") }
-            return json
+    struct Load {
+        var seconds: Double
+        var commands: Int
+        var reads: Int
+        var lifecycles: Int
+        var failures: Int
+        var socketErrors: Int
+        var p50: Double
+        var p99: Double
+        /// CPU time of the load generator over the run, in cores.
+        var cores: Double
+    }
+
+    /// wrk with `LifecycleLoadScript`: one connection per client, each with one request in flight.
+    static func driveLifecycles(_ target: Target, clients: Int, seconds: Int) throws -> Load {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-lifecycle-\(getpid()).lua")
+        try Data(LifecycleLoadScript.lua.utf8).write(to: script)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let before = childrenCPUSeconds()
+        let outcome = try ChildProcess.run("wrk", ["-t\(min(clients, 2))", "-c\(clients)", "-d\(seconds)s", "--timeout", "10s",
+                                                   "-s", script.path, target.baseURL, "--", target.key])
+        let cpu = childrenCPUSeconds() - before
+        guard outcome.status == 0,
+              let line = outcome.output.split(separator: "\n").last(where: { $0.hasPrefix("{\"seconds\"") }),
+              let figures = try? JSONValue.parse(Array(line.utf8)),
+              let elapsed = figures["seconds"]?.doubleValue, elapsed > 0 else {
+            throw UsageError(message: "wrk failed (install the 'wrk' package):\n\(outcome.output)")
         }
-        let id = try call("POST", "/v1/verifications", ["entity_id": "bench", "checks": ["identity_verification"],
-                                                        "metadata": ["source": "bench"]])["id"]?.stringValue ?? ""
-        let attempt = try call("POST", "/v1/verifications/\(id)/attempts", [:])["id"]?.stringValue ?? ""
-        _ = try call("POST", "/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": "capture_in_progress"])
-        _ = try call("POST", "/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": "completed"])
-        _ = try call("POST", "/v1/verifications/\(id)/results", ["check": "identity_verification", "status": "approved", "response_codes": [10000]])
-        _ = try call("GET", "/v1/orders/\(id)", nil)
+        func count(_ name: String) -> Int { Int(figures[name]?.doubleValue ?? 0) }
+        return Load(seconds: elapsed, commands: count("commands"), reads: count("reads"), lifecycles: count("lifecycles"),
+                    failures: count("failures"), socketErrors: count("socket_errors"),
+                    p50: figures["p50_ms"]?.doubleValue ?? .nan, p99: figures["p99_ms"]?.doubleValue ?? .nan,
+                    cores: cpu / elapsed)
     }
 
     static func request(_ session: URLSession, _ target: Target, _ method: String, _ path: String,
@@ -135,9 +130,10 @@ enum LifecycleBenchmark {
         throw UsageError(message: "the server did not become ready:\n\(server.outputSoFar)")
     }
 
-    static func cpuSeconds() -> Double {
+    /// CPU time of the children waited for so far.
+    static func childrenCPUSeconds() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }

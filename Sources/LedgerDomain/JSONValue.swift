@@ -45,6 +45,14 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    public var doubleValue: Double? {
+        switch self {
+        case let .int(i): return Double(i)
+        case let .double(d): return d
+        default: return nil
+        }
+    }
+
     public var boolValue: Bool? {
         if case let .bool(b) = self { return b }
         return nil

@@ -154,13 +154,13 @@ enum VerificationsResource {
                 return verificationResponse(loaded, status: 200)
             case .latestAttempt:
                 guard let attempt = loaded.state.attempts.last else { return verificationResponse(loaded, status: 200) }
-                return .json(201, Representations.attempt(attempt), headers: [etag])
+                return .json(201, Representations.attempt(attempt, verificationID: loaded.id), headers: [etag])
             case .attempt:
                 let attemptID = context.request.parameter("attempt_id")
                 guard let attempt = loaded.state.attempts.first(where: { $0.id == attemptID }) else {
                     throw APIFailure.notFound("attempt", attemptID, param: "attempt_id")
                 }
-                return .json(200, Representations.attempt(attempt), headers: [etag])
+                return .json(200, Representations.attempt(attempt, verificationID: loaded.id), headers: [etag])
             case .latestDispute:
                 guard let dispute = loaded.state.disputes.last else { return verificationResponse(loaded, status: 200) }
                 return .json(201, Representations.dispute(dispute), headers: [etag])

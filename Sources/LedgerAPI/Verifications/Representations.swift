@@ -45,7 +45,7 @@ enum Representations {
                     ("updated_at", time(check.updatedAt)),
                 ])
             })),
-            ("attempts", .array(state.attempts.map(attempt))),
+            ("attempts", .array(state.attempts.map { attempt($0, verificationID: id) })),
             ("applicant", .object([
                 ("first_name", text(invitation.applicant.firstName)), ("last_name", text(invitation.applicant.lastName)),
                 ("email", text(invitation.applicant.email)), ("address", text(invitation.applicant.address)),
@@ -61,10 +61,11 @@ enum Representations {
         ])
     }
 
-    static func attempt(_ attempt: AttemptState) -> JSONValue {
+    static func attempt(_ attempt: AttemptState, verificationID: String) -> JSONValue {
         .object([
             ("id", .string(attempt.id)),
             ("object", "attempt"),
+            ("verification_id", .string(verificationID)),
             ("status", .string(attempt.status.rawValue)),
             ("url", .string(attempt.url)),
             ("expires_at", time(attempt.expiresAt)),
