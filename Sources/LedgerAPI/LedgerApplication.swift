@@ -22,11 +22,14 @@ public struct APIConfiguration: Sendable {
     public var captureBaseURL: String
     /// Lets webhooks go to loopback and private addresses (tests, private networks).
     public var allowPrivateWebhooks: Bool
+    /// How many verifications' latest states are kept in memory for commands to decide on; 0 reads every stream.
+    public var stateCacheSize: Int
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
-                captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false) {
+                captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
+                stateCacheSize: Int = 10_000) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -35,6 +38,7 @@ public struct APIConfiguration: Sendable {
         self.newID = newID
         self.captureBaseURL = captureBaseURL
         self.allowPrivateWebhooks = allowPrivateWebhooks
+        self.stateCacheSize = stateCacheSize
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -57,6 +61,9 @@ struct RequestContext: Sendable {
     let request: HTTPRequest
     let caller: Caller?
     let pool: ConnectionPool
+    let stateCache: VerificationStateCache
+    /// False when a command runs again because the cached state it decided on was stale.
+    var mayUseCachedState = true
 
     /// The caller of a route that requires a key (the pipeline guarantees one).
     var authenticated: Caller {
@@ -91,6 +98,7 @@ public final class LedgerApplication: Sendable {
     let authenticator: Authenticator
     let rateLimiter: RateLimiter
     let metrics: Metrics
+    let stateCache: VerificationStateCache
 
     public init(pool: ConnectionPool, schemaVersion: Int, configuration: APIConfiguration = APIConfiguration()) {
         self.pool = pool
@@ -100,6 +108,7 @@ public final class LedgerApplication: Sendable {
         rateLimiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         let metrics = Metrics()
         self.metrics = metrics
+        stateCache = VerificationStateCache(capacity: configuration.stateCacheSize)
         var router = Router<Endpoint>()
         HealthResource.register(on: &router, pool: pool, schemaVersion: schemaVersion)
         MetricsResource.register(on: &router, metrics: metrics, pool: pool)
@@ -136,7 +145,7 @@ public final class LedgerApplication: Sendable {
                                          headers: [("Retry-After", String(wait))])
                     }
                 }
-                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: pool))
+                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: pool, stateCache: stateCache))
             } catch {
                 let failure = APIFailure.from(error)
                 if failure.status >= 500 && failure.code == "internal_error" {
@@ -173,7 +182,13 @@ public final class LedgerApplication: Sendable {
         case let .read(_, handler):
             return try handler(context)
         case let .command(_, handler):
-            return try runCommand(handler, context)
+            do {
+                return try runCommand(handler, context)
+            } catch is StaleCachedState {
+                var fromStream = context
+                fromStream.mayUseCachedState = false
+                return try runCommand(handler, fromStream)
+            }
         }
     }
 

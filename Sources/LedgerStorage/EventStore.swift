@@ -61,8 +61,8 @@ public enum EventStore {
         }
     }
 
-    /// The append as a statement, for callers that send it in a pipeline with statements of their own;
-    /// read its rows with `appendResult` and map a failure with `appendError`.
+    /// The append as a statement, for callers that send it with statements of their own: map a failure with
+    /// `appendError` and, once committed, count the events with `countAppended`.
     public static func appendStatement(organizationID: UUID, streamID: String, expectedVersion: ExpectedVersion,
                                        events: [NewEvent], metadata: EventMetadata) -> (String, [(any PostgresEncodable)?]) {
         ("SELECT * FROM ledger.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -72,7 +72,7 @@ public enum EventStore {
           PostgresArray(events.map { PostgresTimestamp.format($0.occurredAt) }), metadata.json])
     }
 
-    public static func appendResult(_ rows: PostgresRows, streamID: String) throws -> AppendResult {
+    private static func appendResult(_ rows: PostgresRows, streamID: String) throws -> AppendResult {
         var stored: [AppendResult.Stored] = []
         stored.reserveCapacity(rows.count)
         for row in 0..<rows.count {
@@ -82,8 +82,12 @@ public enum EventStore {
             }
             stored.append(.init(eventID: id, position: position, version: version, hash: hash))
         }
-        appended.add(stored.count, ordering: .relaxed)
+        countAppended(stored.count)
         return AppendResult(events: stored)
+    }
+
+    public static func countAppended(_ events: Int) {
+        appended.add(events, ordering: .relaxed)
     }
 
     /// The typed error a failed append stands for; other errors pass through.

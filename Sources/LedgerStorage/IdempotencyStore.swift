@@ -81,14 +81,14 @@ public enum IdempotencyStore {
             return .replayed(StoredResponse(status: status, body: body))
         }
         let response = try command(tx)
-        try tx.query("""
+        tx.sendWithNextRoundTrip([("""
             INSERT INTO ledger.idempotency_keys (organization_id, livemode, idempotency_key, request_hash, response_status,
                                                  response_body)
             VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (organization_id, livemode, idempotency_key) DO UPDATE
             SET request_hash = excluded.request_hash, response_status = excluded.response_status,
                 response_body = excluded.response_body, created_at = now()
-            """, [organizationID, livemode, key, ByteA(requestHash), response.status, ByteA(response.body)])
+            """, [organizationID, livemode, key, ByteA(requestHash), response.status, ByteA(response.body)])])
         return .executed(response)
     }
 

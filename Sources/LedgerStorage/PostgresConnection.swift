@@ -131,12 +131,18 @@ public final class PostgresRows {
     }
 }
 
+/// A statement and its parameters.
+public typealias PostgresStatement = (String, [(any PostgresEncodable)?])
+
 /// One libpq connection. Not thread-safe: a pool hands it to one thread at a time.
 public final class PostgresConnection {
     private let raw: OpaquePointer
     private var preparedNames: [String: String] = [:]
     /// Set by `transaction`: the next statement is sent together with BEGIN.
     private var beginPending = false
+    /// Statements of the open transaction waiting for its next round trip (see `sendWithNextRoundTrip`).
+    private var waiting: [(statements: [PostgresStatement], mapError: (Error) -> Error)] = []
+    private var commitActions: [() -> Void] = []
     public private(set) var isBroken = false
 
     public init(conninfo: String) throws {
@@ -160,7 +166,7 @@ public final class PostgresConnection {
     /// Runs one parameterised statement, prepared once per connection and reused.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresRows {
-        if beginPending { return try pipeline([(sql, parameters)])[0] }
+        if beginPending || !waiting.isEmpty { return try pipeline([(sql, parameters)])[0] }
         let name = try preparedName(sql, parameterCount: parameters.count)
         let texts = parameters.map { $0?.postgresText }
         let result = withCStrings(texts) { pointers in
@@ -171,17 +177,63 @@ public final class PostgresConnection {
 
     /// Sends several statements in one round trip (libpq's pipeline mode) and returns their rows in order.
     /// The first error is thrown once every result has been read.
-    public func pipeline(_ statements: [(String, [(any PostgresEncodable)?])]) throws -> [PostgresRows] {
-        let names = try statements.map { try preparedName($0.0, parameterCount: $0.1.count) }
-        let openTransaction = beginPending
+    public func pipeline(_ statements: [PostgresStatement]) throws -> [PostgresRows] {
+        try roundTrip(statements.map { .prepared($0) }).map { try $0.get() }
+    }
+
+    /// Inside `transaction`: queues write statements whose rows nobody reads, to travel with the transaction's
+    /// next round trip, at the latest with its COMMIT, so that they cost no round trip of their own. If one
+    /// fails, the error `mapError` makes of it fails that round trip and the transaction.
+    public func sendWithNextRoundTrip(_ statements: [PostgresStatement], mapError: @escaping (Error) -> Error = { $0 }) {
+        waiting.append((statements, mapError))
+    }
+
+    /// Inside `transaction`: runs `action` once the transaction has committed, never if it rolls back.
+    public func afterCommit(_ action: @escaping () -> Void) {
+        commitActions.append(action)
+    }
+
+    private enum Item {
+        case prepared(PostgresStatement)
+        /// BEGIN and COMMIT, which take no parameters.
+        case control(String)
+    }
+
+    /// One round trip: BEGIN if it is owed, the waiting statements, then `items`. Returns the results of
+    /// `items`; throws what the first failing waiting statement maps its error to.
+    private func roundTrip(_ items: [Item]) throws -> [Result<PostgresRows, Error>] {
+        let queued = waiting
+        waiting = []
+        let all = (beginPending ? [Item.control("BEGIN")] : []) + queued.flatMap { $0.statements.map { Item.prepared($0) } } + items
+        let results = try send(all)
+        var offset = beginPending ? 1 : 0
         beginPending = false
+        if offset == 1, case let .failure(error) = results[0] { throw error }
+        for group in queued {
+            for result in results[offset..<(offset + group.statements.count)] {
+                if case let .failure(error) = result { throw group.mapError(error) }
+            }
+            offset += group.statements.count
+        }
+        return Array(results[offset...])
+    }
+
+    private func send(_ items: [Item]) throws -> [Result<PostgresRows, Error>] {
+        let names = try items.map { item -> String? in
+            guard case let .prepared(statement) = item else { return nil }
+            return try preparedName(statement.0, parameterCount: statement.1.count)
+        }
         guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connection(String(cString: PQerrorMessage(raw))) }
         defer { if PQexitPipelineMode(raw) != 1 { isBroken = true } }
-        if openTransaction { PQsendQueryParams(raw, "BEGIN", 0, nil, nil, nil, nil, 0) }
-        for (index, statement) in statements.enumerated() {
-            let texts = statement.1.map { $0?.postgresText }
-            let sent = withCStrings(texts) { pointers in
-                PQsendQueryPrepared(raw, names[index], Int32(pointers.count), pointers, nil, nil, 0)
+        for (index, item) in items.enumerated() {
+            let sent: Int32
+            switch item {
+            case let .control(sql):
+                sent = PQsendQueryParams(raw, sql, 0, nil, nil, nil, nil, 0)
+            case let .prepared(statement):
+                sent = withCStrings(statement.1.map { $0?.postgresText }) { pointers in
+                    PQsendQueryPrepared(raw, names[index], Int32(pointers.count), pointers, nil, nil, 0)
+                }
             }
             guard sent == 1 else {
                 // Results of what was already sent are still owed; this connection cannot be reused.
@@ -190,18 +242,16 @@ public final class PostgresConnection {
             }
         }
         PQpipelineSync(raw)
-        var failure: Error?
-        var rows: [PostgresRows] = []
-        // One result (then a NULL) per statement, BEGIN included, then the sync point.
-        for position in 0..<(statements.count + (openTransaction ? 1 : 0)) {
+        // One result (then a NULL) per item, then the sync point.
+        let results = items.map { item -> Result<PostgresRows, Error> in
             let result = PQgetResult(raw)
             while let extra = PQgetResult(raw) { PQclear(extra) }
-            do {
-                let checked = try check(result, sql: position == 0 && openTransaction ? "BEGIN" : statements[position - (openTransaction ? 1 : 0)].0)
-                if !(openTransaction && position == 0) { rows.append(checked) }
-            } catch {
-                if failure == nil { failure = error }
+            let sql: String
+            switch item {
+            case let .control(text): sql = text
+            case let .prepared(statement): sql = statement.0
             }
+            return Result { try check(result, sql: sql) }
         }
         while let result = PQgetResult(raw) {
             let status = PQresultStatus(result)
@@ -209,8 +259,7 @@ public final class PostgresConnection {
             if status == PGRES_PIPELINE_SYNC { break }
         }
         if PQstatus(raw) != CONNECTION_OK { isBroken = true }
-        if let failure { throw failure }
-        return rows
+        return results
     }
 
     private func preparedName(_ sql: String, parameterCount: Int) throws -> String {
@@ -223,26 +272,33 @@ public final class PostgresConnection {
 
     /// Runs one or more statements without parameters (migrations, session settings).
     public func execute(_ sql: String) throws {
+        if !waiting.isEmpty { _ = try roundTrip([]) }
         let text = beginPending ? "BEGIN; " + sql : sql
         beginPending = false
         try check(PQexec(raw, text), sql: sql)
     }
 
-    /// Runs `body` in a transaction. BEGIN travels with the first statement, saving a round trip.
+    /// Runs `body` in a transaction. BEGIN travels with the first statement and the statements still waiting
+    /// travel with COMMIT, so a transaction that only writes takes one round trip.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         beginPending = true
+        defer {
+            beginPending = false
+            waiting = []
+            commitActions = []
+        }
         do {
             let value = try body(self)
-            if beginPending {
-                beginPending = false
-            } else {
-                try execute("COMMIT")
+            if !beginPending || !waiting.isEmpty {
+                _ = try roundTrip([.control("COMMIT")])[0].get()
             }
+            let actions = commitActions
+            commitActions = []
+            for action in actions { action() }
             return value
         } catch {
-            let started = !beginPending
-            beginPending = false
-            if started && !isBroken { try? execute("ROLLBACK") }
+            waiting = []
+            if !beginPending && !isBroken { try? execute("ROLLBACK") }
             throw error
         }
     }

@@ -40,8 +40,8 @@ public final class ExpiryScheduler: Sendable {
                     try VerificationStore.project(tx, organizationID: organization, loaded)
                 } else {
                     loaded.version += Int64(events.count)
-                    try VerificationStore.appendAndProject(tx, organizationID: organization, before: before, after: loaded, events: events,
-                                                           now: now, actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system))
+                    VerificationStore.appendAndProject(tx, organizationID: organization, before: before, after: loaded, events: events,
+                                                       now: now, actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system))
                     changed += 1
                 }
             }

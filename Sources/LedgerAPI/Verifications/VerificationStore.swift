@@ -32,18 +32,31 @@ enum VerificationStore {
     }
 
     /// Runs one command; returns the verification after it and the events it produced (none for a no-op).
+    /// The writes travel with the transaction's COMMIT; the state cache learns the result once it committed.
     static func execute(_ tx: PostgresConnection, context: RequestContext, id: String, command: VerificationCommand,
                         now: Date, actor: EventMetadata) throws -> (LoadedVerification, [VerificationEvent]) {
         let caller = try context.authenticated
+        let expected = try ifMatch(context.request)
+        let organizationID = caller.organizationID
+        // Fast path: decide on the cached state without reading the stream; the append expects the cached
+        // version, which a stale entry fails. A refusal or a no-op is decided again on the stream, so that it
+        // never rests on a stale state.
+        if case .invite = command {
+        } else if context.mayUseCachedState, let cached = context.stateCache.get(organizationID: organizationID, id: id),
+                  cached.state.invitation?.livemode == caller.livemode, expected == nil || expected == cached.version,
+                  let events = try? VerificationDecider.decide(command, cached.state, now: now), !events.isEmpty {
+            return (try record(tx, context: context, organizationID: organizationID, current: cached, events: events, now: now,
+                               actor: actor, onConflict: expected == nil ? .runAgainFromStream : .refuse), events)
+        }
         let existing: LoadedVerification?
         if case .invite = command {
             existing = nil
         } else {
-            existing = try load(tx, organizationID: caller.organizationID, id: id, lock: context.request.header("If-Match") == nil)
+            existing = try load(tx, organizationID: organizationID, id: id, lock: expected == nil)
             guard let existing, existing.state.invitation?.livemode == caller.livemode else {
                 throw APIFailure.notFound("verification", id)
             }
-            if let expected = try ifMatch(context.request), expected != existing.version {
+            if let expected, expected != existing.version {
                 throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
                                  message: "the verification is at version \(existing.version), not \(expected)", param: "If-Match")
             }
@@ -55,18 +68,47 @@ enum VerificationStore {
         } catch {
             throw failure(error)
         }
-        guard !events.isEmpty else { return (current, []) }
+        guard !events.isEmpty else {
+            tx.afterCommit { context.stateCache.store(organizationID: organizationID, current) }
+            return (current, [])
+        }
+        return (try record(tx, context: context, organizationID: organizationID, current: current, events: events, now: now,
+                           actor: actor, onConflict: .refuse), events)
+    }
+
+    /// What a failed expected-version check of an append turns into.
+    enum OnConflict {
+        /// 409 `version_conflict`: the caller's own expectation (If-Match, or a stream read under lock) failed.
+        case refuse
+        /// The expectation came from the state cache, which was stale.
+        case runAgainFromStream
+    }
+
+    private static func record(_ tx: PostgresConnection, context: RequestContext, organizationID: UUID, current: LoadedVerification,
+                               events: [VerificationEvent], now: Date, actor: EventMetadata,
+                               onConflict: OnConflict) throws -> LoadedVerification {
         var updated = current
         for event in events { updated.state = VerificationDecider.evolve(updated.state, event, at: now) }
         updated.version += Int64(events.count)
-        try appendAndProject(tx, organizationID: caller.organizationID, before: current, after: updated, events: events,
-                             now: now, actor: actor)
-        return (updated, events)
+        let cache = context.stateCache
+        appendAndProject(tx, organizationID: organizationID, before: current, after: updated, events: events, now: now, actor: actor) { conflict in
+            switch onConflict {
+            case .refuse: return conflict
+            case .runAgainFromStream:
+                cache.remove(organizationID: organizationID, id: current.id)
+                return StaleCachedState()
+            }
+        }
+        let committed = updated
+        tx.afterCommit { cache.store(organizationID: organizationID, committed) }
+        return updated
     }
 
-    /// Appends the events and writes the read models in one round trip.
+    /// Queues the append and the read-model writes to travel with the transaction's next round trip.
+    /// A failed expected-version check becomes a 409 `version_conflict`, or what `conflict` makes of it.
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
-                                 after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata) throws {
+                                 after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata,
+                                 conflict: @escaping (APIFailure) -> Error = { $0 }) {
         let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
         let newEvents = events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }
         let append = EventStore.appendStatement(organizationID: organizationID, streamID: after.id, expectedVersion: expected,
@@ -74,16 +116,17 @@ enum VerificationStore {
         let documents = Documents(after)
         let messages = Outbox.statements(organizationID: organizationID, before: before.state, after: after, documents: documents,
                                          causedBy: newEvents.last?.id, now: now)
-        do {
-            let rows = try tx.pipeline([append] + projection(organizationID: organizationID, after, documents) + messages)
-            _ = try EventStore.appendResult(rows[0], streamID: after.id)
-        } catch {
-            if case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: after.id, expectedVersion: expected) {
-                throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
-                                 message: "the verification changed meanwhile (now at version \(current)); read it and retry", param: nil)
+        let streamID = after.id
+        tx.sendWithNextRoundTrip([append] + projection(organizationID: organizationID, after, documents) + messages) { error in
+            guard case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: streamID,
+                                                                                                  expectedVersion: expected) else {
+                return error
             }
-            throw error
+            return conflict(APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
+                                       message: "the verification changed meanwhile (now at version \(current)); read it and retry",
+                                       param: nil))
         }
+        tx.afterCommit { EventStore.countAppended(newEvents.count) }
     }
 
     /// Writes the read models of one verification.
