@@ -54,14 +54,15 @@ final class Authenticator: Sendable {
     }
 
     static func secret(from header: String) -> String? {
-        let parts = header.split(separator: " ", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return nil }
-        switch parts[0].lowercased() {
+        guard let space = header.firstIndex(of: " ") else { return nil }
+        // Foundation's trimmingCharacters goes through NSString on Linux; this runs on every request.
+        let credentials = String(header[header.index(after: space)...].drop { $0 == " " || $0 == "\t" }.reversed()
+            .drop { $0 == " " || $0 == "\t" }.reversed())
+        switch header[..<space].lowercased() {
         case "bearer":
-            return parts[1].trimmingCharacters(in: .whitespaces)
+            return credentials
         case "basic":
-            guard let decoded = Data(base64Encoded: parts[1].trimmingCharacters(in: .whitespaces)),
-                  let text = String(data: decoded, encoding: .utf8) else { return nil }
+            guard let decoded = Data(base64Encoded: credentials), let text = String(data: decoded, encoding: .utf8) else { return nil }
             return String(text.prefix { $0 != ":" })
         default:
             return nil

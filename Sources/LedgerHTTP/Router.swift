@@ -33,16 +33,17 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     public func resolve(_ request: HTTPRequest) -> Resolution {
-        let parts = Self.split(request.path)
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true)
         var allowed: [String] = []
-        for route in routes {
-            guard let parameters = Self.match(route.segments, parts) else { continue }
+        for route in routes where Self.matches(route.segments, parts) {
             guard route.method == request.method || (request.method == "HEAD" && route.method == "GET") else {
                 allowed.append(route.method)
                 continue
             }
             var routed = request
-            routed.pathParameters = parameters
+            for (segment, part) in zip(route.segments, parts) {
+                if case let .parameter(name) = segment { routed.pathParameters[name] = String(part) }
+            }
             routed.routeTemplate = route.template
             return .matched(route, routed)
         }
@@ -53,16 +54,13 @@ public struct Router<Handler: Sendable>: Sendable {
         path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
     }
 
-    static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {
-        guard segments.count == parts.count else { return nil }
-        var parameters: [String: String] = [:]
+    /// Compares without allocating: every request is checked against most routes.
+    static func matches(_ segments: [Segment], _ parts: [Substring]) -> Bool {
+        guard segments.count == parts.count else { return false }
         for (segment, part) in zip(segments, parts) {
-            switch segment {
-            case let .literal(text): if text != part { return nil }
-            case let .parameter(name): parameters[name] = part
-            }
+            if case let .literal(text) = segment, text != part { return false }
         }
-        return parameters
+        return true
     }
 }
 

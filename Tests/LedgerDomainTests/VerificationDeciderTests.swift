@@ -326,4 +326,25 @@ final class VerificationDeciderTests: XCTestCase {
         XCTAssertEqual(replayed.checks.map(\.status), scenario.state.checks.map(\.status))
         XCTAssertEqual(replayed.customScores, ["tier": "gold"])
     }
+
+    func testEveryFieldOfInvitationsAndResultsSurvivesTheStoredForm() throws {
+        let invitation = Invitation(entityID: "cus_1", entityType: .business, verificationType: .kyb, clientReferenceID: "ref",
+                                    packageID: "pkg", checks: [.identityVerification, .amlScreening], provider: "onfido",
+                                    applicant: Applicant(firstName: "Ada", lastName: "Lovelace", email: "ada@example.com", address: "1 Road"),
+                                    metadata: ["b": "2", "a": "1"], postbackURL: "https://example.com/hook",
+                                    postbackEvents: ["ORDER_COMPLETED"], expiresAt: Scenario.start.addingTimeInterval(86_400), livemode: true)
+        let full = CheckResult(check: .identityVerification, status: .declined,
+                               responseCodes: [ResponseCode(code: 62301), ResponseCode(code: 99001)],
+                               signals: Signals(documentAuthenticity: .fail, faceMatch: .pass, liveness: .pending, aml: .match),
+                               extractedData: ExtractedData(firstName: "Ada", lastName: "L", dateOfBirth: "1815-12-10", address: "1 Road",
+                                                            document: .init(type: "passport", number: "X1", issuingCountry: "GB",
+                                                                            issueDate: "2020-01-01", expiryDate: "2030-01-01")),
+                               riskLabels: ["pep"], providerReference: "prov_1", raw: ["nested": [1, "two", nil]], attemptID: "att_1")
+        let sparse = CheckResult(check: .email, status: .approved)
+        for event in [VerificationEvent.invited(invitation), .resultRecorded(full), .resultRecorded(sparse),
+                      .invited(Invitation(entityID: "cus_2", checks: [.phone], expiresAt: Scenario.start))] {
+            XCTAssertEqual(try VerificationEvent(type: event.type, data: event.data), event)
+        }
+        XCTAssertNil(VerificationEvent.resultRecorded(sparse).data["extracted_data"], "absent optionals are left out")
+    }
 }

@@ -102,6 +102,16 @@ final class EventStoreTests: XCTestCase {
         XCTAssertThrowsError(try append("elsewhere", .any, events)) { error in
             XCTAssertEqual(error as? AppendError, .eventsPartlyStored(streamID: "elsewhere"))
         }
+        let third = [event("C")]
+        let stored = try append("s", .exact(2), third)
+        XCTAssertEqual(try append("s", .exact(2), third), stored, "a repeat at an exact version answers as the first time")
+        XCTAssertThrowsError(try append("s", .exact(3), [third[0], event("D")])) { error in
+            XCTAssertEqual(error as? AppendError, .eventsPartlyStored(streamID: "s"), "even when the version still matches")
+        }
+        XCTAssertThrowsError(try append("elsewhere", .noStream, third)) { error in
+            XCTAssertEqual(error as? AppendError, .eventsPartlyStored(streamID: "elsewhere"))
+        }
+        XCTAssertEqual(try pool.withConnection { try EventStore.readStream($0, organizationID: organization, streamID: "s") }.count, 3)
     }
 
     func testStreamsOfOtherOrganizationsAreSeparate() throws {

@@ -117,7 +117,9 @@ enum VerificationStore {
         let messages = Outbox.statements(organizationID: organizationID, before: before.state, after: after, documents: documents,
                                          causedBy: newEvents.last?.id, now: now)
         let streamID = after.id
-        tx.sendWithNextRoundTrip([append] + projection(organizationID: organizationID, after, documents) + messages) { error in
+        let statements = projection(organizationID: organizationID, after, documents,
+                                    deadlineUnchanged: before.version > 0 && deadline(before.state) == deadline(after.state))
+        tx.sendWithNextRoundTrip([append] + statements + messages) { error in
             guard case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: streamID,
                                                                                                   expectedVersion: expected) else {
                 return error
@@ -146,7 +148,17 @@ enum VerificationStore {
         }
     }
 
-    static func projection(organizationID: UUID, _ loaded: LoadedVerification, _ documents: Documents) -> [(String, [(any PostgresEncodable)?])] {
+    /// When the expiry scheduler should look at a verification: its own expiry or its open attempt's, whichever
+    /// comes first; never once it is terminal.
+    static func deadline(_ state: VerificationState) -> Date? {
+        guard !state.isTerminal, let invitation = state.invitation else { return nil }
+        let attempt = state.openAttempt.flatMap { $0.status.allowedNext.contains(.expired) ? $0.expiresAt : nil }
+        return [invitation.expiresAt, attempt].compactMap { $0 }.min()
+    }
+
+    /// `deadlineUnchanged`: the stored deadline is already this state's (it was written with the state before).
+    static func projection(organizationID: UUID, _ loaded: LoadedVerification, _ documents: Documents,
+                           deadlineUnchanged: Bool = false) -> [(String, [(any PostgresEncodable)?])] {
         let state = loaded.state
         guard let invitation = state.invitation, let created = state.createdAt, let updated = state.updatedAt else { return [] }
         var statements: [(String, [(any PostgresEncodable)?])] = [("""
@@ -168,9 +180,8 @@ enum VerificationStore {
                 """, [organizationID, loaded.id, invitation.livemode, status.rawValue, Views.orderScore(state).rawValue,
                       invitation.packageID, invitation.entityID, state.orderOpenedAt ?? updated, updated, order]))
         }
-        let deadlines = [state.isTerminal ? nil : invitation.expiresAt,
-                         state.isTerminal ? nil : state.openAttempt.flatMap { $0.status.allowedNext.contains(.expired) ? $0.expiresAt : nil }]
-        if let due = deadlines.compactMap({ $0 }).min() {
+        guard !deadlineUnchanged else { return statements }
+        if let due = deadline(state) {
             statements.append(("""
                 INSERT INTO ledger.verification_deadlines (organization_id, id, due_at) VALUES ($1, $2, $3)
                 ON CONFLICT (organization_id, id) DO UPDATE SET due_at = excluded.due_at

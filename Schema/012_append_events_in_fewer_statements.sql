@@ -1,0 +1,111 @@
+-- append_events, same contract as in 005, in two statements instead of four or more:
+--  * the version check and bump also fetch the head of the chain (the event at the expected version), so
+--    stream row and head hash come in one statement;
+--  * the hashes are chained in memory and all events go in with one INSERT;
+--  * a repeat of an append that already succeeded is looked for only when it can be one: for any-version
+--    appends up front, for the others once their version check has failed (the first append moved the
+--    stream past the version they expect). Ids already stored elsewhere still fail on events' unique
+--    event_id (23505, events_event_id_key), which callers read as LD003.
+CREATE OR REPLACE FUNCTION ledger.append_events(
+    p_organization_id uuid,
+    p_stream_id text,
+    p_expected_version bigint,
+    p_event_ids uuid[],
+    p_types text[],
+    p_schema_versions integer[],
+    p_data jsonb[],
+    p_occurred_at timestamptz[],
+    p_metadata jsonb
+) RETURNS TABLE (appended_event_id uuid, appended_position bigint, appended_version bigint, appended_hash bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    event_count constant integer := coalesce(array_length(p_event_ids, 1), 0);
+    current_version bigint;
+    head bytea;
+    previous_hashes bytea[] := '{}';
+    hashes bytea[] := '{}';
+BEGIN
+    IF event_count = 0 OR array_length(p_types, 1) IS DISTINCT FROM event_count
+       OR array_length(p_schema_versions, 1) IS DISTINCT FROM event_count
+       OR array_length(p_data, 1) IS DISTINCT FROM event_count
+       OR array_length(p_occurred_at, 1) IS DISTINCT FROM event_count THEN
+        RAISE EXCEPTION 'append to stream % needs one id, type, schema version, data and time per event', p_stream_id
+            USING ERRCODE = '22023';
+    END IF;
+
+    IF p_expected_version IS NULL THEN
+        IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
+            RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
+            RETURN;
+        END IF;
+        INSERT INTO ledger.streams AS s (organization_id, stream_id, version)
+        VALUES (p_organization_id, p_stream_id, event_count)
+        ON CONFLICT (organization_id, stream_id)
+        DO UPDATE SET version = s.version + event_count, updated_at = now()
+        RETURNING s.version - event_count INTO current_version;
+        IF current_version > 0 THEN
+            SELECT e.hash INTO head FROM ledger.events e
+            WHERE e.organization_id = p_organization_id AND e.stream_id = p_stream_id AND e.version = current_version;
+        END IF;
+    ELSIF p_expected_version = 0 THEN
+        INSERT INTO ledger.streams (organization_id, stream_id, version)
+        VALUES (p_organization_id, p_stream_id, event_count)
+        ON CONFLICT DO NOTHING
+        RETURNING 0 INTO current_version;
+    ELSE
+        UPDATE ledger.streams s SET version = s.version + event_count, updated_at = now()
+        FROM ledger.events e
+        WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id AND s.version = p_expected_version
+          AND e.organization_id = s.organization_id AND e.stream_id = s.stream_id AND e.version = p_expected_version
+        RETURNING p_expected_version, e.hash INTO current_version, head;
+    END IF;
+
+    IF current_version IS NULL THEN
+        IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
+            RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
+            RETURN;
+        END IF;
+        SELECT s.version INTO current_version FROM ledger.streams s
+        WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id;
+        RAISE EXCEPTION 'Wrong expected version: % (stream: %, stream version: %)',
+            p_expected_version, p_stream_id, coalesce(current_version, 0)
+            USING ERRCODE = 'LD001', DETAIL = coalesce(current_version, 0)::text;
+    END IF;
+
+    head := coalesce(head, ledger.genesis_hash());
+    FOR i IN 1 .. event_count LOOP
+        previous_hashes[i] := head;
+        head := sha256(head || ledger.event_canonical_bytes(
+            p_event_ids[i], p_organization_id, p_stream_id, current_version + i, p_types[i], p_schema_versions[i],
+            p_data[i], p_metadata, p_occurred_at[i]));
+        hashes[i] := head;
+    END LOOP;
+
+    RETURN QUERY
+        INSERT INTO ledger.events AS e (event_id, organization_id, stream_id, version, type, schema_version, data, metadata,
+                                        occurred_at, previous_hash, hash)
+        SELECT p_event_ids[i], p_organization_id, p_stream_id, current_version + i, p_types[i], p_schema_versions[i],
+               p_data[i], p_metadata, p_occurred_at[i], previous_hashes[i], hashes[i]
+        FROM generate_series(1, event_count) AS i
+        ORDER BY i
+        RETURNING e.event_id, e.position, e.version, e.hash;
+END;
+$$;
+
+-- What a repeated append gets: the events stored the first time, when every id is in this stream (LD003
+-- when only some are, or they are in another stream).
+CREATE FUNCTION ledger.stored_append(p_organization_id uuid, p_stream_id text, p_event_ids uuid[])
+RETURNS TABLE (appended_event_id uuid, appended_position bigint, appended_version bigint, appended_hash bytea)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM ledger.events e
+        WHERE e.event_id = ANY (p_event_ids)
+          AND e.organization_id = p_organization_id AND e.stream_id = p_stream_id) = cardinality(p_event_ids) THEN
+        RETURN QUERY
+            SELECT e.event_id, e.position, e.version, e.hash FROM ledger.events e
+            WHERE e.event_id = ANY (p_event_ids) ORDER BY e.version;
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'some of these events are already in the log (stream: %)', p_stream_id USING ERRCODE = 'LD003';
+END;
+$$;
