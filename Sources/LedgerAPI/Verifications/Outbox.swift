@@ -16,20 +16,22 @@ enum Outbox {
         let changes = WebhookChanges.between(before, after.state)
         guard let invitation = after.state.invitation, !changes.isEmpty else { return [] }
         // One statement: both inserts run whatever the final SELECT reads, and NOTIFY (which takes a lock that
-        // orders commits) is sent only when a message was queued.
+        // orders commits) is sent only when a message was queued. The changes come from generate_subscripts,
+        // whose row estimate does not depend on the arrays, so the prepared statement keeps one generic plan
+        // rather than being planned again for every command.
         return [("""
             WITH changes AS (
-                SELECT c.type, c.previous, c.n, jsonb_build_object(
+                SELECT ($4::text[])[c.n] AS type, c.n, jsonb_build_object(
                     'id', 'evt_' || replace(gen_random_uuid()::text, '-', ''),
-                    'type', c.type,
+                    'type', ($4::text[])[c.n],
                     'created_at', $8::text,
                     'data', jsonb_build_object(
-                        'object', CASE WHEN c.type LIKE 'ORDER\\_%' THEN $9::text::jsonb ELSE $10::text::jsonb END,
-                        'previous', c.previous::jsonb),
+                        'object', CASE WHEN ($4::text[])[c.n] LIKE 'ORDER\\_%' THEN $9::text::jsonb ELSE $10::text::jsonb END,
+                        'previous', (($5::text[])[c.n])::jsonb),
                     'metadata', $11::text::jsonb,
                     'stream_version', $12::bigint,
                     'event_id', $13::text) AS payload
-                FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS c(type, previous, n)),
+                FROM generate_subscripts($4::text[], 1) AS c(n)),
             to_endpoints AS (
                 INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, url, event_type, payload)
                 SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), $1, $2, $3, e.id, e.url, c.type, c.payload

@@ -1,11 +1,18 @@
--- append_events, same contract as in 005, in two statements instead of four or more:
---  * the version check and bump also fetch the head of the chain (the event at the expected version), so
---    stream row and head hash come in one statement;
---  * the hashes are chained in memory and all events go in with one INSERT;
+-- append_events, same contract as in 005, in fewer statements, each of which reaches its rows by primary key:
+--  * the stream row keeps the head of its chain (head_hash), so no event has to be looked up to extend it;
+--  * the hashes are chained in memory and all events go in with one INSERT, whose row source is
+--    generate_subscripts: its estimate does not depend on the argument, so PostgreSQL settles on one generic
+--    plan for the statement instead of planning it again on every call (as it does for generate_series);
 --  * a repeat of an append that already succeeded is looked for only when it can be one: for any-version
 --    appends up front, for the others once their version check has failed (the first append moved the
 --    stream past the version they expect). Ids already stored elsewhere still fail on events' unique
 --    event_id (23505, events_event_id_key), which callers read as LD003.
+ALTER TABLE ledger.streams ADD COLUMN head_hash bytea;
+UPDATE ledger.streams s SET head_hash = e.hash
+FROM ledger.events e
+WHERE e.organization_id = s.organization_id AND e.stream_id = s.stream_id AND e.version = s.version;
+ALTER TABLE ledger.streams ALTER COLUMN head_hash SET NOT NULL;
+
 CREATE OR REPLACE FUNCTION ledger.append_events(
     p_organization_id uuid,
     p_stream_id text,
@@ -33,43 +40,29 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
 
-    IF p_expected_version IS NULL THEN
-        IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
-            RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
-            RETURN;
-        END IF;
-        INSERT INTO ledger.streams AS s (organization_id, stream_id, version)
-        VALUES (p_organization_id, p_stream_id, event_count)
-        ON CONFLICT (organization_id, stream_id)
-        DO UPDATE SET version = s.version + event_count, updated_at = now()
-        RETURNING s.version - event_count INTO current_version;
-        IF current_version > 0 THEN
-            SELECT e.hash INTO head FROM ledger.events e
-            WHERE e.organization_id = p_organization_id AND e.stream_id = p_stream_id AND e.version = current_version;
-        END IF;
-    ELSIF p_expected_version = 0 THEN
-        INSERT INTO ledger.streams (organization_id, stream_id, version)
-        VALUES (p_organization_id, p_stream_id, event_count)
-        ON CONFLICT DO NOTHING
-        RETURNING 0 INTO current_version;
-    ELSE
-        UPDATE ledger.streams s SET version = s.version + event_count, updated_at = now()
-        FROM ledger.events e
-        WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id AND s.version = p_expected_version
-          AND e.organization_id = s.organization_id AND e.stream_id = s.stream_id AND e.version = p_expected_version
-        RETURNING p_expected_version, e.hash INTO current_version, head;
+    IF p_expected_version IS NULL AND EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
+        RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
+        RETURN;
     END IF;
 
-    IF current_version IS NULL THEN
+    IF p_expected_version = 0 THEN
+        current_version := 0;
+    ELSE
+        -- Concurrent appenders queue here; the one that waited then sees the version the other one wrote.
+        SELECT s.version, s.head_hash INTO current_version, head FROM ledger.streams s
+        WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id
+        FOR UPDATE;
+        current_version := coalesce(current_version, 0);
+    END IF;
+
+    IF current_version <> coalesce(p_expected_version, current_version) THEN
         IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
             RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
             RETURN;
         END IF;
-        SELECT s.version INTO current_version FROM ledger.streams s
-        WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id;
         RAISE EXCEPTION 'Wrong expected version: % (stream: %, stream version: %)',
-            p_expected_version, p_stream_id, coalesce(current_version, 0)
-            USING ERRCODE = 'LD001', DETAIL = coalesce(current_version, 0)::text;
+            p_expected_version, p_stream_id, current_version
+            USING ERRCODE = 'LD001', DETAIL = current_version::text;
     END IF;
 
     head := coalesce(head, ledger.genesis_hash());
@@ -81,12 +74,39 @@ BEGIN
         hashes[i] := head;
     END LOOP;
 
+    IF current_version = 0 THEN
+        INSERT INTO ledger.streams (organization_id, stream_id, version, head_hash)
+        VALUES (p_organization_id, p_stream_id, event_count, head)
+        ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            -- Created by a concurrent appender since this one looked: a conflict, or for any-version appends
+            -- a retry behind that appender's row lock.
+            IF p_expected_version IS NULL THEN
+                RETURN QUERY SELECT * FROM ledger.append_events(p_organization_id, p_stream_id, NULL, p_event_ids, p_types,
+                                                                p_schema_versions, p_data, p_occurred_at, p_metadata);
+                RETURN;
+            END IF;
+            IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
+                RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
+                RETURN;
+            END IF;
+            SELECT s.version INTO current_version FROM ledger.streams s
+            WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id;
+            RAISE EXCEPTION 'Wrong expected version: % (stream: %, stream version: %)',
+                p_expected_version, p_stream_id, current_version
+                USING ERRCODE = 'LD001', DETAIL = current_version::text;
+        END IF;
+    ELSE
+        UPDATE ledger.streams s SET version = current_version + event_count, head_hash = head, updated_at = now()
+        WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id;
+    END IF;
+
     RETURN QUERY
         INSERT INTO ledger.events AS e (event_id, organization_id, stream_id, version, type, schema_version, data, metadata,
                                         occurred_at, previous_hash, hash)
         SELECT p_event_ids[i], p_organization_id, p_stream_id, current_version + i, p_types[i], p_schema_versions[i],
                p_data[i], p_metadata, p_occurred_at[i], previous_hashes[i], hashes[i]
-        FROM generate_series(1, event_count) AS i
+        FROM generate_subscripts(p_event_ids, 1) AS i
         ORDER BY i
         RETURNING e.event_id, e.position, e.version, e.hash;
 END;
