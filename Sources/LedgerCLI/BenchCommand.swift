@@ -140,13 +140,13 @@ enum BenchCommand {
         return try pgbench(database: database, clients: clients, seconds: seconds, setup: """
             CREATE TABLE ledger_bench.streams (LIKE ledger.streams INCLUDING ALL);
             CREATE TABLE ledger_bench.events (LIKE ledger.events INCLUDING ALL);
-            INSERT INTO ledger_bench.streams (organization_id, stream_id, version)
-            SELECT '\(org)', g::text, 1 FROM generate_series(1, \(streams)) g;
+            INSERT INTO ledger_bench.streams (organization_id, stream_id, version, head_hash)
+            SELECT '\(org)', g::text, 1, '\\x00' FROM generate_series(1, \(streams)) g;
             ANALYZE ledger_bench.streams;
             """, script: """
             \\set s random(1, \(streams))
             BEGIN;
-            UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(org)' AND stream_id = :s::text RETURNING version AS v \\gset
+            UPDATE ledger_bench.streams SET version = version + 1, head_hash = '\\x00', updated_at = now() WHERE organization_id = '\(org)' AND stream_id = :s::text RETURNING version AS v \\gset
             INSERT INTO ledger_bench.events (event_id, organization_id, stream_id, version, type, schema_version, data, metadata, occurred_at, previous_hash, hash) VALUES (gen_random_uuid(), '\(org)', :s::text, :v, 'BenchEventRecorded', 1, '{"writer": 1, "sequence": 1}', '{"actor_id": "bench", "actor_type": "system"}', now(), '\\x00', '\\x00');
             END;
 

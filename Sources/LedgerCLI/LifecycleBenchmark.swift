@@ -157,12 +157,12 @@ enum LifecycleBenchmark {
             CREATE TABLE ledger_bench.outbox (
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, organization_id uuid NOT NULL, stream_id text NOT NULL,
                 event_type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
-            INSERT INTO ledger_bench.streams (organization_id, stream_id, version) SELECT '\(organization)', g::text, 1 FROM generate_series(1, \(streams)) g;
+            INSERT INTO ledger_bench.streams (organization_id, stream_id, version, head_hash) SELECT '\(organization)', g::text, 1, '\\x00' FROM generate_series(1, \(streams)) g;
             ANALYZE ledger_bench.streams;
             """, script: """
             \\set s random(1, \(streams))
             BEGIN;
-            UPDATE ledger_bench.streams SET version = version + 1, updated_at = now() WHERE organization_id = '\(organization)' AND stream_id = :s::text RETURNING version AS v \\gset
+            UPDATE ledger_bench.streams SET version = version + 1, head_hash = '\\x00', updated_at = now() WHERE organization_id = '\(organization)' AND stream_id = :s::text RETURNING version AS v \\gset
             INSERT INTO ledger_bench.events (event_id, organization_id, stream_id, version, type, schema_version, data, metadata, occurred_at, previous_hash, hash) VALUES (gen_random_uuid(), '\(organization)', :s::text, :v, 'AttemptStatusChanged', 1, '{"attempt_id": "att_bench", "from": "capture_in_progress", "to": "completed"}', '{"actor_id": "key_bench", "actor_type": "api_key"}', now(), '\\x00', '\\x00');
             INSERT INTO ledger_bench.verifications (organization_id, id, livemode, version, status, entity_id, created_at, updated_at, document) VALUES ('\(organization)', :s::text, false, :v, 'checks_in_progress', 'bench', now(), now(), '\(document)') ON CONFLICT (organization_id, id) DO UPDATE SET version = excluded.version, status = excluded.status, updated_at = excluded.updated_at, document = excluded.document;
             INSERT INTO ledger_bench.outbox (organization_id, stream_id, event_type, payload) VALUES ('\(organization)', :s::text, 'VERIFICATION_STATUS_CHANGE', '\(document)');
