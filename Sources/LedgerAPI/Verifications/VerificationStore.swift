@@ -41,8 +41,7 @@ enum VerificationStore {
         // Fast path: decide on the cached state without reading the stream; the append expects the cached
         // version, which a stale entry fails. A refusal or a no-op is decided again on the stream, so that it
         // never rests on a stale state.
-        if case .invite = command {
-        } else if context.mayUseCachedState, let cached = context.stateCache.get(organizationID: organizationID, id: id),
+        if context.mayUseCachedState, let cached = context.stateCache.get(organizationID: organizationID, id: id),
                   cached.state.invitation?.livemode == caller.livemode, expected == nil || expected == cached.version,
                   let events = try? VerificationDecider.decide(command, cached.state, now: now), !events.isEmpty {
             return (try record(tx, context: context, organizationID: organizationID, current: cached, events: events, now: now,
