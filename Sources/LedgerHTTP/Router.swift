@@ -58,7 +58,7 @@ public struct Router<Handler: Sendable>: Sendable {
     static func matches(_ segments: [Segment], _ parts: [Substring]) -> Bool {
         guard segments.count == parts.count else { return false }
         for (segment, part) in zip(segments, parts) {
-            if case let .literal(text) = segment, text != part { return false }
+            if case let .literal(text) = segment, !text.utf8.elementsEqual(part.utf8) { return false }
         }
         return true
     }

@@ -118,7 +118,11 @@ enum VerificationStore {
         let streamID = after.id
         let statements = projection(organizationID: organizationID, after, documents,
                                     deadlineUnchanged: before.version > 0 && deadline(before.state) == deadline(after.state))
-        tx.sendWithNextRoundTrip([append] + statements + messages) { error in
+        // Every statement here reaches its rows by key, so one generic plan each is right; left to itself,
+        // PostgreSQL keeps planning the outbox statement again because its custom plans fold away the
+        // branches that the parameters switch off.
+        let genericPlans: PostgresStatement = ("SET LOCAL plan_cache_mode = force_generic_plan", [])
+        tx.sendWithNextRoundTrip([genericPlans, append] + statements + messages) { error in
             guard case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: streamID,
                                                                                                   expectedVersion: expected) else {
                 return error
