@@ -145,15 +145,27 @@ enum LifecycleBenchmark {
         return kilobytes / 1024
     }
 
-    /// pgbench on bare tables of the same shapes: the transaction one command amounts to in SQL.
+    /// pgbench on bare tables of the same shapes and storage settings: the transaction one command amounts
+    /// to in SQL. The projection document is the one the service last wrote (a stub when it wrote none here).
     static func runModeledPgbench(database: Database, clients: Int, seconds: Int) throws -> Double {
         let organization = UUID().postgresText
         let streams = 20_000
-        let document = #"{"id": "ver_bench", "object": "verification", "status": "checks_in_progress", "checks": [{"type": "identity_verification", "status": "checks_in_progress", "response_codes": []}], "metadata": {"source": "bench"}}"#
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        let written = try connection.query("SELECT document::text FROM ledger.verifications ORDER BY updated_at DESC LIMIT 1").string(0, 0)
+        let document = (written ?? #"{"id": "ver_bench", "object": "verification", "status": "checks_in_progress", "checks": [{"type": "identity_verification", "status": "checks_in_progress", "response_codes": []}], "metadata": {"source": "bench"}}"#)
+            .replacingOccurrences(of: "'", with: "''")
         return try BenchCommand.pgbench(database: database, clients: clients, seconds: seconds, setup: """
             CREATE TABLE ledger_bench.streams (LIKE ledger.streams INCLUDING ALL);
             CREATE TABLE ledger_bench.events (LIKE ledger.events INCLUDING ALL);
             CREATE TABLE ledger_bench.verifications (LIKE ledger.verifications INCLUDING ALL);
+            DO $$
+            DECLARE t record;
+            BEGIN
+                FOR t IN SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = 'ledger' AND c.relname IN ('streams', 'events', 'verifications') AND c.reloptions IS NOT NULL LOOP
+                    EXECUTE format('ALTER TABLE ledger_bench.%I SET (%s)', t.relname, array_to_string(t.reloptions, ', '));
+                END LOOP;
+            END $$;
             CREATE TABLE ledger_bench.outbox (
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, organization_id uuid NOT NULL, stream_id text NOT NULL,
                 event_type text NOT NULL, payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
