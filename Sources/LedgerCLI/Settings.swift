@@ -45,7 +45,10 @@ public struct Settings: Sendable {
         listenHost = host
         listenPort = port
         threads = try integer("LEDGER_THREADS", max(8, 8 * ProcessInfo.processInfo.activeProcessorCount), range: 1...512)
-        databasePoolSize = try integer("LEDGER_DB_POOL", threads + 4, range: 1...1000)
+        // More connections than a few per core only make PostgreSQL's backends compete for the CPU; threads
+        // beyond that wait for a connection, which costs less.
+        databasePoolSize = try integer("LEDGER_DB_POOL", min(threads + 4, max(8, 4 * ProcessInfo.processInfo.activeProcessorCount)),
+                                       range: 1...1000)
         maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
         connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)
         connectionLimit = try integer("LEDGER_CONNECTION_LIMIT", 4096, range: 16...1_000_000)

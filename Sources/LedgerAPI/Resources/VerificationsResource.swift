@@ -169,8 +169,11 @@ enum VerificationsResource {
     }
 
     static func verificationResponse(_ loaded: LoadedVerification, status: Int) -> HTTPResponse {
-        .json(status, Representations.verification(id: loaded.id, state: loaded.state, version: loaded.version),
-              headers: [("ETag", "\"\(loaded.version)\"")])
+        let etag = ("ETag", "\"\(loaded.version)\"")
+        guard let document = loaded.document else {
+            return .json(status, Representations.verification(id: loaded.id, state: loaded.state, version: loaded.version), headers: [etag])
+        }
+        return HTTPResponse(status: status, headers: [("Content-Type", "application/json"), etag], body: Array(document.utf8))
     }
 
     static func actor(_ context: RequestContext) -> EventMetadata {

@@ -8,6 +8,8 @@ struct LoadedVerification: Sendable {
     var id: String
     var state: VerificationState
     var version: Int64
+    /// The verification object of this version as JSON text, when a command has already rendered it.
+    var document: String? = nil
 }
 
 /// The imperative shell around the verification decider: load the stream, decide, append, project.
@@ -90,7 +92,8 @@ enum VerificationStore {
         for event in events { updated.state = VerificationDecider.evolve(updated.state, event, at: now) }
         updated.version += Int64(events.count)
         let cache = context.stateCache
-        appendAndProject(tx, organizationID: organizationID, before: current, after: updated, events: events, now: now, actor: actor) { conflict in
+        updated.document = appendAndProject(tx, organizationID: organizationID, before: current, after: updated, events: events,
+                                            now: now, actor: actor) { conflict in
             switch onConflict {
             case .refuse: return conflict
             case .runAgainFromStream:
@@ -103,11 +106,13 @@ enum VerificationStore {
         return updated
     }
 
-    /// Queues the append and the read-model writes to travel with the transaction's next round trip.
-    /// A failed expected-version check becomes a 409 `version_conflict`, or what `conflict` makes of it.
+    /// Queues the append and the read-model writes to travel with the transaction's next round trip, and
+    /// returns the verification document written. A failed expected-version check becomes a 409
+    /// `version_conflict`, or what `conflict` makes of it.
+    @discardableResult
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
                                  after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata,
-                                 conflict: @escaping (APIFailure) -> Error = { $0 }) {
+                                 conflict: @escaping (APIFailure) -> Error = { $0 }) -> String {
         let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
         let newEvents = events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }
         let append = EventStore.appendStatement(organizationID: organizationID, streamID: after.id, expectedVersion: expected,
@@ -132,6 +137,7 @@ enum VerificationStore {
                                        param: nil))
         }
         tx.afterCommit { EventStore.countAppended(newEvents.count) }
+        return documents.verification
     }
 
     /// Writes the read models of one verification.
