@@ -178,7 +178,7 @@ enum BenchCommand {
         let database = try Database(settings: settings)
         defer { database.close() }
         let (_, latest) = try database.migrate()
-        let pool = database.makePool(size: settings.databasePoolSize)
+        let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads)
         let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         var configuration = settings.httpConfiguration
         configuration.port = 0

@@ -35,8 +35,8 @@ public final class Database: @unchecked Sendable {
         return (applied, migrator.migrations.last?.version ?? 0)
     }
 
-    public func makePool(size: Int) -> ConnectionPool {
-        ConnectionPool(conninfo: conninfo, size: size, role: Database.serviceRole)
+    public func makePool(size: Int, commitThreads: Int = 0) -> ConnectionPool {
+        ConnectionPool(conninfo: conninfo, size: size, role: Database.serviceRole, commitThreads: commitThreads)
     }
 
     /// Stops the embedded cluster if this process started it.

@@ -35,7 +35,7 @@ enum ServeCommand {
             Log.info("applied migrations", ["count": .int(applied.count), "schema_version": .int(latest)])
         }
         if database.embedded != nil { try createDemoOrganizationIfNone(database, settings) }
-        let pool = database.makePool(size: settings.databasePoolSize)
+        let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads)
         let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
@@ -43,7 +43,7 @@ enum ServeCommand {
         let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: settings.webhooks)
         if settings.dispatchInServe { dispatcher.start() }
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
-                               "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize)])
+                               "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize), "commit_threads": .int(settings.commitThreads)])
         let signalName = waitForTerminationSignal()
         Log.info("shutting down", ["signal": .string(signalName)])
         server.shutdown(gracePeriod: 10)

@@ -11,6 +11,8 @@ public struct Settings: Sendable {
     public var listenPort: UInt16
     public var threads: Int
     public var databasePoolSize: Int
+    /// Threads that commit many requests' writes as one transaction; 0 commits each request on its own.
+    public var commitThreads: Int
     public var maxBodyBytes: Int
     public var connectionTimeout: Int
     public var connectionLimit: Int
@@ -44,11 +46,14 @@ public struct Settings: Sendable {
         }
         listenHost = host
         listenPort = port
-        threads = try integer("LEDGER_THREADS", max(8, 8 * ProcessInfo.processInfo.activeProcessorCount), range: 1...512)
+        // Handlers block on the database, and with commits batched each waits for its batch: many threads per core.
+        threads = try integer("LEDGER_THREADS", min(512, max(8, 16 * ProcessInfo.processInfo.activeProcessorCount)), range: 1...512)
         // More connections than a few per core only make PostgreSQL's backends compete for the CPU; threads
         // beyond that wait for a connection, which costs less.
         databasePoolSize = try integer("LEDGER_DB_POOL", min(threads + 4, max(8, 4 * ProcessInfo.processInfo.activeProcessorCount)),
                                        range: 1...1000)
+        // One committing thread per two cores: fewer, larger batches cost PostgreSQL less per request.
+        commitThreads = try integer("LEDGER_COMMIT_THREADS", max(1, ProcessInfo.processInfo.activeProcessorCount / 2), range: 0...64)
         maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
         connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)
         connectionLimit = try integer("LEDGER_CONNECTION_LIMIT", 4096, range: 16...1_000_000)

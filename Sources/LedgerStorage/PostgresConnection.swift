@@ -136,6 +136,14 @@ public final class PostgresRows {
 /// A statement and its parameters.
 public typealias PostgresStatement = (String, [(any PostgresEncodable)?])
 
+/// The queued writes and commit actions of a transaction that sent nothing (see
+/// `PostgresConnection.transaction(_:handingOverWrites:)`). Owned by one thread at a time: the one that made
+/// it, then the one that commits it.
+public struct HandedOverWrites: @unchecked Sendable {
+    fileprivate let groups: [(statements: [PostgresStatement], mapError: (Error) -> Error)]
+    fileprivate let actions: [() -> Void]
+}
+
 /// One libpq connection. Not thread-safe: a pool hands it to one thread at a time.
 public final class PostgresConnection {
     private let raw: OpaquePointer
@@ -283,6 +291,14 @@ public final class PostgresConnection {
     /// Runs `body` in a transaction. BEGIN travels with the first statement and the statements still waiting
     /// travel with COMMIT, so a transaction that only writes takes one round trip.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try transaction(body, handingOverWrites: false).value
+    }
+
+    /// Like `transaction`, except that when `body` only queued writes (it sent nothing, so it read nothing
+    /// and holds no lock), nothing is committed here: the writes and their commit actions are returned, for
+    /// `commit(_:)` on this or another connection, possibly together with other transactions' writes.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T,
+                               handingOverWrites: Bool) throws -> (value: T, writes: HandedOverWrites?) {
         beginPending = true
         defer {
             beginPending = false
@@ -291,17 +307,32 @@ public final class PostgresConnection {
         }
         do {
             let value = try body(self)
+            if handingOverWrites && beginPending && !waiting.isEmpty {
+                return (value, HandedOverWrites(groups: waiting, actions: commitActions))
+            }
             if !beginPending || !waiting.isEmpty {
                 _ = try roundTrip([.control("COMMIT")])[0].get()
             }
             let actions = commitActions
             commitActions = []
             for action in actions { action() }
-            return value
+            return (value, nil)
         } catch {
             waiting = []
             if !beginPending && !isBroken { try? execute("ROLLBACK") }
             throw error
+        }
+    }
+
+    /// Commits the writes of one or more transactions as a single transaction (one round trip), then runs
+    /// their commit actions. If a statement fails, nothing is kept and the error is that statement's,
+    /// mapped as its transaction asked.
+    public func commit(_ writes: [HandedOverWrites]) throws {
+        try transaction { tx in
+            for handedOver in writes {
+                tx.waiting += handedOver.groups
+                tx.commitActions += handedOver.actions
+            }
         }
     }
 

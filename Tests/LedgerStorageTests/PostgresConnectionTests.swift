@@ -101,3 +101,66 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try count(connection), 2, "the connection is clean for the next transaction")
     }
 }
+
+final class CommitBatchingTests: XCTestCase {
+    var database: TestDatabase!
+
+    override func setUpWithError() throws {
+        database = try TestPostgres.shared().makeDatabase()
+        try database.ownerConnection().execute("CREATE TABLE ledger.t (n int PRIMARY KEY); GRANT SELECT, INSERT ON ledger.t TO ledger_service")
+    }
+
+    struct Refused: Error, Equatable { let n: Int }
+
+    func handOver(_ connection: PostgresConnection, _ n: Int, committed: LockedBox<[Int]>) throws -> HandedOverWrites? {
+        try connection.transaction({ tx in
+            tx.sendWithNextRoundTrip([("INSERT INTO ledger.t VALUES ($1)", [n])]) { _ in Refused(n: n) }
+            tx.afterCommit { committed.update { $0.append(n) } }
+        }, handingOverWrites: true).writes
+    }
+
+    func testHandedOverWritesCommitTogetherInOneTransaction() throws {
+        let connection = try database.ownerConnection()
+        let committed = LockedBox<[Int]>([])
+        let first = try XCTUnwrap(try handOver(connection, 1, committed: committed), "a transaction that only wrote hands over")
+        let second = try XCTUnwrap(try handOver(connection, 2, committed: committed))
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM ledger.t").int(0, 0), 0, "nothing is committed at hand-over")
+        XCTAssertNil(try connection.transaction({ tx in _ = try tx.query("SELECT 1") }, handingOverWrites: true).writes,
+                     "a transaction that read commits itself")
+        try connection.commit([first, second])
+        XCTAssertEqual(committed.get(), [1, 2])
+        XCTAssertEqual(try connection.query("SELECT count(DISTINCT xmin::text), count(*) FROM ledger.t").int(0, 0), 1, "one transaction")
+        let third = try XCTUnwrap(try handOver(connection, 3, committed: committed))
+        let duplicate = try XCTUnwrap(try handOver(connection, 1, committed: committed))
+        XCTAssertThrowsError(try connection.commit([third, duplicate])) { error in
+            XCTAssertEqual(error as? Refused, Refused(n: 1), "the failing statement's own mapping")
+        }
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM ledger.t").int(0, 0), 2, "nothing of a failed commit is kept")
+        XCTAssertEqual(committed.get(), [1, 2], "and none of its commit actions ran")
+    }
+
+    func testAFailingRequestAmongConcurrentOnesFailsAloneAndTheOthersAreKept() throws {
+        let pool = database.pool(size: 4, commitThreads: 1)
+        try pool.transaction { tx in tx.sendWithNextRoundTrip([("INSERT INTO ledger.t VALUES ($1)", [0])]) }
+        let outcomes = LockedBox<[Int: Bool]>([:])
+        let committed = LockedBox<[Int]>([])
+        concurrently(24) { index in
+            let n = index % 12 == 0 ? 0 : index  // 0 is already there: those requests must fail, alone
+            do {
+                try pool.transaction { tx in
+                    tx.sendWithNextRoundTrip([("INSERT INTO ledger.t VALUES ($1)", [n])]) { _ in Refused(n: n) }
+                    tx.afterCommit { committed.update { $0.append(n) } }
+                }
+                outcomes.update { $0[index] = true }
+            } catch {
+                XCTAssertEqual(error as? Refused, Refused(n: 0))
+                outcomes.update { $0[index] = false }
+            }
+        }
+        let succeeded = outcomes.get().filter(\.value).keys.sorted()
+        XCTAssertEqual(succeeded, (0..<24).filter { $0 % 12 != 0 })
+        XCTAssertEqual(committed.get().sorted(), succeeded)
+        let rows = try database.ownerConnection().query("SELECT n FROM ledger.t ORDER BY n")
+        XCTAssertEqual((0..<rows.count).compactMap { rows.int($0, 0) }, [0] + succeeded)
+    }
+}

@@ -25,7 +25,8 @@ public final class TestServer: @unchecked Sendable {
     public convenience init(database: TestDatabase, configuration: HTTPServer.Configuration = .init(port: 0, threads: 4),
                             api: APIConfiguration = APIConfiguration(authCacheSeconds: 0, logRequests: false)) throws {
         let migrator = try Migrator(directory: TestPostgres.schemaDirectory)
-        let application = LedgerApplication(pool: database.pool(size: 8), schemaVersion: migrator.migrations.last?.version ?? 0,
+        // Commits batched as `ledger serve` batches them, so every API test goes through the commit threads.
+        let application = LedgerApplication(pool: database.pool(size: 8, commitThreads: 2), schemaVersion: migrator.migrations.last?.version ?? 0,
                                             configuration: api)
         try self.init(configuration: configuration, handler: application.handle)
     }
@@ -96,6 +97,7 @@ public final class LockedBox<Value>: @unchecked Sendable {
     public init(_ value: Value) { self.value = value }
     public func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
     public func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
+    public func update(_ change: (inout Value) -> Void) { lock.lock(); change(&value); lock.unlock() }
 }
 
 /// A plain TCP connection, for tests about connections themselves (idle clients, raw requests).

@@ -79,8 +79,8 @@ public struct TestDatabase: Sendable {
     public let conninfo: String
 
     /// A pool as the service has it: connections run as the ledger_service role.
-    public func pool(size: Int = 8) -> ConnectionPool {
-        ConnectionPool(conninfo: conninfo, size: size, role: "ledger_service")
+    public func pool(size: Int = 8, commitThreads: Int = 0) -> ConnectionPool {
+        ConnectionPool(conninfo: conninfo, size: size, role: "ledger_service", commitThreads: commitThreads)
     }
 
     public func ownerConnection() throws -> PostgresConnection {
