@@ -136,11 +136,24 @@ public final class PostgresRows {
 /// A statement and its parameters.
 public typealias PostgresStatement = (String, [(any PostgresEncodable)?])
 
+/// A statement with its parameters already in PostgreSQL's text form. Queued statements are rendered when
+/// queued, on the thread that made them, rather than by whichever thread sends them (a commit thread sends
+/// many requests' statements, one after the other).
+struct RenderedStatement {
+    let sql: String
+    let parameters: [String?]
+
+    init(_ statement: PostgresStatement) {
+        sql = statement.0
+        parameters = statement.1.map { $0?.postgresText }
+    }
+}
+
 /// The queued writes and commit actions of a transaction that sent nothing (see
 /// `PostgresConnection.transaction(_:handingOverWrites:)`). Owned by one thread at a time: the one that made
 /// it, then the one that commits it.
 public struct HandedOverWrites: @unchecked Sendable {
-    fileprivate let groups: [(statements: [PostgresStatement], mapError: (Error) -> Error)]
+    fileprivate let groups: [(statements: [RenderedStatement], mapError: (Error) -> Error)]
     fileprivate let actions: [() -> Void]
 }
 
@@ -151,7 +164,7 @@ public final class PostgresConnection {
     /// Set by `transaction`: the next statement is sent together with BEGIN.
     private var beginPending = false
     /// Statements of the open transaction waiting for its next round trip (see `sendWithNextRoundTrip`).
-    private var waiting: [(statements: [PostgresStatement], mapError: (Error) -> Error)] = []
+    private var waiting: [(statements: [RenderedStatement], mapError: (Error) -> Error)] = []
     private var commitActions: [() -> Void] = []
     public private(set) var isBroken = false
 
@@ -188,14 +201,14 @@ public final class PostgresConnection {
     /// Sends several statements in one round trip (libpq's pipeline mode) and returns their rows in order.
     /// The first error is thrown once every result has been read.
     public func pipeline(_ statements: [PostgresStatement]) throws -> [PostgresRows] {
-        try roundTrip(statements.map { .prepared($0) }).map { try $0.get() }
+        try roundTrip(statements.map { .prepared(RenderedStatement($0)) }).map { try $0.get() }
     }
 
     /// Inside `transaction`: queues write statements whose rows nobody reads, to travel with the transaction's
     /// next round trip, at the latest with its COMMIT, so that they cost no round trip of their own. If one
     /// fails, the error `mapError` makes of it fails that round trip and the transaction.
     public func sendWithNextRoundTrip(_ statements: [PostgresStatement], mapError: @escaping (Error) -> Error = { $0 }) {
-        waiting.append((statements, mapError))
+        waiting.append((statements.map(RenderedStatement.init), mapError))
     }
 
     /// Inside `transaction`: runs `action` once the transaction has committed, never if it rolls back.
@@ -204,7 +217,7 @@ public final class PostgresConnection {
     }
 
     private enum Item {
-        case prepared(PostgresStatement)
+        case prepared(RenderedStatement)
         /// BEGIN and COMMIT, which take no parameters.
         case control(String)
     }
@@ -231,7 +244,7 @@ public final class PostgresConnection {
     private func send(_ items: [Item]) throws -> [Result<PostgresRows, Error>] {
         let names = try items.map { item -> String? in
             guard case let .prepared(statement) = item else { return nil }
-            return try preparedName(statement.0, parameterCount: statement.1.count)
+            return try preparedName(statement.sql, parameterCount: statement.parameters.count)
         }
         guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connection(String(cString: PQerrorMessage(raw))) }
         defer { if PQexitPipelineMode(raw) != 1 { isBroken = true } }
@@ -241,7 +254,7 @@ public final class PostgresConnection {
             case let .control(sql):
                 sent = PQsendQueryParams(raw, sql, 0, nil, nil, nil, nil, 0)
             case let .prepared(statement):
-                sent = withCStrings(statement.1.map { $0?.postgresText }) { pointers in
+                sent = withCStrings(statement.parameters) { pointers in
                     PQsendQueryPrepared(raw, names[index], Int32(pointers.count), pointers, nil, nil, 0)
                 }
             }
@@ -259,7 +272,7 @@ public final class PostgresConnection {
             let sql: String
             switch item {
             case let .control(text): sql = text
-            case let .prepared(statement): sql = statement.0
+            case let .prepared(statement): sql = statement.sql
             }
             return Result { try check(result, sql: sql) }
         }
