@@ -151,7 +151,8 @@ enum LifecycleBenchmark {
         let organization = UUID().postgresText
         let streams = 20_000
         let connection = try PostgresConnection(conninfo: database.conninfo)
-        let written = try connection.query("SELECT document::text FROM ledger.verifications ORDER BY updated_at DESC LIMIT 1").string(0, 0)
+        // jsonb's rendering puts a blank after every colon: pgbench would take `:name` in the literal for a variable.
+        let written = try connection.query("SELECT document::jsonb::text FROM ledger.verifications ORDER BY updated_at DESC LIMIT 1").string(0, 0)
         let document = (written ?? #"{"id": "ver_bench", "object": "verification", "status": "checks_in_progress", "checks": [{"type": "identity_verification", "status": "checks_in_progress", "response_codes": []}], "metadata": {"source": "bench"}}"#)
             .replacingOccurrences(of: "'", with: "''")
         return try BenchCommand.pgbench(database: database, clients: clients, seconds: seconds, setup: """
