@@ -2,9 +2,11 @@ import CMicroHTTPD
 import Foundation
 import Synchronization
 
-/// An HTTP/1.1 server on libmicrohttpd: an epoll listener feeding a pool of threads that run the handler.
+/// An HTTP/1.1 server on libmicrohttpd: one epoll thread per core reads requests and writes responses;
+/// a complete request is suspended and queued for `threads` worker threads, which run the handler.
 ///
-/// The handler runs on a pool thread and may block (database calls); size the pool with `threads`.
+/// The handler may block (database calls): it holds a worker, never a connection's polling thread, so a slow
+/// request delays no other connection, and requests are served first come, first served.
 public final class HTTPServer: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -53,6 +55,7 @@ public final class HTTPServer: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private var listenSocket: Int32 = -1
     let requestsInFlight = Atomic<Int>(0)
+    let work = WorkQueue()
 
     public init(configuration: Configuration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
@@ -72,11 +75,12 @@ public final class HTTPServer: @unchecked Sendable {
         let context = Unmanaged.passUnretained(self).toOpaque()
         let completed = unsafeBitCast(requestCompleted as MHD_RequestCompletedCallback, to: Int.self)
         let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ITC.rawValue
+            | MHD_ALLOW_SUSPEND_RESUME.rawValue
         daemon = withUnsafeMutablePointer(to: &address) { addressPointer in
             addressPointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
                 var options: [MHD_OptionItem] = [
                     MHD_OptionItem(option: .SOCK_ADDR, value: 0, ptr_value: UnsafeMutableRawPointer(socketAddress)),
-                    MHD_OptionItem(option: .THREAD_POOL_SIZE, value: max(1, configuration.threads), ptr_value: nil),
+                    MHD_OptionItem(option: .THREAD_POOL_SIZE, value: ProcessInfo.processInfo.activeProcessorCount, ptr_value: nil),
                     MHD_OptionItem(option: .CONNECTION_LIMIT, value: configuration.connectionLimit, ptr_value: nil),
                     MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: configuration.connectionTimeout, ptr_value: nil),
                     MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: configuration.perIPConnectionLimit, ptr_value: nil),
@@ -92,6 +96,13 @@ public final class HTTPServer: @unchecked Sendable {
         }
         guard let daemon else { throw Failure.cannotStart("\(configuration.host):\(configuration.port)") }
         port = ledger_mhd_bound_port(daemon)
+        for _ in 0..<max(1, configuration.threads) {
+            let worker = Thread { [work] in
+                while let job = work.next() { job() }
+            }
+            worker.name = "http-worker"
+            worker.start()
+        }
     }
 
     public var openConnections: Int {
@@ -108,6 +119,7 @@ public final class HTTPServer: @unchecked Sendable {
             usleep(10_000) // waiting on other threads' requests to drain; no event to wait on here
         }
         MHD_stop_daemon(daemon)
+        work.close()
         if listenSocket >= 0 { close(listenSocket) }
         self.daemon = nil
     }
@@ -125,6 +137,51 @@ final class PendingRequest {
     var body: [UInt8] = []
     var tooLarge = false
     let requestID = HTTPServer.newRequestID()
+    /// Set by the worker that ran the handler, before it resumes the connection.
+    var response: HTTPResponse?
+}
+
+/// Jobs for the worker threads, first in, first out.
+final class WorkQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var head = 0
+    private var closed = false
+
+    func add(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The next job; waits for one; nil once closed.
+    func next() -> (@Sendable () -> Void)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == jobs.count && !closed { condition.wait() }
+        guard head < jobs.count else { return nil }
+        let job = jobs[head]
+        head += 1
+        if head > 1024 && head * 2 > jobs.count {
+            jobs.removeFirst(head)
+            head = 0
+        }
+        return job
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Lets a worker hand a connection pointer back to libmicrohttpd; the connection stays suspended (and valid)
+/// until the worker resumes it.
+private struct SuspendedConnection: @unchecked Sendable {
+    let pointer: OpaquePointer
 }
 
 private func accessHandler(
@@ -162,6 +219,7 @@ private func accessHandler(
         return .YES
     }
 
+    if let response = pending.response { return queue(response, on: connection) }
     if pending.tooLarge { return queue(bodyTooLarge(server, pending.requestID), on: connection) }
 
     let request = HTTPRequest(
@@ -171,10 +229,25 @@ private func accessHandler(
         headers: Dictionary(collectValues(connection, .HEADER_KIND, lowercaseNames: true), uniquingKeysWith: { a, b in "\(a), \(b)" }),
         body: pending.body,
         requestID: pending.requestID)
-    var response = server.handler(request)
-    response.headers.append(("Request-Id", pending.requestID))
-    if request.method == "HEAD" { response.body = [] }
-    return queue(response, on: connection)
+    MHD_suspend_connection(connection)
+    let suspended = SuspendedConnection(pointer: connection)
+    let handler = server.handler
+    let answering = UncheckedPending(pending)
+    server.work.add {
+        var response = handler(request)
+        response.headers.append(("Request-Id", answering.value.requestID))
+        if request.method == "HEAD" { response.body = [] }
+        answering.value.response = response
+        MHD_resume_connection(suspended.pointer)
+    }
+    return .YES
+}
+
+/// The request's state crosses to a worker and back; only one thread touches it at a time (the worker
+/// between suspend and resume, libmicrohttpd's thread otherwise).
+private struct UncheckedPending: @unchecked Sendable {
+    let value: PendingRequest
+    init(_ value: PendingRequest) { self.value = value }
 }
 
 private func bodyTooLarge(_ server: HTTPServer, _ requestID: String) -> HTTPResponse {
