@@ -56,6 +56,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var listenSocket: Int32 = -1
     let requestsInFlight = Atomic<Int>(0)
     let work = WorkQueue()
+    /// False once the daemon stops: a worker that finishes later must not resume a connection it freed.
+    let running = Mutex<Bool>(true)
 
     public init(configuration: Configuration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
@@ -118,6 +120,7 @@ public final class HTTPServer: @unchecked Sendable {
         while requestsInFlight.load(ordering: .acquiring) > 0 && Date() < deadline {
             usleep(10_000) // waiting on other threads' requests to drain; no event to wait on here
         }
+        running.withLock { $0 = false }
         MHD_stop_daemon(daemon)
         work.close()
         if listenSocket >= 0 { close(listenSocket) }
@@ -144,8 +147,8 @@ final class PendingRequest {
 /// Jobs for the worker threads, first in, first out.
 final class WorkQueue: @unchecked Sendable {
     private let condition = NSCondition()
+    /// Never longer than the number of open connections: each has at most one request waiting.
     private var jobs: [@Sendable () -> Void] = []
-    private var head = 0
     private var closed = false
 
     func add(_ job: @escaping @Sendable () -> Void) {
@@ -159,15 +162,8 @@ final class WorkQueue: @unchecked Sendable {
     func next() -> (@Sendable () -> Void)? {
         condition.lock()
         defer { condition.unlock() }
-        while head == jobs.count && !closed { condition.wait() }
-        guard head < jobs.count else { return nil }
-        let job = jobs[head]
-        head += 1
-        if head > 1024 && head * 2 > jobs.count {
-            jobs.removeFirst(head)
-            head = 0
-        }
-        return job
+        while jobs.isEmpty && !closed { condition.wait() }
+        return jobs.isEmpty ? nil : jobs.removeFirst()
     }
 
     func close() {
@@ -238,7 +234,9 @@ private func accessHandler(
         response.headers.append(("Request-Id", answering.value.requestID))
         if request.method == "HEAD" { response.body = [] }
         answering.value.response = response
-        MHD_resume_connection(suspended.pointer)
+        server.running.withLock { running in
+            if running { MHD_resume_connection(suspended.pointer) }
+        }
     }
     return .YES
 }
