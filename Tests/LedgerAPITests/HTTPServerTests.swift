@@ -157,4 +157,34 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(shutdownDone.wait(timeout: .now() + 10), .success)
         XCTAssertThrowsError(try RawConnection(port: server.port), "no longer accepting")
     }
+
+    func testAHandlerThatWaitsHoldsNoOtherConnection() throws {
+        let release = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        var router = Router<HTTPHandler>()
+        router.add("GET", "/slow") { _ in
+            entered.signal()
+            release.wait()
+            return .json(200, ["finished": true])
+        }
+        router.add("GET", "/fast") { _ in .json(200, ["fast": true]) }
+        let routes = router
+        let server = try start(.init(port: 0, threads: 2)) { routes.handle($0) }
+        let get = { (path: String) in Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8) }
+        // Connections opened while nothing waits spread over libmicrohttpd's polling threads, so some share a
+        // thread with the one that will wait.
+        let connections = try (0..<6).map { _ in try RawConnection(port: server.port) }
+        for connection in connections {
+            connection.send(get("/fast"))
+            XCTAssertTrue(connection.receive(timeout: 3).hasPrefix("HTTP/1.1 200"))
+        }
+        connections[0].send(get("/slow"))
+        XCTAssertEqual(entered.wait(timeout: .now() + 10), .success)
+        for connection in connections.dropFirst() {
+            connection.send(get("/fast"))
+            XCTAssertTrue(connection.receive(timeout: 3).hasPrefix("HTTP/1.1 200"), "answered while another request waits")
+        }
+        release.signal()
+        XCTAssertTrue(connections[0].receive(timeout: 10).hasPrefix("HTTP/1.1 200"))
+    }
 }
