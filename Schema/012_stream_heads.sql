@@ -40,9 +40,9 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
 
-    IF p_expected_version IS NULL AND EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
-        RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
-        RETURN;
+    IF p_expected_version IS NULL THEN
+        RETURN QUERY SELECT * FROM ledger.repeated_append(p_organization_id, p_stream_id, p_event_ids);
+        IF FOUND THEN RETURN; END IF;
     END IF;
 
     IF p_expected_version = 0 THEN
@@ -56,10 +56,8 @@ BEGIN
     END IF;
 
     IF current_version <> coalesce(p_expected_version, current_version) THEN
-        IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
-            RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
-            RETURN;
-        END IF;
+        RETURN QUERY SELECT * FROM ledger.repeated_append(p_organization_id, p_stream_id, p_event_ids);
+        IF FOUND THEN RETURN; END IF;
         RAISE EXCEPTION 'Wrong expected version: % (stream: %, stream version: %)',
             p_expected_version, p_stream_id, current_version
             USING ERRCODE = 'LD001', DETAIL = current_version::text;
@@ -86,10 +84,8 @@ BEGIN
                                                                 p_schema_versions, p_data, p_occurred_at, p_metadata);
                 RETURN;
             END IF;
-            IF EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
-                RETURN QUERY SELECT * FROM ledger.stored_append(p_organization_id, p_stream_id, p_event_ids);
-                RETURN;
-            END IF;
+            RETURN QUERY SELECT * FROM ledger.repeated_append(p_organization_id, p_stream_id, p_event_ids);
+            IF FOUND THEN RETURN; END IF;
             SELECT s.version INTO current_version FROM ledger.streams s
             WHERE s.organization_id = p_organization_id AND s.stream_id = p_stream_id;
             RAISE EXCEPTION 'Wrong expected version: % (stream: %, stream version: %)',
@@ -112,12 +108,15 @@ BEGIN
 END;
 $$;
 
--- What a repeated append gets: the events stored the first time, when every id is in this stream (LD003
--- when only some are, or they are in another stream).
-CREATE FUNCTION ledger.stored_append(p_organization_id uuid, p_stream_id text, p_event_ids uuid[])
+-- When these event ids were appended before: the events stored then, if every id is in this stream (LD003
+-- when only some are, or they are in another stream). Nothing when none of the ids is stored.
+CREATE FUNCTION ledger.repeated_append(p_organization_id uuid, p_stream_id text, p_event_ids uuid[])
 RETURNS TABLE (appended_event_id uuid, appended_position bigint, appended_version bigint, appended_hash bytea)
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF NOT EXISTS (SELECT FROM ledger.events e WHERE e.event_id = ANY (p_event_ids)) THEN
+        RETURN;
+    END IF;
     IF (SELECT count(*) FROM ledger.events e
         WHERE e.event_id = ANY (p_event_ids)
           AND e.organization_id = p_organization_id AND e.stream_id = p_stream_id) = cardinality(p_event_ids) THEN

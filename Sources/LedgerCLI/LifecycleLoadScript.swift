@@ -2,7 +2,7 @@
 /// order read. wrk gives each thread one Lua state shared by its connections and does not say which
 /// connection a response came on, so every response is matched to its lifecycle by what it names: the
 /// `client_reference_id` a lifecycle was created with, or the `verification_id` of attempts and orders
-/// (reads answer with PostgreSQL's rendering of the stored document, which has blanks after colons).
+/// (the patterns allow blanks after colons, so they do not depend on how a document was rendered).
 /// The next step goes to a queue that the next free connection takes from; so each connection keeps one
 /// request in flight, as a blocking client would. Latency is timed here (monotonic clock through LuaJIT's
 /// FFI) so that commands and reads are counted apart; `done` prints one JSON line.

@@ -64,7 +64,7 @@ public enum EventStore {
     /// The append as a statement, for callers that send it with statements of their own: map a failure with
     /// `appendError` and, once committed, count the events with `countAppended`.
     public static func appendStatement(organizationID: UUID, streamID: String, expectedVersion: ExpectedVersion,
-                                       events: [NewEvent], metadata: EventMetadata) -> (String, [(any PostgresEncodable)?]) {
+                                       events: [NewEvent], metadata: EventMetadata) -> PostgresStatement {
         ("SELECT * FROM ledger.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9)",
          [organizationID, streamID, expectedVersion.storedValue,
           PostgresArray(events.map(\.id.postgresText)), PostgresArray(events.map(\.type)),

@@ -190,9 +190,9 @@ public final class PostgresConnection {
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresRows {
         if beginPending || !waiting.isEmpty { return try pipeline([(sql, parameters)])[0] }
-        let name = try preparedName(sql, parameterCount: parameters.count)
-        let texts = parameters.map { $0?.postgresText }
-        let result = withCStrings(texts) { pointers in
+        let statement = RenderedStatement((sql, parameters))
+        let name = try preparedName(sql, parameterCount: statement.parameters.count)
+        let result = withCStrings(statement.parameters) { pointers in
             PQexecPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
         }
         return try check(result, sql: sql)

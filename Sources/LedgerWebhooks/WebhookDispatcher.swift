@@ -220,7 +220,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
     func record(_ message: Message, _ outcome: Outcome) throws {
         let attempted = message.attempts + 1
         let nextDelay = outcome.succeeded ? nil : configuration.schedule.delay(beforeAttempt: attempted)
-        var statements: [(String, [(any PostgresEncodable)?])] = [
+        var statements: [PostgresStatement] = [
             ("""
             INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
             VALUES ($1, $2, $3, $4, $5, $6)

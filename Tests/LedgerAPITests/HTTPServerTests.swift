@@ -125,16 +125,22 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(eventually(timeout: 10) { server.server.openConnections == 0 }, "closed after 1 s of silence")
     }
 
-    func testShutdownLetsRequestsInFlightFinish() throws {
-        let release = DispatchSemaphore(value: 0)
-        let entered = DispatchSemaphore(value: 0)
+    /// `GET /slow` signals `entered`, then waits for `release`; `GET /fast` answers at once.
+    func waitingRouter(entered: DispatchSemaphore, release: DispatchSemaphore) -> Router<HTTPHandler> {
         var router = Router<HTTPHandler>()
         router.add("GET", "/slow") { _ in
             entered.signal()
             release.wait()
             return .json(200, ["finished": true])
         }
-        let frozen = router
+        router.add("GET", "/fast") { _ in .json(200, ["fast": true]) }
+        return router
+    }
+
+    func testShutdownLetsRequestsInFlightFinish() throws {
+        let release = DispatchSemaphore(value: 0)
+        let entered = DispatchSemaphore(value: 0)
+        let frozen = waitingRouter(entered: entered, release: release)
         let server = try TestServer(configuration: .init(port: 0, threads: 2)) { frozen.handle($0) }
         let result = LockedBox<TestResponse?>(nil)
         let requestDone = DispatchSemaphore(value: 0)
@@ -161,14 +167,7 @@ final class HTTPServerTests: XCTestCase {
     func testAHandlerThatWaitsHoldsNoOtherConnection() throws {
         let release = DispatchSemaphore(value: 0)
         let entered = DispatchSemaphore(value: 0)
-        var router = Router<HTTPHandler>()
-        router.add("GET", "/slow") { _ in
-            entered.signal()
-            release.wait()
-            return .json(200, ["finished": true])
-        }
-        router.add("GET", "/fast") { _ in .json(200, ["fast": true]) }
-        let routes = router
+        let routes = waitingRouter(entered: entered, release: release)
         let server = try start(.init(port: 0, threads: 2)) { routes.handle($0) }
         let get = { (path: String) in Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8) }
         // Connections opened while nothing waits spread over libmicrohttpd's polling threads, so some share a

@@ -12,7 +12,7 @@ enum Outbox {
     /// Payloads are built by PostgreSQL only for the rows it inserts, so a command nobody subscribes to pays
     /// for little more than the statement.
     static func statements(organizationID: UUID, before: VerificationState, after: LoadedVerification,
-                           documents: VerificationStore.Documents, causedBy eventID: UUID?, now: Date) -> [(String, [(any PostgresEncodable)?])] {
+                           documents: VerificationStore.Documents, causedBy eventID: UUID?, now: Date) -> [PostgresStatement] {
         let changes = WebhookChanges.between(before, after.state)
         guard let invitation = after.state.invitation, !changes.isEmpty else { return [] }
         // One statement: both inserts run whatever the final SELECT reads, and NOTIFY (which takes a lock that

@@ -167,10 +167,10 @@ enum VerificationStore {
 
     /// `deadlineUnchanged`: the stored deadline is already this state's (it was written with the state before).
     static func projection(organizationID: UUID, _ loaded: LoadedVerification, _ documents: Documents,
-                           deadlineUnchanged: Bool = false) -> [(String, [(any PostgresEncodable)?])] {
+                           deadlineUnchanged: Bool = false) -> [PostgresStatement] {
         let state = loaded.state
         guard let invitation = state.invitation, let created = state.createdAt, let updated = state.updatedAt else { return [] }
-        var statements: [(String, [(any PostgresEncodable)?])] = [("""
+        var statements: [PostgresStatement] = [("""
             INSERT INTO ledger.verifications (organization_id, id, livemode, version, status, entity_id, client_reference_id,
                                               package_id, created_at, updated_at, document)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
