@@ -699,9 +699,32 @@ enum OpenAPIDocument {
               "type": "string"
             },
             "description": "The verification's id (ver_\u2026); an order has its verification's id"
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 100
+            },
+            "description": "1 to 100, default 100"
+          },
+          {
+            "name": "starting_after",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "the id of the last event of the previous page"
           }
         ],
         "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
           "401": {
             "$ref": "#/components/responses/Unauthenticated"
           },

@@ -112,10 +112,47 @@ public enum EventStore {
         return rows.int64(0, 0) ?? 0
     }
 
-    /// Events of one stream after `afterVersion`, oldest first. With `lockingStream`, the stream's row is
-    /// locked first (in the same round trip), so concurrent writers of the stream queue instead of conflicting.
+    /// How many events one round trip of a stream read brings: a long stream is read (and folded) a page
+    /// at a time, never held in memory whole.
+    public static let streamPageSize = 1_000
+
+    /// Every event of one stream after `afterVersion`, oldest first (read a page at a time).
     public static func readStream(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
-                                  afterVersion: Int64 = 0, limit: Int = 10_000, lockingStream: Bool = false) throws -> [RecordedEvent] {
+                                  afterVersion: Int64 = 0, lockingStream: Bool = false) throws -> [RecordedEvent] {
+        var events: [RecordedEvent] = []
+        try forEachEvent(connection, organizationID: organizationID, streamID: streamID, afterVersion: afterVersion,
+                         lockingStream: lockingStream) { event in
+            events.append(event)
+            return true
+        }
+        return events
+    }
+
+    /// Hands every event of one stream after `afterVersion` to `body`, oldest first, a page of `pageSize` at a
+    /// time, until `body` returns false. With `lockingStream`, the stream's row is locked first (in the round
+    /// trip of the first page), so concurrent writers of the stream queue instead of conflicting, and the
+    /// pages all belong to one version of the stream.
+    public static func forEachEvent(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
+                                    afterVersion: Int64 = 0, pageSize: Int = streamPageSize, lockingStream: Bool = false,
+                                    _ body: (RecordedEvent) throws -> Bool) throws {
+        let pageSize = max(1, pageSize)
+        var after = afterVersion
+        var locking = lockingStream
+        while true {
+            let page = try readStreamPage(connection, organizationID: organizationID, streamID: streamID, afterVersion: after,
+                                          limit: pageSize, lockingStream: locking)
+            locking = false
+            for event in page {
+                guard try body(event) else { return }
+            }
+            guard page.count == pageSize, let last = page.last else { return }
+            after = last.version
+        }
+    }
+
+    /// At most `limit` events of one stream after `afterVersion`, oldest first: one page of a stream read.
+    public static func readStreamPage(_ connection: PostgresConnection, organizationID: UUID, streamID: String,
+                                      afterVersion: Int64, limit: Int, lockingStream: Bool = false) throws -> [RecordedEvent] {
         let read = ("SELECT \(columns) FROM ledger.read_stream($1, $2, $3, $4)",
                     [organizationID, streamID, afterVersion, limit] as [(any PostgresEncodable)?])
         guard lockingStream else { return try decode(try connection.query(read.0, read.1)) }

@@ -69,14 +69,16 @@ enum VerificationsResource {
         router.add("GET", "/v1/verifications/{id}/events", .read(.scope(.read)) { context in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
+            let query = try ListQuery(context.request, defaultLimit: 100)
             let events = try context.pool.withConnection { connection -> [RecordedEvent] in
                 let owned = try connection.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
                                                  [caller.organizationID, id, caller.livemode])
                 guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
-                return try EventStore.readStream(connection, organizationID: caller.organizationID, streamID: id)
+                let after = try query.startingAfter.map { try eventVersion(connection, organizationID: caller.organizationID, streamID: id, eventID: $0) } ?? 0
+                return try EventStore.readStreamPage(connection, organizationID: caller.organizationID, streamID: id,
+                                                     afterVersion: after, limit: query.limit + 1)
             }
-            return .json(200, ["object": "list", "url": .string("/v1/verifications/\(id)/events"), "has_more": false,
-                               "data": .array(events.map(eventJSON))])
+            return query.page(events.map(eventJSON), url: "/v1/verifications/\(id)/events")
         })
 
         // Commands: each loads the stream, lets the decider decide, appends, and answers with the result.
@@ -183,6 +185,16 @@ enum VerificationsResource {
 
     static func documents(_ rows: PostgresRows) -> [JSONValue] {
         (0..<rows.count).compactMap { rows.string($0, 0).flatMap { try? JSONValue.parse(Array($0.utf8), maxDepth: 512) } }
+    }
+
+    /// The version of the event `starting_after` names, which must be one of this stream's.
+    static func eventVersion(_ connection: PostgresConnection, organizationID: UUID, streamID: String, eventID: String) throws -> Int64 {
+        let refused = APIFailure.invalid("starting_after", "starting_after takes the id of one of this verification's events")
+        guard let uuid = UUID(uuidString: eventID) else { throw refused }
+        let rows = try connection.query("SELECT version FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND event_id = $3",
+                                        [organizationID, streamID, uuid])
+        guard let version = rows.int64(0, 0) else { throw refused }
+        return version
     }
 
     static func eventJSON(_ event: RecordedEvent) -> JSONValue {

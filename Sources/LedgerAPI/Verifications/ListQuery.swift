@@ -2,19 +2,19 @@ import Foundation
 import LedgerDomain
 import LedgerHTTP
 
-/// `limit` (1–100, default 10) and `starting_after` for cursor pagination, newest first.
+/// `limit` (1–100, default 10 unless the list says otherwise) and `starting_after` for cursor pagination.
 struct ListQuery {
     let limit: Int
     let startingAfter: String?
 
-    init(_ request: HTTPRequest) throws {
+    init(_ request: HTTPRequest, defaultLimit: Int = 10) throws {
         if let text = request.queryValue("limit") {
             guard let value = Int(text), (1...100).contains(value) else {
                 throw APIFailure.invalid("limit", "limit must be a whole number from 1 to 100")
             }
             limit = value
         } else {
-            limit = 10
+            limit = defaultLimit
         }
         startingAfter = request.queryValue("starting_after").flatMap { $0.isEmpty ? nil : $0 }
     }

@@ -14,13 +14,14 @@ struct LoadedVerification: Sendable {
 
 /// The imperative shell around the verification decider: load the stream, decide, append, project.
 enum VerificationStore {
-    /// Folds the stream; `lock` queues concurrent commands on the stream's row instead of failing them.
+    /// Folds the stream, page by page; `lock` queues concurrent commands on the stream's row instead of
+    /// failing them. With `asOf`, the fold stops at the first event after that time.
     static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
                      asOf: Date? = nil) throws -> LoadedVerification? {
         var state = VerificationDecider.initialState
         var version: Int64 = 0
-        for recorded in try EventStore.readStream(connection, organizationID: organizationID, streamID: id, lockingStream: lock) {
-            if let asOf, recorded.occurredAt > asOf { break }
+        try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, lockingStream: lock) { recorded in
+            if let asOf, recorded.occurredAt > asOf { return false }
             let event: VerificationEvent
             do {
                 event = try VerificationEvent(type: recorded.type, data: recorded.data)
@@ -29,6 +30,7 @@ enum VerificationStore {
             }
             state = VerificationDecider.evolve(state, event, at: recorded.occurredAt)
             version = recorded.version
+            return true
         }
         return state.exists ? LoadedVerification(id: id, state: state, version: version) : nil
     }

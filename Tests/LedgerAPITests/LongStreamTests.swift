@@ -1,0 +1,87 @@
+import Foundation
+import LedgerAPI
+import LedgerDomain
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// A verification whose stream holds more events than one read brings (over 10,000) behaves as a short one.
+final class LongStreamTests: XCTestCase {
+    var database: TestDatabase!
+    var server: TestServer!
+    var client: TestClient!
+    var acme: TestOrganization!
+    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+
+    override func setUpWithError() throws {
+        database = try TestPostgres.shared().makeDatabase()
+        let clock = self.clock
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
+        client = TestClient(baseURL: server.baseURL)
+        acme = try TestOrganization(database: database)
+    }
+
+    override func tearDown() { server?.stop() }
+
+    func get(_ path: String, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+        let response = try client.get(path, headers: .bearer(acme.readKey))
+        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
+        return response.json ?? .null
+    }
+
+    func testAStreamOfMoreThanTenThousandEventsTakesCommandsPaginatesAndAnswersAsOf() throws {
+        let created = try client.post("/v1/verifications", json: ["entity_id": "cus_1", "checks": ["email"]],
+                                      headers: .bearer(acme.writeKey))
+        XCTAssertEqual(created.status, 201, created.text)
+        let id = try XCTUnwrap(created.json?["id"]?.stringValue)
+
+        // 10,500 metadata changes appended straight to the stream (a day of a busy integration), event n at
+        // start + n + 1 seconds. The read model is left at version 1, as a long-lived state cache entry is.
+        let start = clock.get()
+        let owner = try database.ownerConnection()
+        var version: Int64 = 1
+        let appended = 10_500
+        for first in stride(from: 0, to: appended, by: 1_500) {
+            let events = (first..<min(appended, first + 1_500)).map { n in
+                NewEvent(id: UUID(), type: "MetadataUpdated", data: VerificationEvent.metadataUpdated(changes: ["n": String(n)]).data,
+                         occurredAt: start.addingTimeInterval(Double(n + 1)))
+            }
+            version = try EventStore.append(owner, organizationID: acme.id, streamID: id, expectedVersion: .exact(version),
+                                            events: events, metadata: EventMetadata(actorID: "test", actorType: .system)).newVersion
+        }
+        XCTAssertEqual(version, 10_501)
+        clock.set(start.addingTimeInterval(Double(appended) + 60))
+
+        let command = try client.post("/v1/verifications/\(id)/metadata", json: ["metadata": ["after": "yes"]],
+                                      headers: .bearer(acme.writeKey))
+        XCTAssertEqual(command.status, 200, command.text)
+        XCTAssertEqual(command.json?["version"], 10_502)
+        XCTAssertEqual(command.json?["metadata"], ["n": "10499", "after": "yes"])
+        XCTAssertEqual(command.header("ETag"), "\"10502\"")
+
+        let asOf = try get("/v1/verifications/\(id)?as_of=\(Timestamp.rfc3339(start.addingTimeInterval(10_200)))")
+        XCTAssertEqual(asOf["version"], 10_201, "the invite and events 0 to 10199")
+        XCTAssertEqual(asOf["metadata"], ["n": "10199"])
+
+        var versions: [Int64] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try get("/v1/verifications/\(id)/events?limit=100" + (cursor.map { "&starting_after=\($0)" } ?? ""))
+            let data = page["data"]?.arrayValue ?? []
+            versions += data.compactMap { $0["version"]?.intValue }
+            cursor = page["has_more"] == true ? data.last?["id"]?.stringValue : nil
+            pages += 1
+        } while cursor != nil && pages < 200
+        XCTAssertEqual(versions, Array(1...10_502), "every event once, in order, with has_more true until the last page")
+        XCTAssertEqual(pages, 106)
+
+        let whole = try get("/v1/verifications/\(id)/events")
+        XCTAssertEqual(whole["data"]?.arrayValue?.count, 100, "100 a page unless asked otherwise")
+        XCTAssertEqual(whole["has_more"], true)
+        XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=evt_1", expect: 400)["error"]?["param"], "starting_after")
+        XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=\(UUID().uuidString)", expect: 400)["error"]?["param"],
+                       "starting_after")
+        XCTAssertEqual(try get("/v1/verifications/\(id)/events?limit=101", expect: 400)["error"]?["param"], "limit")
+    }
+}
