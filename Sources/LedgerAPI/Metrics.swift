@@ -70,6 +70,9 @@ final class Metrics: Sendable {
             # HELP ledger_events_appended_total Events written by appends (a transaction may still have rolled them back).
             # TYPE ledger_events_appended_total counter
             ledger_events_appended_total \(EventStore.eventsAppended)
+            # HELP ledger_db_transaction_retries_total Transactions run again after PostgreSQL aborted them as a deadlock victim or for a serialization failure.
+            # TYPE ledger_db_transaction_retries_total counter
+            ledger_db_transaction_retries_total \(ConnectionPool.transactionsRetried)
             # HELP process_resident_memory_bytes Resident memory of this process.
             # TYPE process_resident_memory_bytes gauge
             process_resident_memory_bytes \(Self.residentBytes())

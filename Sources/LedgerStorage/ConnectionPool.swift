@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A bounded pool of libpq connections shared by the server's threads.
 ///
@@ -74,26 +75,59 @@ public final class ConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` in a transaction. When PostgreSQL aborts it as a deadlock victim or for a serialization
+    /// failure (which says nothing about the transaction itself), `body` runs again, up to `conflictRetries`
+    /// times, so `body` must do nothing outside the transaction that it cannot repeat (commit actions run
+    /// only once, after the commit that succeeded).
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        guard let commitQueue else { return try withConnection { try $0.transaction(body) } }
-        let (value, writes) = try withConnection { try $0.transaction(body, handingOverWrites: true) }
+        guard let commitQueue else {
+            return try Self.retryingConflicts { try withConnection { try $0.transaction(body) } }
+        }
+        let (value, writes) = try Self.retryingConflicts {
+            try withConnection { try $0.transaction(body, handingOverWrites: true) }
+        }
+        // Handed-over writes are retried by the commit thread: they do not depend on anything `body` read.
         if let writes { try commitQueue.commit(writes) }
         return value
     }
 
     private func commit(_ batch: [CommitQueue.Ticket]) {
-        do {
-            try withConnection { try $0.commit(batch.map(\.writes)) }
+        if batch.count > 1, (try? withConnection { try $0.commit(batch.map(\.writes)) }) != nil {
             for ticket in batch { ticket.finish(nil) }
-        } catch {
-            guard batch.count > 1 else { return batch[0].finish(error) }
-            for ticket in batch {
-                do {
-                    try withConnection { try $0.commit([ticket.writes]) }
-                    ticket.finish(nil)
-                } catch {
-                    ticket.finish(error)
-                }
+            return
+        }
+        // Alone, or one by one once the batch failed (one request's failure, or a deadlock with another batch
+        // or transaction): each request gets its own outcome.
+        for ticket in batch {
+            do {
+                try Self.retryingConflicts { try withConnection { try $0.commit([ticket.writes]) } }
+                ticket.finish(nil)
+            } catch {
+                ticket.finish(error)
+            }
+        }
+    }
+
+    /// How many more times a transaction aborted as a deadlock victim or for a serialization failure is run.
+    public static let conflictRetries = 3
+
+    private static let retried = Atomic<Int>(0)
+
+    /// Transactions run again in this process after such an abort.
+    public static var transactionsRetried: Int { retried.load(ordering: .relaxed) }
+
+    /// Runs `attempt` again (after a short, jittered pause, so that the transactions that collided do not
+    /// collide again in step) while it fails with SQLSTATE 40001 or 40P01, at most `conflictRetries` times.
+    static func retryingConflicts<T>(_ attempt: () throws -> T) throws -> T {
+        var retries = 0
+        while true {
+            do {
+                return try attempt()
+            } catch let error as PostgresError where error.isTransientConflict && retries < conflictRetries {
+                retries += 1
+                retried.add(1, ordering: .relaxed)
+                let pause = 0.005 * Double(1 << retries)
+                Thread.sleep(forTimeInterval: Double.random(in: (pause / 2)...pause))
             }
         }
     }
@@ -152,4 +186,10 @@ public final class ConnectionPool: @unchecked Sendable {
         condition.signal()
         condition.unlock()
     }
+}
+
+extension PostgresError {
+    /// A serialization failure (40001) or a deadlock (40P01): PostgreSQL aborted the transaction because of
+    /// what ran beside it, and running it again is expected to succeed.
+    public var isTransientConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
 }
