@@ -73,6 +73,9 @@ final class Metrics: Sendable {
             # HELP ledger_db_transaction_retries_total Transactions run again after PostgreSQL aborted them as a deadlock victim or for a serialization failure.
             # TYPE ledger_db_transaction_retries_total counter
             ledger_db_transaction_retries_total \(ConnectionPool.transactionsRetried)
+            # HELP ledger_expiry_failures_total Verifications the expiry scheduler failed to handle (each is tried again later).
+            # TYPE ledger_expiry_failures_total counter
+            ledger_expiry_failures_total \(ExpiryScheduler.failures)
             # HELP process_resident_memory_bytes Resident memory of this process.
             # TYPE process_resident_memory_bytes gauge
             process_resident_memory_bytes \(Self.residentBytes())

@@ -2,50 +2,107 @@ import Foundation
 import LedgerDomain
 import LedgerLog
 import LedgerStorage
+import Synchronization
 
 /// Expires verifications and attempts whose deadline passed, as the `system` actor.
 ///
-/// Due rows are claimed with `FOR UPDATE SKIP LOCKED`, so several service instances share the work without
-/// doing it twice; the decider makes a repeat a no-op anyway.
+/// A pass first claims what is due in a short transaction of its own: it moves each claimed deadline
+/// `retryDelay` ahead, so several service instances share the work without doing it twice, and a
+/// verification whose handling fails (or whose instance dies meanwhile) is due again after that delay rather
+/// than at once, ahead of everything else. Then each claimed verification is handled in a transaction of its
+/// own, which locks its stream before it writes its deadline, in the order commands take them, so that the
+/// scheduler and commands never deadlock; one that fails is logged and counted, and blocks no other.
 public final class ExpiryScheduler: Sendable {
     private let pool: ConnectionPool
     private let clock: @Sendable () -> Date
+    private let retryDelay: Double
 
-    public init(pool: ConnectionPool, clock: @escaping @Sendable () -> Date = { Date() }) {
+    private static let failed = Atomic<Int>(0)
+
+    /// Verifications whose expiry failed in this process (each is tried again later).
+    public static var failures: Int { failed.load(ordering: .relaxed) }
+
+    /// - Parameter retryDelay: seconds after which a claimed verification is due again if its handling failed.
+    public init(pool: ConnectionPool, clock: @escaping @Sendable () -> Date = { Date() }, retryDelay: Double = 300) {
         self.pool = pool
         self.clock = clock
+        self.retryDelay = max(1, retryDelay)
     }
 
-    /// Handles what is due now, up to `batch` verifications; returns how many it changed.
+    /// Handles what is due now, up to `batch` verifications; returns how many it changed. Throws only when
+    /// nothing could be claimed (the database is unreachable); a verification that fails is skipped.
     @discardableResult
     public func runOnce(batch: Int = 100) throws -> Int {
         let now = clock()
-        return try pool.transaction { tx in
-            let due = try tx.query("""
-                SELECT organization_id, id FROM ledger.verification_deadlines
-                WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
-                """, [now, batch])
-            var changed = 0
-            for row in 0..<due.count {
-                guard let organization = due.uuid(row, 0), let id = due.string(row, 1) else { continue }
-                guard let before = try VerificationStore.load(tx, organizationID: organization, id: id, lock: true) else { continue }
-                var loaded = before
-                var events: [VerificationEvent] = []
-                for command in [VerificationCommand.expireAttempt, .expire] {
-                    let produced = (try? VerificationDecider.decide(command, loaded.state, now: now)) ?? []
-                    for event in produced { loaded.state = VerificationDecider.evolve(loaded.state, event, at: now) }
-                    events += produced
-                }
-                if events.isEmpty {
-                    try VerificationStore.project(tx, organizationID: organization, loaded)
-                } else {
-                    loaded.version += Int64(events.count)
-                    VerificationStore.appendAndProject(tx, organizationID: organization, before: before, after: loaded, events: events,
-                                                       now: now, actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system))
-                    changed += 1
-                }
+        var changed = 0
+        for (organizationID, id) in try claim(now: now, batch: batch) {
+            do {
+                if try pool.transaction({ try expire($0, organizationID: organizationID, id: id, now: now) }) { changed += 1 }
+            } catch {
+                Self.failed.add(1, ordering: .relaxed)
+                Log.warning("expiring a verification failed; it is due again later", [
+                    "org_id": .string(organizationID.uuidString.lowercased()), "verification_id": .string(id),
+                    "error": .string(Self.summary(error)), "retry_in_seconds": .double(retryDelay),
+                ])
             }
-            return changed
+        }
+        return changed
+    }
+
+    /// The verifications due at `now`, oldest deadline first; their deadlines move `retryDelay` ahead.
+    /// Rows locked by a command writing them are skipped (they are being rewritten anyway), so a claim
+    /// never waits for anything.
+    private func claim(now: Date, batch: Int) throws -> [(UUID, String)] {
+        let rows = try pool.transaction { tx in
+            try tx.query("""
+                WITH due AS (
+                    SELECT organization_id, id, due_at FROM ledger.verification_deadlines
+                    WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+                ), claimed AS (
+                    UPDATE ledger.verification_deadlines d SET due_at = $3
+                    FROM due WHERE d.organization_id = due.organization_id AND d.id = due.id
+                    RETURNING d.organization_id, d.id, due.due_at
+                )
+                SELECT organization_id, id FROM claimed ORDER BY due_at
+                """, [now, batch, now.addingTimeInterval(retryDelay)])
+        }
+        return (0..<rows.count).compactMap { row in
+            guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1) else { return nil }
+            return (organizationID, id)
+        }
+    }
+
+    /// Expires what is due of one verification; true when that changed it. Its stream is locked first, and
+    /// its deadline is written again either way (the claim moved it).
+    private func expire(_ tx: PostgresConnection, organizationID: UUID, id: String, now: Date) throws -> Bool {
+        guard let before = try VerificationStore.load(tx, organizationID: organizationID, id: id, lock: true) else {
+            try tx.query("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, id])
+            return false
+        }
+        var loaded = before
+        var events: [VerificationEvent] = []
+        for command in [VerificationCommand.expireAttempt, .expire] {
+            let produced = (try? VerificationDecider.decide(command, loaded.state, now: now)) ?? []
+            for event in produced { loaded.state = VerificationDecider.evolve(loaded.state, event, at: now) }
+            events += produced
+        }
+        guard !events.isEmpty else {
+            try VerificationStore.project(tx, organizationID: organizationID, loaded)
+            return false
+        }
+        loaded.version += Int64(events.count)
+        VerificationStore.appendAndProject(tx, organizationID: organizationID, before: before, after: loaded, events: events,
+                                           now: now, actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system),
+                                           rewritingDeadline: true)
+        return true
+    }
+
+    /// What went wrong, without anything a row or a statement carried (which may be personal data).
+    private static func summary(_ error: Error) -> String {
+        switch error {
+        case let error as StorageError: return error.description
+        case let error as PostgresError: return error.sqlState.map { "PostgreSQL error \($0)" } ?? "PostgreSQL unavailable"
+        default: return String(describing: type(of: error))
         }
     }
 
@@ -56,7 +113,7 @@ public final class ExpiryScheduler: Sendable {
                 do {
                     while try runOnce() > 0 {}
                 } catch {
-                    Log.warning("expiry scheduler pass failed", ["error": .string("\(error)")])
+                    Log.warning("expiry scheduler pass failed", ["error": .string(Self.summary(error))])
                 }
                 Thread.sleep(forTimeInterval: interval)
             }

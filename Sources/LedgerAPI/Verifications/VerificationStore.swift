@@ -110,10 +110,12 @@ enum VerificationStore {
 
     /// Queues the append and the read-model writes to travel with the transaction's next round trip, and
     /// returns the verification document written. A failed expected-version check becomes a 409
-    /// `version_conflict`, or what `conflict` makes of it.
+    /// `version_conflict`, or what `conflict` makes of it. `rewritingDeadline`: the stored deadline may not be
+    /// `before`'s (the expiry scheduler's claim moved it), so it is written even when the command left it as is.
     @discardableResult
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
                                  after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata,
+                                 rewritingDeadline: Bool = false,
                                  conflict: @escaping (APIFailure) -> Error = { $0 }) -> String {
         let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
         let newEvents = events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }
@@ -124,7 +126,8 @@ enum VerificationStore {
                                          causedBy: newEvents.last?.id, now: now)
         let streamID = after.id
         let statements = projection(organizationID: organizationID, after, documents,
-                                    deadlineUnchanged: before.version > 0 && deadline(before.state) == deadline(after.state))
+                                    deadlineUnchanged: !rewritingDeadline && before.version > 0
+                                        && deadline(before.state) == deadline(after.state))
         // Every statement here reaches its rows by key, so one generic plan each is right; left to itself,
         // PostgreSQL keeps planning the outbox statement again because its custom plans fold away the
         // branches that the parameters switch off.
