@@ -1,12 +1,12 @@
 import Foundation
-import LedgerAPI
+@testable import LedgerAPI
 import LedgerDomain
 import LedgerStorage
 import LedgerTestSupport
 import Synchronization
 import XCTest
 
-/// The expiry scheduler beside failures and beside commands.
+/// The expiry scheduler beside failures and beside commands; read models beside late writers.
 final class ExpirySchedulerTests: XCTestCase {
     var database: TestDatabase!
     var server: TestServer!
@@ -129,5 +129,29 @@ final class ExpirySchedulerTests: XCTestCase {
         XCTAssertEqual(schedulerFailures.withLock { $0 }, [])
         XCTAssertGreaterThan(expired.load(ordering: .relaxed), 0, "the scheduler expired attempts meanwhile")
         print("scheduler beside commands: \(all.count) commands, \(expired.load(ordering: .relaxed)) expiries")
+    }
+
+    func testAnOlderProjectionNeverReplacesANewerDocument() throws {
+        let id = try create()
+        let attemptID = try post("/v1/verifications/\(id)/attempts", [:], expect: 201)["id"]?.stringValue ?? ""
+        for status in ["capture_in_progress", "completed"] {
+            try post("/v1/verifications/\(id)/attempts/\(attemptID)/progress", ["status": .string(status)])
+        }
+        let olderAt = clock.get()
+        try post("/v1/verifications/\(id)/score", ["score": "ID_VERIFIED", "reason": "checked by hand"])
+        let newerVerification = try get("/v1/verifications/\(id)")
+        let newerOrder = try get("/v1/orders/\(id)")
+        XCTAssertEqual(newerVerification["version"], 5)
+        XCTAssertEqual(newerOrder["score"], "ID_VERIFIED")
+
+        // A late writer projects the verification as it was at version 4, when its order was open.
+        try database.pool(size: 1).transaction { tx in
+            let older = try XCTUnwrap(try VerificationStore.load(tx, organizationID: acme.id, id: id, asOf: olderAt))
+            XCTAssertEqual(older.version, 4)
+            XCTAssertNotNil(older.state.orderStatus)
+            try VerificationStore.project(tx, organizationID: acme.id, older)
+        }
+        XCTAssertEqual(try get("/v1/verifications/\(id)"), newerVerification)
+        XCTAssertEqual(try get("/v1/orders/\(id)"), newerOrder)
     }
 }

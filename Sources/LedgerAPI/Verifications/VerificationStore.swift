@@ -181,18 +181,21 @@ enum VerificationStore {
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             ON CONFLICT (organization_id, id) DO UPDATE
             SET version = excluded.version, status = excluded.status, updated_at = excluded.updated_at, document = excluded.document
+            WHERE ledger.verifications.version < excluded.version
             """, [organizationID, loaded.id, invitation.livemode, loaded.version, state.overallStatus.rawValue, invitation.entityID,
                   invitation.clientReferenceID, invitation.packageID, created, updated,
                   documents.verification])]
         if let order = documents.order, let status = state.orderStatus {
             statements.append(("""
                 INSERT INTO ledger.orders (organization_id, id, livemode, status, score, package_id, entity_id, created_at,
-                                           updated_at, document)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                           updated_at, document, version)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                 ON CONFLICT (organization_id, id) DO UPDATE
-                SET status = excluded.status, score = excluded.score, updated_at = excluded.updated_at, document = excluded.document
+                SET status = excluded.status, score = excluded.score, updated_at = excluded.updated_at, document = excluded.document,
+                    version = excluded.version
+                WHERE ledger.orders.version < excluded.version
                 """, [organizationID, loaded.id, invitation.livemode, status.rawValue, Views.orderScore(state).rawValue,
-                      invitation.packageID, invitation.entityID, state.orderOpenedAt ?? updated, updated, order]))
+                      invitation.packageID, invitation.entityID, state.orderOpenedAt ?? updated, updated, order, loaded.version]))
         }
         guard !deadlineUnchanged else { return statements }
         if let due = deadline(state) {
