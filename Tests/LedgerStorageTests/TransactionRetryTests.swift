@@ -16,12 +16,24 @@ final class TransactionRetryTests: XCTestCase {
             """)
     }
 
+    /// A pool whose connections look for a deadlock 3 s after they start waiting for a lock, and the rival
+    /// only after 30 s: however long the rival takes to close the cycle, the pool's transaction is the one
+    /// PostgreSQL aborts.
+    func pool(commitThreads: Int = 0) -> ConnectionPool {
+        let option = "-c deadlock_timeout=3s"
+        let conninfo = database.conninfo.contains("://")
+            ? database.conninfo + (database.conninfo.contains("?") ? "&" : "?") + "options=" + option.replacingOccurrences(of: " ", with: "%20")
+            : database.conninfo + " options='\(option)'"
+        return ConnectionPool(conninfo: conninfo, size: 2, role: "ledger_service", commitThreads: commitThreads)
+    }
+
     /// Runs `work`, which must update row 1 then row 2 of the probe, against a rival that holds row 2 and,
-    /// once `work` waits for it, asks for row 1: a real deadlock between two connections. PostgreSQL breaks
-    /// it by aborting the transaction that started waiting first, `work`'s; the rival then commits.
+    /// once `work` waits for it, asks for row 1: a real deadlock between two connections, which PostgreSQL
+    /// breaks by aborting `work`'s transaction; the rival then commits.
     func deadlocking(_ work: @escaping @Sendable () throws -> Void) throws {
         let rival = try database.ownerConnection()
         let observer = try database.ownerConnection()
+        try rival.execute("SET deadlock_timeout = '30s'")
         try rival.execute("BEGIN")
         try rival.query("UPDATE public.lock_probe SET n = n + 10 WHERE id = 2")
         let outcome = LockedBox<Result<Void, any Error>?>(nil)
@@ -46,7 +58,7 @@ final class TransactionRetryTests: XCTestCase {
     }
 
     func testADeadlockVictimRunsAgainAndCommits() throws {
-        let pool = database.pool(size: 2)
+        let pool = pool()
         let attempts = LockedBox(0)
         let retriedBefore = ConnectionPool.transactionsRetried
         try deadlocking {
@@ -62,7 +74,7 @@ final class TransactionRetryTests: XCTestCase {
     }
 
     func testHandedOverWritesThatDeadlockAreCommittedAgain() throws {
-        let pool = database.pool(size: 2, commitThreads: 1)
+        let pool = pool(commitThreads: 1)
         let retriedBefore = ConnectionPool.transactionsRetried
         try deadlocking {
             try pool.transaction { tx in
