@@ -128,7 +128,6 @@ final class ExpirySchedulerTests: XCTestCase {
         XCTAssertTrue(all.allSatisfy { $0 == 201 }, "\(all.count) commands, these not 201: \(all.filter { $0 != 201 })")
         XCTAssertEqual(schedulerFailures.withLock { $0 }, [])
         XCTAssertGreaterThan(expired.load(ordering: .relaxed), 0, "the scheduler expired attempts meanwhile")
-        print("scheduler beside commands: \(all.count) commands, \(expired.load(ordering: .relaxed)) expiries")
     }
 
     func testAnOlderProjectionNeverReplacesANewerDocument() throws {
