@@ -217,18 +217,32 @@ public final class LedgerApplication: Sendable {
                                                    key: key, requestHash: requestHash) { tx in
                 let response = try execute(tx)
                 executed = response
-                return StoredResponse(status: response.status, body: response.body)
+                return Self.storedResponse(response)
             }
             switch outcome {
             case .executed:
-                return executed ?? HTTPResponse(status: outcome.response.status, body: outcome.response.body)
+                return executed ?? Self.replay(outcome.response)
             case let .replayed(stored):
-                return HTTPResponse(status: stored.status,
-                                    headers: [("Content-Type", "application/json"), ("Idempotent-Replayed", "true")],
-                                    body: stored.body)
+                return Self.replay(stored)
             }
         } catch let refused as Refused {
             return refused.response
         }
+    }
+
+    /// The headers a replay repeats: the stream version, where a created object lives, and the body's type.
+    static let replayedHeaders: Set<String> = ["etag", "location", "content-type"]
+
+    static func storedResponse(_ response: HTTPResponse) -> StoredResponse {
+        var headers: [String: String] = [:]
+        for (name, value) in response.headers where replayedHeaders.contains(name.lowercased()) { headers[name] = value }
+        return StoredResponse(status: response.status, headers: headers, body: response.body)
+    }
+
+    /// A kept response as first sent, marked as a replay; records kept before headers were stored are JSON.
+    static func replay(_ stored: StoredResponse) -> HTTPResponse {
+        var headers = stored.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { headers.insert(("Content-Type", "application/json"), at: 0) }
+        return HTTPResponse(status: stored.status, headers: headers + [("Idempotent-Replayed", "true")], body: stored.body)
     }
 }

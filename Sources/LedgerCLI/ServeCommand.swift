@@ -40,6 +40,7 @@ enum ServeCommand {
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         ExpiryScheduler(pool: pool).start(interval: 1)
+        IdempotencyPurger(pool: pool).start(interval: 60)
         let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: settings.webhooks)
         if settings.dispatchInServe { dispatcher.start() }
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),

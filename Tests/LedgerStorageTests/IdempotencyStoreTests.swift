@@ -11,7 +11,7 @@ final class IdempotencyStoreTests: XCTestCase {
     let organization = UUID()
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         pool = database.pool()
     }
 
@@ -85,12 +85,60 @@ final class IdempotencyStoreTests: XCTestCase {
         XCTAssertEqual(try streamLength(), 1)
     }
 
-    func testKeysAreKeptForTheRetentionAndThenPurged() throws {
-        _ = try run(key: "key-1", request: "a")
+    func testAReplayRepeatsTheHeadersOfTheFirstResponse() throws {
+        let headers = ["ETag": "\"3\"", "Content-Type": "application/json", "Location": "/v1/verifications/ver_1"]
+        let first = try IdempotencyStore.run(pool, organizationID: organization, key: "key-1", requestHash: Digest.sha256("a")) { _ in
+            StoredResponse(status: 201, headers: headers, body: Array("{}".utf8))
+        }
+        XCTAssertEqual(first, .executed(StoredResponse(status: 201, headers: headers, body: Array("{}".utf8))))
+        let again = try IdempotencyStore.run(pool, organizationID: organization, key: "key-1", requestHash: Digest.sha256("a")) { _ in
+            XCTFail("a replay runs nothing")
+            return StoredResponse(status: 500, body: [])
+        }
+        XCTAssertEqual(again, .replayed(first.response))
+    }
+
+    /// Ages every record by `hours`, as if it had been made that long ago.
+    func age(_ keys: [String], hours: Int) throws {
+        try database.ownerConnection().query(
+            "UPDATE ledger.idempotency_keys SET created_at = created_at - make_interval(hours => $1) WHERE idempotency_key = ANY (string_to_array($2, ','))",
+            [hours, keys.joined(separator: ",")])
+    }
+
+    func keptKeys() throws -> [String] {
+        let rows = try database.ownerConnection().query("SELECT idempotency_key FROM ledger.idempotency_keys ORDER BY idempotency_key")
+        return (0..<rows.count).compactMap { rows.string($0, 0) }
+    }
+
+    func testThePurgeForgetsExpiredKeysInBoundedBatchesAndKeepsFreshOnes() throws {
+        for index in 1...7 { _ = try run(key: "key-\(index)", request: "a") }
+        try age(["key-1", "key-2", "key-3", "key-4", "key-5"], hours: 25)
+        try age(["key-6"], hours: 23)
         let owner = try database.ownerConnection()
-        XCTAssertEqual(try IdempotencyStore.purge(owner), 0, "a fresh key is kept")
-        try owner.execute("UPDATE ledger.idempotency_keys SET created_at = now() - interval '25 hours'")
-        XCTAssertEqual(try IdempotencyStore.purge(owner), 1)
-        XCTAssertEqual(try run(key: "key-1", request: "b").response.status, 201, "a forgotten key is free again")
+        XCTAssertEqual(try IdempotencyStore.purge(owner, createdAtOrBefore: Date().addingTimeInterval(-24 * 3600), limit: 2), 2,
+                       "one batch is bounded")
+        XCTAssertEqual(try keptKeys().count, 5)
+        XCTAssertEqual(try IdempotencyPurger(pool: pool, batchSize: 2).runOnce(), 3, "a pass runs batches until none is left")
+        XCTAssertEqual(try keptKeys(), ["key-6", "key-7"], "keys younger than 24 hours are kept")
+        XCTAssertEqual(try IdempotencyPurger(pool: pool, batchSize: 2).runOnce(), 0)
+    }
+
+    func testThePurgeFollowsItsClock() throws {
+        _ = try run(key: "key-1", request: "a")
+        let now = Date()
+        XCTAssertEqual(try IdempotencyPurger(pool: pool, clock: { now.addingTimeInterval(23 * 3600) }).runOnce(), 0)
+        XCTAssertEqual(try IdempotencyPurger(pool: pool, clock: { now.addingTimeInterval(25 * 3600) }).runOnce(), 1)
+        XCTAssertEqual(try keptKeys(), [])
+    }
+
+    func testAnExpiredKeyIsFreeAgainBeforeAndAfterThePurge() throws {
+        _ = try run(key: "key-1", request: "a")
+        try age(["key-1"], hours: 25)
+        XCTAssertEqual(try run(key: "key-1", request: "b"), .executed(StoredResponse(status: 201, body: Array(#"{"version":2}"#.utf8))),
+                       "an expired key not purged yet is reused, not refused as another request's")
+        XCTAssertEqual(try run(key: "key-1", request: "b"), .replayed(StoredResponse(status: 201, body: Array(#"{"version":2}"#.utf8))))
+        try age(["key-1"], hours: 25)
+        XCTAssertEqual(try IdempotencyPurger(pool: pool).runOnce(), 1)
+        XCTAssertEqual(try run(key: "key-1", request: "c").response.body, Array(#"{"version":3}"#.utf8), "a purged key is free again")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerStorage
+import XCTest
 
 /// The test suite's own PostgreSQL: one throwaway cluster per test process (or the server at DATABASE_URL),
 /// a migrated template database, and a fresh database cloned from it for every test that asks.
@@ -65,6 +66,21 @@ public final class TestPostgres: @unchecked Sendable {
         return TestDatabase(name: name, conninfo: conninfoForDatabase(name))
     }
 
+    /// Whether each test's database is dropped when the test ends: on a server at DATABASE_URL, which outlives
+    /// the run; the embedded cluster is removed whole when the process ends.
+    public var dropsDatabasesAfterEachTest: Bool { cluster == nil }
+
+    /// Drops a test's database, ending any connection still open to it.
+    public func drop(_ database: TestDatabase) throws {
+        let admin = try PostgresConnection(conninfo: adminConninfo)
+        try admin.execute("DROP DATABASE IF EXISTS \(database.name) WITH (FORCE)")
+    }
+
+    /// Whether a database of this name exists on the server.
+    public func exists(_ database: TestDatabase) throws -> Bool {
+        try PostgresConnection(conninfo: adminConninfo).query("SELECT 1 FROM pg_database WHERE datname = $1", [database.name]).count == 1
+    }
+
     /// `postgresql://…/db?x` with another database name; key=value strings get a `dbname=` appended.
     static func replacingDatabase(in url: String, with database: String) -> String {
         guard var components = URLComponents(string: url), url.contains("://") else { return "\(url) dbname=\(database)" }
@@ -87,6 +103,28 @@ public struct TestDatabase: Sendable {
         let connection = try PostgresConnection(conninfo: conninfo)
         try connection.execute("SET search_path = ledger, public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         return connection
+    }
+}
+
+extension XCTestCase {
+    /// A migrated database of this test's own (empty: no migrations), dropped when the test ends if the
+    /// server outlives the run. Registered only once it exists, so a failed setUp leaves nothing to undo.
+    public func makeDatabase(empty: Bool = false) throws -> TestDatabase {
+        let postgres = try TestPostgres.shared()
+        let database = try empty ? postgres.makeEmptyDatabase() : postgres.makeDatabase()
+        if postgres.dropsDatabasesAfterEachTest {
+            addTeardownBlock { try postgres.drop(database) }
+        }
+        return database
+    }
+
+    /// Stops `process` when the test ends, however it ends (an early return, a thrown error), unless it ended.
+    public func stopWhenTheTestEnds(_ process: ChildProcess.Running, signal: Int32 = SIGTERM) {
+        addTeardownBlock {
+            guard process.poll() == nil else { return }
+            process.signal(signal)
+            _ = process.wait()
+        }
     }
 }
 
