@@ -80,15 +80,18 @@ final class RateLimiter: Sendable {
     private let perSecond: Double
     private let burst: Double
     private let buckets = Mutex<[String: (tokens: Double, updated: UInt64)]>([:])
+    private let clock: @Sendable () -> UInt64
 
-    init(perSecond: Double, burst: Int) {
+    init(perSecond: Double, burst: Int, clock: @escaping @Sendable () -> UInt64) {
         self.perSecond = perSecond
         self.burst = Double(max(1, burst))
+        self.clock = clock
     }
 
     /// nil when the request may go ahead, else the seconds to wait.
-    func check(_ key: String, now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Int? {
+    func check(_ key: String) -> Int? {
         guard perSecond > 0 else { return nil }
+        let now = clock()
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? (burst, now)
             let elapsed = Double(now &- bucket.updated) / 1_000_000_000

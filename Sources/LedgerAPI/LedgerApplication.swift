@@ -24,12 +24,15 @@ public struct APIConfiguration: Sendable {
     public var allowPrivateWebhooks: Bool
     /// How many verifications' latest states are kept in memory for commands to decide on; 0 reads every stream.
     public var stateCacheSize: Int
+    /// Monotonic nanoseconds for the rate limiter's buckets; tests move their own.
+    public var rateLimitClock: @Sendable () -> UInt64
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
-                stateCacheSize: Int = 10_000) {
+                stateCacheSize: Int = 10_000,
+                rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -39,6 +42,7 @@ public struct APIConfiguration: Sendable {
         self.captureBaseURL = captureBaseURL
         self.allowPrivateWebhooks = allowPrivateWebhooks
         self.stateCacheSize = stateCacheSize
+        self.rateLimitClock = rateLimitClock
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -105,7 +109,8 @@ public final class LedgerApplication: Sendable {
         self.schemaVersion = schemaVersion
         self.configuration = configuration
         authenticator = Authenticator(pool: pool, cacheSeconds: configuration.authCacheSeconds)
-        rateLimiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
+        rateLimiter = RateLimiter(perSecond: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst,
+                                  clock: configuration.rateLimitClock)
         let metrics = Metrics()
         self.metrics = metrics
         stateCache = VerificationStateCache(capacity: configuration.stateCacheSize)

@@ -13,14 +13,14 @@ final class APIFoundationTests: XCTestCase {
     var globex: TestOrganization!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database)
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database, name: "Acme")
         globex = try TestOrganization(database: database, name: "Globex")
     }
 
-    override func tearDown() { server.stop() }
+    override func tearDown() { server?.stop() }
 
     func createKey(_ admin: String, scopes: JSONValue = ["read"], headers: [String: String] = [:]) throws -> TestResponse {
         try client.post("/v1/api_keys", json: ["scopes": scopes, "description": "made by a test"],
@@ -197,15 +197,15 @@ final class APIFoundationTests: XCTestCase {
     }
 
     func testConcurrentRequestsWithOneKeyRunOnce() throws {
-        let responses = LockedBox<[TestResponse]>([])
+        let responses = Collector<TestResponse>()
         let client = self.client!, admin = acme.adminKey
         concurrently(8) { _ in
             if let response = try? client.post("/v1/api_keys", json: ["scopes": ["read"], "description": "made by a test"],
                                                headers: .bearer(admin).merging(["Idempotency-Key": "race"]) { $1 }) {
-                responses.set(responses.get() + [response])
+                responses.append(response)
             }
         }
-        let all = responses.get()
+        let all = responses.values
         XCTAssertEqual(all.count, 8)
         XCTAssertTrue(all.allSatisfy { $0.status == 201 || $0.status == 409 }, all.map(\.status).description)
         let created = all.filter { $0.status == 201 }
@@ -217,8 +217,10 @@ final class APIFoundationTests: XCTestCase {
     // MARK: rate limit
 
     func testTheRateLimitAnswers429WithRetryAfter() throws {
+        let clock = ManualNanosecondClock()
         let limited = try TestServer(database: database, api: APIConfiguration(rateLimitPerSecond: 0.5, rateLimitBurst: 3,
-                                                                                authCacheSeconds: 0, logRequests: false))
+                                                                                authCacheSeconds: 0, logRequests: false,
+                                                                                rateLimitClock: { clock.now }))
         defer { limited.stop() }
         let client = TestClient(baseURL: limited.baseURL)
         for _ in 0..<3 { XCTAssertEqual(try client.get("/v1/organization", headers: .bearer(acme.readKey)).status, 200) }
@@ -226,6 +228,12 @@ final class APIFoundationTests: XCTestCase {
         XCTAssertEqual(refused.status, 429)
         XCTAssertEqual(refused.json?["error"]?["type"], "rate_limit_error")
         XCTAssertEqual(refused.header("Retry-After"), "2")
+        clock.advance(seconds: 1)
+        XCTAssertEqual(try client.get("/v1/organization", headers: .bearer(acme.readKey)).header("Retry-After"), "1",
+                       "half a token refilled in a second")
+        clock.advance(seconds: 1)
+        XCTAssertEqual(try client.get("/v1/organization", headers: .bearer(acme.readKey)).status, 200, "a whole token after two")
+        XCTAssertEqual(try client.get("/v1/organization", headers: .bearer(acme.readKey)).status, 429)
         XCTAssertEqual(try client.get("/v1/organization", headers: .bearer(acme.writeKey)).status, 200, "each key has its own bucket")
         XCTAssertEqual(try client.get("/healthz").status, 200)
     }

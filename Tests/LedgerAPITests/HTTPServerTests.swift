@@ -100,7 +100,7 @@ final class HTTPServerTests: XCTestCase {
     }
 
     func testTwoHundredIdleConnectionsDoNotStopHealthz() throws {
-        let database = try TestPostgres.shared().makeDatabase()
+        let database = try makeDatabase()
         let server = try TestServer(database: database, configuration: .init(port: 0, threads: 2, connectionLimit: 1024))
         servers.append(server)
         let idle = try (0..<200).map { _ in try RawConnection(port: server.port) }

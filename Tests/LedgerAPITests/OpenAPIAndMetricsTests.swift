@@ -11,12 +11,12 @@ final class OpenAPIAndMetricsTests: XCTestCase {
     var client: TestClient!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database)
         client = TestClient(baseURL: server.baseURL)
     }
 
-    override func tearDown() { server.stop() }
+    override func tearDown() { server?.stop() }
 
     func python(_ script: String, _ arguments: [String]) throws -> ChildProcess.Outcome {
         try ChildProcess.run("python3", ["-c", script] + arguments)

@@ -6,7 +6,7 @@ import XCTest
 
 final class ReadinessTests: XCTestCase {
     func testReadyOnAMigratedDatabase() throws {
-        let server = try TestServer(database: try TestPostgres.shared().makeDatabase())
+        let server = try TestServer(database: try makeDatabase())
         defer { server.stop() }
         let response = try TestClient(baseURL: server.baseURL).get("/readyz")
         XCTAssertEqual(response.status, 200)
@@ -14,7 +14,7 @@ final class ReadinessTests: XCTestCase {
     }
 
     func testNotReadyBeforeMigrations() throws {
-        let server = try TestServer(database: try TestPostgres.shared().makeEmptyDatabase())
+        let server = try TestServer(database: try makeDatabase(empty: true))
         defer { server.stop() }
         let client = TestClient(baseURL: server.baseURL)
         let response = try client.get("/readyz")

@@ -18,6 +18,8 @@ final class ServeCommandTests: XCTestCase {
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
         let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: Self.projectDirectory.path,
                                              environment: environment)
+        // An early return still stops it, and with SIGINT so that it stops its PostgreSQL too.
+        stopWhenTheTestEnds(serve, signal: SIGINT)
         let client = TestClient(baseURL: "http://127.0.0.1:\(port)")
         let ready = eventually(timeout: 60, interval: 0.1) {
             serve.poll() == nil && (try? client.get("/readyz").status) == 200
@@ -107,7 +109,7 @@ final class AccessCommandTests: XCTestCase {
     }
 
     func testCreateListAndRevokeFromTheCommandLine() throws {
-        let database = try TestPostgres.shared().makeDatabase()
+        let database = try makeDatabase()
         let org = try run(["orgs", "create", "Initech", "Ltd"], database: database)
         XCTAssertEqual(org.status, 0, org.output)
         let orgID = org.output.trimmingCharacters(in: .newlines)
@@ -141,7 +143,7 @@ final class AccessCommandTests: XCTestCase {
     }
 
     func testMistakesAreNamed() throws {
-        let database = try TestPostgres.shared().makeDatabase()
+        let database = try makeDatabase()
         let badScope = try run(["keys", "create", "--org", UUID().uuidString, "--scopes", "read,root"], database: database)
         XCTAssertEqual(badScope.status, 2)
         XCTAssertTrue(badScope.output.contains("unknown scope 'root'"), badScope.output)

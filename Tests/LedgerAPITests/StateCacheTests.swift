@@ -13,15 +13,15 @@ final class StateCacheTests: XCTestCase {
     var auth: [String: String] = [:]
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         first = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
         second = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
         auth = .bearer(try TestOrganization(database: database).writeKey)
     }
 
     override func tearDown() {
-        first.stop()
-        second.stop()
+        first?.stop()
+        second?.stop()
     }
 
     @discardableResult

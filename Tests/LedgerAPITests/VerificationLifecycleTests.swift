@@ -14,7 +14,7 @@ final class VerificationLifecycleTests: XCTestCase {
     let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         let clock = self.clock
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
         client = TestClient(baseURL: server.baseURL)
@@ -22,7 +22,7 @@ final class VerificationLifecycleTests: XCTestCase {
         auth = .bearer(acme.writeKey)
     }
 
-    override func tearDown() { server.stop() }
+    override func tearDown() { server?.stop() }
 
     func advance(_ seconds: Double) { clock.set(clock.get().addingTimeInterval(seconds)) }
 
@@ -278,7 +278,7 @@ final class VerificationLifecycleTests: XCTestCase {
 
     func testThirtyTwoConcurrentCommandsOnOneVerification() throws {
         let id = try create(["email", "phone", "aml_screening"])
-        let statuses = LockedBox<[Int]>([])
+        let statuses = Collector<Int>()
         let client = self.client!, auth = self.auth
         concurrently(32) { index in
             let body: JSONValue
@@ -290,9 +290,9 @@ final class VerificationLifecycleTests: XCTestCase {
             }
             let path = index % 4 == 0 ? "/v1/verifications/\(id)/metadata" : "/v1/verifications/\(id)/results"
             let status = (try? client.post(path, json: body, headers: auth).status) ?? -1
-            statuses.set(statuses.get() + [status])
+            statuses.append(status)
         }
-        let all = statuses.get()
+        let all = statuses.values
         XCTAssertEqual(all.count, 32)
         XCTAssertTrue(all.allSatisfy { $0 == 200 || $0 == 409 }, "\(all)")
         // Replaying the log gives exactly what the projection says.

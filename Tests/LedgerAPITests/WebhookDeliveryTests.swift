@@ -15,14 +15,14 @@ final class WebhookDeliveryTests: XCTestCase {
     var receivers: [ChildProcess.Running] = []
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database)
     }
 
     override func tearDown() {
-        server.stop()
+        server?.stop()
         for receiver in receivers { receiver.signal(SIGTERM); _ = receiver.wait() }
     }
 
@@ -169,15 +169,15 @@ final class WebhookDeliveryTests: XCTestCase {
         for _ in 0..<4 { ids.append(try lifecycle()) }
         let expected = ids.count * Self.lifecycleTypes.count
         let first = try dispatcher(), second = try dispatcher()
-        let failures = LockedBox<[String]>([])
+        let failures = Collector<String>()
         concurrently(2) { index in
             let dispatcher = index == 0 ? first : second
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline && receiver.requests().count < expected {
-                do { try dispatcher.runOnce(batch: 5) } catch { failures.set(failures.get() + ["\(error)"]) }
+                do { try dispatcher.runOnce(batch: 5) } catch { failures.append("\(error)") }
             }
         }
-        XCTAssertEqual(failures.get(), [])
+        XCTAssertEqual(failures.values, [])
         let requests = receiver.requests()
         XCTAssertEqual(requests.count, expected, "nothing sent twice, nothing lost")
         XCTAssertEqual(Set(requests.compactMap { $0["webhook_id"]?.stringValue }).count, expected)
@@ -299,6 +299,7 @@ final class WebhookDeliveryTests: XCTestCase {
         let binary = try ledgerExecutable()
         func serve() throws -> ChildProcess.Running {
             let process = try ChildProcess.Running(binary, ["serve"], environment: environment)
+            stopWhenTheTestEnds(process)
             let client = TestClient(baseURL: "http://127.0.0.1:\(port)")
             XCTAssertTrue(eventually(timeout: 30, interval: 0.05) { (try? client.get("/readyz").status) == 200 }, process.outputSoFar)
             return process
@@ -313,7 +314,6 @@ final class WebhookDeliveryTests: XCTestCase {
         XCTAssertLessThan(beforeRestart, Self.lifecycleTypes.count, "killed mid-way")
 
         service = try serve()
-        defer { service.signal(SIGTERM); _ = service.wait() }
         let outbox = try database.ownerConnection().query("SELECT message_id FROM ledger.outbox ORDER BY id")
         let messageIDs = Set((0..<outbox.count).compactMap { outbox.string($0, 0) })
         XCTAssertEqual(messageIDs.count, Self.lifecycleTypes.count)

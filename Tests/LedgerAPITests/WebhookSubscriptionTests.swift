@@ -13,13 +13,13 @@ final class WebhookSubscriptionTests: XCTestCase {
     var acme: TestOrganization!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database)
     }
 
-    override func tearDown() { server.stop() }
+    override func tearDown() { server?.stop() }
 
     func post(_ path: String, _ body: JSONValue, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
         let response = try client.post(path, json: body, headers: .bearer(key ?? acme.adminKey))

@@ -14,7 +14,7 @@ final class EventStoreTests: XCTestCase {
                                  causationID: "cmd_1", correlationID: "corr_1")
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         pool = database.pool()
     }
 

@@ -11,7 +11,7 @@ final class GlobalFeedTests: XCTestCase {
     let metadata = EventMetadata(actorID: "tester", actorType: .system)
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
     }
 
     func newEvent() -> NewEvent { NewEvent(id: UUID(), type: "Happened", data: [:], occurredAt: Date()) }

@@ -10,7 +10,7 @@ final class ImmutabilityAndChainTests: XCTestCase {
     let organization = UUID()
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         pool = database.pool()
     }
 

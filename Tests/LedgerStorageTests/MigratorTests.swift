@@ -7,7 +7,7 @@ final class MigratorTests: XCTestCase {
     var database: TestDatabase!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeEmptyDatabase()
+        database = try makeDatabase(empty: true)
     }
 
     func migrations(_ files: [String: String]) throws -> URL {

@@ -7,7 +7,7 @@ final class PostgresConnectionTests: XCTestCase {
     var database: TestDatabase!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         try database.ownerConnection().execute("CREATE TABLE ledger.t (n int PRIMARY KEY)")
     }
 
@@ -106,7 +106,7 @@ final class CommitBatchingTests: XCTestCase {
     var database: TestDatabase!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         try database.ownerConnection().execute("CREATE TABLE ledger.t (n int PRIMARY KEY); GRANT SELECT, INSERT ON ledger.t TO ledger_service")
     }
 

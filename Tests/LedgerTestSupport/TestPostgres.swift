@@ -107,12 +107,13 @@ public struct TestDatabase: Sendable {
 }
 
 extension XCTestCase {
-    /// A migrated database of this test's own (empty: no migrations), dropped when the test ends if the
-    /// server outlives the run. Registered only once it exists, so a failed setUp leaves nothing to undo.
-    public func makeDatabase(empty: Bool = false) throws -> TestDatabase {
+    /// A migrated database of this test's own (empty: no migrations), dropped when the test ends if `drop`
+    /// says so, by default when the server outlives the run. The drop is registered only once the database
+    /// exists, so a failed setUp leaves nothing to undo.
+    public func makeDatabase(empty: Bool = false, dropWhenTheTestEnds drop: Bool? = nil) throws -> TestDatabase {
         let postgres = try TestPostgres.shared()
         let database = try empty ? postgres.makeEmptyDatabase() : postgres.makeDatabase()
-        if postgres.dropsDatabasesAfterEachTest {
+        if drop ?? postgres.dropsDatabasesAfterEachTest {
             addTeardownBlock { try postgres.drop(database) }
         }
         return database
