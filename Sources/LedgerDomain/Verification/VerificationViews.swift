@@ -44,7 +44,7 @@ public enum Views {
         }
     }
 
-    public enum PackageKind: Sendable, Equatable {
+    public enum PackageKind: Sendable, Equatable, CaseIterable {
         case identity, screening, mixed
 
         public init(_ checks: [CheckType]) {
