@@ -27,6 +27,12 @@ public final class TestPostgres: @unchecked Sendable {
             cluster = nil
             adminConninfo = url
             conninfoForDatabase = { database in TestPostgres.replacingDatabase(in: url, with: database) }
+            // The server outlives the run: leave no template behind on it either.
+            atexit {
+                guard case let .success(shared) = TestPostgres.started, shared.cluster == nil,
+                      let admin = try? PostgresConnection(conninfo: shared.adminConninfo) else { return }
+                try? admin.execute("DROP DATABASE IF EXISTS \(shared.template) WITH (FORCE)")
+            }
         } else {
             let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ledger-test-\(getpid())")
             let cluster = try EmbeddedPostgres(directory: directory, databaseName: "postgres",
