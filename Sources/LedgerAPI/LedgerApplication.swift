@@ -225,8 +225,9 @@ public final class LedgerApplication: Sendable {
                 return Self.storedResponse(response)
             }
             switch outcome {
-            case .executed:
-                return executed ?? Self.replay(outcome.response)
+            case let .executed(stored):
+                // As the handler made it, with every header, not only those kept for a replay.
+                return executed ?? HTTPResponse(status: stored.status, headers: stored.headers.map { ($0.key, $0.value) }, body: stored.body)
             case let .replayed(stored):
                 return Self.replay(stored)
             }

@@ -108,17 +108,19 @@ public enum IdempotencyStore {
     /// concurrent reuse of an expired key has locked are left for the next batch.
     @discardableResult
     public static func purge(_ connection: PostgresConnection, createdAtOrBefore cutoff: Date, limit: Int = 1000) throws -> Int {
-        let rows = try connection.query("""
-            WITH gone AS (
-                DELETE FROM ledger.idempotency_keys
-                WHERE ctid = ANY (ARRAY(
-                    SELECT ctid FROM ledger.idempotency_keys WHERE created_at <= $1
-                    ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
-                RETURNING 1)
-            SELECT count(*) FROM gone
-            """, [cutoff, max(1, limit)])
-        return rows.int(0, 0) ?? 0
+        try connection.query(purgeStatement, [cutoff, max(1, limit)]).int(0, 0) ?? 0
     }
+
+    /// Finds the oldest rows by index and deletes them by their physical address.
+    static let purgeStatement = """
+        WITH gone AS (
+            DELETE FROM ledger.idempotency_keys
+            WHERE ctid = ANY (ARRAY(
+                SELECT ctid FROM ledger.idempotency_keys WHERE created_at <= $1
+                ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+            RETURNING 1)
+        SELECT count(*) FROM gone
+        """
 }
 
 /// The background job that forgets idempotency keys past their retention, in bounded batches.

@@ -1,7 +1,7 @@
 import Foundation
 import LedgerCrypto
 import LedgerDomain
-import LedgerStorage
+@testable import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
@@ -121,6 +121,23 @@ final class IdempotencyStoreTests: XCTestCase {
         XCTAssertEqual(try IdempotencyPurger(pool: pool, batchSize: 2).runOnce(), 3, "a pass runs batches until none is left")
         XCTAssertEqual(try keptKeys(), ["key-6", "key-7"], "keys younger than 24 hours are kept")
         XCTAssertEqual(try IdempotencyPurger(pool: pool, batchSize: 2).runOnce(), 0)
+    }
+
+    func testAPurgeBatchCostsWhatItDeletesNotTheWholeHistory() throws {
+        let owner = try database.ownerConnection()
+        try owner.query("""
+            INSERT INTO ledger.idempotency_keys (organization_id, livemode, idempotency_key, request_hash, response_status, response_body,
+                                                 created_at)
+            SELECT $1, false, 'key-' || n, '\\x00', 200, '\\x7b7d', now() - make_interval(mins => n)
+            FROM generate_series(1, 20000) n
+            """, [organization])
+        try owner.execute("ANALYZE ledger.idempotency_keys")
+        let plan = try owner.query("EXPLAIN " + IdempotencyStore.purgeStatement.replacingOccurrences(of: "$1", with: "now() - interval '24 hours'")
+            .replacingOccurrences(of: "$2", with: "1000"))
+        let text = (0..<plan.count).compactMap { plan.string($0, 0) }.joined(separator: "\n")
+        XCTAssertTrue(text.contains("Index Scan using idempotency_keys_created_at"), text)
+        XCTAssertTrue(text.contains("Tid Scan on idempotency_keys"), text)
+        XCTAssertFalse(text.contains("Seq Scan"), text)
     }
 
     func testThePurgeFollowsItsClock() throws {
