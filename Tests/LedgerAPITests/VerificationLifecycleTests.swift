@@ -24,7 +24,7 @@ final class VerificationLifecycleTests: XCTestCase {
 
     override func tearDown() { server?.stop() }
 
-    func advance(_ seconds: Double) { clock.set(clock.get().addingTimeInterval(seconds)) }
+    func advance(_ seconds: Double) { clock.update { $0 = $0.addingTimeInterval(seconds) } }
 
     @discardableResult
     func post(_ path: String, _ body: JSONValue, key: String? = nil, headers: [String: String] = [:], expect status: Int = 200,

@@ -91,6 +91,8 @@ public final class TestClient: @unchecked Sendable {
     }
 }
 
+/// One value shared between threads. A change that depends on the value goes through `update`, in one step;
+/// `set(get() …)` is two, and loses a concurrent change (a list of results: `Collector`).
 public final class LockedBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
