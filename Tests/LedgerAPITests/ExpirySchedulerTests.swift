@@ -16,7 +16,7 @@ final class ExpirySchedulerTests: XCTestCase {
     let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         let clock = self.clock
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
         client = TestClient(baseURL: server.baseURL)
@@ -26,7 +26,7 @@ final class ExpirySchedulerTests: XCTestCase {
 
     override func tearDown() { server?.stop() }
 
-    func advance(_ seconds: Double) { clock.set(clock.get().addingTimeInterval(seconds)) }
+    func advance(_ seconds: Double) { clock.update { $0 = $0.addingTimeInterval(seconds) } }
 
     @discardableResult
     func post(_ path: String, _ body: JSONValue, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {

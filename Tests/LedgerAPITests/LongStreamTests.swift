@@ -14,7 +14,7 @@ final class LongStreamTests: XCTestCase {
     let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         let clock = self.clock
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
         client = TestClient(baseURL: server.baseURL)

@@ -8,7 +8,7 @@ final class TransactionRetryTests: XCTestCase {
     var database: TestDatabase!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         try database.ownerConnection().execute("""
             CREATE TABLE public.lock_probe (id integer PRIMARY KEY, n integer NOT NULL);
             INSERT INTO public.lock_probe VALUES (1, 0), (2, 0);
@@ -63,7 +63,7 @@ final class TransactionRetryTests: XCTestCase {
         let retriedBefore = ConnectionPool.transactionsRetried
         try deadlocking {
             try pool.transaction { tx in
-                attempts.set(attempts.get() + 1)
+                attempts.update { $0 += 1 }
                 try tx.query("UPDATE public.lock_probe SET n = n + 1 WHERE id = 1")
                 try tx.query("UPDATE public.lock_probe SET n = n + 1 WHERE id = 2")
             }
