@@ -6,6 +6,9 @@ import LedgerHTTP
 /// refused with a 400 naming the parameter (`applicant.first_name` for nested members).
 public struct RequestBody: Sendable {
     public static let maxDepth = 32
+    /// Members of one object or elements of one array, at most: a 1 MB body could otherwise hold half a
+    /// million values.
+    public static let maxElements = 10_000
     public static let defaultMaxStringLength = 500
 
     let members: [(String, JSONValue)]
@@ -22,11 +25,18 @@ public struct RequestBody: Sendable {
         }
         let value: JSONValue
         do {
-            value = try JSONValue.parse(request.body, maxDepth: maxDepth)
+            value = try JSONValue.parse(request.body, maxDepth: maxDepth, maxElements: maxElements)
         } catch .tooDeep(let limit) {
             throw APIFailure.invalid(nil, code: "body_too_deep", "the JSON body is nested deeper than \(limit) levels")
         } catch .malformed(let reason) {
             throw APIFailure.invalid(nil, code: "body_invalid_json", "the body is not valid JSON: \(reason)")
+        } catch let .unacceptableString(path, reason) {
+            throw APIFailure.invalid(path.isEmpty ? nil : path, "\(path.isEmpty ? "the body" : path): \(reason)")
+        } catch let .tooManyElements(path, limit) {
+            throw APIFailure.invalid(path.isEmpty ? nil : path, code: "body_too_many_elements",
+                                     "\(path.isEmpty ? "the body" : path) has more than \(limit) members or elements")
+        } catch let .duplicateMember(path) {
+            throw APIFailure.invalid(path, code: "parameter_duplicate", "\(path) is given more than once")
         }
         return try RequestBody(value, allowed: allowed, prefix: "")
     }

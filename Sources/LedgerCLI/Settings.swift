@@ -15,6 +15,7 @@ public struct Settings: Sendable {
     public var commitThreads: Int
     public var maxBodyBytes: Int
     public var connectionTimeout: Int
+    public var requestTimeout: Int
     public var connectionLimit: Int
     public var api: APIConfiguration
     public var webhooks: WebhookDispatcher.Configuration
@@ -56,6 +57,7 @@ public struct Settings: Sendable {
         commitThreads = try integer("LEDGER_COMMIT_THREADS", max(1, ProcessInfo.processInfo.activeProcessorCount / 2), range: 0...64)
         maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
         connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)
+        requestTimeout = try integer("LEDGER_REQUEST_TIMEOUT", 30, range: 1...3600)
         connectionLimit = try integer("LEDGER_CONNECTION_LIMIT", 4096, range: 16...1_000_000)
         let logRequests = environment["LEDGER_LOG_REQUESTS"] ?? "1"
         guard logRequests == "1" || logRequests == "0" else {
@@ -89,6 +91,7 @@ public struct Settings: Sendable {
 
     public var httpConfiguration: HTTPServer.Configuration {
         HTTPServer.Configuration(host: listenHost, port: listenPort, threads: threads, connectionLimit: connectionLimit,
-                                 connectionTimeout: connectionTimeout, maxBodyBytes: maxBodyBytes)
+                                 connectionTimeout: connectionTimeout, requestTimeout: Double(requestTimeout),
+                                 maxBodyBytes: maxBodyBytes)
     }
 }

@@ -3,18 +3,23 @@ import Foundation
 /// A strict RFC 8259 parser straight into `JSONValue`: one pass over the bytes, no intermediate objects.
 /// Foundation's decoders go through Codable, which costs more than the rest of a request here, and accept
 /// trailing commas.
+///
+/// Strings must be valid UTF-8 and free of NUL (PostgreSQL's text and jsonb cannot hold U+0000), and member
+/// names unique: such a document is refused with the path of the offending value rather than repaired.
 struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private let maxDepth: Int
+    private let maxElements: Int
 
-    init(_ bytes: [UInt8], maxDepth: Int) {
+    init(_ bytes: [UInt8], maxDepth: Int, maxElements: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.maxElements = maxElements
     }
 
-    static func parse(_ bytes: [UInt8], maxDepth: Int) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes, maxDepth: maxDepth)
+    static func parse(_ bytes: [UInt8], maxDepth: Int, maxElements: Int) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes, maxDepth: maxDepth, maxElements: maxElements)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -35,7 +40,7 @@ struct JSONParser {
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
-        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "\""): return .string(try parseString(what: "the value"))
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
@@ -58,17 +63,30 @@ struct JSONParser {
         guard depth <= maxDepth else { throw .tooDeep(limit: maxDepth) }
         index += 1
         var members: [(String, JSONValue)] = []
+        // Filled only once an object is large: a linear search is cheaper for the few members of most.
+        var names: Set<String> = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-            let key = try parseString()
+            let key = try parseString(what: "a member name")
+            guard members.count < maxElements else { throw .tooManyElements(path: "", limit: maxElements) }
+            if members.count < 16 {
+                guard !members.contains(where: { $0.0 == key }) else { throw .duplicateMember(path: key) }
+                if members.count == 15 { names = Set(members.map(\.0) + [key]) }
+            } else {
+                guard names.insert(key).inserted else { throw .duplicateMember(path: key) }
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            members.append((key, try parseValue(depth: depth)))
+            do {
+                members.append((key, try parseValue(depth: depth)))
+            } catch {
+                throw error.inside(key)
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -85,7 +103,12 @@ struct JSONParser {
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
         while true {
             skipWhitespace()
-            items.append(try parseValue(depth: depth))
+            guard items.count < maxElements else { throw .tooManyElements(path: "", limit: maxElements) }
+            do {
+                items.append(try parseValue(depth: depth))
+            } catch {
+                throw error.inside("[\(items.count)]")
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -94,19 +117,20 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseString() throws(JSONParseError) -> String {
+    /// `what` is for the refusal of a string no text column can hold: "the value" or "a member name".
+    private mutating func parseString(what: String) throws(JSONParseError) -> String {
         index += 1
         let start = index
         // Fast path: no escapes.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<index]), as: UTF8.self) }
+                let end = index
                 index += 1
-                return text
+                return try text(bytes[start..<end], what: what)
             }
             if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("control character in a string") }
+            if byte < 0x20 { throw controlCharacter(byte, what: what) }
             index += 1
         }
         var scalars = Array(bytes[start..<index])
@@ -115,7 +139,7 @@ struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                return try text(scalars[...], what: what)
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw error("unexpected end of input") }
@@ -143,18 +167,31 @@ struct JSONParser {
                     } else if (0xDC00...0xDFFF).contains(code) {
                         throw error("unpaired surrogate")
                     }
+                    guard code != 0 else { throw .unacceptableString(path: "", reason: "\(what) contains \\u0000 (NUL), which text cannot hold") }
                     guard let scalar = Unicode.Scalar(code) else { throw error("invalid \\u escape") }
                     scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                 default:
                     throw error("invalid escape")
                 }
             default:
-                if byte < 0x20 { throw error("control character in a string") }
+                if byte < 0x20 { throw controlCharacter(byte, what: what) }
                 scalars.append(byte)
                 index += 1
             }
         }
         throw error("unterminated string")
+    }
+
+    /// The string's bytes as text, refused unless they are valid UTF-8 (never repaired with U+FFFD).
+    private func text(_ utf8: ArraySlice<UInt8>, what: String) throws(JSONParseError) -> String {
+        let decoded = utf8.withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) }
+        guard let decoded else { throw .unacceptableString(path: "", reason: "\(what) is not valid UTF-8") }
+        return decoded
+    }
+
+    private func controlCharacter(_ byte: UInt8, what: String) -> JSONParseError {
+        byte == 0 ? .unacceptableString(path: "", reason: "\(what) contains a NUL byte, which text cannot hold")
+            : error("control character in a string")
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {

@@ -155,19 +155,42 @@ extension JSONValue {
 
 // MARK: - Decoding
 
+/// Why a document was refused. `path` names the value in the document (`metadata.note`, `checks[2]`; empty
+/// for the document itself).
 public enum JSONParseError: Error, Equatable, Sendable {
     case malformed(String)
     case tooDeep(limit: Int)
+    /// A string text cannot hold: not valid UTF-8, or containing NUL.
+    case unacceptableString(path: String, reason: String)
+    /// An object with more members, or an array with more elements, than the limit.
+    case tooManyElements(path: String, limit: Int)
+    case duplicateMember(path: String)
+
+    /// The same refusal seen from the container: `key` is a member name or an array index (`[2]`).
+    func inside(_ key: String) -> JSONParseError {
+        switch self {
+        case .malformed, .tooDeep: return self
+        case let .unacceptableString(path, reason): return .unacceptableString(path: Self.join(key, path), reason: reason)
+        case let .tooManyElements(path, limit): return .tooManyElements(path: Self.join(key, path), limit: limit)
+        case let .duplicateMember(path): return .duplicateMember(path: Self.join(key, path))
+        }
+    }
+
+    private static func join(_ key: String, _ path: String) -> String {
+        if path.isEmpty { return key }
+        return path.hasPrefix("[") ? key + path : key + "." + path
+    }
 }
 
 extension JSONValue {
-    /// Parses strictly (RFC 8259); nesting deeper than `maxDepth` is refused as soon as it is seen.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32) throws(JSONParseError) -> JSONValue {
-        try JSONParser.parse(bytes, maxDepth: maxDepth)
+    /// Parses strictly (RFC 8259); nesting deeper than `maxDepth`, or a container with more than `maxElements`
+    /// members or elements, is refused as soon as it is seen.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = .max) throws(JSONParseError) -> JSONValue {
+        try JSONParser.parse(bytes, maxDepth: maxDepth, maxElements: maxElements)
     }
 
-    public static func parse(_ string: String, maxDepth: Int = 32) throws(JSONParseError) -> JSONValue {
-        try parse(Array(string.utf8), maxDepth: maxDepth)
+    public static func parse(_ string: String, maxDepth: Int = 32, maxElements: Int = .max) throws(JSONParseError) -> JSONValue {
+        try parse(Array(string.utf8), maxDepth: maxDepth, maxElements: maxElements)
     }
 }
 

@@ -2,8 +2,22 @@ import Foundation
 
 /// RFC 3339 timestamps with milliseconds in UTC, the API's one time format.
 public enum Timestamp {
+    /// Years 0001 to 9999, the times RFC 3339 can write and PostgreSQL can store, in seconds since 1970. Every
+    /// time the API accepts is inside, so converting it to whole seconds or microseconds never overflows.
+    public static let representable: Range<Double> = -62_135_596_800 ..< 253_402_300_800
+
+    /// Unix seconds (`created[gte]=1795000000`), nil when not an integer or outside `representable`.
+    public static func unixSeconds(_ text: String) -> Date? {
+        guard let seconds = Int64(text), representable.contains(Double(seconds)) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds))
+    }
+
+    /// Writes any date: one outside `representable` (none the API accepts) as its first or last millisecond,
+    /// NaN as the first, so that no date makes the conversion to whole milliseconds trap.
     public static func rfc3339(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let first = representable.lowerBound * 1000, last = representable.upperBound * 1000 - 1
+        let exact = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        let millis = Int64(exact.isNaN ? first : min(max(exact, first), last))
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let fraction = Int(millis - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -18,6 +32,7 @@ public enum Timestamp {
 
     /// Parses RFC 3339: `2026-11-22T04:25:38Z`, with any fraction of a second and a `Z` or `±hh:mm` offset.
     /// Also reads PostgreSQL's own output (`2026-11-22 04:25:38.123456+00`: a space, an offset in hours).
+    /// Refuses days a month does not have, offsets past ±23:59 and times outside `representable`.
     public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58 else { return nil }
@@ -31,7 +46,8 @@ public enum Timestamp {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
               let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+              second < 61 else { return nil }
         var index = 19
         var fraction = 0.0
         if b[index] == 46 {
@@ -50,10 +66,11 @@ public enum Timestamp {
         if b[index] == 90 || b[index] == 122 {
             index += 1
         } else if b[index] == 43 || b[index] == 45, index + 6 == b.count, b[index + 3] == 58,
-                  let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)) {
+                  let hours = number((index + 1)..<(index + 3)), let minutes = number((index + 4)..<(index + 6)),
+                  hours < 24, minutes < 60 {
             offset = (b[index] == 45 ? -1 : 1) * (hours * 3600 + minutes * 60)
             index += 6
-        } else if b[index] == 43 || b[index] == 45, index + 3 == b.count, let hours = number((index + 1)..<(index + 3)) {
+        } else if b[index] == 43 || b[index] == 45, index + 3 == b.count, let hours = number((index + 1)..<(index + 3)), hours < 24 {
             offset = (b[index] == 45 ? -1 : 1) * hours * 3600
             index += 3
         } else {
@@ -61,7 +78,17 @@ public enum Timestamp {
         }
         guard index == b.count else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
-        return Date(timeIntervalSince1970: Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction)
+        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
+        guard representable.contains(seconds) else { return nil }
+        return Date(timeIntervalSince1970: seconds)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {

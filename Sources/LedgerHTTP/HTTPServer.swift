@@ -15,17 +15,21 @@ public final class HTTPServer: @unchecked Sendable {
         public var connectionLimit: Int
         /// Seconds a connection may stay silent before it is closed.
         public var connectionTimeout: Int
+        /// Seconds a client has to send a whole request, from connecting or from its previous response on;
+        /// then the connection is closed, however steadily the bytes were trickling in.
+        public var requestTimeout: Double
         public var maxBodyBytes: Int
         public var perIPConnectionLimit: Int
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                    connectionLimit: Int = 4096, connectionTimeout: Int = 30, maxBodyBytes: Int = 1 << 20,
-                    perIPConnectionLimit: Int = 0) {
+                    connectionLimit: Int = 4096, connectionTimeout: Int = 30, requestTimeout: Double = 30,
+                    maxBodyBytes: Int = 1 << 20, perIPConnectionLimit: Int = 0) {
             self.host = host
             self.port = port
             self.threads = threads
             self.connectionLimit = connectionLimit
             self.connectionTimeout = connectionTimeout
+            self.requestTimeout = requestTimeout
             self.maxBodyBytes = maxBodyBytes
             self.perIPConnectionLimit = perIPConnectionLimit
         }
@@ -58,10 +62,14 @@ public final class HTTPServer: @unchecked Sendable {
     let work = WorkQueue()
     /// False once the daemon stops: a worker that finishes later must not resume a connection it freed.
     let running = Mutex<Bool>(true)
+    let deadlines: RequestDeadlines
+    /// Signalled when the server stops, to end the thread that enforces the request deadline.
+    private let stopped = DispatchSemaphore(value: 0)
 
     public init(configuration: Configuration, handler: @escaping HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        deadlines = RequestDeadlines(timeoutSeconds: configuration.requestTimeout)
     }
 
     /// The bound port (useful when configured with port 0).
@@ -76,6 +84,8 @@ public final class HTTPServer: @unchecked Sendable {
         }
         let context = Unmanaged.passUnretained(self).toOpaque()
         let completed = unsafeBitCast(requestCompleted as MHD_RequestCompletedCallback, to: Int.self)
+        let connectionNotified = unsafeBitCast(connectionChanged as MHD_NotifyConnectionCallback, to: Int.self)
+        let uriReceived = unsafeBitCast(requestLineReceived as URILogCallback, to: Int.self)
         let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_EPOLL.rawValue | MHD_USE_ITC.rawValue
             | MHD_ALLOW_SUSPEND_RESUME.rawValue
         daemon = withUnsafeMutablePointer(to: &address) { addressPointer in
@@ -89,6 +99,8 @@ public final class HTTPServer: @unchecked Sendable {
                     MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: 64 * 1024, ptr_value: nil),
                     MHD_OptionItem(option: .LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
                     MHD_OptionItem(option: .NOTIFY_COMPLETED, value: completed, ptr_value: context),
+                    MHD_OptionItem(option: .NOTIFY_CONNECTION, value: connectionNotified, ptr_value: context),
+                    MHD_OptionItem(option: .URI_LOG_CALLBACK, value: uriReceived, ptr_value: context),
                     MHD_OptionItem(option: .END, value: 0, ptr_value: nil),
                 ]
                 return options.withUnsafeMutableBufferPointer { buffer in
@@ -105,6 +117,15 @@ public final class HTTPServer: @unchecked Sendable {
             worker.name = "http-worker"
             worker.start()
         }
+        // A quarter of the deadline between checks: a connection is closed at most a quarter late.
+        let interval = min(1, max(0.01, configuration.requestTimeout / 4))
+        let watchdog = Thread { [deadlines, stopped] in
+            while stopped.wait(timeout: .now() + interval) == .timedOut {
+                deadlines.closeOverdue(now: DispatchTime.now().uptimeNanoseconds)
+            }
+        }
+        watchdog.name = "http-deadlines"
+        watchdog.start()
     }
 
     public var openConnections: Int {
@@ -121,6 +142,7 @@ public final class HTTPServer: @unchecked Sendable {
             usleep(10_000) // waiting on other threads' requests to drain; no event to wait on here
         }
         running.withLock { $0 = false }
+        stopped.signal()
         MHD_stop_daemon(daemon)
         work.close()
         if listenSocket >= 0 { close(listenSocket) }
@@ -138,7 +160,6 @@ public final class HTTPServer: @unchecked Sendable {
 /// State of one request across libmicrohttpd's calls: headers first, then body chunks, then the final call.
 final class PendingRequest {
     var body: [UInt8] = []
-    var tooLarge = false
     let requestID = HTTPServer.newRequestID()
     /// Set by the worker that ran the handler, before it resumes the connection.
     var response: HTTPResponse?
@@ -194,7 +215,8 @@ private func accessHandler(
         let pending = PendingRequest()
         requestContext.pointee = Unmanaged.passRetained(pending).toOpaque()
         server.requestsInFlight.add(1, ordering: .relaxed)
-        if let length = lookupHeader(connection, "Content-Length").flatMap(Int.init), length > server.configuration.maxBodyBytes {
+        if let length = lookupHeader(connection, "Content-Length").flatMap({ UInt64($0) }),
+           length > UInt64(server.configuration.maxBodyBytes) {
             return queue(bodyTooLarge(server, pending.requestID), on: connection)
         }
         return .YES
@@ -203,10 +225,11 @@ private func accessHandler(
 
     if uploadDataSize.pointee > 0 {
         let size = uploadDataSize.pointee
-        if pending.body.count + size > server.configuration.maxBodyBytes {
-            pending.tooLarge = true
-            pending.body = []
-        } else if !pending.tooLarge, let uploadData {
+        // Only a chunked body gets here past the limit (an announced one was refused on the first call).
+        // libmicrohttpd cannot queue a response while a body arrives, so rather than read the rest to answer
+        // 413 at its end, the connection is closed now.
+        guard size <= server.configuration.maxBodyBytes - pending.body.count else { return .NO }
+        if let uploadData {
             uploadData.withMemoryRebound(to: UInt8.self, capacity: size) {
                 pending.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
             }
@@ -216,13 +239,23 @@ private func accessHandler(
     }
 
     if let response = pending.response { return queue(response, on: connection) }
-    if pending.tooLarge { return queue(bodyTooLarge(server, pending.requestID), on: connection) }
+    let connectionID = connectionID(connection)
+    if let connectionID { server.deadlines.requestArrived(connectionID) }
 
+    let query = collectValues(connection, .GET_ARGUMENT_KIND, lowercaseNames: false)
+    let headers = collectValues(connection, .HEADER_KIND, lowercaseNames: true)
+    let path = url.flatMap { String(validatingCString: $0) }
+    if let refusal = refusal(path: path, pathHasNUL: connectionID.map(server.deadlines.pathHasNUL) ?? false,
+                             query: query, headers: headers) {
+        var response = refusal
+        response.headers.append(("Request-Id", pending.requestID))
+        return queue(response, on: connection)
+    }
     let request = HTTPRequest(
         method: method.map { String(cString: $0) } ?? "GET",
-        path: url.map { String(cString: $0) } ?? "/",
-        query: collectValues(connection, .GET_ARGUMENT_KIND, lowercaseNames: false),
-        headers: Dictionary(collectValues(connection, .HEADER_KIND, lowercaseNames: true), uniquingKeysWith: { a, b in "\(a), \(b)" }),
+        path: path ?? "/",
+        query: query.values,
+        headers: Dictionary(headers.values, uniquingKeysWith: { a, b in "\(a), \(b)" }),
         body: pending.body,
         requestID: pending.requestID)
     MHD_suspend_connection(connection)
@@ -255,15 +288,70 @@ private func bodyTooLarge(_ server: HTTPServer, _ requestID: String) -> HTTPResp
     return response
 }
 
+/// A text parameter that holds a NUL byte or is not UTF-8 is refused rather than cut short or repaired: C
+/// strings end at the NUL, and PostgreSQL's text refuses it.
+private func refusal(path: String?, pathHasNUL: Bool, query: CollectedValues, headers: CollectedValues) -> HTTPResponse? {
+    func invalid(_ param: String?, _ message: String) -> HTTPResponse {
+        .error(400, type: "invalid_request_error", code: "parameter_invalid", message: message, param: param)
+    }
+    if pathHasNUL { return invalid(nil, "the path contains %00 (a NUL byte)") }
+    guard path != nil else { return invalid(nil, "the path is not valid UTF-8 once percent-decoded") }
+    if let (name, problem) = query.refused { return invalid(name, "query parameter \(name ?? "(unnamed)") \(problem)") }
+    if let (name, problem) = headers.refused { return invalid(name, "header \(name ?? "(unnamed)") \(problem)") }
+    return nil
+}
+
 private func requestCompleted(context: UnsafeMutableRawPointer?, connection: OpaquePointer?,
                               requestContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                               termination: MHD_RequestTerminationCode) {
+    if let context, let connection, let id = connectionID(connection) {
+        Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().deadlines
+            .responseSent(id, now: DispatchTime.now().uptimeNanoseconds)
+    }
     guard let requestContext, let pending = requestContext.pointee else { return }
     Unmanaged<PendingRequest>.fromOpaque(pending).release()
     requestContext.pointee = nil
     if let context {
         Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().requestsInFlight.subtract(1, ordering: .releasing)
     }
+}
+
+/// The connection's id in `RequestDeadlines`, kept as its socket context (an integer, not a pointer).
+private func connectionID(_ connection: OpaquePointer) -> Int? {
+    guard let context = ledger_mhd_socket_context(connection) else { return nil }
+    return Int(bitPattern: context)
+}
+
+private func connectionChanged(context: UnsafeMutableRawPointer?, connection: OpaquePointer?,
+                               socketContext: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                               change: MHD_ConnectionNotificationCode) {
+    guard let context, let connection, let socketContext else { return }
+    let deadlines = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().deadlines
+    if change.rawValue == 0 { // MHD_CONNECTION_NOTIFY_STARTED
+        let id = deadlines.opened(socket: ledger_mhd_connection_socket(connection), now: DispatchTime.now().uptimeNanoseconds)
+        socketContext.pointee = UnsafeMutableRawPointer(bitPattern: id)
+    } else {
+        if let id = socketContext.pointee.map({ Int(bitPattern: $0) }) { deadlines.closed(id) }
+        socketContext.pointee = nil
+    }
+}
+
+private typealias URILogCallback = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer?
+
+/// Sees the request line before libmicrohttpd percent-decodes it, the one place a `%00` in the path shows.
+private func requestLineReceived(context: UnsafeMutableRawPointer?, uri: UnsafePointer<CChar>?,
+                                 connection: OpaquePointer?) -> UnsafeMutableRawPointer? {
+    guard let context, let uri, let connection, let id = connectionID(connection) else { return nil }
+    var hasNUL = false
+    var index = 0
+    while uri[index] != 0 && uri[index] != CChar(UInt8(ascii: "?")) {
+        if uri[index] == CChar(UInt8(ascii: "%")), uri[index + 1] == CChar(UInt8(ascii: "0")), uri[index + 2] == CChar(UInt8(ascii: "0")) {
+            hasNUL = true
+        }
+        index += 1
+    }
+    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().deadlines.notePath(id, hasNUL: hasNUL)
+    return nil
 }
 
 private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
@@ -282,21 +370,49 @@ private func lookupHeader(_ connection: OpaquePointer, _ name: String) -> String
     MHD_lookup_connection_value(connection, .HEADER_KIND, name).map { String(cString: $0) }
 }
 
-private final class ValueCollector {
+/// Names and values as text, and the first one that is not (NUL inside, or not UTF-8) with its problem; its
+/// name is nil when the name itself is the problem.
+private struct CollectedValues {
     var values: [(name: String, value: String)] = []
+    var refused: (name: String?, problem: String)?
+}
+
+private final class ValueCollector {
+    var collected = CollectedValues()
     let lowercaseNames: Bool
     init(lowercaseNames: Bool) { self.lowercaseNames = lowercaseNames }
 }
 
-private func collectValues(_ connection: OpaquePointer, _ kind: MHD_ValueKind, lowercaseNames: Bool) -> [(name: String, value: String)] {
+/// The bytes as text; nil for bytes that are not UTF-8 or hold a NUL (the C strings end there).
+private func text(_ pointer: UnsafePointer<CChar>?, _ size: Int) -> (text: String?, problem: String?) {
+    guard let pointer, size > 0 else { return ("", nil) }
+    return pointer.withMemoryRebound(to: UInt8.self, capacity: size) { start in
+        let bytes = UnsafeBufferPointer(start: start, count: size)
+        if bytes.contains(0) { return (nil, "contains a NUL byte") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { return (nil, "is not valid UTF-8") }
+        return (text, nil)
+    }
+}
+
+private func collectValues(_ connection: OpaquePointer, _ kind: MHD_ValueKind, lowercaseNames: Bool) -> CollectedValues {
     let collector = ValueCollector(lowercaseNames: lowercaseNames)
     let unmanaged = Unmanaged.passUnretained(collector)
-    _ = MHD_get_connection_values(connection, kind, { context, _, key, value in
-        guard let context, let key else { return .YES }
+    _ = MHD_get_connection_values_n(connection, kind, { context, _, key, keySize, value, valueSize in
+        guard let context else { return .YES }
         let collector = Unmanaged<ValueCollector>.fromOpaque(context).takeUnretainedValue()
-        let name = String(cString: key)
-        collector.values.append((collector.lowercaseNames ? name.lowercased() : name, value.map { String(cString: $0) } ?? ""))
+        guard collector.collected.refused == nil else { return .NO }
+        let (name, nameProblem) = text(key, keySize)
+        guard let name else {
+            collector.collected.refused = (nil, "has a name that \(nameProblem ?? "is not text")")
+            return .NO
+        }
+        let (text, problem) = text(value, valueSize)
+        guard let text else {
+            collector.collected.refused = (name, problem ?? "is not text")
+            return .NO
+        }
+        collector.collected.values.append((collector.lowercaseNames ? name.lowercased() : name, text))
         return .YES
     }, unmanaged.toOpaque())
-    return withExtendedLifetime(collector) { collector.values }
+    return withExtendedLifetime(collector) { collector.collected }
 }

@@ -355,7 +355,7 @@ public final class PostgresConnection {
         let socket = PQsocket(raw)
         guard socket >= 0 else { isBroken = true; throw PostgresError.connection("no socket") }
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, Int32(timeout * 1000))
+        let ready = poll(&descriptor, 1, Int32((timeout.isFinite ? min(max(timeout, 0), 86_400) : 0) * 1000))
         if ready > 0 {
             guard PQconsumeInput(raw) == 1 else {
                 isBroken = true
@@ -411,11 +411,15 @@ private func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar
 /// timestamptz parameters in PostgreSQL's text form, in UTC with microseconds. (Reading them back is
 /// `Timestamp.parse`, which understands the server's ISO output.)
 public enum PostgresTimestamp {
+    /// A date outside `Timestamp.representable` (none that the API accepts) is sent as `infinity` or
+    /// `-infinity`, which compare the same way, rather than trapping in the conversion to whole seconds.
     public static func format(_ date: Date) -> String {
-        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        let seconds = Int64((micros / 1_000_000).rounded(.down))
-        let fraction = Int64(micros) - seconds * 1_000_000
-        var time = time_t(seconds)
+        let seconds = date.timeIntervalSince1970
+        guard Timestamp.representable.contains(seconds) else { return seconds > 0 ? "infinity" : "-infinity" }
+        let micros = (seconds * 1_000_000).rounded()
+        let wholeSeconds = Int64((micros / 1_000_000).rounded(.down))
+        let fraction = Int64(micros) - wholeSeconds * 1_000_000
+        var time = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
         func pad(_ value: Int32, _ width: Int) -> String {

@@ -87,16 +87,100 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(answer.contains("\"code\":\"body_too_large\""), answer)
     }
 
-    func testAChunkedBodyOverTheLimitIsRefused() throws {
+    func testAChunkedBodyOverTheLimitEndsTheConnectionBeforeItIsAllSent() throws {
         let router = echoRouter()
         let server = try start(.init(port: 0, threads: 2, maxBodyBytes: 1024)) { router.handle($0) }
         let connection = try RawConnection(port: server.port)
-        var request = Array("POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
-        for _ in 0..<4 { request += Array("200\r\n".utf8) + [UInt8](repeating: 65, count: 512) + Array("\r\n".utf8) }
-        request += Array("0\r\n\r\n".utf8)
-        connection.send(request)
+        connection.send(Array("POST /echo HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n".utf8))
+        let chunk = Array("400\r\n".utf8) + [UInt8](repeating: 65, count: 1024) + Array("\r\n".utf8)
+        let total = 64 << 20
+        var sent = 0
+        // Sends until the server stops listening; reading the whole 64 MB to answer at the end fails this.
+        while sent < total, !connection.isClosedOrAnswered() {
+            guard connection.trySend(chunk) else { break }
+            sent += 1024
+        }
+        XCTAssertLessThan(sent, total, "the server cut the body off instead of reading all of it")
+        try assertStillServes(server)
+    }
+
+    func testATricklingClientLosesItsConnectionAtTheRequestDeadline() throws {
+        let router = echoRouter()
+        let server = try start(.init(port: 0, threads: 2, connectionTimeout: 60, requestTimeout: 1)) { router.handle($0) }
+        let connection = try RawConnection(port: server.port)
+        connection.send(Array("GET /things/a/parts/b HTTP/1.1\r\nHost: test\r\nX-Slow: ".utf8))
+        let started = Date()
+        var closed = false
+        // One byte every 50 ms: never silent long enough for the inactivity timeout of 60 s.
+        while Date().timeIntervalSince(started) < 15 {
+            if connection.isClosedOrAnswered() || !connection.trySend([UInt8(ascii: "a")]) { closed = true; break }
+            usleep(50_000) // the client's trickle, not a wait for the server
+        }
+        XCTAssertTrue(closed, "closed within 15 s although bytes kept coming")
+        try assertStillServes(server)
+    }
+
+    func testTheDeadlineDoesNotCountTheHandlersTime() throws {
+        var slow = Router<HTTPHandler>()
+        slow.add("GET", "/slow") { _ in
+            Thread.sleep(forTimeInterval: 1.5) // a handler slower than the request deadline
+            return .json(200, ["finished": true])
+        }
+        let router = slow
+        let server = try start(.init(port: 0, threads: 2, requestTimeout: 0.5)) { router.handle($0) }
+        XCTAssertEqual(try TestClient(baseURL: server.baseURL).get("/slow").status, 200)
+    }
+
+    func testHundredKilobyteHeadersAreRefused() throws {
+        let router = echoRouter()
+        let server = try start { router.handle($0) }
+        let connection = try RawConnection(port: server.port)
+        connection.send(Array("GET /things/a/parts/b HTTP/1.1\r\nHost: test\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n".utf8))
         let answer = connection.receive(timeout: 5)
-        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 413"), answer)
+        XCTAssertTrue(answer.isEmpty || answer.hasPrefix("HTTP/1.1 431"), answer)
+        try assertStillServes(server)
+    }
+
+    func testNULAndInvalidUTF8InPathQueryAndHeadersAreRefusedNotCut() throws {
+        let router = echoRouter()
+        let server = try start { router.handle($0) }
+        let cases: [(request: [UInt8], param: JSONValue)] = [
+            (Array("GET /things/a%00b/parts/c HTTP/1.1\r\nHost: t\r\n\r\n".utf8), .null),
+            (Array("GET /things/%FF/parts/c HTTP/1.1\r\nHost: t\r\n\r\n".utf8), .null),
+            (Array("GET /things/a/parts/b?filter=x%00y HTTP/1.1\r\nHost: t\r\n\r\n".utf8), "filter"),
+            (Array("GET /things/a/parts/b?filter=%C3 HTTP/1.1\r\nHost: t\r\n\r\n".utf8), "filter"),
+            (Array("GET /things/a/parts/b?%00=1 HTTP/1.1\r\nHost: t\r\n\r\n".utf8), .null),
+            (Array("GET /things/a/parts/b HTTP/1.1\r\nHost: t\r\nX-Thing: \u{FF}".utf8) + [0xFF] + Array("\r\n\r\n".utf8), "X-Thing"),
+        ]
+        for (request, param) in cases {
+            let connection = try RawConnection(port: server.port)
+            connection.send(request)
+            let answer = connection.receive(timeout: 5)
+            let label = String(decoding: request.prefix(60), as: UTF8.self)
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400"), "\(label): \(answer)")
+            let body = answer.components(separatedBy: "\r\n\r\n").last ?? ""
+            let error = try? JSONValue.parse(Array(body.utf8))["error"]
+            XCTAssertEqual(error?["code"], "parameter_invalid", label)
+            XCTAssertEqual(error?["param"], param, label)
+        }
+        try assertStillServes(server)
+    }
+
+    func testContentLengthsPastEveryLimitAreRefused() throws {
+        let router = echoRouter()
+        let server = try start(.init(port: 0, threads: 2, maxBodyBytes: 1024)) { router.handle($0) }
+        for length in ["99999999999999999999", "18446744073709551615", "18446744073709551616", "-1", "9223372036854775808", "1e3"] {
+            let connection = try RawConnection(port: server.port)
+            connection.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(length)\r\n\r\n".utf8))
+            let answer = connection.receive(timeout: 5)
+            XCTAssertTrue(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(length): \(answer)")
+        }
+        try assertStillServes(server)
+    }
+
+    func assertStillServes(_ server: TestServer, file: StaticString = #filePath, line: UInt = #line) throws {
+        let response = try TestClient(baseURL: server.baseURL).get("/things/x/parts/y")
+        XCTAssertEqual(response.status, 200, "the server still answers", file: file, line: line)
     }
 
     func testTwoHundredIdleConnectionsDoNotStopHealthz() throws {
@@ -185,5 +269,26 @@ final class HTTPServerTests: XCTestCase {
         }
         release.signal()
         XCTAssertTrue(connections[0].receive(timeout: 10).hasPrefix("HTTP/1.1 200"))
+    }
+}
+
+extension RawConnection {
+    /// Sends all of `bytes`; false once the peer has closed or reset the connection.
+    func trySend(_ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent <= 0 { return false }
+            offset += sent
+        }
+        return true
+    }
+
+    /// Without waiting: whether the peer closed the connection or has sent something (an answer).
+    func isClosedOrAnswered() -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        if count >= 0 { return true }
+        return errno != EAGAIN && errno != EWOULDBLOCK
     }
 }

@@ -27,9 +27,8 @@ struct ListQuery {
 
     static func time(_ request: HTTPRequest, _ name: String) throws -> Date? {
         guard let text = request.queryValue(name) else { return nil }
-        if let seconds = Int64(text) { return Date(timeIntervalSince1970: Double(seconds)) }
-        guard let date = Timestamp.parse(text) else {
-            throw APIFailure.invalid(name, "\(name) takes an RFC 3339 time or Unix seconds")
+        guard let date = Timestamp.unixSeconds(text) ?? Timestamp.parse(text) else {
+            throw APIFailure.invalid(name, "\(name) takes an RFC 3339 time or Unix seconds, between the years 0001 and 9999")
         }
         return date
     }
