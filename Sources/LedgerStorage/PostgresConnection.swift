@@ -104,12 +104,14 @@ public final class PostgresRows {
         return index < 0 ? nil : Int(index)
     }
 
+    /// A cell outside the result counts as NULL: libpq's counts fit in Int32, so the conversions never trap.
     public func isNull(_ row: Int, _ column: Int) -> Bool {
-        PQgetisnull(result, Int32(row), Int32(column)) == 1
+        guard (0..<count).contains(row), (0..<columnCount).contains(column) else { return true }
+        return PQgetisnull(result, Int32(row), Int32(column)) == 1
     }
 
     public func string(_ row: Int, _ column: Int) -> String? {
-        guard row < count, column < columnCount, !isNull(row, column) else { return nil }
+        guard !isNull(row, column) else { return nil }
         guard let value = PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
         return String(cString: value)
     }

@@ -59,7 +59,7 @@ final class BadInputAPITests: XCTestCase {
         for value in ["99999999999999999999", "-9223372036854775809", "1e3", "-1", "0"] {
             try assertRefused(try client.get("/v1/verifications?limit=\(value)", headers: auth), param: "limit")
         }
-        for value in ["99999999999999999999", "\"-1\"", "W/\"1e300\""] {
+        for value in ["99999999999999999999", "\"-1\"", "+1", "W/\"1e300\"", "1W/", "\"\""] {
             try assertRefused(try postRaw("/v1/verifications/\(id)/withdraw", [], headers: ["If-Match": value]), param: "If-Match")
         }
         let stale = try postRaw("/v1/verifications/\(id)/withdraw", [], headers: ["If-Match": "\"9223372036854775807\""])

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCLI
 import LedgerDomain
 import LedgerHTTP
 import LedgerTestSupport
@@ -118,6 +119,16 @@ final class HTTPServerTests: XCTestCase {
         }
         XCTAssertTrue(closed, "closed within 15 s although bytes kept coming")
         try assertStillServes(server)
+    }
+
+    func testTheRequestDeadlineIsConfiguredByLedgerRequestTimeout() throws {
+        XCTAssertEqual(try Settings(environment: ["LEDGER_REQUEST_TIMEOUT": "5"]).httpConfiguration.requestTimeout, 5)
+        XCTAssertEqual(try Settings(environment: [:]).httpConfiguration.requestTimeout, 30)
+        for bad in ["0", "-1", "1e9", "99999999999999999999"] {
+            XCTAssertThrowsError(try Settings(environment: ["LEDGER_REQUEST_TIMEOUT": bad]), bad) { error in
+                XCTAssertEqual((error as? Settings.Invalid)?.variable, "LEDGER_REQUEST_TIMEOUT")
+            }
+        }
     }
 
     func testTheDeadlineDoesNotCountTheHandlersTime() throws {

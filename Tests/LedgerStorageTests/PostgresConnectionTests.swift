@@ -100,6 +100,33 @@ final class PostgresConnectionTests: XCTestCase {
         try connection.transaction { tx in tx.sendWithNextRoundTrip([("INSERT INTO ledger.t VALUES ($1)", [4])]) }
         XCTAssertEqual(try count(connection), 2, "the connection is clean for the next transaction")
     }
+
+    func testValuesOutOfEveryRangeDecodeAsNilAndNeverTrap() throws {
+        let connection = try database.ownerConnection()
+        let rows = try connection.query("""
+            SELECT 99999999999999999999::numeric, -9223372036854775809::numeric, 'infinity'::timestamptz,
+                   '10000-01-01 00:00:00+00'::timestamptz, '0044-03-15 00:00:00+00 BC'::timestamptz, 'not json'
+            """)
+        XCTAssertNil(rows.int64(0, 0))
+        XCTAssertNil(rows.int(0, 1))
+        XCTAssertNil(rows.uint64(0, 1))
+        for column in 2...4 { XCTAssertNil(rows.date(0, column), rows.string(0, column) ?? "") }
+        XCTAssertNil(rows.json(0, 5))
+        // Cells outside the result, however far: NULL, not a trap in the conversion to libpq's Int32.
+        XCTAssertTrue(rows.isNull(Int(Int32.max) + 1, 0))
+        XCTAssertNil(rows.string(-1, 0))
+        XCTAssertNil(rows.string(0, Int.max))
+    }
+
+    func testDatesOutsideTheRepresentableYearsAreSentAsInfinity() throws {
+        let connection = try database.ownerConnection()
+        let rows = try connection.query("SELECT $1::timestamptz::text, $2::timestamptz::text, $3::timestamptz::text",
+                                        [Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -1e300),
+                                         Date(timeIntervalSince1970: .nan)])
+        XCTAssertEqual(rows.string(0, 0), "infinity")
+        XCTAssertEqual(rows.string(0, 1), "-infinity")
+        XCTAssertEqual(rows.string(0, 2), "-infinity")
+    }
 }
 
 final class CommitBatchingTests: XCTestCase {

@@ -212,9 +212,11 @@ enum VerificationStore {
     /// `If-Match: "3"` (or 3, or W/"3"); nil when absent.
     static func ifMatch(_ request: HTTPRequest) throws -> Int64? {
         guard let header = request.header("If-Match") else { return nil }
-        let trimmed = header.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "")
-            .trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        guard let version = Int64(trimmed), version >= 0 else {
+        var text = Substring(header.trimmingCharacters(in: .whitespaces))
+        if text.hasPrefix("W/") { text = text.dropFirst(2) }
+        if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = text.dropFirst().dropLast() }
+        // Digits only (no sign), and Int64's failable parse: a version too large for it is refused, not wrapped.
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), let version = Int64(text) else {
             throw APIFailure.invalid("If-Match", "If-Match takes the ETag of a read, a version number like \"3\"")
         }
         return version
