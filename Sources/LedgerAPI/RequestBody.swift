@@ -25,7 +25,7 @@ public struct RequestBody: Sendable {
         }
         let value: JSONValue
         do {
-            value = try JSONValue.parse(request.body, maxDepth: maxDepth, maxElements: maxElements)
+            value = try JSONValue.parse(request.body, maxDepth: maxDepth, maxElements: maxElements, uniqueMembers: true)
         } catch .tooDeep(let limit) {
             throw APIFailure.invalid(nil, code: "body_too_deep", "the JSON body is nested deeper than \(limit) levels")
         } catch .malformed(let reason) {

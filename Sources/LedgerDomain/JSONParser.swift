@@ -5,21 +5,24 @@ import Foundation
 /// trailing commas.
 ///
 /// Strings must be valid UTF-8 and free of NUL (PostgreSQL's text and jsonb cannot hold U+0000), and member
-/// names unique: such a document is refused with the path of the offending value rather than repaired.
+/// names unique when asked: such a document is refused with the path of the offending value rather than
+/// repaired.
 struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private let maxDepth: Int
     private let maxElements: Int
+    private let uniqueMembers: Bool
 
-    init(_ bytes: [UInt8], maxDepth: Int, maxElements: Int) {
+    init(_ bytes: [UInt8], maxDepth: Int, maxElements: Int, uniqueMembers: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
         self.maxElements = maxElements
+        self.uniqueMembers = uniqueMembers
     }
 
-    static func parse(_ bytes: [UInt8], maxDepth: Int, maxElements: Int) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes, maxDepth: maxDepth, maxElements: maxElements)
+    static func parse(_ bytes: [UInt8], maxDepth: Int, maxElements: Int, uniqueMembers: Bool) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes, maxDepth: maxDepth, maxElements: maxElements, uniqueMembers: uniqueMembers)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -72,10 +75,10 @@ struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let key = try parseString(what: "a member name")
             guard members.count < maxElements else { throw .tooManyElements(path: "", limit: maxElements) }
-            if members.count < 16 {
+            if uniqueMembers && members.count < 16 {
                 guard !members.contains(where: { $0.0 == key }) else { throw .duplicateMember(path: key) }
                 if members.count == 15 { names = Set(members.map(\.0) + [key]) }
-            } else {
+            } else if uniqueMembers {
                 guard names.insert(key).inserted else { throw .duplicateMember(path: key) }
             }
             skipWhitespace()

@@ -184,13 +184,17 @@ public enum JSONParseError: Error, Equatable, Sendable {
 
 extension JSONValue {
     /// Parses strictly (RFC 8259); nesting deeper than `maxDepth`, or a container with more than `maxElements`
-    /// members or elements, is refused as soon as it is seen.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = .max) throws(JSONParseError) -> JSONValue {
-        try JSONParser.parse(bytes, maxDepth: maxDepth, maxElements: maxElements)
+    /// members or elements, is refused as soon as it is seen. `uniqueMembers` refuses an object naming a member
+    /// twice (which RFC 8259 leaves open); documents PostgreSQL kept as `json` may hold such objects from
+    /// before requests were checked for them, so reading stored documents leaves it off.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = .max,
+                             uniqueMembers: Bool = false) throws(JSONParseError) -> JSONValue {
+        try JSONParser.parse(bytes, maxDepth: maxDepth, maxElements: maxElements, uniqueMembers: uniqueMembers)
     }
 
-    public static func parse(_ string: String, maxDepth: Int = 32, maxElements: Int = .max) throws(JSONParseError) -> JSONValue {
-        try parse(Array(string.utf8), maxDepth: maxDepth, maxElements: maxElements)
+    public static func parse(_ string: String, maxDepth: Int = 32, maxElements: Int = .max,
+                             uniqueMembers: Bool = false) throws(JSONParseError) -> JSONValue {
+        try parse(Array(string.utf8), maxDepth: maxDepth, maxElements: maxElements, uniqueMembers: uniqueMembers)
     }
 }
 

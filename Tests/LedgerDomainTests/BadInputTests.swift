@@ -4,9 +4,9 @@ import XCTest
 
 /// Input no conversion may trap on, and strings no text column can hold: refused with the path that names them.
 final class BadInputTests: XCTestCase {
-    func refusal(_ text: [UInt8], maxElements: Int = .max) -> JSONParseError? {
+    func refusal(_ text: [UInt8], maxElements: Int = .max, uniqueMembers: Bool = false) -> JSONParseError? {
         do {
-            _ = try JSONValue.parse(text, maxDepth: 32, maxElements: maxElements)
+            _ = try JSONValue.parse(text, maxDepth: 32, maxElements: maxElements, uniqueMembers: uniqueMembers)
             return nil
         } catch {
             return error
@@ -65,8 +65,11 @@ final class BadInputTests: XCTestCase {
     func testTenThousandMembersParseAndDuplicatesAreRefused() throws {
         let members = (0..<10_000).map { "\"key\($0)\":\"v\"" }.joined(separator: ",")
         XCTAssertEqual(try JSONValue.parse(Array("{\(members)}".utf8), maxElements: 10_000).objectValue?.count, 10_000)
-        XCTAssertEqual(refusal(Array(#"{"status":"approved","status":"declined"}"#.utf8)), .duplicateMember(path: "status"))
-        XCTAssertEqual(refusal(Array("{\"x\":{\(members),\"key9999\":1}}".utf8)), .duplicateMember(path: "x.key9999"))
+        let twice = Array(#"{"status":"approved","status":"declined"}"#.utf8)
+        XCTAssertEqual(refusal(twice, uniqueMembers: true), .duplicateMember(path: "status"))
+        XCTAssertEqual(refusal(Array("{\"x\":{\(members),\"key9999\":1}}".utf8), uniqueMembers: true), .duplicateMember(path: "x.key9999"))
+        // Stored documents are read as they are.
+        XCTAssertEqual(try JSONValue.parse(twice).objectValue?.count, 2)
     }
 
     func testNumbersOutOfEveryRangeNeverTrap() throws {
