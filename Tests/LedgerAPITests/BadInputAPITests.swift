@@ -82,6 +82,10 @@ final class BadInputAPITests: XCTestCase {
         let late = try postRaw("/v1/verifications", invite(#","expires_at":"9999-12-31T23:59:59.999Z""#))
         XCTAssertEqual(late.status, 201, late.text)
         XCTAssertEqual(late.json?["expires_at"], "9999-12-31T23:59:59.999Z")
+        let lateID = late.json?["id"]?.stringValue ?? ""
+        XCTAssertEqual(try client.get("/v1/verifications/\(lateID)", headers: auth).json?["expires_at"], "9999-12-31T23:59:59.999Z")
+        XCTAssertEqual(try client.get("/v1/verifications/\(lateID)?as_of=9999-12-31T23:59:59.999Z", headers: auth).status, 200)
+        XCTAssertEqual(try client.get("/v1/verifications?limit=100", headers: auth).json?["data"]?.arrayValue?.count, 2)
     }
 
     func testNULInABodyStringIsRefusedWithTheFieldsPath() throws {
