@@ -15,6 +15,7 @@ public enum LedgerCommandLine {
           orgs       create organizations: `ledger orgs create NAME`
           keys       API keys: `ledger keys create|list|revoke`
           bench      benchmarks: `ledger bench append`, `ledger bench http`
+          verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
 
         Run `ledger <command> --help` for a command's options and environment.
         Without DATABASE_URL every command uses an embedded PostgreSQL in LEDGER_DATA_DIR (default ./.ledger).
@@ -51,6 +52,9 @@ public enum LedgerCommandLine {
             case "bench":
                 if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
                 try BenchCommand.run(rest, settings: try Settings(environment: environment))
+            case "verify-proof":
+                if wantsHelp { print(VerifyProofCommand.help); return 0 }
+                return try VerifyProofCommand.run(rest)
             default:
                 FileHandle.standardError.write(Data("ledger: unknown command '\(command)'\n\n\(help)\n".utf8))
                 return 2
