@@ -119,6 +119,18 @@ final class SignedCheckpointTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.open(SignedNote(text: text, signatures: byLog + [forged]).serialized, key: log.verifierKey, crypto: crypto)) {
             XCTAssertEqual($0 as? CheckpointOpeningError, .note(.invalidSignature(log.verifierKey.text)))
         }
+        // A signature line naming the key in another Unicode normalisation is not by that key, though Swift's ==
+        // equates the two spellings.
+        let composed = try newSigner("caf\u{E9}.example")
+        var renamed = try SignedNote.signing(text, with: composed, crypto: crypto)
+        XCTAssertNoThrow(try renamed.verify(by: composed.verifierKey, crypto: crypto))
+        renamed.signatures[0].keyName = "cafe\u{301}.example"
+        XCTAssertEqual(renamed.signatures[0].keyName, composed.name)
+        let reparsed = try SignedNote(parsing: renamed.serialized)
+        XCTAssertThrowsError(try reparsed.verify(by: composed.verifierKey, crypto: crypto)) {
+            XCTAssertEqual($0 as? SignedNoteError, .notSignedByKey(composed.verifierKey.text))
+        }
+
         // The witness did sign it, but it is not the log: its checkpoints' origin is not its name.
         XCTAssertThrowsError(try Checkpoint.open(cosigned, key: witness.verifierKey, crypto: crypto)) {
             XCTAssertEqual($0 as? CheckpointOpeningError, .otherOrigin(origin: log.name, keyName: witness.name))
@@ -136,7 +148,7 @@ final class SignedCheckpointTests: XCTestCase {
         for bad in ["", "o\n1\n\(rootText)", "o\n1\n", "\n1\n\(rootText)\n", "o\n01\n\(rootText)\n", "o\n+1\n\(rootText)\n",
                     "o\n-1\n\(rootText)\n", "o\n1 \n\(rootText)\n", "o\n18446744073709551616\n\(rootText)\n", "o\n\n\(rootText)\n",
                     "o\n1\n\(rootText.dropLast())\n", "o\n1\n\(Data(root.prefix(31)).base64EncodedString())\n", "o\n1\n\(rootText)\n\n",
-                    "o\n1\n\(rootText)\next\n\n"] {
+                    "o\n1\n\(rootText)\next\n\n", "o\r\n1\n\(rootText)\n", "o\n1\n\(rootText)\r\n", "o\n1\n\(rootText)\ne\u{1}xt\n"] {
             XCTAssertThrowsError(try Checkpoint(parsing: bad), bad.debugDescription)
         }
     }

@@ -31,8 +31,12 @@ public struct Checkpoint: Equatable, Sendable {
     }
 
     public init(parsing text: String) throws(CheckpointError) {
-        guard text.hasSuffix("\n") else { throw .malformed("the text does not end in a newline") }
-        let lines = text.dropLast().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // Bytes, not Characters: Swift reads "\r\n" as one Character, the format knows only "\n".
+        let bytes = Array(text.utf8)
+        guard bytes.last == UInt8(ascii: "\n") else { throw .malformed("the text does not end in a newline") }
+        guard !bytes.contains(where: { $0 < 0x20 && $0 != UInt8(ascii: "\n") }) else { throw .malformed("a control character") }
+        let lines = bytes.dropLast().split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
         guard lines.count >= 3 else { throw .malformed("a checkpoint has an origin, a tree size and a root hash") }
         let sizeText = lines[1]
         // Decimal digits only, without a sign or leading zeroes (the empty tree is "0").
@@ -69,7 +73,7 @@ public struct Checkpoint: Equatable, Sendable {
         } catch {
             throw .checkpoint(error)
         }
-        guard checkpoint.origin == key.name else { throw .otherOrigin(origin: checkpoint.origin, keyName: key.name) }
+        guard checkpoint.origin.utf8.elementsEqual(key.name.utf8) else { throw .otherOrigin(origin: checkpoint.origin, keyName: key.name) }
         return checkpoint
     }
 }

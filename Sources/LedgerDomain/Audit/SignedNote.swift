@@ -96,7 +96,8 @@ public struct SignedNote: Equatable, Sendable {
     /// Verifies the note against one trusted key: at least one signature must be by that key (same name and
     /// key ID), and every signature by it must verify. Signatures by other keys are ignored, as the spec asks.
     public func verify(by key: NoteVerifierKey, crypto: some AuditCryptography) throws(SignedNoteError) {
-        let byKey = signatures.filter { $0.keyName == key.name && $0.keyID == key.keyID }
+        // Names compare as bytes: Swift's == would equate differently normalised spellings of one name.
+        let byKey = signatures.filter { $0.keyName.utf8.elementsEqual(key.name.utf8) && $0.keyID == key.keyID }
         guard !byKey.isEmpty else { throw .notSignedByKey(key.text) }
         let message = Array(text.utf8)
         for signature in byKey where !crypto.ed25519Verify(signature: signature.signature, message: message, publicKey: key.publicKey) {
