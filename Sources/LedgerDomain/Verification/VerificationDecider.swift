@@ -249,6 +249,8 @@ public enum VerificationDecider {
             check.providerReference = result.providerReference ?? check.providerReference
             check.updatedAt = at
             next.checks[index] = check
+            let attemptID = result.attemptID ?? (result.check.needsCapture ? next.attempts.last?.id : nil)
+            next.results.append(RecordedResult(result: result, attemptID: attemptID, recordedAt: at))
 
         case let .scoreAssigned(score, _):
             next.manualScore = score
@@ -281,11 +283,22 @@ public enum VerificationDecider {
             next.ending = .expired
         }
         next.updatedAt = at
+        if next.exists, !state.exists || state.overallStatus != next.overallStatus {
+            next.statusChanges.append(StatusChange(status: next.overallStatus, at: at, reason: endingReason(event)))
+        }
         let orderStatus = nextOrderStatus(next)
         if orderStatus != nil && next.orderOpenedAt == nil { next.orderOpenedAt = at }
         if orderStatus == .complete && next.orderStatus != .complete { next.orderCompletedAt = at }
         next.orderStatus = orderStatus
         return next
+    }
+
+    static func endingReason(_ event: VerificationEvent) -> String? {
+        switch event {
+        case let .statusOverridden(_, reason): return reason
+        case let .withdrawn(reason): return reason
+        default: return nil
+        }
     }
 
     /// Attempt progress moves the capture checks that have no final result yet.

@@ -38,6 +38,35 @@ public struct DisputeState: Sendable, Equatable {
     public var isOpen: Bool { outcome == nil }
 }
 
+/// A provider result as it was recorded. A check keeps only its latest result; the views that show one result
+/// per attempt (Stripe's verification reports) read them here.
+public struct RecordedResult: Sendable, Equatable {
+    public var result: CheckResult
+    /// The result's own attempt; for a capture check that names none, the attempt last started when it came.
+    public var attemptID: String?
+    public var recordedAt: Date
+
+    public init(result: CheckResult, attemptID: String?, recordedAt: Date) {
+        self.result = result
+        self.attemptID = attemptID
+        self.recordedAt = recordedAt
+    }
+}
+
+/// The overall status the verification moved to, when, and the reason given by whoever ended it (an admin's
+/// override, a withdrawal).
+public struct StatusChange: Sendable, Equatable {
+    public var status: OverallStatus
+    public var at: Date
+    public var reason: String?
+
+    public init(status: OverallStatus, at: Date, reason: String? = nil) {
+        self.status = status
+        self.at = at
+        self.reason = reason
+    }
+}
+
 /// How a verification ended other than by its checks.
 public enum Ending: Sendable, Equatable {
     case withdrawn
@@ -63,8 +92,15 @@ public struct VerificationState: Sendable, Equatable {
     public var orderCompletedAt: Date?
     public var createdAt: Date?
     public var updatedAt: Date?
+    /// Every result in the order recorded.
+    public var results: [RecordedResult] = []
+    /// Every change of the overall status, the first being the one the invite set.
+    public var statusChanges: [StatusChange] = []
 
     public init() {}
+
+    /// When the verification last became approved (it may have been overridden or expired since).
+    public var approvedAt: Date? { statusChanges.last { $0.status == .approved }?.at }
 
     public var exists: Bool { invitation != nil }
 

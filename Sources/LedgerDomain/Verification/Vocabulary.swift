@@ -214,13 +214,18 @@ public struct ResponseCode: Sendable, Equatable, Codable {
     /// The reference's summary; secondary-document variants read like their primary counterparts.
     public static func knownSummary(_ code: Int) -> String? {
         if let summary = summaries[code] { return summary }
-        let primary: Int?
+        let primary = primaryCode(code)
+        return primary == code ? nil : summaries[primary].map { "secondary_" + $0 }
+    }
+
+    /// The primary-document code a secondary-document variant stands for (the reference: treat them alike);
+    /// any other code is its own.
+    public static func primaryCode(_ code: Int) -> Int {
         switch code {
-        case 61321...61333, 62121...62124, 62221...62222: primary = code - 20
-        case 62331...62334: primary = code - 30
-        default: primary = nil
+        case 61321...61333, 62121...62124, 62221...62222: return code - 20
+        case 62331...62334: return code - 30
+        default: return code
         }
-        return primary.flatMap { summaries[$0] }.map { "secondary_" + $0 }
     }
 
     /// Fraud (623xx) and suspicious-behaviour (624xx) codes raise an order alert.

@@ -1,0 +1,64 @@
+import Foundation
+
+/// How long an approval counts, and how early before its end the entity is asked to verify again (SPEC §4,
+/// seed 004: one year and thirty days unless configured).
+public struct ValidityPolicy: Sendable, Equatable {
+    public var validity: TimeInterval
+    public var reverificationWindow: TimeInterval
+
+    public static let standard = ValidityPolicy(validity: 365 * 86_400, reverificationWindow: 30 * 86_400)
+
+    public init(validity: TimeInterval, reverificationWindow: TimeInterval) {
+        self.validity = validity
+        self.reverificationWindow = reverificationWindow
+    }
+
+    /// When the approval of a verification stops counting: a year after it was approved, or earlier when it was
+    /// expired since (an admin's override, the scheduler's validity expiry). Nil if it was never approved.
+    public func validUntil(_ state: VerificationState) -> Date? {
+        guard let approvedAt = state.approvedAt else { return nil }
+        let end = approvedAt.addingTimeInterval(validity)
+        let expiredAt = state.statusChanges.last { $0.status == .expired && $0.at >= approvedAt }?.at
+        return expiredAt.map { min($0, end) } ?? end
+    }
+}
+
+/// The small conversions every view shares.
+enum ViewJSON {
+    static func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.rfc3339($0)) } ?? .null }
+
+    static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+
+    static func codes(_ codes: [ResponseCode]) -> JSONValue {
+        .array(codes.map { .object([("code", .int(Int64($0.code))), ("summary", text($0.summary))]) })
+    }
+
+    /// Whole seconds since 1970, rounded down; a date outside what the API can hold is clamped to its bounds so
+    /// the conversion never traps.
+    static func unixSeconds(_ date: Date) -> Int64 {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let bounded = seconds.isNaN ? Timestamp.representable.lowerBound
+            : min(max(seconds, Timestamp.representable.lowerBound), Timestamp.representable.upperBound - 1)
+        return Int64(bounded)
+    }
+
+    /// `YYYY-MM-DD` (or the date part of an RFC 3339 time) as its parts; nil for anything else, including days a
+    /// month does not have.
+    static func calendarDate(_ text: String?) -> (day: Int, month: Int, year: Int)? {
+        guard let text else { return nil }
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              bytes.count == 10 || bytes[10] == UInt8(ascii: "T") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                guard bytes[index] >= 48, bytes[index] <= 57 else { return nil }
+                value = value * 10 + Int(bytes[index] - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), year >= 1, (1...12).contains(month),
+              (1...Timestamp.daysIn(month: month, year: year)).contains(day) else { return nil }
+        return (day, month, year)
+    }
+}
