@@ -235,7 +235,7 @@ public enum StripeReportView {
         var ordinals: [CheckType: Int] = [:]
         for recorded in state.results where !recorded.result.check.needsCapture && decisive.contains(recorded.result.status) {
             let check = recorded.result.check
-            guard let letter = StripeReportCheck.of(check).first.map(keyLetter) else { continue }
+            guard let letter = keyLetter(check) else { continue }
             let ordinal = ordinals[check, default: 0] + 1
             ordinals[check] = ordinal
             add(key: "\(letter)\(ordinal)", created: recorded.recordedAt, results: [(check, recorded.result)])
@@ -244,12 +244,13 @@ public enum StripeReportView {
         return reports.enumerated().sorted { ($0.element.created, $0.offset) < ($1.element.created, $1.offset) }.map(\.element)
     }
 
-    static func keyLetter(_ check: StripeReportCheck) -> String {
+    /// The report key's letter for a check without capture that Stripe reports on.
+    static func keyLetter(_ check: CheckType) -> String? {
         switch check {
-        case .document, .selfie: return "a"
         case .idNumber: return "n"
         case .email: return "e"
         case .phone: return "p"
+        case .identityVerification, .document, .selfie, .amlScreening, .backgroundCheck: return nil
         }
     }
 
