@@ -109,6 +109,15 @@ final class SandboxScenarioTests: XCTestCase {
         for (id, expected) in rows { XCTAssertEqual(run(id).0, expected, id) }
     }
 
+    func testAFaceCodeDeclinesTheSelfieCheckWhenThereIsOne() {
+        let (final, scenario) = run("cus_62304", checks: [.document, .selfie])
+        XCTAssertEqual(final.reports, ["verified+selfie_face_mismatch"])
+        XCTAssertEqual(scenario.state.check(.document)?.status, .approved)
+        XCTAssertEqual(scenario.state.check(.selfie)?.signals.faceMatch, .fail)
+        XCTAssertEqual(run("cus_62101", checks: [.document, .selfie]).0.reports, ["document_expired+verified"])
+        XCTAssertEqual(run("cus_62304", checks: [.document]).0.reports, ["document_unverified_other"])
+    }
+
     func testTheRetryScenariosMakeASecondAttempt() {
         for id in ["cus_retry", "cus_abort", "cus_retry_decline_62305", "cus_abort_decline_62102"] {
             let state = run(id).1.state

@@ -192,7 +192,8 @@ public enum SandboxScript {
         func progress(_ n: Int, _ statuses: [AttemptStatus]) {
             for status in statuses { steps.append(SandboxStep(.recordProgress(attemptID: attemptID(n), status: status))) }
         }
-        /// A whole pass that completes, then the results: other capture checks approved, the target last.
+        /// A whole pass that completes, then the results: the other capture checks approved, the deciding one last
+        /// (a code against the face declines the selfie check when there is one).
         func pass(_ n: Int, target status: CheckStatus, code: Int) {
             start(n)
             progress(n, [.captureInProgress, .checksInProgress, .completed])
@@ -200,9 +201,13 @@ public enum SandboxScript {
                 for check in capture { record(check, .retryRequired, codes: [code], attempt: n) }
                 return
             }
-            for check in capture where check != target { record(check, .approved, codes: [10000], signals: approvedSignals(check), attempt: n) }
-            let signals = status == .approved ? approvedSignals(target) : failedSignals(target, code: code)
-            record(target, status, codes: [code], signals: signals, attempt: n)
+            let face = failedSignals(.selfie, code: code) != approvedSignals(.selfie)
+            let deciding = status == .declined && face && capture.contains(.selfie) ? CheckType.selfie : target
+            for check in capture where check != deciding {
+                record(check, .approved, codes: [10000], signals: approvedSignals(check), attempt: n)
+            }
+            let signals = status == .approved ? approvedSignals(deciding) : failedSignals(deciding, code: code)
+            record(deciding, status, codes: [code], signals: signals, attempt: n)
         }
         func firstPass(_ cause: SandboxScenario.RetryCause) {
             switch cause {

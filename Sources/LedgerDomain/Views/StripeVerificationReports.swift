@@ -134,8 +134,7 @@ public enum StripeReportView {
 
     // MARK: ids
 
-    /// `ver_…` becomes `vs_…` (any other id is kept whole after the prefix), so a session id leads back to its
-    /// verification without a lookup.
+    /// The service's `ver_…` becomes `vs_…`, so a session id leads back to its verification without a lookup.
     public static func sessionID(verificationID: String) -> String { "vs_" + suffix(verificationID) }
 
     public static func verificationID(sessionID: String) -> String? {
