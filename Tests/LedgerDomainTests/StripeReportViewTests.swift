@@ -256,6 +256,18 @@ final class StripeReportViewTests: XCTestCase {
         XCTAssertEqual(reports[1].object["options"], ["document": ["require_matching_selfie": true]])
     }
 
+    func testAReportKeepsTheFirstDecisiveResultOfItsAttempt() {
+        let scenario = Scenario.make(checks: [.identityVerification], [
+            startAttempt, progress(.captureInProgress), progress(.completed),
+            .recordResult(CheckResult(check: .identityVerification, status: .retryRequired, responseCodes: [ResponseCode(code: 61301)],
+                                      attemptID: "att_1")),
+            approvedResult(.identityVerification, attempt: "att_1"),
+        ])
+        let reports = StripeReportView.reports(verificationID: "ver_6", state: scenario.state)
+        XCTAssertEqual(reports.map(\.id), ["vr_6_a1"])
+        XCTAssertEqual(reports.first?.object["document"]?["status"], "unverified", "a report, once written, does not change")
+    }
+
     func testReportsOnlyGrowAsTheStreamGoesOn() {
         let scenario = Scenario.make(checks: [.identityVerification, .email], [
             startAttempt, progress(.captureInProgress), progress(.completed), result(.email, .approved, codes: [10000]),

@@ -212,12 +212,15 @@ public enum StripeReportView {
             var results: [(CheckType, CheckResult)] = []
             var created = attempt.updatedAt
             var complete = true
+            // What a report holds is fixed once it exists: the checks settled before the attempt began stay out,
+            // and each check's first decisive result for the attempt is the one shown.
             for check in captureChecks {
                 let finalBefore = state.results.contains {
-                    $0.result.check == check && $0.result.status.isFinal && $0.attemptID.map(earlier.contains) == true
+                    $0.result.check == check && $0.result.status.isFinal && $0.recordedAt <= attempt.createdAt
+                        && $0.attemptID.map(earlier.contains) == true
                 }
                 if finalBefore { continue }
-                if let recorded = state.results.last(where: {
+                if let recorded = state.results.first(where: {
                     $0.result.check == check && $0.attemptID == attempt.id && decisive.contains($0.result.status)
                 }) {
                     results.append((check, recorded.result))
