@@ -23,7 +23,8 @@ enum ServeCommand {
         LEDGER_DB_POOL, LEDGER_MAX_BODY_BYTES, LEDGER_CONNECTION_TIMEOUT, LEDGER_REQUEST_TIMEOUT,
         LEDGER_CONNECTION_LIMIT, LEDGER_RATE_LIMIT, LEDGER_RATE_LIMIT_BURST, LEDGER_AUTH_CACHE_SECONDS, LEDGER_LOG_REQUESTS,
         LEDGER_WEBHOOK_RETRY_SCHEDULE, LEDGER_WEBHOOK_CONCURRENCY, LEDGER_WEBHOOK_ALLOW_PRIVATE,
-        LEDGER_WEBHOOK_TIMEOUT, LEDGER_WEBHOOK_LEASE_SECONDS, LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here).
+        LEDGER_WEBHOOK_TIMEOUT, LEDGER_WEBHOOK_LEASE_SECONDS, LEDGER_WEBHOOK_RETENTION_DAYS,
+        LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here).
         The webhook dispatcher runs inside; `ledger dispatch` runs one alone.
         """
 
@@ -41,14 +42,18 @@ enum ServeCommand {
         try server.start()
         ExpiryScheduler(pool: pool).start(interval: 1)
         IdempotencyPurger(pool: pool).start(interval: 60)
-        let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: settings.webhooks)
-        if settings.dispatchInServe { dispatcher.start() }
+        // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
+        // a delivery, and the message went out again when its lease ran out.
+        let dispatchPool = settings.dispatchInServe ? database.makePool(size: 3) : nil
+        let dispatcher = dispatchPool.map { WebhookDispatcher(pool: $0, conninfo: database.conninfo, configuration: settings.webhooks) }
+        dispatcher?.start()
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
                                "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize), "commit_threads": .int(settings.commitThreads)])
         let signalName = waitForTerminationSignal()
         Log.info("shutting down", ["signal": .string(signalName)])
         server.shutdown(gracePeriod: 10)
-        dispatcher.stop()
+        dispatcher?.stop()
+        dispatchPool?.close()
         pool.close()
     }
 

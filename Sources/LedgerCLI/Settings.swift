@@ -81,7 +81,8 @@ public struct Settings: Sendable {
                                                    concurrency: try integer("LEDGER_WEBHOOK_CONCURRENCY", 16, range: 1...256),
                                                    timeout: Double(try integer("LEDGER_WEBHOOK_TIMEOUT", 10, range: 1...60)),
                                                    policy: WebhookURLPolicy(allowPrivate: allowPrivate == "1"),
-                                                   lease: Double(try integer("LEDGER_WEBHOOK_LEASE_SECONDS", 30, range: 2...3600)))
+                                                   lease: Double(try integer("LEDGER_WEBHOOK_LEASE_SECONDS", 30, range: 2...3600)),
+                                                   retention: Double(try integer("LEDGER_WEBHOOK_RETENTION_DAYS", 30, range: 1...3650)) * 86_400)
         api = APIConfiguration(rateLimitPerSecond: Double(try integer("LEDGER_RATE_LIMIT", 1000, range: 0...10_000_000)),
                                rateLimitBurst: try integer("LEDGER_RATE_LIMIT_BURST", 2000, range: 1...10_000_000),
                                authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),
