@@ -2270,6 +2270,14 @@ enum OpenAPIDocument {
                       ]
                     }
                   },
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "ordered",
+                      "concurrent"
+                    ],
+                    "description": "ordered (default): a verification's messages to this endpoint are sent one after the other; concurrent: as they come, the receiver ordering them by sequence"
+                  },
                   "description": {
                     "type": "string",
                     "maxLength": 500
@@ -2363,7 +2371,7 @@ enum OpenAPIDocument {
         }
       },
       "post": {
-        "summary": "Update a webhook endpoint (url, events, description; enabled to disable or enable it)",
+        "summary": "Update a webhook endpoint (url, events, description, delivery_mode; enabled to disable or enable it)",
         "operationId": "updateWebhookEndpoint",
         "description": "Needs the admin scope.",
         "parameters": [
@@ -2410,6 +2418,14 @@ enum OpenAPIDocument {
                         "*"
                       ]
                     }
+                  },
+                  "delivery_mode": {
+                    "type": "string",
+                    "enum": [
+                      "ordered",
+                      "concurrent"
+                    ],
+                    "description": "ordered (default): a verification's messages to this endpoint are sent one after the other; concurrent: as they come, the receiver ordering them by sequence"
                   },
                   "description": {
                     "type": "string",
@@ -2469,7 +2485,7 @@ enum OpenAPIDocument {
       "delete": {
         "summary": "Delete a webhook endpoint",
         "operationId": "deleteWebhookEndpoint",
-        "description": "Needs the admin scope.",
+        "description": "Needs the admin scope. What was still queued for it is dead-lettered (dead_reason says why).",
         "parameters": [
           {
             "name": "id",
@@ -2530,6 +2546,110 @@ enum OpenAPIDocument {
           },
           "422": {
             "$ref": "#/components/responses/IdempotencyMismatch"
+          }
+        }
+      }
+    },
+    "/v1/webhook_endpoints/{id}/recover": {
+      "post": {
+        "summary": "Queue again every message to the endpoint since a time that was not delivered (dead or pending)",
+        "operationId": "recoverWebhookEndpoint",
+        "description": "Needs the admin scope. A message being sent at that moment is left to its dispatcher.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [
+                  "since"
+                ],
+                "properties": {
+                  "since": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "RFC 3339; messages queued at or after it, not in the future"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "401": {
+            "$ref": "#/components/responses/Unauthenticated"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "429": {
+            "$ref": "#/components/responses/RateLimited"
+          },
+          "503": {
+            "$ref": "#/components/responses/Unavailable"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "415": {
+            "$ref": "#/components/responses/UnsupportedMediaType"
+          },
+          "422": {
+            "$ref": "#/components/responses/IdempotencyMismatch"
+          },
+          "200": {
+            "description": "How many messages were queued again",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "required": [
+                    "object",
+                    "endpoint_id",
+                    "since",
+                    "requeued"
+                  ],
+                  "properties": {
+                    "object": {
+                      "const": "webhook_recovery"
+                    },
+                    "endpoint_id": {
+                      "type": "string"
+                    },
+                    "since": {
+                      "type": "string"
+                    },
+                    "requeued": {
+                      "type": "integer",
+                      "minimum": 0
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
           }
         }
       }
@@ -2838,7 +2958,7 @@ enum OpenAPIDocument {
       "post": {
         "summary": "Send a pending or dead delivery again now",
         "operationId": "retryWebhookDelivery",
-        "description": "Needs the write scope.",
+        "description": "Needs the write scope. 409 already_delivered once delivered, 409 delivery_in_flight while a dispatcher is sending it.",
         "parameters": [
           {
             "name": "id",
@@ -3928,6 +4048,13 @@ enum OpenAPIDocument {
               "string",
               "null"
             ]
+          },
+          "delivery_mode": {
+            "type": "string",
+            "enum": [
+              "ordered",
+              "concurrent"
+            ]
           }
         }
       },
@@ -3993,6 +4120,60 @@ enum OpenAPIDocument {
           },
           "attempt_count": {
             "type": "integer"
+          },
+          "sequence": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "1, 2, 3\u2026 per verification and destination, as in the payload"
+          },
+          "previous_message_id": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "the message before this one to the same destination about the same verification (null for the first)"
+          },
+          "dead_reason": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "waiting_for": {
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "for a pending message, what it waits for; null once delivered or dead",
+            "required": [
+              "reason"
+            ],
+            "properties": {
+              "reason": {
+                "type": "string",
+                "enum": [
+                  "due",
+                  "in_flight",
+                  "retry_scheduled",
+                  "earlier_message_pending",
+                  "endpoint_disabled"
+                ]
+              },
+              "message_id": {
+                "type": "string",
+                "description": "earlier_message_pending: the message it waits behind"
+              },
+              "next_attempt_at": {
+                "type": "string",
+                "description": "retry_scheduled: when the next attempt is due"
+              },
+              "leased_until": {
+                "type": "string",
+                "description": "in_flight: until when a dispatcher holds it"
+              }
+            }
           },
           "next_attempt_at": {
             "type": [
