@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import LedgerCrypto
 import LedgerDomain
 import LedgerHTTP
 import LedgerStorage
@@ -10,8 +11,12 @@ import Synchronization
 /// `ledger bench webhooks`: commit-to-receipt latency at a fixed command rate, then the most deliveries per
 /// second, against `ledger serve` and a `ledger dispatch` process, with a fast local receiver. The second
 /// phase drives commands unbounded while no dispatcher runs, so a backlog builds, then starts one and times
-/// the drain: that measures the dispatcher, not how fast clients can create verifications.
+/// the drain: that measures the dispatcher, not how fast clients can create verifications. The drain rate is
+/// compared with a reference measured in the same run: wrk POSTing the same signed payloads to the same receiver
+/// over as many connections as the dispatcher has deliveries in flight (`drain_ratio`).
 enum WebhookBenchmark {
+    static let concurrency = 32
+
     /// Receipt times by verification id, from an in-process receiver on libmicrohttpd.
     final class Receiver: @unchecked Sendable {
         let receipts = Mutex<[String: UInt64]>([:])
@@ -40,7 +45,7 @@ enum WebhookBenchmark {
         let receiver = Receiver()
         let hookURL = try receiver.start()
         defer { receiver.server?.shutdown(gracePeriod: 1) }
-        let dispatchEnvironment = ["LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_LOG_REQUESTS": "0", "LEDGER_WEBHOOK_CONCURRENCY": "32",
+        let dispatchEnvironment = ["LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_LOG_REQUESTS": "0", "LEDGER_WEBHOOK_CONCURRENCY": String(concurrency),
                                    "LEDGER_WEBHOOK_DISPATCH": "0"]
         let (server, target) = try LifecycleBenchmark.startServer(database: database, environment: dispatchEnvironment)
         defer { server.signal(SIGTERM); _ = server.wait() }
@@ -56,7 +61,8 @@ enum WebhookBenchmark {
         let session = URLSession(configuration: .ephemeral)
         let (status, endpoint) = try LifecycleBenchmark.request(session, target, "POST", "/v1/webhook_endpoints",
                                                                  ["url": .string(hookURL), "events": ["VERIFICATION_STATUS_CHANGE"]])
-        guard status == 201, let endpointID = endpoint["id"]?.stringValue else {
+        guard status == 201, let endpointID = endpoint["id"]?.stringValue,
+              let secret = endpoint["secret"]?.stringValue.flatMap(WebhookSecret.init) else {
             throw UsageError(message: "could not create the webhook endpoint (\(status))")
         }
         // Leave nothing for later dispatchers to retry against a receiver that is gone.
@@ -84,14 +90,82 @@ enum WebhookBenchmark {
         let sent = Set(paced.sent.keys).union(flood.sent.keys)
         let lost = receiver.receipts.withLock { receipts in sent.filter { receipts[$0] == nil }.count }
 
+        // The reference: the same signed payloads, POSTed by wrk to the same receiver (the dispatcher, done
+        // with the backlog, only polls meanwhile).
+        let reference = try referenceRate(database: database, endpointID: endpointID, secret: secret, url: hookURL, seconds: 5)
+        let drainRatio = deliveriesPerSecond / reference
+
         let p50 = BenchCommand.percentile(latencies, 0.50), p99 = BenchCommand.percentile(latencies, 0.99)
         print("phase 1: \(paced.sent.count) commands at \(rate)/s; commit-to-receipt p50 \(BenchCommand.format(p50, 2)) ms, p99 \(BenchCommand.format(p99, 2)) ms (target p99 < 100 ms at 200/s)")
-        print("phase 2: a backlog of \(flood.sent.count) messages drained at \(BenchCommand.format(deliveriesPerSecond)) deliveries/s (target >= 1000)\(drained ? "" : "; not all arrived in time")")
+        print("phase 2: a backlog of \(flood.sent.count) messages drained at \(BenchCommand.format(deliveriesPerSecond)) deliveries/s\(drained ? "" : "; not all arrived in time")")
+        print("reference: wrk posting the same signed payloads to the receiver over \(concurrency) connections: \(BenchCommand.format(reference)) requests/s; drain_ratio \(BenchCommand.format(drainRatio, 3)) (target >= 0.5)")
         print("lost: \(lost) of \(sent.count) (failed commands: \(paced.failed + flood.failed))")
         print(JSONValue.object([
             ("rate", .int(Int64(rate))), ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
-            ("max_deliveries_per_s", .double(BenchCommand.round2(deliveriesPerSecond))), ("lost", .int(Int64(lost))),
+            ("max_deliveries_per_s", .double(BenchCommand.round2(deliveriesPerSecond))), ("backlog", .int(Int64(flood.sent.count))),
+            ("reference_requests_per_s", .double(BenchCommand.round2(reference))), ("drain_ratio", .double(BenchCommand.round2(drainRatio))),
+            ("lost", .int(Int64(lost))),
         ]).jsonString)
+    }
+
+    /// wrk with `concurrency` connections POSTing messages of the endpoint as the dispatcher signs them (the
+    /// latest 1,000, each with its own `webhook-id`, signed at the start), for `seconds`; returns requests/s.
+    static func referenceRate(database: Database, endpointID: String, secret: WebhookSecret, url: String, seconds: Int) throws -> Double {
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        let rows = try connection.query("SELECT message_id, payload::text FROM ledger.outbox WHERE endpoint_id = $1 ORDER BY id DESC LIMIT 1000",
+                                        [endpointID])
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let requests = (0..<rows.count).compactMap { row -> String? in
+            guard let id = rows.string(row, 0), let body = rows.string(row, 1) else { return nil }
+            let headers = StandardWebhooks.headers(id: id, timestamp: timestamp, body: Array(body.utf8), secrets: [secret])
+                + [("Content-Type", "application/json"), ("User-Agent", "ledger-webhooks/1")]
+            let table = headers.map { "[\(luaString($0.0))] = \(luaString($0.1))" }.joined(separator: ", ")
+            return "{ headers = { \(table) }, body = \(luaString(body)) }"
+        }
+        guard !requests.isEmpty else { throw UsageError(message: "no message to measure the reference with") }
+        let lua = """
+            local messages = {
+            \(requests.joined(separator: ",\n"))
+            }
+            local next_message = 0
+            request = function()
+              next_message = next_message % #messages + 1
+              local message = messages[next_message]
+              return wrk.format("POST", nil, message.headers, message.body)
+            end
+            done = function(summary, latency, requests)
+              io.write(string.format('{"seconds":%.3f,"requests":%d,"non_2xx":%d,"socket_errors":%d}\\n', summary.duration / 1e6,
+                summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+            end
+            """
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-webhook-reference-\(getpid()).lua")
+        try Data(lua.utf8).write(to: script)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let outcome = try ChildProcess.run("wrk", ["-t2", "-c\(concurrency)", "-d\(seconds)s", "--timeout", "10s", "-s", script.path, url])
+        guard outcome.status == 0,
+              let line = outcome.output.split(separator: "\n").last(where: { $0.hasPrefix("{\"seconds\"") }),
+              let figures = try? JSONValue.parse(Array(line.utf8)),
+              let elapsed = figures["seconds"]?.doubleValue, elapsed > 0, let count = figures["requests"]?.doubleValue else {
+            throw UsageError(message: "wrk failed (install the 'wrk' package):\n\(outcome.output)")
+        }
+        if let failed = figures["non_2xx"]?.doubleValue, failed > 0 {
+            throw UsageError(message: "the receiver refused \(Int(failed)) of the reference's requests")
+        }
+        return count / elapsed
+    }
+
+    /// A Lua string literal of `text`: every byte outside printable ASCII, and quote and backslash, as a
+    /// decimal escape.
+    static func luaString(_ text: String) -> String {
+        var out = "\""
+        for byte in text.utf8 {
+            if byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                out.append(Character(Unicode.Scalar(byte)))
+            } else {
+                out += String(format: "\\%03d", byte)
+            }
+        }
+        return out + "\""
     }
 
     /// Creates verifications from `clients` threads for `seconds`, paced at `rate` a second when given.
