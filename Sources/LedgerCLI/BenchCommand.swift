@@ -27,9 +27,11 @@ enum BenchCommand {
             {"clients","commands_per_s","p50_ms","p99_ms","pgbench_tps","ratio","server_peak_rss_mb"}.
 
         ledger bench webhooks [--rate R] [--seconds S]
-            Starts `ledger serve` (with its dispatcher) and a fast receiver; drives R commands/s that each
-            produce one webhook and measures commit-to-receipt latency, then drives commands unbounded and
-            measures deliveries/s. Last line: {"rate","p50_ms","p99_ms","max_deliveries_per_s","lost"}.
+            Starts `ledger serve`, a `ledger dispatch` process and a fast receiver; drives R commands/s that
+            each produce one webhook and measures commit-to-receipt latency, then builds a backlog with no
+            dispatcher running and times its drain by a fresh one; the reference is wrk POSTing the same signed
+            payloads to the same receiver over as many connections (32). Last line: {"rate","p50_ms","p99_ms",
+            "max_deliveries_per_s","backlog","reference_requests_per_s","drain_ratio","lost"}.
 
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """

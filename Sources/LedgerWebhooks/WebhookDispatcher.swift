@@ -42,7 +42,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         }
     }
 
-    struct Message {
+    struct Message: Sendable {
         var id: Int64
         var messageID: String
         var url: String
@@ -82,35 +82,85 @@ public final class WebhookDispatcher: @unchecked Sendable {
         session = URLSession(configuration: sessionConfiguration)
     }
 
-    /// Claims what is due, at most one message per free slot, delivers it and records the outcomes; returns
-    /// how many messages were attempted. Every claimed message is sent at once, so its lease (longer than the
-    /// timeout) covers the whole delivery, and the outcomes are recorded only under that lease.
+    /// One claim: what is due, at most one message per free slot (and at most `batch`), delivered and recorded;
+    /// returns how many messages were attempted.
     @discardableResult
     public func runOnce(batch: Int = 100) throws -> Int {
-        let claimed = try claim(batch)
-        guard !claimed.messages.isEmpty else { return 0 }
-        var ready: [(Message, [WebhookSecret])] = []
-        for message in claimed.messages {
-            ready.append((message, message.secrets.isEmpty ? try postbackSecrets(message) : message.secrets))
+        try deliver(claimingAgain: false, batch: batch) { true }
+    }
+
+    /// Deliveries that finished and wait to be recorded, with a signal per finished one.
+    private final class Finished: @unchecked Sendable {
+        private let items = Mutex<[(Message, Outcome, UUID)]>([])
+        private let signal = DispatchSemaphore(value: 0)
+
+        func add(_ message: Message, _ outcome: Outcome, lease: UUID) {
+            items.withLock { $0.append((message, outcome, lease)) }
+            signal.signal()
         }
-        let outcomes = Mutex<[Int: Outcome]>([:])
-        let group = DispatchGroup()
-        for (index, (message, secrets)) in ready.enumerated() {
-            if let problem = configuration.policy.problem(message.url, livemode: message.livemode) {
-                outcomes.withLock { $0[index] = Outcome(status: nil, latency: 0, excerpt: nil, error: "destination refused: the URL \(problem)") }
-                continue
+
+        /// Waits until at least one more delivery finished (or `timeout` passed), then takes all that did.
+        func take(waitingUpTo timeout: TimeInterval) -> [(Message, Outcome, UUID)] {
+            _ = signal.wait(timeout: .now() + timeout)
+            let taken = items.withLock { items in defer { items = [] }; return items }
+            // One signal was consumed by the wait; the others belong to items taken now.
+            for _ in 0..<max(0, taken.count - 1) { _ = signal.wait(timeout: .now()) }
+            return taken
+        }
+    }
+
+    /// Keeps up to `concurrency` deliveries in flight: claims for the free slots (once a quarter of them is
+    /// free, or when nothing is in flight), sends each claimed message at once, so its lease (longer than the
+    /// timeout) covers its whole delivery, and records the finished ones under their claim's lease while the
+    /// others are still out. Claims again after an empty claim only once something finished (which may have
+    /// unblocked the next message of its destination). With `claimingAgain` false it claims once. Stops
+    /// claiming once `keepClaiming` says no; returns once nothing is in flight, with how many messages were attempted.
+    func deliver(claimingAgain: Bool, batch: Int, keepClaiming: () -> Bool) throws -> Int {
+        let finished = Finished()
+        var inFlight = 0, attempted = 0, mayClaim = true
+        var failure: Error?
+        while true {
+            let free = min(batch, configuration.concurrency) - inFlight
+            if mayClaim && failure == nil && free > 0 && (inFlight == 0 || free * 4 >= configuration.concurrency) && keepClaiming() {
+                do {
+                    let claimed = try claim(free)
+                    mayClaim = claimingAgain && !claimed.messages.isEmpty
+                    for message in claimed.messages {
+                        inFlight += 1
+                        attempted += 1
+                        start(message, lease: claimed.lease, finished: finished)
+                    }
+                } catch {
+                    failure = error
+                }
             }
-            group.enter()
-            send(message, secrets: secrets) { outcome in
-                outcomes.withLock { $0[index] = outcome }
-                group.leave()
+            if inFlight == 0 { break }
+            let done = finished.take(waitingUpTo: configuration.timeout + 1)
+            inFlight -= done.count
+            guard !done.isEmpty else { continue }
+            if claimingAgain { mayClaim = true }
+            let byLease = Dictionary(grouping: done, by: { $0.2 })
+            for (lease, outcomes) in byLease where failure == nil {
+                do { try record(outcomes.map { ($0.0, $0.1) }, lease: lease) } catch { failure = error }
             }
         }
-        group.wait()
-        let results = outcomes.withLock { $0 }
-        try record(ready.indices.map { (ready[$0].0, results[$0] ?? Outcome(status: nil, latency: 0, excerpt: nil, error: "no answer")) },
-                   lease: claimed.lease)
-        return ready.count
+        if let failure { throw failure }
+        return attempted
+    }
+
+    /// Starts delivering one claimed message; its outcome goes to `finished`.
+    private func start(_ message: Message, lease: UUID, finished: Finished) {
+        if let problem = configuration.policy.problem(message.url, livemode: message.livemode) {
+            return finished.add(message, Outcome(status: nil, latency: 0, excerpt: nil, error: "destination refused: the URL \(problem)"),
+                                lease: lease)
+        }
+        let secrets: [WebhookSecret]
+        do {
+            secrets = message.secrets.isEmpty ? try postbackSecrets(message) : message.secrets
+        } catch {
+            return finished.add(message, Outcome(status: nil, latency: 0, excerpt: nil, error: "no postback secret: \(error)"), lease: lease)
+        }
+        send(message, secrets: secrets) { outcome in finished.add(message, outcome, lease: lease) }
     }
 
     /// Runs on a thread of its own: woken by NOTIFY on the outbox channel, polling every second anyway.
@@ -122,7 +172,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
             var nextPurge = Date()
             while running.load(ordering: .acquiring) {
                 do {
-                    while try runOnce() > 0 && running.load(ordering: .acquiring) {}
+                    let keepClaiming = { self.running.load(ordering: .acquiring) && Date() < nextPurge }
+                    while try deliver(claimingAgain: true, batch: configuration.concurrency, keepClaiming: keepClaiming) > 0
+                            && keepClaiming() {}
                     if Date() >= nextPurge {
                         nextPurge = Date().addingTimeInterval(purgeInterval)
                         // One bounded batch per pass, between claims, so purging never holds deliveries back for long.

@@ -40,7 +40,7 @@ final class WebhookReliabilityTests: XCTestCase {
             process = try ChildProcess.Running("python3", [fixtures.appendingPathComponent("webhook_gap_receiver.py").path,
                                                            base + ".port", base + ".log", secret, String(failFirst)])
         } else {
-            FileManager.default.createFile(atPath: base + ".secrets", contents: Data())
+            _ = FileManager.default.createFile(atPath: base + ".secrets", contents: Data())
             process = try ChildProcess.Running("python3", [fixtures.appendingPathComponent("webhook_receiver.py").path,
                                                            base + ".port", base + ".log", base + ".secrets", String(failFirst)])
         }
@@ -148,7 +148,7 @@ final class WebhookReliabilityTests: XCTestCase {
         }, "the second endpoint receives its message although the first endpoint's earlier one to that URL is pending")
         XCTAssertEqual(try deliveries("endpoint_id=\(first.id)").first?["waiting_for"]?["reason"], "earlier_message_pending")
 
-        try client.request("DELETE", "/v1/webhook_endpoints/\(first.id)", headers: .bearer(acme.adminKey))
+        _ = try client.request("DELETE", "/v1/webhook_endpoints/\(first.id)", headers: .bearer(acme.adminKey))
         let dead = try deliveries("endpoint_id=\(first.id)")
         XCTAssertEqual(dead.compactMap { $0["status"]?.stringValue }, ["dead", "dead"])
         XCTAssertEqual(dead.first?["dead_reason"], "the endpoint was deleted")
