@@ -41,8 +41,8 @@ enum Outbox {
                 WHERE $6::text IS NOT NULL AND (cardinality($7::text[]) = 0 OR c.type = ANY ($7::text[]))),
             numbered AS (
                 SELECT t.*, coalesce(s.last_sequence, 0) + row_number() OVER w AS sequence,
-                    coalesce(lag(\(messageID("t.destination"))) OVER w, s.last_message_id) AS previous_message_id,
-                    \(messageID("t.destination")) AS message_id
+                    coalesce(lag(\(hashedID("msg_", row: "t", destination: "t.destination"))) OVER w, s.last_message_id) AS previous_message_id,
+                    \(hashedID("msg_", row: "t", destination: "t.destination")) AS message_id
                 FROM targets t
                 LEFT JOIN ledger.outbox_sequences s
                   ON s.organization_id = $1 AND s.verification_id = $3 AND s.destination = t.destination
@@ -52,7 +52,7 @@ enum Outbox {
                                            event_type, sequence, previous_message_id, payload)
                 SELECT m.message_id, $1, $2, $3, m.endpoint_id, m.destination, m.url, m.type, m.sequence, m.previous_message_id,
                     jsonb_build_object(
-                        'id', \(hashed("evt_", "NULL")),
+                        'id', \(hashedID("evt_", row: "m", destination: "NULL")),
                         'type', m.type,
                         'created_at', $8::text,
                         'data', jsonb_build_object(
@@ -82,13 +82,10 @@ enum Outbox {
                   eventID.map { $0.uuidString.lowercased() }])]
     }
 
-    /// The message id of change `t.n` (or `m.n`) to `destination`: the first 128 bits of a SHA-256 over the
-    /// causing event, the stream version, the verification, the destination, the change's position and type.
-    private static func messageID(_ destination: String) -> String {
-        hashed("msg_", destination, alias: "t")
-    }
-
-    private static func hashed(_ prefix: String, _ destination: String, alias: String = "m") -> String {
-        "'\(prefix)' || left(encode(sha256(convert_to(concat_ws('/', $13::text, $12::bigint::text, $3::text, \(destination), \(alias).n::text, \(alias).type), 'UTF8')), 'hex'), 32)"
+    /// An id made of `prefix` and the first 128 bits of a SHA-256 over the causing event, the stream version,
+    /// the verification, the destination (NULL: none, for the payload's event id, shared by every destination)
+    /// and the position and type of the change in `row`.
+    private static func hashedID(_ prefix: String, row: String, destination: String) -> String {
+        "'\(prefix)' || left(encode(sha256(convert_to(concat_ws('/', $13::text, $12::bigint::text, $3::text, \(destination), \(row).n::text, \(row).type), 'UTF8')), 'hex'), 32)"
     }
 }
