@@ -118,31 +118,34 @@ public final class WebhookDispatcher: @unchecked Sendable {
     func deliver(claimingAgain: Bool, batch: Int, keepClaiming: () -> Bool) throws -> Int {
         let finished = Finished()
         var inFlight = 0, attempted = 0, mayClaim = true
+        var toRecord: [(Message, Outcome, UUID)] = []
         var failure: Error?
         while true {
             let free = min(batch, configuration.concurrency) - inFlight
-            if mayClaim && failure == nil && free > 0 && (inFlight == 0 || free * 4 >= configuration.concurrency) && keepClaiming() {
+            let claiming = mayClaim && failure == nil && free > 0 && (inFlight == 0 || free * 4 >= configuration.concurrency)
+                && keepClaiming()
+            if failure == nil && (claiming || !toRecord.isEmpty) {
                 do {
-                    let claimed = try claim(free)
-                    mayClaim = claimingAgain && !claimed.messages.isEmpty
-                    for message in claimed.messages {
-                        inFlight += 1
-                        attempted += 1
-                        start(message, lease: claimed.lease, finished: finished)
+                    let exchanged = try exchange(recording: toRecord, claimingUpTo: claiming ? free : 0)
+                    if claiming {
+                        mayClaim = claimingAgain && !exchanged.claimed.isEmpty
+                        for message in exchanged.claimed {
+                            inFlight += 1
+                            attempted += 1
+                            start(message, lease: exchanged.lease, finished: finished)
+                        }
                     }
                 } catch {
                     failure = error
                 }
+                toRecord = []
             }
             if inFlight == 0 { break }
             let done = finished.take(waitingUpTo: configuration.timeout + 1)
             inFlight -= done.count
             guard !done.isEmpty else { continue }
+            toRecord += done
             if claimingAgain { mayClaim = true }
-            let byLease = Dictionary(grouping: done, by: { $0.2 })
-            for (lease, outcomes) in byLease where failure == nil {
-                do { try record(outcomes.map { ($0.0, $0.1) }, lease: lease) } catch { failure = error }
-            }
         }
         if let failure { throw failure }
         return attempted
@@ -250,23 +253,37 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// Leases at most `min(batch, concurrency)` messages, all under one new lease token: no more than can be
     /// sent at once, so no claimed message waits for a slot while its lease runs out.
     func claim(_ batch: Int) throws -> (messages: [Message], lease: UUID) {
+        let exchanged = try exchange(recording: [], claimingUpTo: batch)
+        return (exchanged.claimed, exchanged.lease)
+    }
+
+    /// Records finished deliveries (each under its own claim's lease) and claims up to `limit` more (none for
+    /// 0) under a new lease, in one transaction: one round trip and its COMMIT, so the slots freed by the
+    /// recorded deliveries fill again without waiting for another.
+    func exchange(recording outcomes: [(Message, Outcome, UUID)], claimingUpTo limit: Int) throws
+        -> (recorded: Int, claimed: [Message], lease: UUID) {
         let lease = UUID()
-        let limit = max(1, min(batch, configuration.concurrency))
-        let messages = try pool.transaction { tx in
-            tx.sendWithNextRoundTrip([Self.asynchronousCommit])
-            let rows = try tx.query(Self.claimStatement, [limit, configuration.lease, lease])
-            return try (0..<rows.count).map { row in
-                guard let id = rows.int64(row, 0), let messageID = rows.string(row, 1), let url = rows.string(row, 2),
-                      let organization = rows.uuid(row, 4), let livemode = rows.bool(row, 5), let body = rows.string(row, 6),
-                      let attempts = rows.int(row, 7) else {
-                    throw StorageError.unreadableRow(table: "outbox", key: rows.string(row, 0) ?? "?")
-                }
-                return Message(id: id, messageID: messageID, url: url, endpointID: rows.string(row, 3), organizationID: organization,
-                               livemode: livemode, body: Array(body.utf8), attempts: attempts,
-                               secrets: [rows.string(row, 8), rows.string(row, 9)].compactMap { $0.flatMap(WebhookSecret.init) })
-            }.sorted { $0.id < $1.id }
+        let claimLimit = min(limit, configuration.concurrency)
+        var statements = [Self.asynchronousCommit] + outcomes.map(recordStatement)
+        if claimLimit > 0 { statements.append((Self.claimStatement, [claimLimit, configuration.lease, lease])) }
+        let results = try pool.transaction { tx in try tx.pipeline(statements) }
+        let recorded = results.dropFirst().prefix(outcomes.count).reduce(0) { $0 + ($1.int(0, 0) ?? 0) }
+        if recorded < outcomes.count {
+            Log.warning("webhook outcomes not recorded: the lease was lost, another dispatcher will send again",
+                        ["count": .int(outcomes.count - recorded)])
         }
-        return (messages, lease)
+        guard claimLimit > 0, let rows = results.last else { return (recorded, [], lease) }
+        let claimed = try (0..<rows.count).map { row in
+            guard let id = rows.int64(row, 0), let messageID = rows.string(row, 1), let url = rows.string(row, 2),
+                  let organization = rows.uuid(row, 4), let livemode = rows.bool(row, 5), let body = rows.string(row, 6),
+                  let attempts = rows.int(row, 7) else {
+                throw StorageError.unreadableRow(table: "outbox", key: rows.string(row, 0) ?? "?")
+            }
+            return Message(id: id, messageID: messageID, url: url, endpointID: rows.string(row, 3), organizationID: organization,
+                           livemode: livemode, body: Array(body.utf8), attempts: attempts,
+                           secrets: [rows.string(row, 8), rows.string(row, 9)].compactMap { $0.flatMap(WebhookSecret.init) })
+        }.sorted { $0.id < $1.id }
+        return (recorded, claimed, lease)
     }
 
     /// The organization's postback secrets, made on first use if nobody has read them yet.
@@ -299,51 +316,47 @@ public final class WebhookDispatcher: @unchecked Sendable {
         }.resume()
     }
 
-    /// Records the outcomes of one claim in one transaction. Each is written only if the message is still
-    /// held by this claim's lease: a dispatcher that lost it (it took too long, another one claimed the
-    /// message) must not turn a delivered message back to pending. Returns how many were recorded.
+    /// Records the outcomes of one claim. Each is written only if the message is still held by that claim's
+    /// lease: a dispatcher that lost it (it took too long, another one claimed the message) must not turn a
+    /// delivered message back to pending. Returns how many were recorded.
     @discardableResult
     func record(_ outcomes: [(Message, Outcome)], lease: UUID) throws -> Int {
-        let statements = outcomes.map { message, outcome -> PostgresStatement in
-            let attempted = message.attempts + 1
-            let nextDelay = outcome.succeeded ? nil : configuration.schedule.delay(beforeAttempt: attempted)
-            return ("""
-                WITH recorded AS (
-                    UPDATE ledger.outbox
-                    SET attempts = $2, leased_until = NULL, lease_token = NULL, last_attempt_at = now(), last_response_status = $3,
-                        status = CASE WHEN $4 THEN 'delivered' WHEN $5::double precision IS NULL THEN 'dead' ELSE 'pending' END,
-                        dead_reason = CASE WHEN NOT $4 AND $5::double precision IS NULL THEN 'every attempt of the retry schedule failed' END,
-                        delivered_at = CASE WHEN $4 THEN now() END,
-                        next_attempt_at = CASE WHEN $4 OR $5::double precision IS NULL THEN next_attempt_at
-                                               ELSE now() + make_interval(secs => $5::double precision) END
-                    WHERE id = $1 AND lease_token = $6
-                    RETURNING id, organization_id, endpoint_id),
-                attempt AS (
-                    INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
-                    SELECT id, organization_id, $3, $7, $8, $9 FROM recorded),
-                endpoint AS (
-                    UPDATE ledger.webhook_endpoints e
-                    SET failing_since = CASE WHEN $4 THEN NULL ELSE coalesce(e.failing_since, now()) END,
-                        enabled = e.enabled AND ($4 OR NOT ($10 OR coalesce(e.failing_since, now()) < now() - make_interval(secs => $11))),
-                        disabled_reason = CASE WHEN $4 THEN e.disabled_reason
-                                               WHEN $10 THEN 'the endpoint answered 410 Gone'
-                                               WHEN coalesce(e.failing_since, now()) < now() - make_interval(secs => $11)
-                                               THEN 'every delivery failed for \(Int(configuration.disableAfter / 86_400)) days'
-                                               ELSE e.disabled_reason END,
-                        updated_at = CASE WHEN $4 THEN e.updated_at ELSE now() END
-                    FROM recorded r
-                    WHERE e.id = r.endpoint_id AND (NOT $4 OR e.failing_since IS NOT NULL))
-                SELECT count(*) FROM recorded
-                """, [message.id, attempted, outcome.status, outcome.succeeded, nextDelay, lease, outcome.latency, outcome.excerpt,
-                      outcome.error, outcome.status == 410, configuration.disableAfter])
-        }
-        let results = try pool.transaction { tx in try tx.pipeline([Self.asynchronousCommit] + statements) }.dropFirst()
-        let recorded = results.reduce(0) { $0 + ($1.int(0, 0) ?? 0) }
-        if recorded < outcomes.count {
-            Log.warning("webhook outcomes not recorded: the lease was lost, another dispatcher will send again",
-                        ["count": .int(outcomes.count - recorded)])
-        }
-        return recorded
+        try exchange(recording: outcomes.map { ($0.0, $0.1, lease) }, claimingUpTo: 0).recorded
+    }
+
+    /// The statement recording one outcome under `lease`; it answers 1 if it did, 0 if the lease was lost.
+    func recordStatement(_ message: Message, _ outcome: Outcome, _ lease: UUID) -> PostgresStatement {
+        let attempted = message.attempts + 1
+        let nextDelay = outcome.succeeded ? nil : configuration.schedule.delay(beforeAttempt: attempted)
+        return ("""
+            WITH recorded AS (
+                UPDATE ledger.outbox
+                SET attempts = $2, leased_until = NULL, lease_token = NULL, last_attempt_at = now(), last_response_status = $3,
+                    status = CASE WHEN $4 THEN 'delivered' WHEN $5::double precision IS NULL THEN 'dead' ELSE 'pending' END,
+                    dead_reason = CASE WHEN NOT $4 AND $5::double precision IS NULL THEN 'every attempt of the retry schedule failed' END,
+                    delivered_at = CASE WHEN $4 THEN now() END,
+                    next_attempt_at = CASE WHEN $4 OR $5::double precision IS NULL THEN next_attempt_at
+                                           ELSE now() + make_interval(secs => $5::double precision) END
+                WHERE id = $1 AND lease_token = $6
+                RETURNING id, organization_id, endpoint_id),
+            attempt AS (
+                INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
+                SELECT id, organization_id, $3, $7, $8, $9 FROM recorded),
+            endpoint AS (
+                UPDATE ledger.webhook_endpoints e
+                SET failing_since = CASE WHEN $4 THEN NULL ELSE coalesce(e.failing_since, now()) END,
+                    enabled = e.enabled AND ($4 OR NOT ($10 OR coalesce(e.failing_since, now()) < now() - make_interval(secs => $11))),
+                    disabled_reason = CASE WHEN $4 THEN e.disabled_reason
+                                           WHEN $10 THEN 'the endpoint answered 410 Gone'
+                                           WHEN coalesce(e.failing_since, now()) < now() - make_interval(secs => $11)
+                                           THEN 'every delivery failed for \(Int(configuration.disableAfter / 86_400)) days'
+                                           ELSE e.disabled_reason END,
+                    updated_at = CASE WHEN $4 THEN e.updated_at ELSE now() END
+                FROM recorded r
+                WHERE e.id = r.endpoint_id AND (NOT $4 OR e.failing_since IS NOT NULL))
+            SELECT count(*) FROM recorded
+            """, [message.id, attempted, outcome.status, outcome.succeeded, nextDelay, lease, outcome.latency, outcome.excerpt,
+                  outcome.error, outcome.status == 410, configuration.disableAfter])
     }
 
     /// Deletes delivered messages (and their attempts) delivered before `now - retention`, at most `limit` per
