@@ -136,9 +136,11 @@ public final class LedgerApplication: Sendable {
         var caller: Caller?
         let route: String
         var response: HTTPResponse
+        var requiresKey = false
         switch router.resolve(request) {
         case let .matched(matched, routed):
             route = matched.template
+            if case .scope = matched.handler.access { requiresKey = true }
             do {
                 if case let .scope(scope) = matched.handler.access {
                     let authenticated = try authenticator.authenticate(routed)
@@ -165,6 +167,10 @@ public final class LedgerApplication: Sendable {
         case .notFound:
             route = "unmatched"
             response = .notFound(request)
+        }
+        if requiresKey {
+            // An answer to a key holder is theirs alone: no shared or browser cache may keep it.
+            response.headers.append(("Cache-Control", "no-store"))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
         metrics.record(method: request.method, route: route, status: response.status, seconds: seconds)

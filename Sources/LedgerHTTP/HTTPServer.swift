@@ -369,6 +369,8 @@ private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MH
     }
     guard let created else { return .NO }
     for (name, value) in response.headers { _ = MHD_add_response_header(created, name, value) }
+    // Every response is JSON or text that a browser must not reinterpret as something else.
+    _ = MHD_add_response_header(created, "X-Content-Type-Options", "nosniff")
     let result = MHD_queue_response(connection, UInt32(response.status), created)
     MHD_destroy_response(created)
     return result
