@@ -1,14 +1,22 @@
 import Foundation
+import LedgerCrypto
+import LedgerLog
 
 /// A private PostgreSQL cluster in a folder of its own, reached over a Unix socket inside that folder.
 ///
 /// PostgreSQL refuses to run as root, so when this process is root the cluster belongs to an unprivileged
 /// account (`LEDGER_PG_USER`, else `postgres`, else `nobody`) and its programs run through `runuser`.
+///
+/// Only its owner reaches it: the socket's directory is 0700, and the superuser's password (32 random bytes,
+/// generated at initdb) is required (`scram-sha-256`); it is kept in the folder as a libpq password file
+/// (0600), which the connection strings of `conninfo` name. A cluster made by an older build with `trust`
+/// authentication is moved to passwords the first time it is started by this one.
 public final class EmbeddedPostgres: @unchecked Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case serverBinariesNotFound
         case commandFailed(command: String, status: Int32, output: String)
         case notReachable(String)
+        case noRandomness
 
         public var description: String {
             switch self {
@@ -17,6 +25,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
             case let .commandFailed(command, status, output):
                 return "\(command) exited with status \(status):\n\(output)"
             case let .notReachable(reason): return "the embedded PostgreSQL did not come up: \(reason)"
+            case .noRandomness: return "the system's random generator is not available for the database password"
             }
         }
     }
@@ -30,6 +39,9 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public var dataDirectory: URL { directory.appendingPathComponent("pg") }
     public var socketDirectory: URL { directory.appendingPathComponent("run") }
     public var logFile: URL { directory.appendingPathComponent("postgresql.log") }
+    /// The superuser's password, as a libpq password file (`*:*:*:ledger:secret`), mode 0600.
+    public var passwordFile: URL { directory.appendingPathComponent("password") }
+    private var authenticationFile: URL { dataDirectory.appendingPathComponent("pg_hba.conf") }
     public let port = 5432
     public static let superuser = "ledger"
 
@@ -46,7 +58,14 @@ public final class EmbeddedPostgres: @unchecked Sendable {
 
     /// libpq connection string for a database of this cluster.
     public func conninfo(database: String? = nil) -> String {
-        "host=\(socketDirectory.path) port=\(port) user=\(EmbeddedPostgres.superuser) dbname=\(database ?? databaseName)"
+        [("host", socketDirectory.path), ("port", "\(port)"), ("user", EmbeddedPostgres.superuser),
+         ("dbname", database ?? databaseName), ("passfile", passwordFile.path)]
+            .map { "\($0.0)='\(Self.quoted($0.1))'" }.joined(separator: " ")
+    }
+
+    /// A value inside single quotes of a libpq connection string.
+    static func quoted(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
     }
 
     /// Creates the cluster on first use and starts it if it is not running.
@@ -55,6 +74,8 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public func start() throws -> Bool {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+        // Whoever may enter the socket's directory may try to log in: its owner only.
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory.path)
         if let owner {
             _ = try run("/bin/chown", [owner, directory.path, socketDirectory.path], asOwner: false)
         }
@@ -67,6 +88,7 @@ public final class EmbeddedPostgres: @unchecked Sendable {
                         ["start", "-w", "-t", "60", "-D", dataDirectory.path, "-l", logFile.path], asOwner: true)
             startedHere = true
         }
+        if try trustsLocalUsers() { try requirePassword() }
         try createDatabaseIfMissing()
         return startedHere
     }
@@ -87,13 +109,19 @@ public final class EmbeddedPostgres: @unchecked Sendable {
     public func program(_ name: String) -> String { binDirectory.appendingPathComponent(name).path }
 
     private func initialize() throws {
+        let password = try writePasswordFile()
+        // initdb reads the password from a file of its own, removed as soon as it has run.
+        let initialPassword = directory.appendingPathComponent("initdb-password")
+        try writePrivateFile(initialPassword, password + "\n")
+        defer { try? FileManager.default.removeItem(at: initialPassword) }
         _ = try run(binDirectory.appendingPathComponent("initdb").path,
-                    ["-D", dataDirectory.path, "-U", EmbeddedPostgres.superuser, "--auth=trust", "-E", "UTF8",
-                     "--locale=C", "--no-instructions"], asOwner: true)
+                    ["-D", dataDirectory.path, "-U", EmbeddedPostgres.superuser, "--auth=scram-sha-256",
+                     "--pwfile=\(initialPassword.path)", "-E", "UTF8", "--locale=C", "--no-instructions"], asOwner: true)
         var settings = [
             "listen_addresses": "''",
             "unix_socket_directories": "'\(socketDirectory.path)'",
-            "unix_socket_permissions": "0777",
+            "unix_socket_permissions": "0700",
+            "password_encryption": "'scram-sha-256'",
             "port": "\(port)",
             "max_connections": "200",
             "shared_buffers": "256MB",
@@ -106,6 +134,62 @@ public final class EmbeddedPostgres: @unchecked Sendable {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(("\n# written by ledger\n" + lines + "\n").utf8))
         try handle.close()
+    }
+
+    /// A random password in the password file (made on first use, 0600, owned by the cluster's account).
+    private func writePasswordFile() throws -> String {
+        if let existing = try? String(contentsOf: passwordFile, encoding: .utf8),
+           let secret = existing.split(separator: "\n").first?.split(separator: ":").last, secret.count == 64 {
+            return String(secret)
+        }
+        guard let password = Digest.randomBytes(32)?.hexString else { throw Failure.noRandomness }
+        try writePrivateFile(passwordFile, "*:*:*:\(EmbeddedPostgres.superuser):\(password)\n")
+        return password
+    }
+
+    private func writePrivateFile(_ file: URL, _ text: String) throws {
+        try? FileManager.default.removeItem(at: file)
+        guard FileManager.default.createFile(atPath: file.path, contents: Data(text.utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw Failure.notReachable("cannot write \(file.path)")
+        }
+        if let owner { _ = try run("/bin/chown", [owner, file.path], asOwner: false) }
+    }
+
+    /// Whether pg_hba.conf lets local users in without a password (clusters made before passwords were required).
+    private func trustsLocalUsers() throws -> Bool {
+        let rules = try String(contentsOf: authenticationFile, encoding: .utf8)
+        return rules.split(separator: "\n").contains { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.first.map { !$0.hasPrefix("#") } == true && fields.last == "trust"
+        }
+    }
+
+    /// Moves a running cluster from `trust` to passwords: sets the superuser's password (the one in the password
+    /// file, generated if missing), then allows only password logins over the socket and reloads the rules.
+    private func requirePassword() throws {
+        let password = try writePasswordFile()
+        let connection = try connectWhileStarting()
+        try connection.execute("SET password_encryption = 'scram-sha-256'; "
+                               + "ALTER ROLE \"\(EmbeddedPostgres.superuser)\" PASSWORD '\(password)'")
+        let rules = "# written by ledger: only the cluster's owner, with the password in ../password\n"
+            + "local all all scram-sha-256\n"
+        try Data(rules.utf8).write(to: authenticationFile)
+        _ = try connection.query("SELECT pg_reload_conf()")
+        Log.info("the embedded PostgreSQL now requires a password", ["password_file": .string(passwordFile.path)])
+    }
+
+    private func connectWhileStarting() throws -> PostgresConnection {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            do {
+                return try PostgresConnection(conninfo: conninfo(database: "postgres"))
+            } catch let error as PostgresError where error.isUnavailable && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.1) // the server is still starting; poll until the deadline
+            } catch {
+                throw Failure.notReachable("\(error)")
+            }
+        }
     }
 
     private func createDatabaseIfMissing() throws {
