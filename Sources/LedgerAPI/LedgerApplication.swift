@@ -248,7 +248,11 @@ public final class LedgerApplication: Sendable {
     static func storedResponse(_ response: HTTPResponse) -> StoredResponse {
         var headers: [String: String] = [:]
         for (name, value) in response.headers where replayedHeaders.contains(name.lowercased()) { headers[name] = value }
-        return StoredResponse(status: response.status, headers: headers, body: response.body)
+        guard let redacted = ReplayRedaction.withoutSecret(response.body) else {
+            return StoredResponse(status: response.status, headers: headers, body: response.body)
+        }
+        headers[ReplayRedaction.header.0] = ReplayRedaction.header.1
+        return StoredResponse(status: response.status, headers: headers, body: redacted)
     }
 
     /// A kept response as first sent, marked as a replay; records kept before headers were stored are JSON.

@@ -1,0 +1,83 @@
+import Foundation
+import LedgerAPI
+import LedgerDomain
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// Secrets shown once stay out of the database: API keys are kept only as hashes, and no replayable response
+/// keeps a secret. (Webhook signing secrets must be kept to sign, in their own columns and nowhere else.)
+final class SecretsAtRestTests: XCTestCase {
+    var database: TestDatabase!
+    var server: TestServer!
+    var client: TestClient!
+    var acme: TestOrganization!
+
+    override func setUpWithError() throws {
+        database = try TestPostgres.shared().makeDatabase()
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
+        client = TestClient(baseURL: server.baseURL)
+        acme = try TestOrganization(database: database)
+    }
+
+    override func tearDown() { server.stop() }
+
+    private func post(_ path: String, _ body: JSONValue, idempotencyKey: String) throws -> TestResponse {
+        try client.post(path, json: body, headers: .bearer(acme.adminKey).merging(["Idempotency-Key": idempotencyKey]) { $1 })
+    }
+
+    /// Every (table, column) of the ledger schema whose value contains `secret`, bytea columns read as bytes.
+    private func placesHolding(_ secret: String) throws -> [String] {
+        let owner = try database.ownerConnection()
+        let columns = try owner.query("""
+            SELECT table_name, column_name, data_type FROM information_schema.columns
+            WHERE table_schema = 'ledger' AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'bytea', 'ARRAY')
+            ORDER BY table_name, column_name
+            """)
+        var places: [String] = []
+        for row in 0..<columns.count {
+            guard let table = columns.string(row, 0), let column = columns.string(row, 1), let type = columns.string(row, 2) else { continue }
+            let value = type == "bytea" ? "\"\(column)\"" : "convert_to(\"\(column)\"::text, 'UTF8')"
+            let found = try owner.query("SELECT count(*) FROM ledger.\"\(table)\" WHERE position(convert_to($1, 'UTF8') in \(value)) > 0",
+                                        [secret])
+            if (found.int(0, 0) ?? 0) > 0 { places.append("\(table).\(column)") }
+        }
+        return places
+    }
+
+    func testAKeyCreatedWithAnIdempotencyKeyIsNowhereInTheDatabaseAndItsReplayIsRedacted() throws {
+        let created = try post("/v1/api_keys", ["scopes": ["read"]], idempotencyKey: "key-1")
+        XCTAssertEqual(created.status, 201)
+        guard case let .string(secret)? = created.json?["secret"] else { return XCTFail("no secret: \(created.text)") }
+        XCTAssertTrue(secret.hasPrefix("sk_test_"))
+        XCTAssertEqual(try placesHolding(secret), [])
+
+        let replayed = try post("/v1/api_keys", ["scopes": ["read"]], idempotencyKey: "key-1")
+        XCTAssertEqual(replayed.status, 201)
+        XCTAssertEqual(replayed.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(replayed.header("Secret-Redacted"), "true")
+        XCTAssertEqual(replayed.json?["id"], created.json?["id"])
+        XCTAssertEqual(replayed.json?["secret"], .null, "a replay does not show the secret again")
+        XCTAssertEqual(try client.get("/v1/organization", headers: .bearer(secret)).status, 200, "the key itself works")
+    }
+
+    func testWebhookSecretsAreKeptOnlyWhereTheySign() throws {
+        let created = try post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks", "events": ["*"]], idempotencyKey: "endpoint-1")
+        XCTAssertEqual(created.status, 201, created.text)
+        guard case let .string(id)? = created.json?["id"], case let .string(first)? = created.json?["secret"] else {
+            return XCTFail(created.text)
+        }
+        let rotated = try post("/v1/webhook_endpoints/\(id)/rotate_secret", [:], idempotencyKey: "rotate-1")
+        guard case let .string(second)? = rotated.json?["secret"] else { return XCTFail(rotated.text) }
+        let postback = try post("/v1/webhook_secret/rotate", [:], idempotencyKey: "postback-1")
+        guard case let .string(third)? = postback.json?["secret"] else { return XCTFail(postback.text) }
+
+        XCTAssertEqual(try placesHolding(first), ["webhook_endpoints.previous_secret"])
+        XCTAssertEqual(try placesHolding(second), ["webhook_endpoints.secret"])
+        XCTAssertEqual(try placesHolding(third), ["postback_secrets.secret"])
+        let replayed = try post("/v1/webhook_endpoints/\(id)/rotate_secret", [:], idempotencyKey: "rotate-1")
+        XCTAssertEqual(replayed.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(replayed.json?["secret"], .null)
+        XCTAssertEqual(replayed.json?["id"], .string(id))
+    }
+}
