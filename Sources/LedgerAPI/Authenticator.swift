@@ -38,7 +38,8 @@ final class Authenticator: Sendable {
         let digest = Digest.sha256(secret)
         let now = DispatchTime.now().uptimeNanoseconds
         if let cached = cache.withLock({ $0[digest] }), cached.expires > now { return cached.caller }
-        guard let record = try pool.withConnection({ try AccessStore.authenticate($0, secret: secret) }) else {
+        // Whose key it is is what this lookup finds out: it alone reads api_keys across organizations.
+        guard let record = try pool.withConnection(scope: .system, { try AccessStore.authenticate($0, secret: secret) }) else {
             cache.withLock { _ = $0.removeValue(forKey: digest) }
             throw APIFailure.unauthenticated("api_key_invalid", "this API key does not exist or was revoked")
         }

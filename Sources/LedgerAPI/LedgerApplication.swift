@@ -64,7 +64,8 @@ enum Access: Sendable {
 struct RequestContext: Sendable {
     let request: HTTPRequest
     let caller: Caller?
-    let pool: ConnectionPool
+    /// The pool under the caller's organization and mode (row-level security); unscoped without a key.
+    let pool: ScopedPool
     let stateCache: VerificationStateCache
     /// False when a command runs again because the cached state it decided on was stale.
     var mayUseCachedState = true
@@ -152,7 +153,8 @@ public final class LedgerApplication: Sendable {
                                          headers: [("Retry-After", String(wait))])
                     }
                 }
-                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: pool, stateCache: stateCache))
+                let scoped = ScopedPool(pool, scope: caller.map { .tenant(organizationID: $0.organizationID, livemode: $0.livemode) })
+                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: scoped, stateCache: stateCache))
             } catch {
                 let failure = APIFailure.from(error)
                 if failure.status >= 500 && failure.code == "internal_error" {
@@ -216,7 +218,7 @@ public final class LedgerApplication: Sendable {
         }
         do {
             guard let key = request.header("Idempotency-Key"), let caller = context.caller else {
-                return try pool.transaction(execute)
+                return try context.pool.transaction(execute)
             }
             guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7f }) else {
                 throw APIFailure.invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters")

@@ -63,8 +63,11 @@ public final class ConnectionPool: @unchecked Sendable {
         return Statistics(open: open, inUse: open - idle.count, waiting: waiting)
     }
 
-    public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    /// Runs `body` with a connection whose transactions and statements run under `scope` (see
+    /// `PostgresConnection.scope`); without one, they see no tenant's rows.
+    public func withConnection<T>(scope: DatabaseScope? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
         let connection = try acquire()
+        connection.scope = scope
         do {
             let value = try body(connection)
             release(connection)
@@ -75,16 +78,16 @@ public final class ConnectionPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a transaction. When PostgreSQL aborts it as a deadlock victim or for a serialization
+    /// Runs `body` in a transaction under `scope`. When PostgreSQL aborts it as a deadlock victim or for a serialization
     /// failure (which says nothing about the transaction itself), `body` runs again, up to `conflictRetries`
     /// times, so `body` must do nothing outside the transaction that it cannot repeat (commit actions run
     /// only once, after the commit that succeeded).
-    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    public func transaction<T>(scope: DatabaseScope? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
         guard let commitQueue else {
-            return try Self.retryingConflicts { try withConnection { try $0.transaction(body) } }
+            return try Self.retryingConflicts { try withConnection(scope: scope) { try $0.transaction(body) } }
         }
         let (value, writes) = try Self.retryingConflicts {
-            try withConnection { try $0.transaction(body, handingOverWrites: true) }
+            try withConnection(scope: scope) { try $0.transaction(body, handingOverWrites: true) }
         }
         // Handed-over writes are retried by the commit thread: they do not depend on anything `body` read.
         if let writes { try commitQueue.commit(writes) }
@@ -175,6 +178,7 @@ public final class ConnectionPool: @unchecked Sendable {
     }
 
     private func release(_ connection: PostgresConnection) {
+        connection.scope = nil
         if connection.isInTransaction && !connection.isBroken { try? connection.execute("ROLLBACK") }
         condition.lock()
         if connection.isBroken {

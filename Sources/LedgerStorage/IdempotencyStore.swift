@@ -56,7 +56,7 @@ public enum IdempotencyStore {
     public static func run(_ pool: ConnectionPool, organizationID: UUID, livemode: Bool = false, key: String, requestHash: [UInt8],
                            retention: TimeInterval = defaultRetention,
                            command: (PostgresConnection) throws -> StoredResponse) throws -> Outcome {
-        try pool.transaction { tx in
+        try pool.transaction(scope: .tenant(organizationID: organizationID, livemode: livemode)) { tx in
             try run(tx, organizationID: organizationID, livemode: livemode, key: key, requestHash: requestHash, retention: retention,
                     command: command)
         }

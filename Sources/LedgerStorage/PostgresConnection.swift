@@ -169,6 +169,10 @@ public final class PostgresConnection {
     private var waiting: [(statements: [RenderedStatement], mapError: (Error) -> Error)] = []
     private var commitActions: [() -> Void] = []
     public private(set) var isBroken = false
+    /// Whose rows the connection's transactions may touch (row-level security, `Schema/019`): each transaction
+    /// opens with the scope's settings, and a statement sent outside a transaction runs in one of its own that
+    /// does. The pool sets it for the time a caller holds the connection.
+    public var scope: DatabaseScope?
 
     public init(conninfo: String) throws {
         guard let connection = PQconnectdb(conninfo) else { throw PostgresError.connection("out of memory") }
@@ -191,7 +195,7 @@ public final class PostgresConnection {
     /// Runs one parameterised statement, prepared once per connection and reused.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) throws -> PostgresRows {
-        if beginPending || !waiting.isEmpty { return try pipeline([(sql, parameters)])[0] }
+        if beginPending || !waiting.isEmpty || needsOwnTransaction { return try pipeline([(sql, parameters)])[0] }
         let statement = RenderedStatement((sql, parameters))
         let name = try preparedName(sql, parameterCount: statement.parameters.count)
         let result = withCStrings(statement.parameters) { pointers in
@@ -224,23 +228,45 @@ public final class PostgresConnection {
         case control(String)
     }
 
-    /// One round trip: BEGIN if it is owed, the waiting statements, then `items`. Returns the results of
-    /// `items`; throws what the first failing waiting statement maps its error to.
+    /// A scoped statement outside any transaction gets one of its own, which opens with the scope.
+    private var needsOwnTransaction: Bool { scope != nil && !beginPending && !isInTransaction }
+
+    /// BEGIN and the scope's settings.
+    private var opening: [Item] {
+        [.control("BEGIN")] + (scope.map { [Item.prepared(RenderedStatement($0.statement))] } ?? [])
+    }
+
+    /// One round trip: BEGIN (and the scope) if it is owed, the waiting statements, then `items`. Returns the
+    /// results of `items`; throws what the first failing waiting statement maps its error to.
     private func roundTrip(_ items: [Item]) throws -> [Result<PostgresRows, Error>] {
         let queued = waiting
         waiting = []
-        let all = (beginPending ? [Item.control("BEGIN")] : []) + queued.flatMap { $0.statements.map { Item.prepared($0) } } + items
+        let ownTransaction = needsOwnTransaction
+        let opened = beginPending || ownTransaction ? opening : []
+        let all = opened + queued.flatMap { $0.statements.map { Item.prepared($0) } } + items
+            + (ownTransaction ? [Item.control("COMMIT")] : [])
         let results = try send(all)
-        var offset = beginPending ? 1 : 0
         beginPending = false
-        if offset == 1, case let .failure(error) = results[0] { throw error }
+        if ownTransaction && isInTransaction && !isBroken {
+            // A statement failed, so COMMIT was skipped: end the transaction it aborted.
+            try? check(PQexec(raw, "ROLLBACK"), sql: "ROLLBACK")
+        }
+        for result in results[0..<opened.count] {
+            if case let .failure(error) = result { throw error }
+        }
+        var offset = opened.count
         for group in queued {
             for result in results[offset..<(offset + group.statements.count)] {
                 if case let .failure(error) = result { throw group.mapError(error) }
             }
             offset += group.statements.count
         }
-        return Array(results[offset...])
+        let answers = Array(results[offset..<(offset + items.count)])
+        if ownTransaction, answers.allSatisfy({ if case .success = $0 { true } else { false } }),
+           case let .failure(error)? = results.last {
+            throw error
+        }
+        return answers
     }
 
     private func send(_ items: [Item]) throws -> [Result<PostgresRows, Error>] {
@@ -298,9 +324,16 @@ public final class PostgresConnection {
     /// Runs one or more statements without parameters (migrations, session settings).
     public func execute(_ sql: String) throws {
         if !waiting.isEmpty { _ = try roundTrip([]) }
-        let text = beginPending ? "BEGIN; " + sql : sql
+        let scoped = scope.map { $0.literalStatement + "; " } ?? ""
+        let ownTransaction = needsOwnTransaction
+        let text = beginPending ? "BEGIN; " + scoped + sql : ownTransaction ? "BEGIN; " + scoped + sql + "; COMMIT" : sql
         beginPending = false
-        try check(PQexec(raw, text), sql: sql)
+        do {
+            try check(PQexec(raw, text), sql: sql)
+        } catch {
+            if ownTransaction && isInTransaction && !isBroken { try? check(PQexec(raw, "ROLLBACK"), sql: "ROLLBACK") }
+            throw error
+        }
     }
 
     /// Runs `body` in a transaction. BEGIN travels with the first statement and the statements still waiting
@@ -323,7 +356,9 @@ public final class PostgresConnection {
         do {
             let value = try body(self)
             if handingOverWrites && beginPending && !waiting.isEmpty {
-                return (value, HandedOverWrites(groups: waiting, actions: commitActions))
+                // The scope travels with the writes: the batch they are committed in runs them under it.
+                let scoped = scope.map { [(statements: [RenderedStatement($0.statement)], mapError: { (error: Error) in error })] } ?? []
+                return (value, HandedOverWrites(groups: scoped + waiting, actions: commitActions))
             }
             if !beginPending || !waiting.isEmpty {
                 _ = try roundTrip([.control("COMMIT")])[0].get()

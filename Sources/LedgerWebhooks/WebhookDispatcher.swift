@@ -266,7 +266,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let claimLimit = min(limit, configuration.concurrency)
         var statements = [Self.asynchronousCommit] + outcomes.map(recordStatement)
         if claimLimit > 0 { statements.append((Self.claimStatement, [claimLimit, configuration.lease, lease])) }
-        let results = try pool.transaction { tx in try tx.pipeline(statements) }
+        let results = try pool.transaction(scope: .system) { tx in try tx.pipeline(statements) }
         let recorded = results.dropFirst().prefix(outcomes.count).reduce(0) { $0 + ($1.int(0, 0) ?? 0) }
         if recorded < outcomes.count {
             Log.warning("webhook outcomes not recorded: the lease was lost, another dispatcher will send again",
@@ -288,7 +288,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The organization's postback secrets, made on first use if nobody has read them yet.
     func postbackSecrets(_ message: Message) throws -> [WebhookSecret] {
-        try pool.withConnection {
+        try pool.withConnection(scope: .tenant(organizationID: message.organizationID, livemode: message.livemode)) {
             try PostbackSecrets.current($0, organizationID: message.organizationID, livemode: message.livemode).signing
         }
     }
@@ -364,7 +364,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
     @discardableResult
     public func purgeDelivered(now: Date, limit: Int = 1000) throws -> Int {
         let cutoff = now.addingTimeInterval(-configuration.retention)
-        let rows = try pool.transaction { tx in
+        let rows = try pool.transaction(scope: .system) { tx in
             try tx.query("""
                 WITH doomed AS (
                     SELECT id FROM ledger.outbox

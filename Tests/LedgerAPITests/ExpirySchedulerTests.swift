@@ -144,7 +144,7 @@ final class ExpirySchedulerTests: XCTestCase {
         XCTAssertEqual(newerOrder["score"], "ID_VERIFIED")
 
         // A late writer projects the verification as it was at version 4, when its order was open.
-        try database.pool(size: 1).transaction { tx in
+        try database.pool(size: 1).transaction(scope: .system) { tx in
             let older = try XCTUnwrap(try VerificationStore.load(tx, organizationID: acme.id, id: id, asOf: olderAt))
             XCTAssertEqual(older.version, 4)
             XCTAssertNotNil(older.state.orderStatus)

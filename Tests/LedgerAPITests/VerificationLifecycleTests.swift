@@ -297,7 +297,7 @@ final class VerificationLifecycleTests: XCTestCase {
         XCTAssertTrue(all.allSatisfy { $0 == 200 || $0 == 409 }, "\(all)")
         // Replaying the log gives exactly what the projection says.
         let served = try get("/v1/verifications/\(id)")
-        let replayed = try database.pool(size: 1).withConnection { connection in
+        let replayed = try database.pool(size: 1).withConnection(scope: .system) { connection in
             try EventStore.readStream(connection, organizationID: self.acme.id, streamID: id)
         }
         let decoded = replayed.compactMap { recorded in (try? VerificationEvent(type: recorded.type, data: recorded.data)).map { ($0, recorded.occurredAt) } }

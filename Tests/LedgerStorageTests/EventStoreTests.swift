@@ -23,7 +23,7 @@ final class EventStoreTests: XCTestCase {
     }
 
     func append(_ stream: String, _ expected: ExpectedVersion, _ events: [NewEvent]) throws -> AppendResult {
-        try pool.withConnection {
+        try pool.withConnection(scope: .system) {
             try EventStore.append($0, organizationID: organization, streamID: stream, expectedVersion: expected,
                                   events: events, metadata: metadata)
         }
@@ -36,7 +36,7 @@ final class EventStoreTests: XCTestCase {
         XCTAssertEqual(second.newVersion, 3)
         XCTAssertGreaterThan(second.events[0].position, first.events[1].position)
 
-        let events = try pool.withConnection {
+        let events = try pool.withConnection(scope: .system) {
             try EventStore.readStream($0, organizationID: organization, streamID: "verification-1")
         }
         XCTAssertEqual(events.map(\.type), ["A", "B", "C"])
@@ -48,12 +48,12 @@ final class EventStoreTests: XCTestCase {
         XCTAssertEqual(events[1].previousHash, events[0].hash)
         XCTAssertEqual(events[2].previousHash, events[1].hash)
 
-        let after = try pool.withConnection {
+        let after = try pool.withConnection(scope: .system) {
             try EventStore.readStream($0, organizationID: organization, streamID: "verification-1", afterVersion: 2)
         }
         XCTAssertEqual(after.map(\.version), [3])
-        XCTAssertEqual(try pool.withConnection { try EventStore.version($0, organizationID: organization, streamID: "verification-1") }, 3)
-        XCTAssertEqual(try pool.withConnection { try EventStore.version($0, organizationID: organization, streamID: "nope") }, 0)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.version($0, organizationID: organization, streamID: "verification-1") }, 3)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.version($0, organizationID: organization, streamID: "nope") }, 0)
     }
 
     func testHashIsSHA256OfPreviousHashAndDocumentedCanonicalBytes() throws {
@@ -61,9 +61,9 @@ final class EventStoreTests: XCTestCase {
         let data: JSONValue = ["b": "two", "a": 1]
         _ = try append("s", .noStream, [NewEvent(id: id, type: "T", schemaVersion: 3, data: data,
                                                   occurredAt: Date(timeIntervalSince1970: 1_700_000_000.5))])
-        let stored = try pool.withConnection { try EventStore.readStream($0, organizationID: organization, streamID: "s") }[0]
+        let stored = try pool.withConnection(scope: .system) { try EventStore.readStream($0, organizationID: organization, streamID: "s") }[0]
         // Rebuilt here from Schema/004's definition, independently of the SQL function.
-        let metadataText = try pool.withConnection {
+        let metadataText = try pool.withConnection(scope: .system) {
             try $0.query("SELECT metadata::text, data::text FROM ledger.events WHERE event_id = $1", [id])
         }
         let fields = ["ledger-event-v1", id.uuidString.lowercased(), organization.uuidString.lowercased(), "s", "1", "T", "3",
@@ -87,7 +87,7 @@ final class EventStoreTests: XCTestCase {
         XCTAssertEqual(try append("s", .any, [event()]).newVersion, 2)
         XCTAssertEqual(try append("fresh", .any, [event()]).newVersion, 1)
         // A refused append leaves nothing behind.
-        XCTAssertEqual(try pool.withConnection { try EventStore.version($0, organizationID: organization, streamID: "other") }, 0)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.version($0, organizationID: organization, streamID: "other") }, 0)
     }
 
     func testSameEventIDsAreStoredOnce() throws {
@@ -95,7 +95,7 @@ final class EventStoreTests: XCTestCase {
         let first = try append("s", .noStream, events)
         let again = try append("s", .noStream, events)
         XCTAssertEqual(again, first)
-        XCTAssertEqual(try pool.withConnection { try EventStore.readStream($0, organizationID: organization, streamID: "s") }.count, 2)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.readStream($0, organizationID: organization, streamID: "s") }.count, 2)
         XCTAssertThrowsError(try append("s", .any, [events[0], event("C")])) { error in
             XCTAssertEqual(error as? AppendError, .eventsPartlyStored(streamID: "s"))
         }
@@ -111,18 +111,18 @@ final class EventStoreTests: XCTestCase {
         XCTAssertThrowsError(try append("elsewhere", .noStream, third)) { error in
             XCTAssertEqual(error as? AppendError, .eventsPartlyStored(streamID: "elsewhere"))
         }
-        XCTAssertEqual(try pool.withConnection { try EventStore.readStream($0, organizationID: organization, streamID: "s") }.count, 3)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.readStream($0, organizationID: organization, streamID: "s") }.count, 3)
     }
 
     func testStreamsOfOtherOrganizationsAreSeparate() throws {
         _ = try append("s", .noStream, [event()])
         let other = UUID()
-        let result = try pool.withConnection {
+        let result = try pool.withConnection(scope: .system) {
             try EventStore.append($0, organizationID: other, streamID: "s", expectedVersion: .noStream,
                                   events: [self.event()], metadata: self.metadata)
         }
         XCTAssertEqual(result.newVersion, 1)
-        let feed = try pool.withConnection { try EventStore.readFeed($0, after: .start, limit: 100, organizationID: other) }
+        let feed = try pool.withConnection(scope: .system) { try EventStore.readFeed($0, after: .start, limit: 100, organizationID: other) }
         XCTAssertEqual(feed.map(\.organizationID), [other])
     }
 
@@ -136,7 +136,7 @@ final class EventStoreTests: XCTestCase {
         let organization = self.organization, metadata = self.metadata
         concurrently(writers) { writer in
             do {
-                try pool.withConnection { connection in
+                try pool.withConnection(scope: .system) { connection in
                     while true {
                         let current = try EventStore.version(connection, organizationID: organization, streamID: "hot")
                         if current >= target { return }
@@ -160,21 +160,21 @@ final class EventStoreTests: XCTestCase {
         let won = successes.withLock { $0 }.sorted { $0.version < $1.version }
         XCTAssertEqual(won.map(\.version), Array(1...target))
         XCTAssertGreaterThan(conflicts.load(ordering: .relaxed), 0, "16 writers on one stream should collide")
-        let stored = try pool.withConnection { try EventStore.readStream($0, organizationID: organization, streamID: "hot") }
+        let stored = try pool.withConnection(scope: .system) { try EventStore.readStream($0, organizationID: organization, streamID: "hot") }
         XCTAssertEqual(stored.map(\.version), Array(1...target))
         XCTAssertEqual(stored.map(\.id), won.map(\.eventID))
-        let report = try pool.withConnection { try ChainVerifier.verifyStream($0, organizationID: organization, streamID: "hot") }
+        let report = try pool.withConnection(scope: .system) { try ChainVerifier.verifyStream($0, organizationID: organization, streamID: "hot") }
         XCTAssertTrue(report.isIntact)
         XCTAssertEqual(report.eventsChecked, Int(target))
     }
 
     func testAppendJoinsTheCallersTransaction() throws {
-        XCTAssertThrowsError(try pool.transaction { tx in
+        XCTAssertThrowsError(try pool.transaction(scope: .system) { tx in
             _ = try EventStore.append(tx, organizationID: organization, streamID: "s", expectedVersion: .noStream,
                                       events: [event()], metadata: metadata)
             try tx.execute("SELECT 1/0")
         })
-        XCTAssertEqual(try pool.withConnection { try EventStore.version($0, organizationID: organization, streamID: "s") }, 0)
-        XCTAssertEqual(try pool.withConnection { try EventStore.readFeed($0, after: .start, limit: 10) }.count, 0)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.version($0, organizationID: organization, streamID: "s") }, 0)
+        XCTAssertEqual(try pool.withConnection(scope: .system) { try EventStore.readFeed($0, after: .start, limit: 10) }.count, 0)
     }
 }

@@ -19,7 +19,7 @@ final class ImmutabilityAndChainTests: XCTestCase {
     func fill(_ stream: String, _ count: Int, organization: UUID? = nil) throws -> [AppendResult.Stored] {
         var stored: [AppendResult.Stored] = []
         for n in 1...count {
-            let result = try pool.withConnection {
+            let result = try pool.withConnection(scope: .system) {
                 try EventStore.append($0, organizationID: organization ?? self.organization, streamID: stream,
                                       expectedVersion: .exact(Int64(n - 1)),
                                       events: [NewEvent(id: UUID(), type: "Step", data: ["n": .int(Int64(n))], occurredAt: Date())],
@@ -50,7 +50,7 @@ final class ImmutabilityAndChainTests: XCTestCase {
 
     func testTheServiceRoleMayOnlyInsertAndSelectEvents() throws {
         try fill("s", 2)
-        try pool.withConnection { service in
+        try pool.withConnection(scope: .system) { service in
             XCTAssertEqual(try service.query("SELECT current_user").string(0, 0), "ledger_service")
             XCTAssertEqual(try service.query("SELECT count(*) FROM ledger.events").int(0, 0), 2)
             self.assertRefused("UPDATE ledger.events SET type = 'Forged'", on: service, sqlState: "42501")
@@ -63,9 +63,9 @@ final class ImmutabilityAndChainTests: XCTestCase {
         try fill("a", 5)
         try fill("b", 3)
         try fill("a", 2, organization: UUID())
-        let report = try pool.withConnection { try ChainVerifier.verifyAll($0) }
+        let report = try pool.withConnection(scope: .system) { try ChainVerifier.verifyAll($0) }
         XCTAssertEqual(report, ChainReport(streamsChecked: 3, eventsChecked: 10, firstBreak: nil))
-        let one = try pool.withConnection { try ChainVerifier.verifyAll($0, organizationID: self.organization) }
+        let one = try pool.withConnection(scope: .system) { try ChainVerifier.verifyAll($0, organizationID: self.organization) }
         XCTAssertEqual(one.streamsChecked, 2)
         XCTAssertEqual(one.eventsChecked, 8)
     }
@@ -83,11 +83,11 @@ final class ImmutabilityAndChainTests: XCTestCase {
             """)
         let expected = ChainBreak(organizationID: organization, streamID: "b", version: 3, position: stored[2].position,
                                   reason: .contentAltered)
-        let stream = try pool.withConnection { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
+        let stream = try pool.withConnection(scope: .system) { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
         XCTAssertEqual(stream.firstBreak, expected)
-        let all = try pool.withConnection { try ChainVerifier.verifyAll($0) }
+        let all = try pool.withConnection(scope: .system) { try ChainVerifier.verifyAll($0) }
         XCTAssertEqual(all.firstBreak, expected)
-        XCTAssertTrue(try pool.withConnection { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "c") }.isIntact)
+        XCTAssertTrue(try pool.withConnection(scope: .system) { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "c") }.isIntact)
     }
 
     func testARehashedForgeryBreaksTheNextLink() throws {
@@ -100,7 +100,7 @@ final class ImmutabilityAndChainTests: XCTestCase {
             WHERE stream_id = 'b' AND version = 2;
             SET session_replication_role = DEFAULT;
             """)
-        let report = try pool.withConnection { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
+        let report = try pool.withConnection(scope: .system) { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
         XCTAssertEqual(report.firstBreak, ChainBreak(organizationID: organization, streamID: "b", version: 3,
                                                      position: stored[2].position, reason: .previousHashMismatch))
     }
@@ -113,7 +113,7 @@ final class ImmutabilityAndChainTests: XCTestCase {
             DELETE FROM ledger.events WHERE stream_id = 'b' AND version = 2;
             SET session_replication_role = DEFAULT;
             """)
-        let middle = try pool.withConnection { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
+        let middle = try pool.withConnection(scope: .system) { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
         XCTAssertEqual(middle.firstBreak, ChainBreak(organizationID: organization, streamID: "b", version: 3,
                                                      position: stored[2].position, reason: .versionGap(expected: 2)))
 
@@ -122,7 +122,7 @@ final class ImmutabilityAndChainTests: XCTestCase {
             DELETE FROM ledger.events WHERE stream_id = 'b' AND version >= 2;
             SET session_replication_role = DEFAULT;
             """)
-        let tail = try pool.withConnection { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
+        let tail = try pool.withConnection(scope: .system) { try ChainVerifier.verifyStream($0, organizationID: self.organization, streamID: "b") }
         XCTAssertEqual(tail.firstBreak, ChainBreak(organizationID: organization, streamID: "b", version: 2, position: nil,
                                                    reason: .headMismatch(headVersion: 4)))
     }

@@ -37,7 +37,9 @@ public final class ExpiryScheduler: Sendable {
         var changed = 0
         for (organizationID, id) in try claim(now: now, batch: batch) {
             do {
-                if try pool.transaction({ try expire($0, organizationID: organizationID, id: id, now: now) }) { changed += 1 }
+                if try pool.transaction(scope: .organization(organizationID), { try expire($0, organizationID: organizationID, id: id, now: now) }) {
+                    changed += 1
+                }
             } catch {
                 Self.failed.add(1, ordering: .relaxed)
                 Log.warning("expiring a verification failed; it is due again later", [
@@ -53,7 +55,7 @@ public final class ExpiryScheduler: Sendable {
     /// Rows locked by a command writing them are skipped (they are being rewritten anyway), so a claim
     /// never waits for anything.
     private func claim(now: Date, batch: Int) throws -> [(UUID, String)] {
-        let rows = try pool.transaction { tx in
+        let rows = try pool.transaction(scope: .system) { tx in
             try tx.query("""
                 WITH due AS (
                     SELECT organization_id, id, due_at FROM ledger.verification_deadlines
