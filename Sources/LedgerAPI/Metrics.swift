@@ -20,12 +20,7 @@ final class Metrics: Sendable {
 
     private let state = Mutex<(requests: [RequestKey: Int], latency: [String: Histogram])>(([:], [:]))
 
-    /// Methods counted under their own name; any other is counted as `OTHER`, so that made-up methods
-    /// (which anyone may send, without a key) cannot add label values. Routes are templates or `unmatched`.
-    static let countedMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
     func record(method: String, route: String, status: Int, seconds: Double) {
-        let method = Self.countedMethods.contains(method) ? method : "OTHER"
         state.withLock { state in
             state.requests[RequestKey(method: method, route: route, status: status), default: 0] += 1
             var histogram = state.latency[route] ?? Histogram(buckets: Array(repeating: 0, count: Self.bounds.count))

@@ -144,7 +144,8 @@ public final class IdempotencyPurger: Sendable {
         let cutoff = clock().addingTimeInterval(-retention)
         var purged = 0
         while true {
-            let batch = try pool.withConnection { try IdempotencyStore.purge($0, createdAtOrBefore: cutoff, limit: batchSize) }
+            // Expired keys of every tenant: one of the few cross-tenant jobs (see DatabaseScope.system).
+            let batch = try pool.withConnection(scope: .system) { try IdempotencyStore.purge($0, createdAtOrBefore: cutoff, limit: batchSize) }
             purged += batch
             if batch < batchSize { return purged }
         }
