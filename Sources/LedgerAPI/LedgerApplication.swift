@@ -132,6 +132,14 @@ public final class LedgerApplication: Sendable {
     /// Every route as (method, template), for the OpenAPI consistency test.
     public var routes: [(method: String, template: String)] { router.routes.map { ($0.method, $0.template) } }
 
+    /// Every route with the scope a key needs for it (nil: no key needed), for the isolation matrix.
+    public var routeScopes: [(method: String, template: String, scope: Scope?)] {
+        router.routes.map { route in
+            guard case let .scope(scope) = route.handler.access else { return (route.method, route.template, nil) }
+            return (route.method, route.template, scope)
+        }
+    }
+
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let started = DispatchTime.now().uptimeNanoseconds
         var caller: Caller?
