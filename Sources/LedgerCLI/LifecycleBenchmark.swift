@@ -19,6 +19,16 @@ enum LifecycleBenchmark {
         let database = try Database(settings: settings)
         defer { database.close() }
         try database.migrate()
+        // LEDGER_BENCH_RLS_REFERENCE=1: first the same load with row-level security switched off on this
+        // database's tables (the service still opens each transaction with its scope), to measure what it costs.
+        var withoutRLS: Load?
+        if url == nil, ProcessInfo.processInfo.environment["LEDGER_BENCH_RLS_REFERENCE"] == "1" {
+            try setRowLevelSecurity(database, enabled: false)
+            defer { try? setRowLevelSecurity(database, enabled: true) }
+            let (reference, referenceTarget) = try startServer(database: database)
+            defer { reference.signal(SIGTERM); _ = reference.wait() }
+            withoutRLS = try driveLifecycles(referenceTarget, clients: clients, seconds: seconds)
+        }
         var server: ChildProcess.Running?
         let target: Target
         if let url, let key {
@@ -35,14 +45,38 @@ enum LifecycleBenchmark {
         let p50 = load.p50, p99 = load.p99
         print("lifecycle over HTTP: \(BenchCommand.format(commandsPerSecond)) commands/s  p50 \(BenchCommand.format(p50, 2)) ms  p99 \(BenchCommand.format(p99, 2)) ms  (wrk, \(clients) connections, \(seconds) s: \(load.lifecycles) lifecycles, \(load.reads) order reads, \(load.failures) failed responses, \(load.socketErrors) socket errors)")
         print("pgbench (modeled): \(BenchCommand.format(pgbenchTPS)) tps  (-M prepared, \(clients) clients: event insert + version bump + projection upsert + outbox insert)")
+        if let withoutRLS {
+            let reference = Double(withoutRLS.commands) / withoutRLS.seconds
+            print("row-level security: with \(BenchCommand.format(commandsPerSecond)) commands/s (p99 \(BenchCommand.format(p99, 2)) ms), "
+                  + "without \(BenchCommand.format(reference)) commands/s (p99 \(BenchCommand.format(withoutRLS.p99, 2)) ms), "
+                  + "with/without \(BenchCommand.format(commandsPerSecond / reference, 3))")
+        }
         print("ratio: \(BenchCommand.format(commandsPerSecond / pgbenchTPS, 3)) (target >= 0.50)  server peak RSS: \(BenchCommand.format(peakRSS, 1)) MB (target < 150)  load generator (wrk): \(BenchCommand.format(load.cores, 2)) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print(JSONValue.object([
+        let reference: [(String, JSONValue)] = withoutRLS.map {
+            [("commands_per_s_without_rls", .double(BenchCommand.round2(Double($0.commands) / $0.seconds)))]
+        } ?? []
+        print(JSONValue.object(reference + [
             ("clients", .int(Int64(clients))), ("commands_per_s", .double(BenchCommand.round2(commandsPerSecond))),
             ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
             ("pgbench_tps", .double(BenchCommand.round2(pgbenchTPS))),
             ("ratio", .double((commandsPerSecond / pgbenchTPS * 1000).rounded() / 1000)),
             ("server_peak_rss_mb", .double(BenchCommand.round2(peakRSS))),
         ]).jsonString)
+    }
+
+    /// Switches row-level security off or on for every table of the ledger schema that has a policy.
+    static func setRowLevelSecurity(_ database: Database, enabled: Bool) throws {
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        try connection.execute("""
+            DO $$
+            DECLARE t record;
+            BEGIN
+                FOR t IN SELECT DISTINCT c.relname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'ledger' LOOP
+                    EXECUTE format('ALTER TABLE ledger.%I \(enabled ? "ENABLE" : "DISABLE") ROW LEVEL SECURITY', t.relname);
+                END LOOP;
+            END $$;
+            """)
     }
 
     struct Load {

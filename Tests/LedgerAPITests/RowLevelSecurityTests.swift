@@ -102,6 +102,22 @@ final class RowLevelSecurityTests: XCTestCase {
         XCTAssertEqual(moved.count, 0)
     }
 
+    /// A scoped statement outside a transaction runs in one of its own; when it fails, that one is ended too.
+    func testAFailedStatementOutsideATransactionLeavesTheConnectionScopedAndUsable() throws {
+        let pool = database.pool(size: 1)
+        let rows = try pool.withConnection(scope: .tenant(organizationID: acme.id, livemode: false)) { connection in
+            XCTAssertThrowsError(try connection.query("SELECT 1 / 0"))
+            XCTAssertFalse(connection.isInTransaction)
+            XCTAssertThrowsError(try connection.execute("SELECT 1 / 0; SELECT 2"))
+            XCTAssertFalse(connection.isInTransaction)
+            return try connection.query("SELECT count(*), current_setting('ledger.organization_id') FROM ledger.organizations")
+        }
+        XCTAssertEqual(rows.int(0, 0), 1)
+        XCTAssertEqual(rows.string(0, 1), acme.id.postgresText)
+        let after = try pool.withConnection { try $0.query("SELECT current_setting('ledger.organization_id', true)") }
+        XCTAssertEqual(after.string(0, 0) ?? "", "", "the setting ended with its transaction; the next holder of the connection has none")
+    }
+
     /// The commit thread sends several requests' writes as one transaction: each runs under its own scope.
     func testWritesOfSeveralTenantsCommittedAsOneBatchEachRunUnderTheirOwn() throws {
         let connection = try PostgresConnection(conninfo: database.conninfo)
