@@ -88,7 +88,7 @@ enum BenchCommand {
                 var mine: [Double] = []
                 mine.reserveCapacity(100_000)
                 do {
-                    try pool.withConnection { connection in
+                    try pool.withConnection(scope: .tenant(organizationID: organization, livemode: false)) { connection in
                         var next = 0
                         while true {
                             let now = Date()
