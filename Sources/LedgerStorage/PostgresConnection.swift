@@ -247,10 +247,7 @@ public final class PostgresConnection {
             + (ownTransaction ? [Item.control("COMMIT")] : [])
         let results = try send(all)
         beginPending = false
-        if ownTransaction && isInTransaction && !isBroken {
-            // A statement failed, so COMMIT was skipped: end the transaction it aborted.
-            try? check(PQexec(raw, "ROLLBACK"), sql: "ROLLBACK")
-        }
+        if ownTransaction { endAbortedTransaction() }
         for result in results[0..<opened.count] {
             if case let .failure(error) = result { throw error }
         }
@@ -267,6 +264,12 @@ public final class PostgresConnection {
             throw error
         }
         return answers
+    }
+
+    /// A transaction of a statement's own stays open when the statement failed (its COMMIT was skipped).
+    private func endAbortedTransaction() {
+        guard isInTransaction && !isBroken else { return }
+        _ = try? check(PQexec(raw, "ROLLBACK"), sql: "ROLLBACK")
     }
 
     private func send(_ items: [Item]) throws -> [Result<PostgresRows, Error>] {
@@ -331,7 +334,7 @@ public final class PostgresConnection {
         do {
             try check(PQexec(raw, text), sql: sql)
         } catch {
-            if ownTransaction && isInTransaction && !isBroken { try? check(PQexec(raw, "ROLLBACK"), sql: "ROLLBACK") }
+            if ownTransaction { endAbortedTransaction() }
             throw error
         }
     }
