@@ -193,7 +193,7 @@ final class WebhookReliabilityTests: XCTestCase {
         for event in events { after.state = VerificationDecider.evolve(after.state, event, at: now) }
         after.version = Int64(events.count)
         let pool = database.pool(size: 1)
-        let writes = try pool.withConnection { connection in
+        let writes = try pool.withConnection(scope: .tenant(organizationID: acme.id, livemode: false)) { connection in
             try connection.transaction({ tx in
                 VerificationStore.appendAndProject(tx, organizationID: acme.id, before: before, after: after, events: events, now: now,
                                                    actor: EventMetadata(actorID: "test", actorType: .system))
@@ -359,7 +359,8 @@ final class WebhookReliabilityTests: XCTestCase {
                    'http://127.0.0.1:1/', 'VERIFICATION_STATUS_CHANGE', '{}'
             FROM generate_series(1, 2000) g
             """, [acme.id, endpoint.id])
-        try connection.execute("BEGIN; SET LOCAL ROLE ledger_service")
+        // As the dispatcher claims: the service role in the system scope (Schema/019).
+        try connection.execute("BEGIN; SET LOCAL ROLE ledger_service; SELECT set_config('ledger.scope', 'system', true)")
         defer { try? connection.execute("ROLLBACK") }
         let plan = try connection.query("EXPLAIN (ANALYZE, FORMAT JSON) " + WebhookDispatcher.claimStatement, [100, 30.0, UUID()])
         guard let tree = plan.json(0, 0) else { return XCTFail("no plan") }

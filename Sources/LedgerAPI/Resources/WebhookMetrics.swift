@@ -8,7 +8,7 @@ enum WebhookMetrics {
 
     /// Empty when the database cannot be asked: the rest of the metrics still answer.
     static func render(_ pool: ConnectionPool) -> String {
-        guard let rows = try? pool.withConnection({ connection in
+        guard let rows = try? pool.withConnection(scope: .system, { connection in
             try connection.query("""
                 SELECT w.reason, count(*) FROM (
                     SELECT (\(WebhookDeliveriesResource.waitingFor)) ->> 'reason' AS reason
