@@ -463,6 +463,8 @@ def send_command(client, method, path, body, tally, deadline, key=None, on_statu
             tally.add("2xx", timeline=True)
             if response.header("Idempotent-Replayed") == "true":
                 tally.add("replayed")
+                if response.header("ETag") is None:
+                    tally.add("replayed_without_etag")  # the client retrying after a crash loses the version
             return key, response
         if status == 503:
             tally.add("503", timeline=True)
@@ -515,6 +517,33 @@ def lifecycle(client, tally, acknowledged, deadline, postback_url=None, entity="
     if response is not None and response.status == 200:
         acknowledged.add(key, verification)
     return verification
+
+
+def replay_probe(client, tally):
+    """Sends a create and an attempt twice each under one key: the repeat must be a replay
+    (Idempotent-Replayed: true) with the first answer's status, body and ETag. Returns the problems seen."""
+    problems = []
+    deadline = now() + 30
+    created_key, created = send_command(client, "POST", "/v1/verifications",
+                                        {"entity_id": "replay-probe", "checks": ["email"]}, tally, deadline)
+    if created is None or created.status != 201:
+        return ["replay probe: could not create a verification"]
+    verification = created.json()["id"]
+    attempt_key, attempt = send_command(client, "POST", f"/v1/verifications/{verification}/attempts", {}, tally, deadline)
+    for key, path, body, first in ((created_key, "/v1/verifications", {"entity_id": "replay-probe", "checks": ["email"]},
+                                    created),
+                                   (attempt_key, f"/v1/verifications/{verification}/attempts", {}, attempt)):
+        if first is None:
+            problems.append(f"replay probe: {path} was not answered")
+            continue
+        _key, again = send_command(client, "POST", path, body, tally, deadline, key=key)
+        if again is None or again.header("Idempotent-Replayed") != "true":
+            problems.append(f"replay probe: {path} repeated was not a replay")
+        elif again.status != first.status or again.body != first.body:
+            problems.append(f"replay probe: {path} replayed another answer")
+        elif again.header("ETag") != first.header("ETag"):
+            problems.append(f"replay probe: {path} replayed ETag {again.header('ETag')}, first {first.header('ETag')}")
+    return problems
 
 
 def run_clients(count, body):
