@@ -319,10 +319,18 @@ class Ledger:
             return 0
 
 
+def schema_directory(binary):
+    """The migrations of the binary's own checkout (…/.build/release/ledger → …/Schema), else this one's."""
+    if os.environ.get("LEDGER_SCHEMA_DIR"):
+        return os.environ["LEDGER_SCHEMA_DIR"]
+    beside = Path(binary).resolve().parents[2] / "Schema"
+    return str(beside if beside.is_dir() else REPO / "Schema")
+
+
 def base_environment(drill, cluster):
     return {
         "DATABASE_URL": cluster.conninfo(),
-        "LEDGER_SCHEMA_DIR": str(REPO / "Schema"),
+        "LEDGER_SCHEMA_DIR": schema_directory(drill.binary),
         "LEDGER_RATE_LIMIT": "0",
         "LEDGER_LOG_REQUESTS": "0",
         "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",
@@ -524,17 +532,17 @@ def replay_probe(client, tally):
     (Idempotent-Replayed: true) with the first answer's status, body and ETag. Returns the problems seen."""
     problems = []
     deadline = now() + 30
-    created_key, created = send_command(client, "POST", "/v1/verifications",
-                                        {"entity_id": "replay-probe", "checks": ["email"]}, tally, deadline)
+    invite = {"entity_id": "replay-probe", "checks": ["identity_verification"]}
+    created_key, created = send_command(client, "POST", "/v1/verifications", invite, tally, deadline)
     if created is None or created.status != 201:
         return ["replay probe: could not create a verification"]
     verification = created.json()["id"]
-    attempt_key, attempt = send_command(client, "POST", f"/v1/verifications/{verification}/attempts", {}, tally, deadline)
-    for key, path, body, first in ((created_key, "/v1/verifications", {"entity_id": "replay-probe", "checks": ["email"]},
-                                    created),
-                                   (attempt_key, f"/v1/verifications/{verification}/attempts", {}, attempt)):
-        if first is None:
-            problems.append(f"replay probe: {path} was not answered")
+    attempts = f"/v1/verifications/{verification}/attempts"
+    attempt_key, attempt = send_command(client, "POST", attempts, {}, tally, deadline)
+    for key, path, body, first in ((created_key, "/v1/verifications", invite, created),
+                                   (attempt_key, attempts, {}, attempt)):
+        if first is None or not 200 <= first.status < 300:
+            problems.append(f"replay probe: {path} was not accepted the first time")
             continue
         _key, again = send_command(client, "POST", path, body, tally, deadline, key=key)
         if again is None or again.header("Idempotent-Replayed") != "true":
