@@ -13,6 +13,7 @@ import http.server
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -211,7 +212,7 @@ class Cluster:
         return f"host={self.socket_dir} port=5432 user=ledger dbname={database}"
 
     def psql(self, sql, database="ledger"):
-        """Runs SQL; returns rows as lists of text fields (NULL as None is not distinguished: empty)."""
+        """Runs SQL; returns rows as lists of text fields (NULL comes back as an empty string)."""
         result = subprocess.run([str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
                                  "-d", self.conninfo(database), "-c", sql], capture_output=True, text=True)
         if result.returncode != 0:
@@ -595,6 +596,8 @@ def check_log_and_views(cluster, acknowledged):
 
 def outbox_messages(cluster, endpoint=None):
     """message_id -> (outbox id, verification id, destination, status) for an endpoint's messages (or all)."""
+    if endpoint and not re.fullmatch(r"[A-Za-z0-9_]+", endpoint):
+        raise ValueError(f"not an endpoint id: {endpoint!r}")
     where = f"WHERE endpoint_id = '{endpoint}'" if endpoint else ""
     rows = cluster.psql(f"SELECT message_id, id, verification_id, coalesce(endpoint_id, 'postback:' || url), status "
                         f"FROM ledger.outbox {where}")
