@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -152,6 +153,7 @@ class Cluster:
         self.data = drill.directory / "pg"
         self.socket_dir = drill.directory / "run"
         self.logfile = drill.directory / "postgresql.log"
+        self.passfile = drill.directory / "pgpass"
         self.owner = None
         if os.geteuid() == 0:
             import pwd
@@ -166,7 +168,7 @@ class Cluster:
         self.settings = {
             "listen_addresses": "''",
             "unix_socket_directories": f"'{self.socket_dir}'",
-            "unix_socket_permissions": "0777",
+            "unix_socket_permissions": "0700",
             "port": "5432",
             "max_connections": "300",
             "shared_buffers": "128MB",
@@ -187,8 +189,19 @@ class Cluster:
         self.socket_dir.mkdir()
         if self.owner:
             subprocess.run(["chown", self.owner, str(self.drill.directory), str(self.socket_dir)], check=True)
-        self._run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "ledger", "--auth=trust", "-E", "UTF8",
-                   "--locale=C", "--no-instructions"])
+        # Password authentication, as the service's own embedded cluster has it: a generated secret for initdb
+        # and a libpq password file (0600) that conninfo() names.
+        password = secrets.token_hex(32)
+        pwfile = self.drill.directory / "pgpass-initdb"
+        pwfile.write_text(password + "\n")
+        self.passfile.write_text(f"*:*:*:ledger:{password}\n")
+        for path in (pwfile, self.passfile):
+            os.chmod(path, 0o600)
+        if self.owner:
+            subprocess.run(["chown", self.owner, str(pwfile)], check=True)
+        self._run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "ledger", "--auth=scram-sha-256",
+                   f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-instructions"])
+        pwfile.unlink()
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write("\n# written by the drill\n")
             for key, value in self.settings.items():
@@ -209,7 +222,7 @@ class Cluster:
                       check=False)
 
     def conninfo(self, database="ledger"):
-        return f"host={self.socket_dir} port=5432 user=ledger dbname={database}"
+        return f"host={self.socket_dir} port=5432 user=ledger dbname={database} passfile={self.passfile}"
 
     def psql(self, sql, database="ledger"):
         """Runs SQL; returns rows as lists of text fields (NULL comes back as an empty string)."""
