@@ -13,6 +13,22 @@ final class ReadinessTests: XCTestCase {
         XCTAssertEqual(response.json?["status"], "ready")
     }
 
+    /// The README's `/readyz` example names the schema version a migrated database answers with.
+    func testTheReadmeShowsTheSchemaVersionReadyzAnswers() throws {
+        let server = try TestServer(database: try makeDatabase())
+        defer { server.stop() }
+        let answered = try TestClient(baseURL: server.baseURL).get("/readyz").json?["schema_version"]?.intValue
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        guard let range = text.range(of: #"\{"status":"ready","schema_version":([0-9]+)\}"#, options: .regularExpression) else {
+            return XCTFail("the README has no /readyz example")
+        }
+        let shown = Int64(text[range].filter(\.isNumber))
+        XCTAssertNotNil(answered)
+        XCTAssertEqual(shown, answered, "README's /readyz example")
+    }
+
     func testNotReadyBeforeMigrations() throws {
         let server = try TestServer(database: try makeDatabase(empty: true))
         defer { server.stop() }
