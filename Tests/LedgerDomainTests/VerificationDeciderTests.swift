@@ -19,10 +19,10 @@ struct Scenario {
         // The scheduler's commands come after every deadline; the others a minute apart.
         now = command == .expire || command == .expireAttempt ? Scenario.start.addingTimeInterval(30 * 86_400) : now.addingTimeInterval(60)
         do {
-            let produced = try VerificationDecider.decide(command, state, now: now)
-            for event in produced { state = VerificationDecider.evolve(state, event, at: now) }
-            events += produced
-            return produced
+            let produced = try VerificationDecider.run(command, state, now: now)
+            state = produced.state
+            events += produced.events
+            return produced.events
         } catch {
             XCTFail("\(command.name) refused: \(error)", file: file, line: line)
             return []

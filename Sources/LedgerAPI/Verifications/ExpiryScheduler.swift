@@ -82,12 +82,9 @@ public final class ExpiryScheduler: Sendable {
             return false
         }
         var loaded = before
-        var events: [VerificationEvent] = []
-        for command in [VerificationCommand.expireAttempt, .expire] {
-            let produced = (try? VerificationDecider.decide(command, loaded.state, now: now)) ?? []
-            for event in produced { loaded.state = VerificationDecider.evolve(loaded.state, event, at: now) }
-            events += produced
-        }
+        // Neither command refuses a verification that exists; one that did would leave it as it is.
+        let (events, after) = (try? VerificationDecider.run([.expireAttempt, .expire], before.state, now: now)) ?? ([], before.state)
+        loaded.state = after
         guard !events.isEmpty else {
             try VerificationStore.project(tx, organizationID: organizationID, loaded)
             return false

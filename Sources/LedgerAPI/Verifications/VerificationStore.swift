@@ -91,7 +91,7 @@ enum VerificationStore {
                                events: [VerificationEvent], now: Date, actor: EventMetadata,
                                onConflict: OnConflict) throws -> LoadedVerification {
         var updated = current
-        for event in events { updated.state = VerificationDecider.evolve(updated.state, event, at: now) }
+        updated.state = VerificationDecider.evolve(updated.state, events, at: now)
         updated.version += Int64(events.count)
         let cache = context.stateCache
         updated.document = appendAndProject(tx, organizationID: organizationID, before: current, after: updated, events: events,

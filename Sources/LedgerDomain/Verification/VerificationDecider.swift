@@ -60,16 +60,12 @@ public enum VerificationError: Error, Equatable, Sendable, CustomStringConvertib
 }
 
 /// The verification stream's decider: every business rule of the lifecycle, pure.
-public enum VerificationDecider {
+public enum VerificationDecider: Decider {
     public static let initialState = VerificationState()
 
     public static let metadataLimits = (keys: 50, keyLength: 40, valueLength: 500)
 
     public static func isTerminal(_ state: VerificationState) -> Bool { state.isTerminal }
-
-    public static func fold(_ events: [(VerificationEvent, Date)]) -> VerificationState {
-        events.reduce(initialState) { evolve($0, $1.0, at: $1.1) }
-    }
 
     // MARK: decide
 
