@@ -21,15 +21,18 @@ let package = Package(
         .target(name: "LedgerCrypto", dependencies: ["CCrypto"]),
         .target(name: "LedgerStorage", dependencies: ["CLibPQ", "LedgerDomain", "LedgerCrypto", "LedgerLog"]),
         .target(name: "LedgerHTTP", dependencies: ["CMicroHTTPD", "LedgerDomain", "LedgerLog"]),
+        // The one command path: no HTTP in it.
+        .target(name: "LedgerEngine", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerCrypto", "LedgerLog"]),
         .target(name: "LedgerWebhooks", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerCrypto", "LedgerLog"]),
-        .target(name: "LedgerAPI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
-        .target(name: "LedgerCLI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerHTTP", "LedgerAPI", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
+        .target(name: "LedgerAPI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerEngine", "LedgerHTTP", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
+        .target(name: "LedgerCLI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerEngine", "LedgerHTTP", "LedgerAPI", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
         .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),
 
         .target(name: "LedgerTestSupport", dependencies: ["LedgerStorage", "LedgerAPI", "LedgerHTTP", "LedgerWebhooks"], path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerDomainTests", dependencies: ["LedgerDomain"]),
         .testTarget(name: "LedgerStorageTests", dependencies: ["LedgerStorage", "LedgerCrypto", "LedgerTestSupport"]),
-        .testTarget(name: "LedgerAPITests", dependencies: ["LedgerAPI", "LedgerHTTP", "LedgerCLI", "LedgerTestSupport", "LedgerWebhooks"]),
+        .testTarget(name: "LedgerEngineTests", dependencies: ["LedgerEngine", "LedgerCrypto", "LedgerStorage", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerAPITests", dependencies: ["LedgerAPI", "LedgerEngine", "LedgerHTTP", "LedgerCLI", "LedgerTestSupport", "LedgerWebhooks"]),
     ],
     swiftLanguageModes: [.v6]
 )

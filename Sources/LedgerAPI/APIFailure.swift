@@ -1,4 +1,6 @@
 import Foundation
+import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerStorage
 
@@ -62,7 +64,34 @@ public struct APIFailure: Error, Equatable, Sendable {
                 return APIFailure(status: 422, type: "idempotency_error", code: "idempotency_key_reused",
                                   message: error.description, param: "Idempotency-Key")
             }
+        case let error as CommandError: return from(error)
         default: return internalError
+        }
+    }
+
+    static func from(_ error: CommandError) -> APIFailure {
+        switch error {
+        case let .streamNotFound(id): return notFound("verification", id)
+        case let .expectedVersionMismatch(expected, current):
+            return APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
+                              message: "the verification is at version \(current), not \(expected)", param: "If-Match")
+        case let .changedMeanwhile(current):
+            return APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
+                              message: "the verification changed meanwhile (now at version \(current)); read it and retry", param: nil)
+        case let .refused(error): return from(error)
+        }
+    }
+
+    static func from(_ error: VerificationError) -> APIFailure {
+        switch error {
+        case .notFound: return notFound("verification", "")
+        case .alreadyExists:
+            return APIFailure(status: 409, type: "invalid_request_error", code: "resource_exists", message: error.description, param: nil)
+        case .invalidTransition:
+            return APIFailure(status: 409, type: "invalid_request_error", code: "invalid_transition", message: error.description, param: nil)
+        case let .invalidParameter(param, message): return invalid(param, message)
+        case let .attemptNotFound(id): return notFound("attempt", id, param: "attempt_id")
+        case let .disputeNotFound(id): return notFound("dispute", id, param: "dispute_id")
         }
     }
 }

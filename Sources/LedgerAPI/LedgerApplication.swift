@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCrypto
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerLog
 import LedgerStorage
@@ -66,9 +67,6 @@ struct RequestContext: Sendable {
     let caller: Caller?
     /// The pool under the caller's organization and mode (row-level security); unscoped without a key.
     let pool: ScopedPool
-    let stateCache: VerificationStateCache
-    /// False when a command runs again because the cached state it decided on was stale.
-    var mayUseCachedState = true
 
     /// The caller of a route that requires a key (the pipeline guarantees one).
     var authenticated: Caller {
@@ -85,12 +83,20 @@ struct RequestContext: Sendable {
 enum Endpoint: Sendable {
     case read(Access, @Sendable (RequestContext) throws -> HTTPResponse)
     case command(Access, @Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse)
+    /// A command run through the engine, which opens the transaction itself (so that it can run it again).
+    case engineCommand(Access, @Sendable (RequestContext, CommandTransaction) throws -> HTTPResponse)
 
     var access: Access {
         switch self {
-        case let .read(access, _), let .command(access, _): return access
+        case let .read(access, _), let .command(access, _), let .engineCommand(access, _): return access
         }
     }
+}
+
+/// The pipeline's command transaction, for the engine to open: with the request's Idempotency-Key, the
+/// transaction that keeps its response (or the replay of the response kept before, without running anything).
+struct CommandTransaction {
+    let run: ((PostgresConnection) throws -> HTTPResponse) throws -> HTTPResponse
 }
 
 /// The REST service: authentication, scopes, rate limits, idempotency, logs and metrics around every resource.
@@ -103,7 +109,8 @@ public final class LedgerApplication: Sendable {
     let authenticator: Authenticator
     let rateLimiter: RateLimiter
     let metrics: Metrics
-    let stateCache: VerificationStateCache
+    /// The one command path; the expiry scheduler of `ledger serve` shares it (and so its state cache).
+    public let engine: CommandEngine
 
     public init(pool: ConnectionPool, schemaVersion: Int, configuration: APIConfiguration = APIConfiguration()) {
         self.pool = pool
@@ -114,14 +121,15 @@ public final class LedgerApplication: Sendable {
                                   clock: configuration.rateLimitClock)
         let metrics = Metrics()
         self.metrics = metrics
-        stateCache = VerificationStateCache(capacity: configuration.stateCacheSize)
+        let engine = CommandEngine(pool: pool, stateCacheSize: configuration.stateCacheSize)
+        self.engine = engine
         var router = Router<Endpoint>()
         HealthResource.register(on: &router, pool: pool, schemaVersion: schemaVersion)
         MetricsResource.register(on: &router, metrics: metrics, pool: pool)
         OpenAPIResource.register(on: &router)
         OrganizationResource.register(on: &router)
         APIKeysResource.register(on: &router)
-        VerificationsResource.register(on: &router, configuration: configuration)
+        VerificationsResource.register(on: &router, configuration: configuration, engine: engine)
         OrdersResource.register(on: &router)
         WebhookEndpointsResource.register(on: &router, policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                           clock: configuration.clock)
@@ -162,7 +170,7 @@ public final class LedgerApplication: Sendable {
                     }
                 }
                 let scoped = ScopedPool(pool, scope: caller.map { .tenant(organizationID: $0.organizationID, livemode: $0.livemode) })
-                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: scoped, stateCache: stateCache))
+                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: scoped))
             } catch {
                 let failure = APIFailure.from(error)
                 if failure.status >= 500 && failure.code == "internal_error" {
@@ -203,24 +211,20 @@ public final class LedgerApplication: Sendable {
         case let .read(_, handler):
             return try handler(context)
         case let .command(_, handler):
-            do {
-                return try runCommand(handler, context)
-            } catch is StaleCachedState {
-                var fromStream = context
-                fromStream.mayUseCachedState = false
-                return try runCommand(handler, fromStream)
-            }
+            return try inCommandTransaction(context) { try handler(context, $0) }
+        case let .engineCommand(_, handler):
+            return try handler(context, CommandTransaction { [self] in try inCommandTransaction(context, $0) })
         }
     }
 
     /// A response that must not be kept: the command's transaction is rolled back and it is returned as is.
     private struct Refused: Error { let response: HTTPResponse }
 
-    private func runCommand(_ handler: @Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse,
-                            _ context: RequestContext) throws -> HTTPResponse {
+    private func inCommandTransaction(_ context: RequestContext,
+                                      _ handler: (PostgresConnection) throws -> HTTPResponse) throws -> HTTPResponse {
         let request = context.request
         func execute(_ tx: PostgresConnection) throws -> HTTPResponse {
-            let response = try handler(context, tx)
+            let response = try handler(tx)
             guard (200..<300).contains(response.status) else { throw Refused(response: response) }
             return response
         }

@@ -3,6 +3,7 @@ import Synchronization
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerLog
 import LedgerStorage
@@ -40,7 +41,7 @@ enum ServeCommand {
         let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
-        ExpiryScheduler(pool: pool).start(interval: 1)
+        ExpiryScheduler(engine: application.engine).start(interval: 1)
         IdempotencyPurger(pool: pool).start(interval: 60)
         // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
         // a delivery, and the message went out again when its lease ran out.

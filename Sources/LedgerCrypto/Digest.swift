@@ -33,6 +33,17 @@ public enum Digest {
         return Array(output.prefix(Int(length)))
     }
 
+    /// A UUID that is a pure function of `seed`: the first 16 bytes of SHA-256(seed), marked as an RFC 9562
+    /// version 8 (vendor-defined) UUID. The same seed always gives the same id, so a command repeated with its
+    /// seed (a provider's event delivered twice) names the events it already appended.
+    public static func uuid(fromSeed seed: String) -> UUID {
+        var bytes = Array(sha256(seed).prefix(16))
+        bytes[6] = (bytes[6] & 0x0f) | 0x80
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
     /// Cryptographically secure random bytes; nil only if the generator is not seeded.
     public static func randomBytes(_ count: Int) -> [UInt8]? {
         var output = [UInt8](repeating: 0, count: count)

@@ -1,6 +1,7 @@
 import Foundation
 @testable import LedgerAPI
 import LedgerDomain
+@testable import LedgerEngine
 import LedgerStorage
 import LedgerTestSupport
 import Synchronization

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerEngine
 import LedgerStorage
 import LedgerTestSupport
 import XCTest

@@ -1,24 +1,26 @@
 import Foundation
 import LedgerCrypto
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerStorage
 import LedgerWebhooks
 
 /// `/v1/verifications`: the invite, reads (with `as_of`), the event history, and every lifecycle command.
 enum VerificationsResource {
-    static func register(on router: inout Router<Endpoint>, configuration: APIConfiguration) {
+    static func register(on router: inout Router<Endpoint>, configuration: APIConfiguration, engine: CommandEngine) {
         let clock = configuration.clock, newID = configuration.newID
 
-        router.add("POST", "/v1/verifications", .command(.scope(.write)) { context, tx in
-            let caller = try context.authenticated
-            let now = clock()
-            let invitation = try parseInvitation(context, livemode: caller.livemode, now: now,
-                                                 allowPrivateWebhooks: configuration.allowPrivateWebhooks)
-            let id = newID("ver")
-            let (loaded, _) = try VerificationStore.execute(tx, context: context, id: id, command: .invite(invitation), now: now,
-                                                            actor: actor(context))
-            return verificationResponse(loaded, status: 201)
+        router.add("POST", "/v1/verifications", .engineCommand(.scope(.write)) { context, transaction in
+            try engine.execute({
+                let caller = try context.authenticated
+                let now = clock()
+                let invitation = try parseInvitation(context, livemode: caller.livemode, now: now,
+                                                     allowPrivateWebhooks: configuration.allowPrivateWebhooks)
+                return try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
+            }, inTransaction: transaction.run) { outcome, _ in
+                verificationResponse(outcome.verification, status: 201)
+            }
         })
 
         router.add("GET", "/v1/verifications", .read(.scope(.read)) { context in
@@ -82,7 +84,7 @@ enum VerificationsResource {
         })
 
         // Commands: each loads the stream, lets the decider decide, appends, and answers with the result.
-        command(&router, "/v1/verifications/{id}/attempts", clock: clock, allowed: ["expires_in"], answer: .latestAttempt) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/attempts", clock: clock, allowed: ["expires_in"], answer: .latestAttempt) { body, _ in
             let seconds = try body.value("expires_in").map { value -> Int64 in
                 guard let seconds = value.intValue, (60...86_400).contains(seconds) else {
                     throw APIFailure.invalid("expires_in", "expires_in is 60 to 86400 seconds")
@@ -93,37 +95,37 @@ enum VerificationsResource {
             return .startAttempt(attemptID: attemptID, url: configuration.captureBaseURL + attemptID,
                                  expiresAt: clock().addingTimeInterval(Double(seconds)))
         }
-        command(&router, "/v1/verifications/{id}/attempts/{attempt_id}/progress", clock: clock, allowed: ["status"], answer: .attempt) { body, request in
+        command(&router, engine: engine, "/v1/verifications/{id}/attempts/{attempt_id}/progress", clock: clock, allowed: ["status"], answer: .attempt) { body, request in
             .recordProgress(attemptID: request.parameter("attempt_id"), status: try body.choice("status", AttemptStatus.self, required: true) ?? .captureInProgress)
         }
-        command(&router, "/v1/verifications/{id}/results", clock: clock,
+        command(&router, engine: engine, "/v1/verifications/{id}/results", clock: clock,
                 allowed: ["check", "status", "response_codes", "signals", "extracted_data", "risk_labels", "provider_reference", "raw", "attempt_id"],
                 answer: .verification) { body, _ in
             .recordResult(try parseResult(body))
         }
-        command(&router, "/v1/verifications/{id}/score", clock: clock, allowed: ["score", "reason"], answer: .verification) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/score", clock: clock, allowed: ["score", "reason"], answer: .verification) { body, _ in
             .assignScore(try body.choice("score", OrderScore.self, required: true) ?? .pending, reason: try body.requiredString("reason"))
         }
-        command(&router, "/v1/verifications/{id}/custom_scores", clock: clock, allowed: ["name", "value", "reason"], answer: .verification) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/custom_scores", clock: clock, allowed: ["name", "value", "reason"], answer: .verification) { body, _ in
             .setCustomScore(name: try body.requiredString("name", maxLength: 40), value: try body.requiredString("value", maxLength: 100),
                             reason: try body.string("reason"))
         }
-        command(&router, "/v1/verifications/{id}/disputes", clock: clock, allowed: ["reason"], answer: .latestDispute) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/disputes", clock: clock, allowed: ["reason"], answer: .latestDispute) { body, _ in
             .openDispute(disputeID: newID("dsp"), reason: try body.requiredString("reason"))
         }
-        command(&router, "/v1/verifications/{id}/disputes/{dispute_id}/resolve", clock: clock, allowed: ["outcome", "score", "reason"],
+        command(&router, engine: engine, "/v1/verifications/{id}/disputes/{dispute_id}/resolve", clock: clock, allowed: ["outcome", "score", "reason"],
                 answer: .verification) { body, request in
             .resolveDispute(disputeID: request.parameter("dispute_id"),
                             outcome: try body.choice("outcome", DisputeOutcome.self, required: true) ?? .upheld,
                             score: try body.choice("score", OrderScore.self), reason: try body.requiredString("reason"))
         }
-        command(&router, "/v1/verifications/{id}/override", scope: .admin, clock: clock, allowed: ["status", "reason"], answer: .verification) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/override", scope: .admin, clock: clock, allowed: ["status", "reason"], answer: .verification) { body, _ in
             .override(try body.choice("status", OverrideStatus.self, required: true) ?? .declined, reason: try body.requiredString("reason"))
         }
-        command(&router, "/v1/verifications/{id}/withdraw", clock: clock, allowed: ["reason"], answer: .verification) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/withdraw", clock: clock, allowed: ["reason"], answer: .verification) { body, _ in
             .withdraw(reason: try body.string("reason"))
         }
-        command(&router, "/v1/verifications/{id}/metadata", clock: clock, allowed: ["metadata"], answer: .verification) { body, _ in
+        command(&router, engine: engine, "/v1/verifications/{id}/metadata", clock: clock, allowed: ["metadata"], answer: .verification) { body, _ in
             guard let members = body.value("metadata")?.objectValue else {
                 throw APIFailure.invalid("metadata", "metadata must be an object of strings (null removes a key)")
             }
@@ -142,32 +144,58 @@ enum VerificationsResource {
     enum Answer { case verification, latestAttempt, attempt, latestDispute }
 
     /// A POST command route: parse the body into a command, run it, answer with the verification or sub-object.
-    static func command(_ router: inout Router<Endpoint>, _ template: String, scope: Scope = .write,
+    static func command(_ router: inout Router<Endpoint>, engine: CommandEngine, _ template: String, scope: Scope = .write,
                         clock: @escaping @Sendable () -> Date, allowed: Set<String>, answer: Answer,
                         parse: @escaping @Sendable (RequestBody, HTTPRequest) throws -> VerificationCommand) {
-        router.add("POST", template, .command(.scope(scope)) { context, tx in
-            let body = try context.body(allowed: allowed)
-            let command = try parse(body, context.request)
-            let (loaded, _) = try VerificationStore.execute(tx, context: context, id: context.request.parameter("id"),
-                                                            command: command, now: clock(), actor: actor(context))
-            let etag = ("ETag", "\"\(loaded.version)\"")
-            switch answer {
-            case .verification:
-                return verificationResponse(loaded, status: 200)
-            case .latestAttempt:
-                guard let attempt = loaded.state.attempts.last else { return verificationResponse(loaded, status: 200) }
-                return .json(201, Representations.attempt(attempt, verificationID: loaded.id), headers: [etag])
-            case .attempt:
-                let attemptID = context.request.parameter("attempt_id")
-                guard let attempt = loaded.state.attempts.first(where: { $0.id == attemptID }) else {
-                    throw APIFailure.notFound("attempt", attemptID, param: "attempt_id")
-                }
-                return .json(200, Representations.attempt(attempt, verificationID: loaded.id), headers: [etag])
-            case .latestDispute:
-                guard let dispute = loaded.state.disputes.last else { return verificationResponse(loaded, status: 200) }
-                return .json(201, Representations.dispute(dispute), headers: [etag])
+        router.add("POST", template, .engineCommand(.scope(scope)) { context, transaction in
+            try engine.execute({
+                let command = try parse(try context.body(allowed: allowed), context.request)
+                return try commandRequest(context, id: context.request.parameter("id"), command: command, now: clock())
+            }, inTransaction: transaction.run) { outcome, _ in
+                try response(outcome.verification, answer: answer, context.request)
             }
         })
+    }
+
+    /// The command as the engine takes it: who asks, in which mode, at which version (`If-Match`).
+    static func commandRequest(_ context: RequestContext, id: String, command: VerificationCommand, now: Date) throws -> CommandRequest {
+        let caller = try context.authenticated
+        return CommandRequest(organizationID: caller.organizationID, livemode: caller.livemode, streamID: id, command: command,
+                              expectedVersion: try ifMatch(context.request), actor: actor(context), now: now)
+    }
+
+    /// `If-Match: "3"` (or 3, or W/"3"); nil when absent.
+    static func ifMatch(_ request: HTTPRequest) throws -> Int64? {
+        guard let header = request.header("If-Match") else { return nil }
+        var text = Substring(header.trimmingCharacters(in: .whitespaces))
+        if text.hasPrefix("W/") { text = text.dropFirst(2) }
+        if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = text.dropFirst().dropLast() }
+        // Digits only (no sign), and Int64's failable parse: a version too large for it is refused, not wrapped.
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), let version = Int64(text) else {
+            throw APIFailure.invalid("If-Match", "If-Match takes the ETag of a read, a version number like \"3\"")
+        }
+        return version
+    }
+
+    /// The verification after a command, or the sub-object the route answers with.
+    static func response(_ loaded: LoadedVerification, answer: Answer, _ request: HTTPRequest) throws -> HTTPResponse {
+        let etag = ("ETag", "\"\(loaded.version)\"")
+        switch answer {
+        case .verification:
+            return verificationResponse(loaded, status: 200)
+        case .latestAttempt:
+            guard let attempt = loaded.state.attempts.last else { return verificationResponse(loaded, status: 200) }
+            return .json(201, Representations.attempt(attempt, verificationID: loaded.id), headers: [etag])
+        case .attempt:
+            let attemptID = request.parameter("attempt_id")
+            guard let attempt = loaded.state.attempts.first(where: { $0.id == attemptID }) else {
+                throw APIFailure.notFound("attempt", attemptID, param: "attempt_id")
+            }
+            return .json(200, Representations.attempt(attempt, verificationID: loaded.id), headers: [etag])
+        case .latestDispute:
+            guard let dispute = loaded.state.disputes.last else { return verificationResponse(loaded, status: 200) }
+            return .json(201, Representations.dispute(dispute), headers: [etag])
+        }
     }
 
     static func verificationResponse(_ loaded: LoadedVerification, status: Int) -> HTTPResponse {

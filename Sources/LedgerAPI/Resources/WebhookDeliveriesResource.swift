@@ -1,5 +1,6 @@
 import Foundation
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerStorage
 

@@ -1,22 +1,28 @@
 import Foundation
 import LedgerDomain
-import LedgerHTTP
 import LedgerStorage
 
 /// A verification as loaded from its stream.
-struct LoadedVerification: Sendable {
-    var id: String
-    var state: VerificationState
-    var version: Int64
+public struct LoadedVerification: Sendable {
+    public var id: String
+    public var state: VerificationState
+    public var version: Int64
     /// The verification object of this version as JSON text, when a command has already rendered it.
-    var document: String? = nil
+    public var document: String? = nil
+
+    public init(id: String, state: VerificationState, version: Int64, document: String? = nil) {
+        self.id = id
+        self.state = state
+        self.version = version
+        self.document = document
+    }
 }
 
-/// The imperative shell around the verification decider: load the stream, decide, append, project.
-enum VerificationStore {
+/// A verification's stream and read models: the fold of its stream, and the writes that follow a command.
+public enum VerificationStore {
     /// Folds the stream, page by page; `lock` queues concurrent commands on the stream's row instead of
     /// failing them. With `asOf`, the fold stops at the first event after that time.
-    static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
+    public static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
                      asOf: Date? = nil) throws -> LoadedVerification? {
         var state = VerificationDecider.initialState
         var version: Int64 = 0
@@ -35,90 +41,16 @@ enum VerificationStore {
         return state.exists ? LoadedVerification(id: id, state: state, version: version) : nil
     }
 
-    /// Runs one command; returns the verification after it and the events it produced (none for a no-op).
-    /// The writes travel with the transaction's COMMIT; the state cache learns the result once it committed.
-    static func execute(_ tx: PostgresConnection, context: RequestContext, id: String, command: VerificationCommand,
-                        now: Date, actor: EventMetadata) throws -> (LoadedVerification, [VerificationEvent]) {
-        let caller = try context.authenticated
-        let expected = try ifMatch(context.request)
-        let organizationID = caller.organizationID
-        // Fast path: decide on the cached state without reading the stream; the append expects the cached
-        // version, which a stale entry fails. A refusal or a no-op is decided again on the stream, so that it
-        // never rests on a stale state.
-        if context.mayUseCachedState, let cached = context.stateCache.get(organizationID: organizationID, id: id),
-                  cached.state.invitation?.livemode == caller.livemode, expected == nil || expected == cached.version,
-                  let events = try? VerificationDecider.decide(command, cached.state, now: now), !events.isEmpty {
-            return (try record(tx, context: context, organizationID: organizationID, current: cached, events: events, now: now,
-                               actor: actor, onConflict: expected == nil ? .runAgainFromStream : .refuse), events)
-        }
-        let existing: LoadedVerification?
-        if case .invite = command {
-            existing = nil
-        } else {
-            existing = try load(tx, organizationID: organizationID, id: id, lock: expected == nil)
-            guard let existing, existing.state.invitation?.livemode == caller.livemode else {
-                throw APIFailure.notFound("verification", id)
-            }
-            if let expected, expected != existing.version {
-                throw APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
-                                 message: "the verification is at version \(existing.version), not \(expected)", param: "If-Match")
-            }
-        }
-        let current = existing ?? LoadedVerification(id: id, state: VerificationDecider.initialState, version: 0)
-        let events: [VerificationEvent]
-        do {
-            events = try VerificationDecider.decide(command, current.state, now: now)
-        } catch {
-            throw failure(error)
-        }
-        guard !events.isEmpty else {
-            tx.afterCommit { context.stateCache.store(organizationID: organizationID, current) }
-            return (current, [])
-        }
-        return (try record(tx, context: context, organizationID: organizationID, current: current, events: events, now: now,
-                           actor: actor, onConflict: .refuse), events)
-    }
-
-    /// What a failed expected-version check of an append turns into.
-    enum OnConflict {
-        /// 409 `version_conflict`: the caller's own expectation (If-Match, or a stream read under lock) failed.
-        case refuse
-        /// The expectation came from the state cache, which was stale.
-        case runAgainFromStream
-    }
-
-    private static func record(_ tx: PostgresConnection, context: RequestContext, organizationID: UUID, current: LoadedVerification,
-                               events: [VerificationEvent], now: Date, actor: EventMetadata,
-                               onConflict: OnConflict) throws -> LoadedVerification {
-        var updated = current
-        updated.state = VerificationDecider.evolve(updated.state, events, at: now)
-        updated.version += Int64(events.count)
-        let cache = context.stateCache
-        updated.document = appendAndProject(tx, organizationID: organizationID, before: current, after: updated, events: events,
-                                            now: now, actor: actor) { conflict in
-            switch onConflict {
-            case .refuse: return conflict
-            case .runAgainFromStream:
-                cache.remove(organizationID: organizationID, id: current.id)
-                return StaleCachedState()
-            }
-        }
-        let committed = updated
-        tx.afterCommit { cache.store(organizationID: organizationID, committed) }
-        return updated
-    }
-
     /// Queues the append and the read-model writes to travel with the transaction's next round trip, and
-    /// returns the verification document written. A failed expected-version check becomes a 409
-    /// `version_conflict`, or what `conflict` makes of it. `rewritingDeadline`: the stored deadline may not be
-    /// `before`'s (the expiry scheduler's claim moved it), so it is written even when the command left it as is.
-    @discardableResult
+    /// returns the verification document written. A failed expected-version check becomes what `conflict`
+    /// makes of the stream's current version. `rewritingDeadline`: the stored deadline may not be `before`'s
+    /// (the expiry scheduler's claim moved it), so it is written even when the command left it as is.
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
-                                 after: LoadedVerification, events: [VerificationEvent], now: Date, actor: EventMetadata,
-                                 rewritingDeadline: Bool = false,
-                                 conflict: @escaping (APIFailure) -> Error = { $0 }) -> String {
+                                 after: LoadedVerification, events: [VerificationEvent], eventIDs: [UUID], now: Date,
+                                 actor: EventMetadata, rewritingDeadline: Bool,
+                                 conflict: @escaping (_ currentVersion: Int64) -> Error) -> String {
         let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
-        let newEvents = events.map { NewEvent(id: UUID(), type: $0.type, data: $0.data, occurredAt: now) }
+        let newEvents = zip(eventIDs, events).map { NewEvent(id: $0, type: $1.type, data: $1.data, occurredAt: now) }
         let append = EventStore.appendStatement(organizationID: organizationID, streamID: after.id, expectedVersion: expected,
                                                 events: newEvents, metadata: actor)
         let documents = Documents(after)
@@ -137,9 +69,7 @@ enum VerificationStore {
                                                                                                   expectedVersion: expected) else {
                 return error
             }
-            return conflict(APIFailure(status: 409, type: "invalid_request_error", code: "version_conflict",
-                                       message: "the verification changed meanwhile (now at version \(current)); read it and retry",
-                                       param: nil))
+            return conflict(current)
         }
         tx.afterCommit { EventStore.countAppended(newEvents.count) }
         return documents.verification
@@ -207,31 +137,5 @@ enum VerificationStore {
             statements.append(("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, loaded.id]))
         }
         return statements
-    }
-
-    /// `If-Match: "3"` (or 3, or W/"3"); nil when absent.
-    static func ifMatch(_ request: HTTPRequest) throws -> Int64? {
-        guard let header = request.header("If-Match") else { return nil }
-        var text = Substring(header.trimmingCharacters(in: .whitespaces))
-        if text.hasPrefix("W/") { text = text.dropFirst(2) }
-        if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = text.dropFirst().dropLast() }
-        // Digits only (no sign), and Int64's failable parse: a version too large for it is refused, not wrapped.
-        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), let version = Int64(text) else {
-            throw APIFailure.invalid("If-Match", "If-Match takes the ETag of a read, a version number like \"3\"")
-        }
-        return version
-    }
-
-    static func failure(_ error: VerificationError) -> APIFailure {
-        switch error {
-        case .notFound: return APIFailure.notFound("verification", "")
-        case .alreadyExists:
-            return APIFailure(status: 409, type: "invalid_request_error", code: "resource_exists", message: error.description, param: nil)
-        case .invalidTransition:
-            return APIFailure(status: 409, type: "invalid_request_error", code: "invalid_transition", message: error.description, param: nil)
-        case let .invalidParameter(param, message): return APIFailure.invalid(param, message)
-        case let .attemptNotFound(id): return APIFailure.notFound("attempt", id, param: "attempt_id")
-        case let .disputeNotFound(id): return APIFailure.notFound("dispute", id, param: "dispute_id")
-        }
     }
 }

@@ -3,9 +3,9 @@ import LedgerDomain
 import LedgerStorage
 
 /// Webhook messages, written to `ledger.outbox` in the transaction of the command that caused them.
-enum Outbox {
+public enum Outbox {
     /// Wakes dispatchers listening on this channel once the transaction commits.
-    static let channel = "ledger_outbox"
+    public static let channel = "ledger_outbox"
 
     /// The statement that queues one message per change and destination: every enabled endpoint of the
     /// organization and mode whose event list names the type (or `*`), and the invite's postback URL.

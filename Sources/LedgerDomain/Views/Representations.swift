@@ -1,20 +1,19 @@
 import Foundation
-import LedgerDomain
 
 /// The verification and order objects as the API returns them.
-enum Representations {
-    static func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.rfc3339($0)) } ?? .null }
-    static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+public enum Representations {
+    public static func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.rfc3339($0)) } ?? .null }
+    public static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
 
-    static func metadata(_ metadata: [String: String]) -> JSONValue {
+    public static func metadata(_ metadata: [String: String]) -> JSONValue {
         .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
     }
 
-    static func codes(_ codes: [ResponseCode]) -> JSONValue {
+    public static func codes(_ codes: [ResponseCode]) -> JSONValue {
         .array(codes.map { .object([("code", .int(Int64($0.code))), ("summary", text($0.summary))]) })
     }
 
-    static func signals(_ signals: Signals) -> JSONValue {
+    public static func signals(_ signals: Signals) -> JSONValue {
         .object([
             ("document_authenticity", text(signals.documentAuthenticity?.rawValue)),
             ("face_match", text(signals.faceMatch?.rawValue)),
@@ -23,7 +22,7 @@ enum Representations {
         ])
     }
 
-    static func verification(id: String, state: VerificationState, version: Int64) -> JSONValue {
+    public static func verification(id: String, state: VerificationState, version: Int64) -> JSONValue {
         guard let invitation = state.invitation else { return .null }
         return .object([
             ("id", .string(id)),
@@ -61,7 +60,7 @@ enum Representations {
         ])
     }
 
-    static func attempt(_ attempt: AttemptState, verificationID: String) -> JSONValue {
+    public static func attempt(_ attempt: AttemptState, verificationID: String) -> JSONValue {
         .object([
             ("id", .string(attempt.id)),
             ("object", "attempt"),
@@ -75,7 +74,7 @@ enum Representations {
         ])
     }
 
-    static func dispute(_ dispute: DisputeState) -> JSONValue {
+    public static func dispute(_ dispute: DisputeState) -> JSONValue {
         .object([
             ("id", .string(dispute.id)),
             ("object", "dispute"),
@@ -90,7 +89,7 @@ enum Representations {
     }
 
     /// Seed 000's order; nil until the order exists.
-    static func order(id: String, state: VerificationState) -> JSONValue? {
+    public static func order(id: String, state: VerificationState) -> JSONValue? {
         guard let invitation = state.invitation, let status = state.orderStatus else { return nil }
         let extracted = state.checks.compactMap(\.extractedData)
         let names = [invitation.applicant.firstName ?? extracted.first?.firstName, invitation.applicant.lastName ?? extracted.first?.lastName]

@@ -13,7 +13,8 @@ import Synchronization
 /// own, which locks its stream before it writes its deadline, in the order commands take them, so that the
 /// scheduler and commands never deadlock; one that fails is logged and counted, and blocks no other.
 public final class ExpiryScheduler: Sendable {
-    private let pool: ConnectionPool
+    private let engine: CommandEngine
+    private var pool: ConnectionPool { engine.pool }
     private let clock: @Sendable () -> Date
     private let retryDelay: Double
 
@@ -23,10 +24,16 @@ public final class ExpiryScheduler: Sendable {
     public static var failures: Int { failed.load(ordering: .relaxed) }
 
     /// - Parameter retryDelay: seconds after which a claimed verification is due again if its handling failed.
-    public init(pool: ConnectionPool, clock: @escaping @Sendable () -> Date = { Date() }, retryDelay: Double = 300) {
-        self.pool = pool
+    /// Runs its commands through `engine`, whose state cache then learns what it changed.
+    public init(engine: CommandEngine, clock: @escaping @Sendable () -> Date = { Date() }, retryDelay: Double = 300) {
+        self.engine = engine
         self.clock = clock
         self.retryDelay = max(1, retryDelay)
+    }
+
+    /// With an engine of its own, which keeps no states.
+    public convenience init(pool: ConnectionPool, clock: @escaping @Sendable () -> Date = { Date() }, retryDelay: Double = 300) {
+        self.init(engine: CommandEngine(pool: pool, stateCacheSize: 0), clock: clock, retryDelay: retryDelay)
     }
 
     /// Handles what is due now, up to `batch` verifications; returns how many it changed. Throws only when
@@ -35,11 +42,9 @@ public final class ExpiryScheduler: Sendable {
     public func runOnce(batch: Int = 100) throws -> Int {
         let now = clock()
         var changed = 0
-        for (organizationID, id) in try claim(now: now, batch: batch) {
+        for (organizationID, id, livemode) in try claim(now: now, batch: batch) {
             do {
-                if try pool.transaction(scope: .organization(organizationID), { try expire($0, organizationID: organizationID, id: id, now: now) }) {
-                    changed += 1
-                }
+                if try expire(organizationID: organizationID, id: id, livemode: livemode, now: now) { changed += 1 }
             } catch {
                 Self.failed.add(1, ordering: .relaxed)
                 Log.warning("expiring a verification failed; it is due again later", [
@@ -51,10 +56,11 @@ public final class ExpiryScheduler: Sendable {
         return changed
     }
 
-    /// The verifications due at `now`, oldest deadline first; their deadlines move `retryDelay` ahead.
+    /// The verifications due at `now`, oldest deadline first, with their mode (nil for a deadline whose
+    /// verification has no read row: nothing to expire); their deadlines move `retryDelay` ahead.
     /// Rows locked by a command writing them are skipped (they are being rewritten anyway), so a claim
     /// never waits for anything.
-    private func claim(now: Date, batch: Int) throws -> [(UUID, String)] {
+    private func claim(now: Date, batch: Int) throws -> [(UUID, String, Bool?)] {
         let rows = try pool.transaction(scope: .system) { tx in
             try tx.query("""
                 WITH due AS (
@@ -65,35 +71,33 @@ public final class ExpiryScheduler: Sendable {
                     FROM due WHERE d.organization_id = due.organization_id AND d.id = due.id
                     RETURNING d.organization_id, d.id, due.due_at
                 )
-                SELECT organization_id, id FROM claimed ORDER BY due_at
+                SELECT c.organization_id, c.id, v.livemode FROM claimed c
+                LEFT JOIN ledger.verifications v ON v.organization_id = c.organization_id AND v.id = c.id
+                ORDER BY c.due_at
                 """, [now, batch, now.addingTimeInterval(retryDelay)])
         }
         return (0..<rows.count).compactMap { row in
             guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1) else { return nil }
-            return (organizationID, id)
+            return (organizationID, id, rows.bool(row, 2))
         }
     }
 
-    /// Expires what is due of one verification; true when that changed it. Its stream is locked first, and
-    /// its deadline is written again either way (the claim moved it).
-    private func expire(_ tx: PostgresConnection, organizationID: UUID, id: String, now: Date) throws -> Bool {
-        guard let before = try VerificationStore.load(tx, organizationID: organizationID, id: id, lock: true) else {
-            try tx.query("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, id])
+    /// Expires what is due of one verification through the engine; true when that changed it. The engine
+    /// locks its stream first and writes its deadline again either way (the claim moved it).
+    private func expire(organizationID: UUID, id: String, livemode: Bool?, now: Date) throws -> Bool {
+        let request = livemode.map {
+            CommandRequest(organizationID: organizationID, livemode: $0, streamID: id, commands: [.expireAttempt, .expire],
+                           actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system), now: now, rewritingReadModels: true)
+        }
+        do {
+            guard let request else { throw CommandError.streamNotFound(id) }
+            return try !engine.execute(request).events.isEmpty
+        } catch CommandError.streamNotFound {
+            _ = try pool.transaction(scope: .organization(organizationID)) {
+                try $0.query("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = $2", [organizationID, id])
+            }
             return false
         }
-        var loaded = before
-        // Neither command refuses a verification that exists; one that did would leave it as it is.
-        let (events, after) = (try? VerificationDecider.run([.expireAttempt, .expire], before.state, now: now)) ?? ([], before.state)
-        loaded.state = after
-        guard !events.isEmpty else {
-            try VerificationStore.project(tx, organizationID: organizationID, loaded)
-            return false
-        }
-        loaded.version += Int64(events.count)
-        VerificationStore.appendAndProject(tx, organizationID: organizationID, before: before, after: loaded, events: events,
-                                           now: now, actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system),
-                                           rewritingDeadline: true)
-        return true
     }
 
     /// What went wrong, without anything a row or a statement carried (which may be personal data).

@@ -4,8 +4,8 @@ import Synchronization
 /// The latest committed state of recently used verifications, so that a command can decide without reading
 /// its stream. An entry is only a guess: the command's append expects the cached version, so a stale entry
 /// (another instance or the expiry scheduler wrote since) fails that append and the command runs again from
-/// the stream (`StaleCachedState`). Entries are written only after their transaction committed, so a
-/// version is never paired with a state that was rolled back.
+/// the stream (`StaleCachedState`, caught inside `CommandEngine.execute`). Entries are written only after
+/// their transaction committed, so a version is never paired with a state that was rolled back.
 final class VerificationStateCache: Sendable {
     private struct Key: Hashable {
         let organizationID: UUID

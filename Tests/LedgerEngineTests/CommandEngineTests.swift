@@ -1,0 +1,113 @@
+import Foundation
+import LedgerCrypto
+import LedgerDomain
+import LedgerEngine
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// The one command path, called as any caller calls it: no HTTP.
+final class CommandEngineTests: XCTestCase {
+    var database: TestDatabase!
+    var organizationID: UUID!
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+    let actor = EventMetadata(actorID: "provider-sandbox", actorType: .system)
+
+    override func setUpWithError() throws {
+        database = try makeDatabase()
+        organizationID = try TestOrganization(database: database).id
+    }
+
+    func request(_ id: String, _ command: VerificationCommand, expectedVersion: Int64? = nil, livemode: Bool = false,
+                 seed: String? = nil) -> CommandRequest {
+        CommandRequest(organizationID: organizationID, livemode: livemode, streamID: id, command: command,
+                       expectedVersion: expectedVersion, actor: actor, idempotencySeed: seed, now: now)
+    }
+
+    func invite(_ engine: CommandEngine, _ id: String) throws {
+        let invitation = Invitation(entityID: "cus_1", checks: [.identityVerification], expiresAt: now.addingTimeInterval(86_400))
+        try engine.execute(request(id, .invite(invitation)))
+    }
+
+    func startAttempt(_ id: String) -> VerificationCommand {
+        .startAttempt(attemptID: id, url: "https://capture.example/\(id)", expiresAt: now.addingTimeInterval(900))
+    }
+
+    func storedVersion(_ id: String) throws -> Int64 {
+        try database.pool(size: 1).withConnection { try EventStore.version($0, organizationID: organizationID, streamID: id) }
+    }
+
+    func testAProvidersEventDeliveredTwiceAppendsOnce() throws {
+        let engine = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 100)
+        try invite(engine, "ver_1")
+        let delivery = request("ver_1", startAttempt("att_1"), seed: "sandbox/evt_42")
+        let first = try engine.execute(delivery)
+        XCTAssertEqual(first.eventIDs, [Digest.uuid(fromSeed: "sandbox/evt_42/0")])
+        XCTAssertFalse(first.repeated)
+        let second = try engine.execute(delivery)
+        XCTAssertTrue(second.repeated)
+        XCTAssertEqual(second.events, [])
+        XCTAssertEqual(second.verification.version, 2)
+        XCTAssertEqual(second.verification.state.attempts.map(\.id), ["att_1"])
+        XCTAssertEqual(try storedVersion("ver_1"), 2)
+
+        // Without a seed, the same command delivered again is a new attempt: it closes the first and appends twice.
+        try engine.execute(request("ver_1", startAttempt("att_1")))
+        XCTAssertEqual(try storedVersion("ver_1"), 4)
+    }
+
+    func testSeedsGiveStableDistinctVersion8Ids() {
+        let id = Digest.uuid(fromSeed: "sandbox/evt_42/0")
+        XCTAssertEqual(id, Digest.uuid(fromSeed: "sandbox/evt_42/0"))
+        XCTAssertNotEqual(id, Digest.uuid(fromSeed: "sandbox/evt_42/1"))
+        XCTAssertEqual(id.uuidString.lowercased(), id.uuidString.lowercased())
+        let text = Array(id.uuidString)
+        XCTAssertEqual(text[14], "8", "version nibble")
+        XCTAssertTrue("89AB".contains(text[19]), "RFC 9562 variant")
+    }
+
+    /// Another instance (an engine with a cache of its own) writes the stream; this engine's cached state is
+    /// then stale. Its command fails the append's expected version at commit and runs again, from the
+    /// stream, inside the engine: the request is made once, and the caller's answer runs for each attempt.
+    func testAStaleCachedStateRunsAgainFromTheStreamWithoutMakingTheRequestAgain() throws {
+        for commitThreads in [0, 1] {
+            let pool = database.pool(size: 4, commitThreads: commitThreads)
+            let engine = CommandEngine(pool: pool, stateCacheSize: 100), other = CommandEngine(pool: pool, stateCacheSize: 100)
+            let id = "ver_stale_\(commitThreads)"
+            try invite(engine, id)
+            try engine.execute(request(id, startAttempt("att_1")))
+            try other.execute(request(id, .recordProgress(attemptID: "att_1", status: .captureInProgress)))
+
+            var requestsMade = 0, answers = 0
+            let outcome = try engine.execute({
+                requestsMade += 1
+                return self.request(id, .updateMetadata(["campaign": "winter"]))
+            }, inTransaction: { try pool.transaction($0) }, answer: { outcome, _ in
+                answers += 1
+                return outcome
+            })
+            XCTAssertEqual(requestsMade, 1, "commit threads: \(commitThreads)")
+            XCTAssertEqual(answers, 2, "decided on the cache, then on the stream (commit threads: \(commitThreads))")
+            XCTAssertEqual(outcome.verification.version, 4)
+            XCTAssertEqual(outcome.verification.state.attempts.first?.status, .captureInProgress, "the other instance's write is kept")
+            XCTAssertEqual(outcome.verification.state.metadata["campaign"], "winter")
+            XCTAssertEqual(try storedVersion(id), 4)
+        }
+    }
+
+    func testTheCallersExpectedVersionAndModeAreChecked() throws {
+        let engine = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
+        try invite(engine, "ver_1")
+        try engine.execute(request("ver_1", startAttempt("att_1"), expectedVersion: 1))
+        XCTAssertThrowsError(try engine.execute(request("ver_1", startAttempt("att_2"), expectedVersion: 1))) { error in
+            XCTAssertEqual(error as? CommandError, .expectedVersionMismatch(expected: 1, current: 2))
+        }
+        XCTAssertThrowsError(try engine.execute(request("ver_1", .withdraw(reason: nil), livemode: true))) { error in
+            XCTAssertEqual(error as? CommandError, .streamNotFound("ver_1"))
+        }
+        XCTAssertThrowsError(try engine.execute(request("ver_1", .recordProgress(attemptID: "att_9", status: .completed)))) { error in
+            XCTAssertEqual(error as? CommandError, .refused(.attemptNotFound("att_9")))
+        }
+        XCTAssertEqual(try storedVersion("ver_1"), 2)
+    }
+}
