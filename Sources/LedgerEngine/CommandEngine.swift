@@ -192,7 +192,7 @@ public final class CommandEngine: Sendable {
         let cache = stateCache
         updated.document = VerificationStore.appendAndProject(tx, organizationID: organizationID, before: before, after: updated,
                                                               events: events, eventIDs: eventIDs, now: request.now, actor: request.actor,
-                                                              rewritingDeadline: request.rewritingReadModels) { current in
+                                                              rewritingReadModels: request.rewritingReadModels) { current in
             switch onConflict {
             case .refuse: return CommandError.changedMeanwhile(current: current)
             case .runAgainFromStream:

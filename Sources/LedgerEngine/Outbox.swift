@@ -18,7 +18,7 @@ public enum Outbox {
     /// the message before it; only the rows actually inserted move that sequence on. Commands on one
     /// verification hold its stream row's lock here, so two never number at once.
     static func statements(organizationID: UUID, before: VerificationState, after: LoadedVerification,
-                           documents: VerificationStore.Documents, causedBy eventID: UUID?, now: Date) -> [PostgresStatement] {
+                           documents: RenderedViews, causedBy eventID: UUID?, now: Date) -> [PostgresStatement] {
         let changes = WebhookChanges.between(before, after.state)
         guard let invitation = after.state.invitation, !changes.isEmpty else { return [] }
         // One statement: every CTE runs whatever the final SELECT reads, and NOTIFY (which takes a lock that
@@ -78,7 +78,7 @@ public enum Outbox {
             """, [organizationID, invitation.livemode, after.id, PostgresArray(changes.map(\.type.rawValue)),
                   PostgresArray(changes.map(\.previous.jsonString)), invitation.postbackURL, PostgresArray(invitation.postbackEvents),
                   Timestamp.rfc3339(now), documents.order ?? "null", documents.verification,
-                  Representations.metadata(after.state.metadata).jsonString, after.version,
+                  Views.metadata(after.state.metadata).jsonString, after.version,
                   eventID.map { $0.uuidString.lowercased() }])]
     }
 

@@ -43,8 +43,9 @@ final class LongStreamTests: XCTestCase {
         let appended = 10_500
         for first in stride(from: 0, to: appended, by: 1_500) {
             let events = (first..<min(appended, first + 1_500)).map { n in
-                NewEvent(id: UUID(), type: "MetadataUpdated", data: VerificationEvent.metadataUpdated(changes: ["n": String(n)]).data,
-                         occurredAt: start.addingTimeInterval(Double(n + 1)))
+                let event = VerificationEvent.metadataUpdated(changes: ["n": String(n)])
+                return NewEvent(id: UUID(), type: event.type, schemaVersion: event.schemaVersion, data: event.data,
+                                occurredAt: start.addingTimeInterval(Double(n + 1)))
             }
             version = try EventStore.append(owner, organizationID: acme.id, streamID: id, expectedVersion: .exact(version),
                                             events: events, metadata: EventMetadata(actorID: "test", actorType: .system)).newVersion

@@ -301,7 +301,7 @@ final class VerificationLifecycleTests: XCTestCase {
         let replayed = try database.pool(size: 1).withConnection(scope: .system) { connection in
             try EventStore.readStream(connection, organizationID: self.acme.id, streamID: id)
         }
-        let decoded = replayed.compactMap { recorded in (try? VerificationEvent(type: recorded.type, data: recorded.data)).map { ($0, recorded.occurredAt) } }
+        let decoded = replayed.compactMap { recorded in (try? VerificationEvent(type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data)).map { ($0, recorded.occurredAt) } }
         XCTAssertEqual(decoded.count, replayed.count)
         let state = VerificationDecider.fold(decoded)
         XCTAssertEqual(served["version"], .int(Int64(replayed.count)))

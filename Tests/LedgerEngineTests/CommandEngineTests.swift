@@ -111,3 +111,41 @@ final class CommandEngineTests: XCTestCase {
         XCTAssertEqual(try storedVersion("ver_1"), 2)
     }
 }
+
+/// A stream holding events as an older build wrote them is folded, and commanded, like one in today's shape.
+final class EventSchemaEvolutionTests: XCTestCase {
+    func testAStreamWrittenInTheOldShapeFoldsToTheStateOfTheCurrentShape() throws {
+        let database = try makeDatabase()
+        let organizationID = try TestOrganization(database: database).id
+        let engine = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        let actor = EventMetadata(actorID: "test", actorType: .system)
+        let owner = try database.ownerConnection()
+        for id in ["ver_old", "ver_new"] {
+            try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id,
+                                              command: .invite(Invitation(entityID: "cus_1", checks: [.email],
+                                                                          expiresAt: now.addingTimeInterval(86_400))),
+                                              actor: actor, now: now))
+        }
+        // As the version 1 code appended a metadata change: the changes as the data object, schema version 1.
+        try EventStore.append(owner, organizationID: organizationID, streamID: "ver_old", expectedVersion: .exact(1),
+                              events: [NewEvent(id: UUID(), type: "MetadataUpdated", schemaVersion: 1,
+                                                data: ["campaign": "winter"], occurredAt: now)],
+                              metadata: actor)
+        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_new",
+                                          command: .updateMetadata(["campaign": "winter"]), actor: actor, now: now))
+        let stored = try EventStore.readStream(owner, organizationID: organizationID, streamID: "ver_new")
+        XCTAssertEqual(stored.last?.schemaVersion, 2)
+        XCTAssertEqual(stored.last?.data, ["changes": ["campaign": "winter"]])
+
+        let old = try XCTUnwrap(try VerificationStore.load(owner, organizationID: organizationID, id: "ver_old"))
+        let new = try XCTUnwrap(try VerificationStore.load(owner, organizationID: organizationID, id: "ver_new"))
+        XCTAssertEqual(old.state, new.state)
+        XCTAssertEqual(old.version, new.version)
+
+        // And it takes commands on that state: the old change is kept, the new one merged in.
+        let after = try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_old",
+                                                      command: .updateMetadata(["channel": "web"]), actor: actor, now: now))
+        XCTAssertEqual(after.verification.state.metadata, ["campaign": "winter", "channel": "web"])
+    }
+}

@@ -26,11 +26,21 @@ extension VerificationEvent {
         case let .statusOverridden(status, reason): return ["status": .string(status.rawValue), "reason": .string(reason)]
         case let .withdrawn(reason): return ["reason": reason.map(JSONValue.string) ?? .null]
         case let .metadataUpdated(changes):
-            return .object(changes.sorted { $0.key < $1.key }.map { ($0.key, $0.value.map(JSONValue.string) ?? .null) })
+            return ["changes": .object(changes.sorted { $0.key < $1.key }.map { ($0.key, $0.value.map(JSONValue.string) ?? .null) })]
         case .expired: return .object([])
         }
     }
 
+    /// The shape `data` is written in now; stored with the event, so that a reader knows which shape it holds.
+    public var schemaVersion: Int { VerificationUpcasters.currentVersion(of: type) }
+
+    /// An event as the log stores it, written in any shape this build has known: upcast to the current
+    /// shape, then read. The log itself is never rewritten.
+    public init(type: String, schemaVersion: Int, data: JSONValue) throws(UnreadableEvent) {
+        try self.init(type: type, data: try VerificationUpcasters.upcast(type: type, from: schemaVersion, data))
+    }
+
+    /// An event in the current shape of its type.
     public init(type: String, data: JSONValue) throws(UnreadableEvent) {
         func fail(_ reason: String) -> UnreadableEvent { UnreadableEvent(type: type, reason: reason) }
         func string(_ key: String) throws(UnreadableEvent) -> String {
@@ -69,7 +79,7 @@ extension VerificationEvent {
         case "VerificationWithdrawn":
             self = .withdrawn(reason: data["reason"]?.stringValue)
         case "MetadataUpdated":
-            guard let members = data.objectValue else { throw fail("changes") }
+            guard let members = data["changes"]?.objectValue else { throw fail("changes") }
             self = .metadataUpdated(changes: Dictionary(members.map { ($0.0, $0.1.stringValue) }, uniquingKeysWith: { $1 }))
         case "VerificationExpired":
             self = .expired
@@ -139,5 +149,29 @@ enum Coding {
             return date
         }
         return try? decoder.decode(type, from: Data(json.encoded()))
+    }
+}
+
+/// Each step maps an event type's data from one schema version to the next; reading an old event runs the
+/// steps from its version to the current one. A shape change adds a step here and never edits one.
+public enum VerificationUpcasters {
+    typealias Step = @Sendable (JSONValue) -> JSONValue
+
+    /// By event type, the steps from version 1 on: `steps[type][0]` turns version 1 into version 2.
+    static let steps: [String: [Step]] = [
+        // Version 1 held the changes as the data object itself, which left no room for any other field.
+        "MetadataUpdated": [{ ["changes": $0] }],
+    ]
+
+    public static func currentVersion(of type: String) -> Int { 1 + (steps[type]?.count ?? 0) }
+
+    /// `data`, written as version `version` of `type`, in the current shape.
+    public static func upcast(type: String, from version: Int,
+                              _ data: JSONValue) throws(VerificationEvent.UnreadableEvent) -> JSONValue {
+        let typeSteps = steps[type] ?? []
+        guard version >= 1, version <= typeSteps.count + 1 else {
+            throw VerificationEvent.UnreadableEvent(type: type, reason: "schema version \(version) is not one this build knows (1 to \(typeSteps.count + 1))")
+        }
+        return typeSteps.dropFirst(version - 1).reduce(data) { $1($0) }
     }
 }

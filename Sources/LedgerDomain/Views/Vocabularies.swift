@@ -1,6 +1,7 @@
 import Foundation
 
-/// The vocabularies of the other views, each a pure function of the ledger's state (SPEC §4 table).
+/// The views: the objects and vocabularies the API serves, each a pure function of the ledger's state (SPEC §4
+/// table); one file per vocabulary.
 public enum Views {
     /// Seed 004's validation status.
     public static func validationStatus(_ overall: OverallStatus, captureStarted: Bool) -> String {
