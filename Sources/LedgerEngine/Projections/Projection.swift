@@ -1,19 +1,22 @@
 import Foundation
 import LedgerDomain
 import LedgerStorage
+import Synchronization
 
-/// One stream as the projections and reactions see it: whose it is, its state and version, and its views
-/// rendered once (the read models and the webhooks carry the same bytes).
+/// One stream as the projections and reactions see it: whose it is, its state and version, and its views,
+/// rendered once when first asked for (the read models and the webhooks carry the same bytes; the state a
+/// command started from is never rendered).
 public struct StreamState: Sendable {
     public let organizationID: UUID
     public let verification: LoadedVerification
-    public let views: RenderedViews
+    private let rendered = RenderedOnce()
 
     public init(organizationID: UUID, _ verification: LoadedVerification) {
         self.organizationID = organizationID
         self.verification = verification
-        views = RenderedViews(verification)
     }
+
+    public var views: RenderedViews { rendered.views(of: verification) }
 
     public var id: String { verification.id }
     public var state: VerificationState { verification.state }
@@ -28,6 +31,19 @@ public struct RenderedViews: Sendable {
     public init(_ loaded: LoadedVerification) {
         verification = Views.verification(id: loaded.id, state: loaded.state, version: loaded.version).jsonString
         order = Views.order(id: loaded.id, state: loaded.state)?.jsonString
+    }
+}
+
+private final class RenderedOnce: Sendable {
+    private let rendered = Mutex<RenderedViews?>(nil)
+
+    func views(of loaded: LoadedVerification) -> RenderedViews {
+        rendered.withLock { rendered in
+            if let rendered { return rendered }
+            let views = RenderedViews(loaded)
+            rendered = views
+            return views
+        }
     }
 }
 
@@ -78,6 +94,11 @@ public enum Projections {
             let rows = projection.rows(after)
             guard let before else {
                 if rows.isEmpty && table.rowsCanDisappear { return [deleteAll(table, after)] }
+                return rows.map { upsert(table, $0) }
+            }
+            // A row carrying the stream version differs from the stored one after every append, and never
+            // goes away: no need to render the state before to know it is to be written.
+            if table.versionColumn != nil, !table.rowsCanDisappear, before.version != after.version {
                 return rows.map { upsert(table, $0) }
             }
             let stored = projection.rows(before)
