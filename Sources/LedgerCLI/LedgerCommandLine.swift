@@ -14,6 +14,7 @@ public enum LedgerCommandLine {
           dispatch   deliver webhooks from the outbox (serve runs a dispatcher too)
           orgs       create organizations: `ledger orgs create NAME`
           keys       API keys: `ledger keys create|list|revoke`
+          replay     compare (--check) or repair the read models against the log
           bench      benchmarks: `ledger bench append`, `ledger bench http`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
 
@@ -49,6 +50,9 @@ public enum LedgerCommandLine {
             case "keys":
                 if wantsHelp || rest.isEmpty { print(AccessCommands.keysHelp); return wantsHelp ? 0 : 2 }
                 try AccessCommands.keys(rest, settings: try Settings(environment: environment))
+            case "replay":
+                if wantsHelp { print(ReplayCommand.help); return 0 }
+                return try ReplayCommand.run(rest, settings: try Settings(environment: environment))
             case "bench":
                 if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
                 try BenchCommand.run(rest, settings: try Settings(environment: environment))

@@ -117,7 +117,7 @@ public final class CommandEngine: Sendable {
         while true {
             do {
                 return try open { tx in
-                    let command = try made ?? request()
+                    let command = try made ?? Self.atStoredPrecision(try request())
                     made = command
                     return try answer(try run(tx, command, mayUseCachedState: mayUseCachedState), tx)
                 }
@@ -125,6 +125,24 @@ public final class CommandEngine: Sendable {
                 mayUseCachedState = false
             }
         }
+    }
+
+    /// The request with its time as the log will give it back (PostgreSQL keeps microseconds), so that the
+    /// state a command leaves is the state its stream folds to.
+    static func atStoredPrecision(_ request: CommandRequest) -> CommandRequest {
+        var stored = request
+        stored.now = Timestamp.parse(PostgresTimestamp.format(request.now)) ?? request.now
+        return stored
+    }
+
+    /// `commands` decided on `state`, and the state after the events as the log will give them back: each
+    /// goes through its codec, which keeps times to the millisecond, so that the cache, the read models and
+    /// the answer hold what a fold of the stream holds.
+    static func decide(_ commands: [VerificationCommand], _ state: VerificationState,
+                       now: Date) throws -> (events: [VerificationEvent], state: VerificationState) {
+        let events = try VerificationDecider.run(commands, state, now: now).events
+        let stored = try events.map { try VerificationEvent(type: $0.type, schemaVersion: $0.schemaVersion, data: $0.data) }
+        return (stored, VerificationDecider.evolve(state, stored, at: now))
     }
 
     private func run(_ tx: PostgresConnection, _ request: CommandRequest, mayUseCachedState: Bool) throws -> CommandOutcome {
@@ -136,7 +154,7 @@ public final class CommandEngine: Sendable {
         if mayUseCachedState, request.idempotencySeed == nil, !request.rewritingReadModels,
            let cached = stateCache.get(organizationID: organizationID, id: id), cached.state.invitation?.livemode == request.livemode,
            expected == nil || expected == cached.version,
-           let decided = try? VerificationDecider.run(request.commands, cached.state, now: request.now), !decided.events.isEmpty {
+           let decided = try? Self.decide(request.commands, cached.state, now: request.now), !decided.events.isEmpty {
             return record(tx, request, before: cached, events: decided.events, after: decided.state,
                           onConflict: expected == nil ? .runAgainFromStream : .refuse)
         }
@@ -161,8 +179,8 @@ public final class CommandEngine: Sendable {
         let current = existing ?? LoadedVerification(id: id, state: VerificationDecider.initialState, version: 0)
         let decided: (events: [VerificationEvent], state: VerificationState)
         do {
-            decided = try VerificationDecider.run(request.commands, current.state, now: request.now)
-        } catch {
+            decided = try Self.decide(request.commands, current.state, now: request.now)
+        } catch let error as VerificationError {
             throw CommandError.refused(error)
         }
         guard !decided.events.isEmpty else {

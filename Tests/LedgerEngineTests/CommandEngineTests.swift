@@ -95,6 +95,26 @@ final class CommandEngineTests: XCTestCase {
         }
     }
 
+    /// The state a command leaves (which the cache keeps, and the read models are written from) is the
+    /// state its stream folds to, though clocks give sub-microsecond times and the codec keeps milliseconds.
+    func testTheStateACommandLeavesIsTheStateItsStreamFoldsTo() throws {
+        let engine = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
+        let now = Date(timeIntervalSince1970: 1_790_000_000.123_456_7)
+        let invitation = Invitation(entityID: "cus_1", checks: [.identityVerification], expiresAt: now.addingTimeInterval(86_400.000_4))
+        var outcomes = [try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_1",
+                                                          command: .invite(invitation), actor: actor, now: now))]
+        outcomes.append(try engine.execute(CommandRequest(
+            organizationID: organizationID, livemode: false, streamID: "ver_1",
+            command: .startAttempt(attemptID: "att_1", url: "https://capture.example/att_1", expiresAt: now.addingTimeInterval(900.000_9)),
+            actor: actor, now: now.addingTimeInterval(0.000_000_4))))
+        let folded = try database.pool(size: 1).withConnection {
+            try XCTUnwrap(try VerificationStore.load($0, organizationID: organizationID, id: "ver_1"))
+        }
+        XCTAssertEqual(outcomes.last?.verification.state, folded.state)
+        XCTAssertEqual(outcomes.last?.verification.document,
+                       Views.verification(id: "ver_1", state: folded.state, version: folded.version).jsonString)
+    }
+
     func testTheCallersExpectedVersionAndModeAreChecked() throws {
         let engine = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
         try invite(engine, "ver_1")

@@ -124,6 +124,10 @@ public enum Projections {
     }
 
     static func deleteAll(_ table: ProjectionTable, _ stream: StreamState) -> PostgresStatement {
-        ("DELETE FROM ledger.\(table.name) WHERE organization_id = $1 AND id = $2", [stream.organizationID, stream.id])
+        deleteAll(table, organizationID: stream.organizationID, id: stream.id)
+    }
+
+    static func deleteAll(_ table: ProjectionTable, organizationID: UUID, id: String) -> PostgresStatement {
+        ("DELETE FROM ledger.\(table.name) WHERE organization_id = $1 AND id = $2", [organizationID, id])
     }
 }

@@ -1,0 +1,106 @@
+import Foundation
+import LedgerDomain
+@testable import LedgerEngine
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// Read models checked against, and repaired from, the log alone.
+final class ReplayTests: XCTestCase {
+    var database: TestDatabase!
+    var organizationID: UUID!
+    var engine: CommandEngine!
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+    let actor = EventMetadata(actorID: "test", actorType: .system)
+
+    override func setUpWithError() throws {
+        database = try makeDatabase()
+        organizationID = try TestOrganization(database: database).id
+        engine = CommandEngine(pool: database.pool(size: 4), stateCacheSize: 100)
+    }
+
+    func execute(_ id: String, _ command: VerificationCommand) throws {
+        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id, command: command,
+                                          actor: actor, now: now))
+    }
+
+    func count(_ connection: PostgresConnection, _ table: String) throws -> Int64 {
+        try connection.query("SELECT count(*) FROM ledger.\(table)").int64(0, 0) ?? -1
+    }
+
+    func testCheckNamesHandCorruptedRowsAndReplayRepairsThemWithoutTouchingTheLogOrTheOutbox() throws {
+        let owner = try database.ownerConnection()
+        // A subscriber, so that commands queue webhooks and a replay that ran the outbox would show.
+        try owner.query("""
+            INSERT INTO ledger.webhook_endpoints (id, organization_id, livemode, url, events, secret)
+            VALUES ('we_1', $1, false, 'https://hooks.example/ledger', ARRAY['*'], 'whsec_test')
+            """, [organizationID])
+        for id in ["ver_1", "ver_2", "ver_3"] {
+            try execute(id, .invite(Invitation(entityID: "cus_1", checks: [.email], expiresAt: now.addingTimeInterval(86_400))))
+        }
+        try execute("ver_3", .withdraw(reason: "changed their mind"))
+        XCTAssertEqual(try Replay.check(owner), [], "commands leave the read models as the log makes them")
+
+        try owner.query("UPDATE ledger.verifications SET status = 'approved' WHERE organization_id = $1 AND id = 'ver_1'", [organizationID])
+        try owner.query("DELETE FROM ledger.verification_deadlines WHERE organization_id = $1 AND id = 'ver_2'", [organizationID])
+        try owner.query("INSERT INTO ledger.verification_deadlines VALUES ($1, 'ver_ghost', now())", [organizationID])
+        try owner.query("UPDATE ledger.orders SET score = 'ID_VERIFIED', document = '{}' WHERE organization_id = $1 AND id = 'ver_3'",
+                        [organizationID])
+        let events = try count(owner, "events"), outbox = try count(owner, "outbox")
+        XCTAssertGreaterThan(outbox, 0)
+
+        let found = try Replay.check(owner)
+        XCTAssertEqual(found, [
+            ReplayDifference(projection: "verifications", organizationID: organizationID, id: "ver_1", kind: .fields(["status"])),
+            ReplayDifference(projection: "orders", organizationID: organizationID, id: "ver_3", kind: .fields(["score", "document"])),
+            ReplayDifference(projection: "verification_deadlines", organizationID: organizationID, id: "ver_2", kind: .missing),
+            ReplayDifference(projection: "verification_deadlines", organizationID: organizationID, id: "ver_ghost", kind: .unexpected),
+        ])
+        XCTAssertEqual(try Replay.check(owner), found, "a check changes nothing")
+
+        XCTAssertEqual(try Replay.repair(owner), found)
+        XCTAssertEqual(try Replay.check(owner), [])
+        XCTAssertEqual(try count(owner, "events"), events, "a replay appends nothing to the log")
+        XCTAssertEqual(try count(owner, "outbox"), outbox, "a replay queues no webhook")
+    }
+
+    /// Commands keep coming while a replay repairs: each stream is rewritten under its lock, so neither
+    /// loses the other's write.
+    func testARepairBesideCommandsLosesNothing() throws {
+        let ids = (0..<8).map { "ver_\($0)" }
+        for id in ids {
+            try execute(id, .invite(Invitation(entityID: "cus_1", checks: [.email], expiresAt: now.addingTimeInterval(86_400))))
+        }
+        let owner = try database.ownerConnection()
+        try owner.query("UPDATE ledger.verifications SET status = 'declined' WHERE organization_id = $1", [organizationID])
+        let conninfo = database.conninfo, engine = engine!, organizationID = organizationID!, actor = actor, now = now
+        let failures = Collector<String>()
+        concurrently(2) { index in
+            do {
+                if index == 0 {
+                    let connection = try PostgresConnection(conninfo: conninfo)
+                    try connection.execute("SET search_path = ledger, public")
+                    try Replay.repair(connection)
+                } else {
+                    for round in 0..<5 {
+                        for id in ids {
+                            try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id,
+                                                              command: .updateMetadata(["round": String(round)]), actor: actor, now: now))
+                        }
+                    }
+                }
+            } catch {
+                failures.append("\(index): \(error)")
+            }
+        }
+        XCTAssertEqual(failures.values, [])
+        XCTAssertEqual(try Replay.check(owner), [])
+        let rows = try owner.query("SELECT version, document::jsonb->'metadata'->>'round' FROM ledger.verifications WHERE organization_id = $1",
+                                   [organizationID])
+        XCTAssertEqual(rows.count, ids.count)
+        for row in 0..<rows.count {
+            XCTAssertEqual(rows.int64(row, 0), 6)
+            XCTAssertEqual(rows.string(row, 1), "4")
+        }
+    }
+}
