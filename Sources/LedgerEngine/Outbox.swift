@@ -78,7 +78,7 @@ public enum Outbox {
             """, [organizationID, invitation.livemode, after.id, PostgresArray(changes.map(\.type.rawValue)),
                   PostgresArray(changes.map(\.previous.jsonString)), invitation.postbackURL, PostgresArray(invitation.postbackEvents),
                   Timestamp.rfc3339(now), documents.order ?? "null", documents.verification,
-                  Views.metadata(after.state.metadata).jsonString, after.version,
+                  ViewJSON.metadata(after.state.metadata).jsonString, after.version,
                   eventID.map { $0.uuidString.lowercased() }])]
     }
 

@@ -112,7 +112,7 @@ final class CommandEngineTests: XCTestCase {
         }
         XCTAssertEqual(outcomes.last?.verification.state, folded.state)
         XCTAssertEqual(outcomes.last?.verification.document,
-                       Views.verification(id: "ver_1", state: folded.state, version: folded.version).jsonString)
+                       VerificationView.object(id: "ver_1", state: folded.state, version: folded.version).jsonString)
     }
 
     func testTheCallersExpectedVersionAndModeAreChecked() throws {

@@ -185,23 +185,23 @@ enum VerificationsResource {
             return verificationResponse(loaded, status: 200)
         case .latestAttempt:
             guard let attempt = loaded.state.attempts.last else { return verificationResponse(loaded, status: 200) }
-            return .json(201, Views.attempt(attempt, verificationID: loaded.id), headers: [etag])
+            return .json(201, VerificationView.attempt(attempt, verificationID: loaded.id), headers: [etag])
         case .attempt:
             let attemptID = request.parameter("attempt_id")
             guard let attempt = loaded.state.attempts.first(where: { $0.id == attemptID }) else {
                 throw APIFailure.notFound("attempt", attemptID, param: "attempt_id")
             }
-            return .json(200, Views.attempt(attempt, verificationID: loaded.id), headers: [etag])
+            return .json(200, VerificationView.attempt(attempt, verificationID: loaded.id), headers: [etag])
         case .latestDispute:
             guard let dispute = loaded.state.disputes.last else { return verificationResponse(loaded, status: 200) }
-            return .json(201, Views.dispute(dispute), headers: [etag])
+            return .json(201, VerificationView.dispute(dispute), headers: [etag])
         }
     }
 
     static func verificationResponse(_ loaded: LoadedVerification, status: Int) -> HTTPResponse {
         let etag = ("ETag", "\"\(loaded.version)\"")
         guard let document = loaded.document else {
-            return .json(status, Views.verification(id: loaded.id, state: loaded.state, version: loaded.version), headers: [etag])
+            return .json(status, VerificationView.object(id: loaded.id, state: loaded.state, version: loaded.version), headers: [etag])
         }
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json"), etag], body: Array(document.utf8))
     }

@@ -173,11 +173,11 @@ enum WebhookEndpointsResource {
             .map { JSONValue.string($0.trimmingCharacters(in: CharacterSet(charactersIn: "\""))) }
         return .object([
             ("id", .string(id)), ("object", "webhook_endpoint"), ("url", .string(url)), ("events", .array(names)),
-            ("description", Views.text(rows.string(row, 3))), ("enabled", .bool(enabled)),
-            ("disabled_reason", Views.text(rows.string(row, 5))), ("livemode", .bool(livemode)),
-            ("created_at", Views.time(rows.date(row, 7))), ("updated_at", Views.time(rows.date(row, 8))),
-            ("previous_secret_expires_at", Views.time(rows.date(row, 9))),
-            ("delivery_mode", Views.text(rows.string(row, 10))),
+            ("description", ViewJSON.text(rows.string(row, 3))), ("enabled", .bool(enabled)),
+            ("disabled_reason", ViewJSON.text(rows.string(row, 5))), ("livemode", .bool(livemode)),
+            ("created_at", ViewJSON.time(rows.date(row, 7))), ("updated_at", ViewJSON.time(rows.date(row, 8))),
+            ("previous_secret_expires_at", ViewJSON.time(rows.date(row, 9))),
+            ("delivery_mode", ViewJSON.text(rows.string(row, 10))),
         ])
     }
 
@@ -188,7 +188,7 @@ enum WebhookEndpointsResource {
     }
 
     static func postbackSecret(secret: String?, previousExpiresAt: Date?) -> JSONValue {
-        .object([("object", "webhook_secret"), ("secret", Views.text(secret)),
-                 ("previous_secret_expires_at", Views.time(previousExpiresAt))])
+        .object([("object", "webhook_secret"), ("secret", ViewJSON.text(secret)),
+                 ("previous_secret_expires_at", ViewJSON.time(previousExpiresAt))])
     }
 }

@@ -24,13 +24,18 @@ public struct ValidityPolicy: Sendable, Equatable {
 }
 
 /// The small conversions every view shares.
-enum ViewJSON {
-    static func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.rfc3339($0)) } ?? .null }
+public enum ViewJSON {
+    public static func time(_ date: Date?) -> JSONValue { date.map { .string(Timestamp.rfc3339($0)) } ?? .null }
 
-    static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+    public static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
 
     static func codes(_ codes: [ResponseCode]) -> JSONValue {
         .array(codes.map { .object([("code", .int(Int64($0.code))), ("summary", text($0.summary))]) })
+    }
+
+    /// Keys in order, so the same metadata always renders the same bytes.
+    public static func metadata(_ metadata: [String: String]) -> JSONValue {
+        .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
     }
 
     /// Whole seconds since 1970, rounded down; a date outside what the API can hold is clamped to its bounds so

@@ -1,7 +1,7 @@
 import Foundation
 
-/// The views: the objects and vocabularies the API serves, each a pure function of the ledger's state (SPEC §4
-/// table); one file per vocabulary.
+/// The status mappings of SPEC §4's table, which the views (one file each in this folder: `VerificationView`,
+/// `OrderView`, `ValidationView`, …) share: each a pure function of the ledger's state.
 public enum Views {
     /// Seed 004's validation status.
     public static func validationStatus(_ overall: OverallStatus, captureStarted: Bool) -> String {

@@ -29,8 +29,8 @@ public struct RenderedViews: Sendable {
     public let order: String?
 
     public init(_ loaded: LoadedVerification) {
-        verification = Views.verification(id: loaded.id, state: loaded.state, version: loaded.version).jsonString
-        order = Views.order(id: loaded.id, state: loaded.state)?.jsonString
+        verification = VerificationView.object(id: loaded.id, state: loaded.state, version: loaded.version).jsonString
+        order = OrderView.object(id: loaded.id, state: loaded.state)?.jsonString
     }
 }
 
