@@ -3949,6 +3949,10 @@ enum OpenAPIDocument {
           "type": {
             "type": "string"
           },
+          "schema_version": {
+            "type": "integer",
+            "description": "The shape of data: events keep the shape they were written in (MetadataUpdated 1 held the changes as data itself, 2 under changes)."
+          },
           "version": {
             "type": "integer"
           },

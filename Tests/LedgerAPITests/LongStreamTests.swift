@@ -80,6 +80,8 @@ final class LongStreamTests: XCTestCase {
         let whole = try get("/v1/verifications/\(id)/events")
         XCTAssertEqual(whole["data"]?.arrayValue?.count, 100, "100 a page unless asked otherwise")
         XCTAssertEqual(whole["has_more"], true)
+        XCTAssertEqual(whole["data"]?.arrayValue?.prefix(2).map { $0["schema_version"] }, [1, 2],
+                       "each event says the shape its data is in: the invite's first, metadata changes' second")
         XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=evt_1", expect: 400)["error"]?["param"], "starting_after")
         XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=\(UUID().uuidString)", expect: 400)["error"]?["param"],
                        "starting_after")

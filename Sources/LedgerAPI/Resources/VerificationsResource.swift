@@ -230,6 +230,7 @@ enum VerificationsResource {
             ("id", .string(event.id.uuidString.lowercased())),
             ("object", "event"),
             ("type", .string(event.type)),
+            ("schema_version", .int(Int64(event.schemaVersion))),
             ("version", .int(event.version)),
             ("position", .int(event.position)),
             ("occurred_at", .string(Timestamp.rfc3339(event.occurredAt))),
