@@ -1,6 +1,7 @@
 import Foundation
 @testable import LedgerAPI
 import LedgerDomain
+@testable import LedgerEngine
 import LedgerStorage
 import LedgerTestSupport
 @testable import LedgerWebhooks
@@ -188,15 +189,16 @@ final class WebhookReliabilityTests: XCTestCase {
         let now = Date()
         let before = LoadedVerification(id: "ver_repeated", state: VerificationDecider.initialState, version: 0)
         let invitation = Invitation(entityID: "e", checks: [.email], postbackURL: "http://127.0.0.1:1/postback", expiresAt: now.addingTimeInterval(86_400))
-        let events = try VerificationDecider.decide(.invite(invitation), before.state, now: now)
-        var after = before
-        for event in events { after.state = VerificationDecider.evolve(after.state, event, at: now) }
-        after.version = Int64(events.count)
+        let (events, state) = try VerificationDecider.run(.invite(invitation), before.state, now: now)
+        let after = LoadedVerification(id: before.id, state: state, version: Int64(events.count))
         let pool = database.pool(size: 1)
         let writes = try pool.withConnection(scope: .tenant(organizationID: acme.id, livemode: false)) { connection in
             try connection.transaction({ tx in
-                VerificationStore.appendAndProject(tx, organizationID: acme.id, before: before, after: after, events: events, now: now,
-                                                   actor: EventMetadata(actorID: "test", actorType: .system))
+                VerificationStore.appendAndProject(tx, organizationID: acme.id, before: before, after: after, events: events,
+                                                   eventIDs: events.map { _ in UUID() }, now: now,
+                                                   actor: EventMetadata(actorID: "test", actorType: .system),
+                                                   rewritingReadModels: false, conflict: { AppendError.wrongExpectedVersion(
+                                                       streamID: before.id, expected: .noStream, current: $0) })
             }, handingOverWrites: true).writes
         }
         guard let writes else { return XCTFail("the command only queued writes") }

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCrypto
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerStorage
 import LedgerWebhooks
