@@ -1,4 +1,5 @@
 import Foundation
+import LedgerEngine
 import LedgerLog
 import LedgerStorage
 
@@ -26,12 +27,15 @@ public final class Database: @unchecked Sendable {
         conninfo = cluster.conninfo()
     }
 
-    /// Applies pending migrations over a connection of the database owner.
+    /// Applies pending migrations over a connection of the database owner, then rebuilds every projection
+    /// whose code is at a newer version than its rows.
     @discardableResult
     public func migrate() throws -> (applied: [Migrator.Migration], latest: Int) {
         let migrator = try Migrator(directory: try Migrator.locateSchemaDirectory())
         let connection = try PostgresConnection(conninfo: conninfo)
         let applied = try migrator.migrate(connection)
+        let rebuilt = try Replay.rebuildRaised(connection)
+        if !rebuilt.isEmpty { Log.info("rebuilt projections whose version was raised", ["projections": .string(rebuilt.joined(separator: ","))]) }
         return (applied, migrator.migrations.last?.version ?? 0)
     }
 

@@ -11,7 +11,9 @@ enum ReplayCommand {
         (projection, organization/id, and which columns) and exits 1 if any differ, 0 otherwise, changing
         nothing. Without it, it also rewrites the rows of each differing stream, in a short transaction that
         locks the stream as commands do (so `ledger serve` may keep running), and deletes rows the log makes
-        no row for. It appends nothing to the log and queues no webhook.
+        no row for, and records the projections' versions. It appends nothing to the log and queues no webhook.
+        A projection whose version was raised in the code is rebuilt this way by `ledger migrate` (and by
+        every command that migrates first, `ledger serve` among them).
 
         Projections: \(Projections.inline.map { $0.name }.joined(separator: ", ")) (default: all).
         Uses DATABASE_URL or the embedded PostgreSQL, as the database owner.

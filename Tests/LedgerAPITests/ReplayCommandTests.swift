@@ -16,6 +16,7 @@ final class ReplayCommandTests: XCTestCase {
         let id = try XCTUnwrap(created.json?["id"]?.stringValue)
         let environment = ["DATABASE_URL": database.conninfo]
         func replay(_ arguments: String...) -> Int32 { LedgerCommandLine.run(["ledger", "replay"] + arguments, environment: environment) }
+        func migrate() -> Int32 { LedgerCommandLine.run(["ledger", "migrate"], environment: environment) }
 
         XCTAssertEqual(replay("--check"), 0)
         let owner = try database.ownerConnection()
@@ -27,5 +28,12 @@ final class ReplayCommandTests: XCTestCase {
         XCTAssertEqual(replay(), 0)
         XCTAssertEqual(replay("--check"), 0)
         XCTAssertEqual(try owner.query("SELECT entity_id FROM ledger.verifications WHERE id = $1", [id]).string(0, 0), "cus_1")
+
+        // `ledger migrate` (as every command that migrates) rebuilds a projection whose version was raised.
+        try owner.query("UPDATE ledger.projection_versions SET version = 0 WHERE name = 'verifications'")
+        try owner.query("UPDATE ledger.verifications SET status = 'approved' WHERE id = $1", [id])
+        XCTAssertEqual(migrate(), 0)
+        XCTAssertEqual(try owner.query("SELECT status FROM ledger.verifications WHERE id = $1", [id]).string(0, 0), "created")
+        XCTAssertEqual(try owner.query("SELECT version FROM ledger.projection_versions WHERE name = 'verifications'").int(0, 0), 1)
     }
 }

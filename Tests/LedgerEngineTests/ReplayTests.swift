@@ -104,3 +104,32 @@ final class ReplayTests: XCTestCase {
         }
     }
 }
+
+/// A projection whose code version was raised is rebuilt once, and alone.
+final class RaisedProjectionVersionTests: XCTestCase {
+    func testOnlyTheRaisedProjectionIsRebuiltAndThenRecorded() throws {
+        let database = try makeDatabase()
+        let organizationID = try TestOrganization(database: database).id
+        let engine = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_1",
+                                          command: .invite(Invitation(entityID: "cus_1", checks: [.email], expiresAt: now.addingTimeInterval(86_400))),
+                                          actor: EventMetadata(actorID: "test", actorType: .system), now: now))
+        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_1", command: .withdraw(reason: nil),
+                                          actor: EventMetadata(actorID: "test", actorType: .system), now: now))
+        let owner = try database.ownerConnection()
+        XCTAssertEqual(try Replay.rebuildRaised(owner), [], "a migrated database is at every projection's version")
+
+        // The rows of an older orders projection, and a stray change to a verification row.
+        try owner.query("UPDATE ledger.projection_versions SET version = 0 WHERE name = 'orders'")
+        try owner.query("UPDATE ledger.orders SET score = 'PENDING'")
+        try owner.query("UPDATE ledger.verifications SET entity_id = 'cus_9'")
+
+        XCTAssertEqual(try Replay.rebuildRaised(owner), ["orders"])
+        XCTAssertEqual(try owner.query("SELECT score FROM ledger.orders WHERE id = 'ver_1'").string(0, 0), "WITHDRAWN")
+        XCTAssertEqual(try owner.query("SELECT entity_id FROM ledger.verifications WHERE id = 'ver_1'").string(0, 0), "cus_9",
+                       "a projection at its version is left as it is")
+        XCTAssertEqual(try owner.query("SELECT version FROM ledger.projection_versions WHERE name = 'orders'").int(0, 0), 1)
+        XCTAssertEqual(try Replay.rebuildRaised(owner), [])
+    }
+}

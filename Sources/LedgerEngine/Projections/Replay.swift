@@ -36,6 +36,7 @@ public enum Replay {
     public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline) throws -> [ReplayDifference] {
         try connection.transaction { tx in
             try tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            try tx.execute(sessionSettings)
             for projection in projections {
                 try tx.execute("CREATE TEMP TABLE \(shadow(projection)) (LIKE ledger.\(projection.table.name)) ON COMMIT DROP")
             }
@@ -59,6 +60,7 @@ public enum Replay {
         var seen = Set<String>()
         for difference in found where seen.insert("\(difference.organizationID)/\(difference.id)").inserted {
             try connection.transaction { tx in
+                try tx.execute(sessionSettings)
                 let organizationID = difference.organizationID, id = difference.id
                 _ = try tx.query("SELECT 1 FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2 FOR UPDATE",
                                  [organizationID, id])
@@ -73,8 +75,41 @@ public enum Replay {
                 _ = try tx.pipeline(statements)
             }
         }
+        try record(connection, projections)
         return found
     }
+
+    /// Rebuilds (`repair`) every projection whose code is at a newer version than the one its rows were
+    /// written by, and records the new versions; returns their names (none when every one is current).
+    @discardableResult
+    public static func rebuildRaised(_ connection: PostgresConnection,
+                                     projections: [any Projection] = Projections.inline) throws -> [String] {
+        let rows = try connection.query("SELECT name, version FROM ledger.projection_versions")
+        var stored: [String: Int] = [:]
+        for row in 0..<rows.count {
+            guard let name = rows.string(row, 0), let version = rows.int(row, 1) else {
+                throw StorageError.unreadableRow(table: "projection_versions", key: rows.string(row, 0) ?? "?")
+            }
+            stored[name] = version
+        }
+        let raised = projections.filter { projection in stored[projection.name].map { $0 < projection.version } ?? true }
+        guard !raised.isEmpty else { return [] }
+        try repair(connection, projections: raised)
+        return raised.map { $0.name }
+    }
+
+    /// Notes that the rows of `projections` are those of their code's version.
+    static func record(_ connection: PostgresConnection, _ projections: [any Projection]) throws {
+        _ = try connection.pipeline(projections.map { projection in
+            ("""
+             INSERT INTO ledger.projection_versions (name, version) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, rebuilt_at = now()
+             """, [projection.name, projection.version])
+        })
+    }
+
+    /// Times read and written in UTC and ISO format, as the service's connections have them.
+    static let sessionSettings = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'"
 
     static func shadow(_ projection: any Projection) -> String { "pg_temp.replay_\(projection.table.name)" }
 
