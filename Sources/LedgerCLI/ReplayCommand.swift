@@ -1,5 +1,6 @@
 import Foundation
 import LedgerEngine
+import LedgerLog
 import LedgerStorage
 
 enum ReplayCommand {
@@ -46,7 +47,18 @@ enum ReplayCommand {
         defer { database.close() }
         let connection = try PostgresConnection(conninfo: database.conninfo)
         try connection.execute("SET search_path = ledger, public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
-        let differences = check ? try Replay.check(connection, projections: projections) : try Replay.repair(connection, projections: projections)
+        // One JSON line on standard error every few seconds: streams folded and their rate.
+        let started = Date()
+        var reported = started
+        func progress(_ streams: Int) {
+            let now = Date()
+            guard now.timeIntervalSince(reported) >= 2 else { return }
+            reported = now
+            Log.info("replay progress", ["streams": .int(streams),
+                                         "streams_per_s": .double(Double(streams) / max(0.001, now.timeIntervalSince(started)))])
+        }
+        let differences = check ? try Replay.check(connection, projections: projections, progress: progress)
+            : try Replay.repair(connection, projections: projections, progress: progress)
         for difference in differences { print(difference.description) }
         let streams = Set(differences.map { "\($0.organizationID)/\($0.id)" }).count
         if check {

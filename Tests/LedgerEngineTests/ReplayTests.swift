@@ -56,7 +56,9 @@ final class ReplayTests: XCTestCase {
             ReplayDifference(projection: "verification_deadlines", organizationID: organizationID, id: "ver_2", kind: .missing),
             ReplayDifference(projection: "verification_deadlines", organizationID: organizationID, id: "ver_ghost", kind: .unexpected),
         ])
-        XCTAssertEqual(try Replay.check(owner), found, "a check changes nothing")
+        var folded: [Int] = []
+        XCTAssertEqual(try Replay.check(owner, progress: { folded.append($0) }), found, "a check changes nothing")
+        XCTAssertEqual(folded, [3], "progress after each page of streams")
 
         XCTAssertEqual(try Replay.repair(owner), found)
         XCTAssertEqual(try Replay.check(owner), [])

@@ -33,14 +33,16 @@ public struct ReplayDifference: Sendable, Equatable, CustomStringConvertible {
 public enum Replay {
     /// Folds every stream and compares the rows its projections make with the live rows, in one
     /// repeatable-read snapshot (so commands committing meanwhile are in both or in neither). Changes nothing.
-    public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline) throws -> [ReplayDifference] {
+    /// `progress` is told how many streams were folded so far, after every page of them.
+    public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                             progress: (_ streams: Int) -> Void = { _ in }) throws -> [ReplayDifference] {
         try connection.transaction { tx in
             try tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             try tx.execute(sessionSettings)
             for projection in projections {
                 try tx.execute("CREATE TEMP TABLE \(shadow(projection)) (LIKE ledger.\(projection.table.name)) ON COMMIT DROP")
             }
-            try forEachStream(tx) { stream in
+            try forEachStream(tx, progress: progress) { stream in
                 let statements = projections.flatMap { projection in
                     projection.rows(stream).map { insert(into: shadow(projection), projection.table, $0) }
                 }
@@ -54,9 +56,9 @@ public enum Replay {
     /// the stream first (as commands do), so `ledger serve` may keep taking commands; live rows the log
     /// makes no row for are deleted. Returns what it repaired.
     @discardableResult
-    public static func repair(_ connection: PostgresConnection,
-                              projections: [any Projection] = Projections.inline) throws -> [ReplayDifference] {
-        let found = try check(connection, projections: projections)
+    public static func repair(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                              progress: (_ streams: Int) -> Void = { _ in }) throws -> [ReplayDifference] {
+        let found = try check(connection, projections: projections, progress: progress)
         var seen = Set<String>()
         for difference in found where seen.insert("\(difference.organizationID)/\(difference.id)").inserted {
             try connection.transaction { tx in
@@ -119,8 +121,10 @@ public enum Replay {
     }
 
     /// Every stream's latest state, streams a page at a time in key order.
-    static func forEachStream(_ tx: PostgresConnection, _ body: (StreamState) throws -> Void) throws {
+    static func forEachStream(_ tx: PostgresConnection, progress: (Int) -> Void,
+                              _ body: (StreamState) throws -> Void) throws {
         var after: (UUID, String)?
+        var folded = 0
         while true {
             let page = try tx.query("""
                 SELECT organization_id, stream_id FROM ledger.streams
@@ -136,6 +140,8 @@ public enum Replay {
                     try body(StreamState(organizationID: organizationID, loaded))
                 }
             }
+            folded += page.count
+            progress(folded)
             guard page.count == 1000 else { return }
         }
     }
