@@ -23,7 +23,7 @@ public enum VerificationStore {
     /// Folds the stream, page by page; `lock` queues concurrent commands on the stream's row instead of
     /// failing them. With `asOf`, the fold stops at the first event after that time.
     public static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
-                     asOf: Date? = nil) throws -> LoadedVerification? {
+                            asOf: Date? = nil) throws -> LoadedVerification? {
         var state = VerificationDecider.initialState
         var version: Int64 = 0
         try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, lockingStream: lock) { recorded in
