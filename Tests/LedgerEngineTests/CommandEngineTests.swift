@@ -56,6 +56,21 @@ final class CommandEngineTests: XCTestCase {
         XCTAssertEqual(try storedVersion("ver_1"), 4)
     }
 
+    /// Two deliveries of one provider event at once: the second waits on the stream's lock, then finds the
+    /// first's event.
+    func testAProvidersEventDeliveredTwiceAtOnceAppendsOnce() throws {
+        let engine = CommandEngine(pool: database.pool(size: 4), stateCacheSize: 100)
+        try invite(engine, "ver_1")
+        let delivery = request("ver_1", startAttempt("att_1"), seed: "sandbox/evt_43")
+        let outcomes = Collector<Bool>(), failures = Collector<String>()
+        concurrently(2) { _ in
+            do { outcomes.append(try engine.execute(delivery).repeated) } catch { failures.append("\(error)") }
+        }
+        XCTAssertEqual(failures.values, [])
+        XCTAssertEqual(outcomes.values.sorted { !$0 && $1 }, [false, true])
+        XCTAssertEqual(try storedVersion("ver_1"), 2)
+    }
+
     func testSeedsGiveStableDistinctVersion8Ids() {
         let id = Digest.uuid(fromSeed: "sandbox/evt_42/0")
         XCTAssertEqual(id, Digest.uuid(fromSeed: "sandbox/evt_42/0"))
