@@ -34,7 +34,9 @@ final class CommandEngineTests: XCTestCase {
     }
 
     func storedVersion(_ id: String) throws -> Int64 {
-        try database.pool(size: 1).withConnection { try EventStore.version($0, organizationID: organizationID, streamID: id) }
+        try database.pool(size: 1).withConnection(scope: .organization(organizationID)) {
+            try EventStore.version($0, organizationID: organizationID, streamID: id)
+        }
     }
 
     func testAProvidersEventDeliveredTwiceAppendsOnce() throws {
@@ -97,7 +99,7 @@ final class CommandEngineTests: XCTestCase {
             let outcome = try engine.execute({
                 requestsMade += 1
                 return self.request(id, .updateMetadata(["campaign": "winter"]))
-            }, inTransaction: { try pool.transaction($0) }, answer: { outcome, _ in
+            }, inTransaction: { try pool.transaction(scope: .organization(self.organizationID), $0) }, answer: { outcome, _ in
                 answers += 1
                 return outcome
             })
@@ -122,7 +124,7 @@ final class CommandEngineTests: XCTestCase {
             organizationID: organizationID, livemode: false, streamID: "ver_1",
             command: .startAttempt(attemptID: "att_1", url: "https://capture.example/att_1", expiresAt: now.addingTimeInterval(900.000_9)),
             actor: actor, now: now.addingTimeInterval(0.000_000_4))))
-        let folded = try database.pool(size: 1).withConnection {
+        let folded = try database.pool(size: 1).withConnection(scope: .organization(organizationID)) {
             try XCTUnwrap(try VerificationStore.load($0, organizationID: organizationID, id: "ver_1"))
         }
         XCTAssertEqual(outcomes.last?.verification.state, folded.state)
