@@ -32,8 +32,10 @@ enum BenchCommand {
             Starts `ledger serve`, a `ledger dispatch` process and a fast receiver; drives R commands/s that
             each produce one webhook and measures commit-to-receipt latency, then builds a backlog with no
             dispatcher running and times its drain by a fresh one; the reference is wrk POSTing the same signed
-            payloads to the same receiver over as many connections (32). Last line: {"rate","p50_ms","p99_ms",
-            "max_deliveries_per_s","backlog","reference_requests_per_s","drain_ratio","lost"}.
+            payloads to the same receiver over as many connections as the dispatcher's concurrency
+            (LEDGER_WEBHOOK_CONCURRENCY, 16), and URLSession doing the same shows the HTTP client's own ceiling.
+            Last line: {"rate","p50_ms","p99_ms","max_deliveries_per_s","backlog","reference_requests_per_s",
+            "drain_ratio","urlsession_requests_per_s","lost"}.
 
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """

@@ -13,9 +13,10 @@ import Synchronization
 /// phase drives commands unbounded while no dispatcher runs, so a backlog builds, then starts one and times
 /// the drain: that measures the dispatcher, not how fast clients can create verifications. The drain rate is
 /// compared with a reference measured in the same run: wrk POSTing the same signed payloads to the same receiver
-/// over as many connections as the dispatcher has deliveries in flight (`drain_ratio`).
+/// over as many connections as the dispatcher has deliveries in flight (`LEDGER_WEBHOOK_CONCURRENCY`, 16 by
+/// default) (`drain_ratio`). A second figure, URLSession POSTing them the same way, shows how much of the gap is
+/// the HTTP client the dispatcher is built on.
 enum WebhookBenchmark {
-    static let concurrency = 32
 
     /// Receipt times by verification id, from an in-process receiver on libmicrohttpd.
     final class Receiver: @unchecked Sendable {
@@ -39,6 +40,7 @@ enum WebhookBenchmark {
     }
 
     static func run(rate: Int, seconds: Int, settings: Settings) throws {
+        let concurrency = settings.webhooks.concurrency
         let database = try Database(settings: settings)
         defer { database.close() }
         try database.migrate()
@@ -92,37 +94,54 @@ enum WebhookBenchmark {
 
         // The reference: the same signed payloads, POSTed by wrk to the same receiver (the dispatcher, done
         // with the backlog, only polls meanwhile).
-        let reference = try referenceRate(database: database, endpointID: endpointID, secret: secret, url: hookURL, seconds: 5)
+        let requests = try signedRequests(database: database, endpointID: endpointID, secret: secret)
+        let reference = try referenceRate(requests, url: hookURL, connections: concurrency, seconds: 5)
         let drainRatio = deliveriesPerSecond / reference
+        let clientRate = urlSessionRate(requests, url: hookURL, concurrency: concurrency, seconds: 5)
 
         let p50 = BenchCommand.percentile(latencies, 0.50), p99 = BenchCommand.percentile(latencies, 0.99)
         print("phase 1: \(paced.sent.count) commands at \(rate)/s; commit-to-receipt p50 \(BenchCommand.format(p50, 2)) ms, p99 \(BenchCommand.format(p99, 2)) ms (target p99 < 100 ms at 200/s)")
         print("phase 2: a backlog of \(flood.sent.count) messages drained at \(BenchCommand.format(deliveriesPerSecond)) deliveries/s\(drained ? "" : "; not all arrived in time")")
         print("reference: wrk posting the same signed payloads to the receiver over \(concurrency) connections: \(BenchCommand.format(reference)) requests/s; drain_ratio \(BenchCommand.format(drainRatio, 3)) (target >= 0.5)")
+        print("client: URLSession posting them \(concurrency) at a time, as the dispatcher does, with no database: \(BenchCommand.format(clientRate)) requests/s (\(BenchCommand.format(clientRate / reference, 3)) of wrk)")
         print("lost: \(lost) of \(sent.count) (failed commands: \(paced.failed + flood.failed))")
         print(JSONValue.object([
             ("rate", .int(Int64(rate))), ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
             ("max_deliveries_per_s", .double(BenchCommand.round2(deliveriesPerSecond))), ("backlog", .int(Int64(flood.sent.count))),
             ("reference_requests_per_s", .double(BenchCommand.round2(reference))), ("drain_ratio", .double(BenchCommand.round2(drainRatio))),
+            ("urlsession_requests_per_s", .double(BenchCommand.round2(clientRate))),
             ("lost", .int(Int64(lost))),
         ]).jsonString)
     }
 
-    /// wrk with `concurrency` connections POSTing messages of the endpoint as the dispatcher signs them (the
-    /// latest 1,000, each with its own `webhook-id`, signed at the start), for `seconds`; returns requests/s.
-    static func referenceRate(database: Database, endpointID: String, secret: WebhookSecret, url: String, seconds: Int) throws -> Double {
+    /// One of the endpoint's messages as the dispatcher sends it: headers signed with the endpoint's secret, body.
+    struct SignedRequest {
+        var headers: [(String, String)]
+        var body: String
+    }
+
+    /// The endpoint's latest 1,000 messages, each with its own `webhook-id`, signed now.
+    static func signedRequests(database: Database, endpointID: String, secret: WebhookSecret) throws -> [SignedRequest] {
         let connection = try PostgresConnection(conninfo: database.conninfo)
         let rows = try connection.query("SELECT message_id, payload::text FROM ledger.outbox WHERE endpoint_id = $1 ORDER BY id DESC LIMIT 1000",
                                         [endpointID])
         let timestamp = Int64(Date().timeIntervalSince1970)
-        let requests = (0..<rows.count).compactMap { row -> String? in
+        let requests = (0..<rows.count).compactMap { row -> SignedRequest? in
             guard let id = rows.string(row, 0), let body = rows.string(row, 1) else { return nil }
-            let headers = StandardWebhooks.headers(id: id, timestamp: timestamp, body: Array(body.utf8), secrets: [secret])
-                + [("Content-Type", "application/json"), ("User-Agent", "ledger-webhooks/1")]
-            let table = headers.map { "[\(luaString($0.0))] = \(luaString($0.1))" }.joined(separator: ", ")
-            return "{ headers = { \(table) }, body = \(luaString(body)) }"
+            return SignedRequest(headers: StandardWebhooks.headers(id: id, timestamp: timestamp, body: Array(body.utf8), secrets: [secret])
+                                    + [("Content-Type", "application/json"), ("User-Agent", "ledger-webhooks/1")],
+                                 body: body)
         }
         guard !requests.isEmpty else { throw UsageError(message: "no message to measure the reference with") }
+        return requests
+    }
+
+    /// wrk with `connections` connections POSTing `messages` round and round for `seconds`; returns requests/s.
+    static func referenceRate(_ messages: [SignedRequest], url: String, connections: Int, seconds: Int) throws -> Double {
+        let requests = messages.map { message in
+            let table = message.headers.map { "[\(luaString($0.0))] = \(luaString($0.1))" }.joined(separator: ", ")
+            return "{ headers = { \(table) }, body = \(luaString(message.body)) }"
+        }
         let lua = """
             local messages = {
             \(requests.joined(separator: ",\n"))
@@ -141,7 +160,7 @@ enum WebhookBenchmark {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-webhook-reference-\(getpid()).lua")
         try Data(lua.utf8).write(to: script)
         defer { try? FileManager.default.removeItem(at: script) }
-        let outcome = try ChildProcess.run("wrk", ["-t2", "-c\(concurrency)", "-d\(seconds)s", "--timeout", "10s", "-s", script.path, url])
+        let outcome = try ChildProcess.run("wrk", ["-t2", "-c\(connections)", "-d\(seconds)s", "--timeout", "10s", "-s", script.path, url])
         guard outcome.status == 0,
               let line = outcome.output.split(separator: "\n").last(where: { $0.hasPrefix("{\"seconds\"") }),
               let figures = try? JSONValue.parse(Array(line.utf8)),
@@ -152,6 +171,40 @@ enum WebhookBenchmark {
             throw UsageError(message: "the receiver refused \(Int(failed)) of the reference's requests")
         }
         return count / elapsed
+    }
+
+    /// URLSession (one session, configured as the dispatcher's) keeping `concurrency` of `messages` in flight for
+    /// `seconds`, each next one started from the previous one's completion; returns requests/s answered 2xx.
+    static func urlSessionRate(_ messages: [SignedRequest], url: String, concurrency: Int, seconds: Int) -> Double {
+        guard let target = URL(string: url) else { return 0 }
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = concurrency
+        let session = URLSession(configuration: configuration)
+        defer { session.invalidateAndCancel() }
+        let prepared = messages.map { message -> URLRequest in
+            var request = URLRequest(url: target, timeoutInterval: 10)
+            request.httpMethod = "POST"
+            request.httpBody = Data(message.body.utf8)
+            for (name, value) in message.headers { request.setValue(value, forHTTPHeaderField: name) }
+            return request
+        }
+        let answered = Atomic<Int>(0), started = Atomic<Int>(0)
+        let end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds) * 1_000_000_000
+        let group = DispatchGroup()
+        @Sendable func post() {
+            guard DispatchTime.now().uptimeNanoseconds < end else { return group.leave() }
+            let request = prepared[started.add(1, ordering: .relaxed).oldValue % prepared.count]
+            session.dataTask(with: request) { _, response, _ in
+                if let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) {
+                    answered.add(1, ordering: .relaxed)
+                }
+                post()
+            }.resume()
+        }
+        let begun = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<concurrency { group.enter(); post() }
+        group.wait()
+        return Double(answered.load(ordering: .relaxed)) / max(0.001, Double(DispatchTime.now().uptimeNanoseconds - begun) / 1e9)
     }
 
     /// A Lua string literal of `text`: every byte outside printable ASCII, and quote and backslash, as a
