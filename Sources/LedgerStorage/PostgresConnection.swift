@@ -64,15 +64,20 @@ public struct ByteA: PostgresEncodable, Sendable {
     }
 }
 
-/// A one-dimensional array in PostgreSQL's text form: every element quoted, `"` and `\` escaped.
+/// A one-dimensional array in PostgreSQL's text form: every element quoted, `"` and `\` escaped; nil is NULL.
 public struct PostgresArray: PostgresEncodable, Sendable {
-    public var elements: [String]
+    public var elements: [String?]
     public init(_ elements: [String]) { self.elements = elements }
+    public init(nullable elements: [String?]) { self.elements = elements }
     public var postgresText: String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
-        bytes.reserveCapacity(elements.reduce(2) { $0 + $1.utf8.count + 3 })
+        bytes.reserveCapacity(elements.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (index, element) in elements.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard let element else {
+                bytes += Array("NULL".utf8)
+                continue
+            }
             bytes.append(UInt8(ascii: "\""))
             for byte in element.utf8 {
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }

@@ -89,60 +89,118 @@ public final class WebhookDispatcher: @unchecked Sendable {
         try deliver(claimingAgain: false, batch: batch) { true }
     }
 
-    /// Deliveries that finished and wait to be recorded, with a signal per finished one.
-    private final class Finished: @unchecked Sendable {
-        private let items = Mutex<[(Message, Outcome, UUID)]>([])
-        private let signal = DispatchSemaphore(value: 0)
+    /// A claimed message with the moment its lease runs out.
+    struct Claimed: Sendable {
+        var message: Message
+        var lease: UUID
+        var leasedUntil: DispatchTime
+    }
 
-        func add(_ message: Message, _ outcome: Outcome, lease: UUID) {
-            items.withLock { $0.append((message, outcome, lease)) }
-            signal.signal()
+    /// The delivery slots, shared by the claiming loop and URLSession's completions. A completion hands its slot
+    /// straight to the next claimed message waiting in `ready`, so no slot waits for PostgreSQL; the loop records
+    /// the finished deliveries and tops `ready` up, both in one transaction, while the slots stay busy.
+    private final class Slots: @unchecked Sendable {
+        private struct State {
+            var inFlight = 0
+            var ready: [Claimed] = []
+            var finished: [(Message, Outcome, UUID)] = []
+        }
+        private let state = Mutex(State())
+        private let signal = DispatchSemaphore(value: 0)
+        let capacity: Int
+        /// A ready message is sent only if its lease still covers a whole delivery from now.
+        let timeout: TimeInterval
+
+        init(capacity: Int, timeout: TimeInterval) {
+            self.capacity = capacity
+            self.timeout = timeout
         }
 
-        /// Waits until at least one more delivery finished (or `timeout` passed), then takes all that did.
-        func take(waitingUpTo timeout: TimeInterval) -> [(Message, Outcome, UUID)] {
+        var counts: (inFlight: Int, ready: Int) { state.withLock { ($0.inFlight, $0.ready.count) } }
+
+        /// Takes free slots for `claimed` in order; returns those to send now, and keeps the rest ready.
+        func admit(_ claimed: [Claimed]) -> [Claimed] {
+            state.withLock { state in
+                let now = claimed.prefix(max(0, capacity - state.inFlight))
+                state.inFlight += now.count
+                state.ready += claimed.dropFirst(now.count)
+                return Array(now)
+            }
+        }
+
+        /// Records a finished delivery and gives its slot to the next ready message whose lease still covers a
+        /// delivery (returned, to be sent); one whose lease no longer does is dropped unsent, to be claimed again.
+        func finish(_ message: Message, _ outcome: Outcome, lease: UUID) -> Claimed? {
+            let next = state.withLock { state -> Claimed? in
+                state.finished.append((message, outcome, lease))
+                let latestStart = DispatchTime.now() + timeout + 1
+                while !state.ready.isEmpty {
+                    let candidate = state.ready.removeFirst()
+                    if candidate.leasedUntil > latestStart { return candidate }
+                }
+                state.inFlight -= 1
+                return nil
+            }
+            signal.signal()
+            return next
+        }
+
+        /// Waits until a delivery finished (or `timeout` passed), then takes every finished one.
+        func takeFinished(waitingUpTo timeout: TimeInterval) -> [(Message, Outcome, UUID)] {
             _ = signal.wait(timeout: .now() + timeout)
-            let taken = items.withLock { items in defer { items = [] }; return items }
-            // One signal was consumed by the wait; the others belong to items taken now.
-            for _ in 0..<max(0, taken.count - 1) { _ = signal.wait(timeout: .now()) }
-            return taken
+            while signal.wait(timeout: .now()) == .success {} // one pass takes them all
+            return state.withLock { state in defer { state.finished = [] }; return state.finished }
+        }
+
+        /// Every finished delivery not taken yet, without waiting.
+        func takeFinished() -> [(Message, Outcome, UUID)] {
+            state.withLock { state in defer { state.finished = [] }; return state.finished }
         }
     }
 
-    /// Keeps up to `concurrency` deliveries in flight: claims for the free slots (once a quarter of them is
-    /// free, or when nothing is in flight), sends each claimed message at once, so its lease (longer than the
-    /// timeout) covers its whole delivery, and records the finished ones under their claim's lease while the
-    /// others are still out. Claims again after an empty claim only once something finished (which may have
-    /// unblocked the next message of its destination). With `claimingAgain` false it claims once. Stops
-    /// claiming once `keepClaiming` says no; returns once nothing is in flight, with how many messages were attempted.
+    /// Keeps up to `concurrency` deliveries in flight. With `claimingAgain`, it also keeps up to `concurrency`
+    /// claimed messages ready behind them (claimed under a lease longer by one timeout, since a ready message
+    /// waits at most one delivery for its slot), so a finished delivery's slot goes to the next message at once.
+    /// The loop itself only talks to PostgreSQL: it records the finished deliveries under their claims' leases and
+    /// tops the ready messages up, in one transaction, while the slots stay busy; it claims again after an empty
+    /// claim only once something finished (which may have unblocked the next message of its destination). With
+    /// `claimingAgain` false it claims once, no more than the free slots. Stops claiming once `keepClaiming` says
+    /// no; returns once nothing is in flight or ready and all is recorded, with how many messages were attempted.
     func deliver(claimingAgain: Bool, batch: Int, keepClaiming: () -> Bool) throws -> Int {
-        let finished = Finished()
-        var inFlight = 0, attempted = 0, mayClaim = true
-        var toRecord: [(Message, Outcome, UUID)] = []
-        var failure: Error?
+        let capacity = min(batch, configuration.concurrency)
+        let slots = Slots(capacity: capacity, timeout: configuration.timeout)
+        let ahead = claimingAgain ? capacity : 0
+        let leaseSeconds = configuration.lease + (claimingAgain ? configuration.timeout : 0)
+        var attempted = 0, mayClaim = true, toRecord: [(Message, Outcome, UUID)] = [], failure: Error?
         while true {
-            let free = min(batch, configuration.concurrency) - inFlight
-            let claiming = mayClaim && failure == nil && free > 0 && (inFlight == 0 || free * 4 >= configuration.concurrency)
-                && keepClaiming()
+            let (inFlight, ready) = slots.counts
+            let wanted = capacity + ahead - inFlight - ready
+            let claiming = mayClaim && failure == nil && wanted > 0
+                && (inFlight + ready == 0 || wanted * 4 >= capacity) && keepClaiming()
+            toRecord += slots.takeFinished()
             if failure == nil && (claiming || !toRecord.isEmpty) {
                 do {
-                    let exchanged = try exchange(recording: toRecord, claimingUpTo: claiming ? free : 0)
+                    // Counted from before the claim, so never later than PostgreSQL's own expiry.
+                    let leasedUntil = DispatchTime.now() + leaseSeconds
+                    let exchanged = try exchange(recording: toRecord, claimingUpTo: claiming ? wanted : 0, leaseSeconds: leaseSeconds)
                     if claiming {
                         mayClaim = claimingAgain && !exchanged.claimed.isEmpty
-                        for message in exchanged.claimed {
-                            inFlight += 1
-                            attempted += 1
-                            start(message, lease: exchanged.lease, finished: finished)
-                        }
+                        attempted += exchanged.claimed.count
+                        let now = slots.admit(exchanged.claimed.map { Claimed(message: $0, lease: exchanged.lease, leasedUntil: leasedUntil) })
+                        for claimed in now { start(claimed, slots: slots) }
                     }
                 } catch {
                     failure = error
                 }
                 toRecord = []
             }
-            if inFlight == 0 { break }
-            let done = finished.take(waitingUpTo: configuration.timeout + 1)
-            inFlight -= done.count
+            let counts = slots.counts
+            if counts.inFlight == 0 && counts.ready == 0 {
+                toRecord += slots.takeFinished()
+                if toRecord.isEmpty || failure != nil { break }
+                continue
+            }
+            let done = slots.takeFinished(waitingUpTo: configuration.timeout + 1)
             guard !done.isEmpty else { continue }
             toRecord += done
             if claimingAgain { mayClaim = true }
@@ -151,19 +209,23 @@ public final class WebhookDispatcher: @unchecked Sendable {
         return attempted
     }
 
-    /// Starts delivering one claimed message; its outcome goes to `finished`.
-    private func start(_ message: Message, lease: UUID, finished: Finished) {
+    /// Sends claimed messages one after the other on one slot: each completion records its outcome and sends the
+    /// next ready message, if any.
+    private func start(_ claimed: Claimed, slots: Slots) {
+        let message = claimed.message
+        let finish: @Sendable (Outcome) -> Void = { [self] outcome in
+            if let next = slots.finish(message, outcome, lease: claimed.lease) { start(next, slots: slots) }
+        }
         if let problem = configuration.policy.problem(message.url, livemode: message.livemode) {
-            return finished.add(message, Outcome(status: nil, latency: 0, excerpt: nil, error: "destination refused: the URL \(problem)"),
-                                lease: lease)
+            return finish(Outcome(status: nil, latency: 0, excerpt: nil, error: "destination refused: the URL \(problem)"))
         }
         let secrets: [WebhookSecret]
         do {
             secrets = message.secrets.isEmpty ? try postbackSecrets(message) : message.secrets
         } catch {
-            return finished.add(message, Outcome(status: nil, latency: 0, excerpt: nil, error: "no postback secret: \(error)"), lease: lease)
+            return finish(Outcome(status: nil, latency: 0, excerpt: nil, error: "no postback secret: \(error)"))
         }
-        send(message, secrets: secrets) { outcome in finished.add(message, outcome, lease: lease) }
+        send(message, secrets: secrets, completion: finish)
     }
 
     /// Runs on a thread of its own: woken by NOTIFY on the outbox channel, polling every second anyway.
@@ -253,21 +315,22 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// Leases at most `min(batch, concurrency)` messages, all under one new lease token: no more than can be
     /// sent at once, so no claimed message waits for a slot while its lease runs out.
     func claim(_ batch: Int) throws -> (messages: [Message], lease: UUID) {
-        let exchanged = try exchange(recording: [], claimingUpTo: batch)
+        let exchanged = try exchange(recording: [], claimingUpTo: min(batch, configuration.concurrency))
         return (exchanged.claimed, exchanged.lease)
     }
 
     /// Records finished deliveries (each under its own claim's lease) and claims up to `limit` more (none for
     /// 0) under a new lease, in one transaction: one round trip and its COMMIT, so the slots freed by the
     /// recorded deliveries fill again without waiting for another.
-    func exchange(recording outcomes: [(Message, Outcome, UUID)], claimingUpTo limit: Int) throws
+    func exchange(recording outcomes: [(Message, Outcome, UUID)], claimingUpTo limit: Int, leaseSeconds: TimeInterval? = nil) throws
         -> (recorded: Int, claimed: [Message], lease: UUID) {
         let lease = UUID()
-        let claimLimit = min(limit, configuration.concurrency)
-        var statements = [Self.asynchronousCommit] + outcomes.map(recordStatement)
-        if claimLimit > 0 { statements.append((Self.claimStatement, [claimLimit, configuration.lease, lease])) }
+        let claimLimit = min(limit, 2 * configuration.concurrency)
+        var statements = [Self.asynchronousCommit]
+        if !outcomes.isEmpty { statements.append(recordStatement(outcomes)) }
+        if claimLimit > 0 { statements.append((Self.claimStatement, [claimLimit, leaseSeconds ?? configuration.lease, lease])) }
         let results = try pool.transaction(scope: .system) { tx in try tx.pipeline(statements) }
-        let recorded = results.dropFirst().prefix(outcomes.count).reduce(0) { $0 + ($1.int(0, 0) ?? 0) }
+        let recorded = outcomes.isEmpty ? 0 : results.dropFirst().first?.int(0, 0) ?? 0
         if recorded < outcomes.count {
             Log.warning("webhook outcomes not recorded: the lease was lost, another dispatcher will send again",
                         ["count": .int(outcomes.count - recorded)])
@@ -324,39 +387,59 @@ public final class WebhookDispatcher: @unchecked Sendable {
         try exchange(recording: outcomes.map { ($0.0, $0.1, lease) }, claimingUpTo: 0).recorded
     }
 
-    /// The statement recording one outcome under `lease`; it answers 1 if it did, 0 if the lease was lost.
-    func recordStatement(_ message: Message, _ outcome: Outcome, _ lease: UUID) -> PostgresStatement {
-        let attempted = message.attempts + 1
-        let nextDelay = outcome.succeeded ? nil : configuration.schedule.delay(beforeAttempt: attempted)
+    /// One statement recording every outcome, each only under its own claim's lease (one set of arrays,
+    /// `unnest`, so a batch of finished deliveries costs one statement); it answers how many it recorded. An
+    /// endpoint is judged once per batch: it answered if any delivery to it succeeded and none said 410 Gone.
+    func recordStatement(_ outcomes: [(Message, Outcome, UUID)]) -> PostgresStatement {
+        func array<T>(_ value: ((Message, Outcome, UUID)) -> T?) -> PostgresArray where T: PostgresEncodable {
+            PostgresArray(nullable: outcomes.map { value($0)?.postgresText })
+        }
         return ("""
-            WITH recorded AS (
-                UPDATE ledger.outbox
-                SET attempts = $2, leased_until = NULL, lease_token = NULL, last_attempt_at = now(), last_response_status = $3,
-                    status = CASE WHEN $4 THEN 'delivered' WHEN $5::double precision IS NULL THEN 'dead' ELSE 'pending' END,
-                    dead_reason = CASE WHEN NOT $4 AND $5::double precision IS NULL THEN 'every attempt of the retry schedule failed' END,
-                    delivered_at = CASE WHEN $4 THEN now() END,
-                    next_attempt_at = CASE WHEN $4 OR $5::double precision IS NULL THEN next_attempt_at
-                                           ELSE now() + make_interval(secs => $5::double precision) END
-                WHERE id = $1 AND lease_token = $6
-                RETURNING id, organization_id, endpoint_id),
+            WITH finished AS (
+                SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[], $4::boolean[], $5::double precision[],
+                                     $6::uuid[], $7::double precision[], $8::text[], $9::text[])
+                    AS f(id, attempts, status, succeeded, next_delay, lease, latency_ms, excerpt, error)),
+            recorded AS (
+                UPDATE ledger.outbox o
+                SET attempts = f.attempts, leased_until = NULL, lease_token = NULL, last_attempt_at = now(),
+                    last_response_status = f.status,
+                    status = CASE WHEN f.succeeded THEN 'delivered' WHEN f.next_delay IS NULL THEN 'dead' ELSE 'pending' END,
+                    dead_reason = CASE WHEN NOT f.succeeded AND f.next_delay IS NULL THEN 'every attempt of the retry schedule failed' END,
+                    delivered_at = CASE WHEN f.succeeded THEN now() END,
+                    next_attempt_at = CASE WHEN f.succeeded OR f.next_delay IS NULL THEN o.next_attempt_at
+                                           ELSE now() + make_interval(secs => f.next_delay) END
+                FROM finished f
+                WHERE o.id = f.id AND o.lease_token = f.lease
+                RETURNING o.id, o.organization_id, o.endpoint_id, f.status, f.succeeded, f.latency_ms, f.excerpt, f.error),
             attempt AS (
                 INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
-                SELECT id, organization_id, $3, $7, $8, $9 FROM recorded),
+                SELECT id, organization_id, status, latency_ms, excerpt, error FROM recorded),
+            verdict AS (
+                SELECT endpoint_id, bool_or(succeeded) AND NOT bool_or(status IS NOT DISTINCT FROM 410) AS answered,
+                       bool_or(status IS NOT DISTINCT FROM 410) AS gone
+                FROM recorded WHERE endpoint_id IS NOT NULL GROUP BY endpoint_id),
             endpoint AS (
                 UPDATE ledger.webhook_endpoints e
-                SET failing_since = CASE WHEN $4 THEN NULL ELSE coalesce(e.failing_since, now()) END,
-                    enabled = e.enabled AND ($4 OR NOT ($10 OR coalesce(e.failing_since, now()) < now() - make_interval(secs => $11))),
-                    disabled_reason = CASE WHEN $4 THEN e.disabled_reason
-                                           WHEN $10 THEN 'the endpoint answered 410 Gone'
-                                           WHEN coalesce(e.failing_since, now()) < now() - make_interval(secs => $11)
+                SET failing_since = CASE WHEN v.answered THEN NULL ELSE coalesce(e.failing_since, now()) END,
+                    enabled = e.enabled AND (v.answered OR NOT (v.gone OR coalesce(e.failing_since, now()) < now() - make_interval(secs => $10))),
+                    disabled_reason = CASE WHEN v.answered THEN e.disabled_reason
+                                           WHEN v.gone THEN 'the endpoint answered 410 Gone'
+                                           WHEN coalesce(e.failing_since, now()) < now() - make_interval(secs => $10)
                                            THEN 'every delivery failed for \(Int(configuration.disableAfter / 86_400)) days'
                                            ELSE e.disabled_reason END,
-                    updated_at = CASE WHEN $4 THEN e.updated_at ELSE now() END
-                FROM recorded r
-                WHERE e.id = r.endpoint_id AND (NOT $4 OR e.failing_since IS NOT NULL))
+                    updated_at = CASE WHEN v.answered THEN e.updated_at ELSE now() END
+                FROM verdict v
+                WHERE e.id = v.endpoint_id AND (NOT v.answered OR e.failing_since IS NOT NULL))
             SELECT count(*) FROM recorded
-            """, [message.id, attempted, outcome.status, outcome.succeeded, nextDelay, lease, outcome.latency, outcome.excerpt,
-                  outcome.error, outcome.status == 410, configuration.disableAfter])
+            """, [array { $0.0.id }, array { $0.0.attempts + 1 }, array { $0.1.status }, array { $0.1.succeeded },
+                  array { $0.1.succeeded ? nil : configuration.schedule.delay(beforeAttempt: $0.0.attempts + 1) },
+                  array { $0.2 }, array { $0.1.latency }, array { $0.1.excerpt.map(withoutNUL) }, array { $0.1.error.map(withoutNUL) },
+                  configuration.disableAfter])
+    }
+
+    /// A NUL byte (a receiver may answer with one) would end the whole array parameter in libpq's C string.
+    private func withoutNUL(_ text: String) -> String {
+        text.contains("\u{0}") ? String(text.unicodeScalars.filter { $0 != "\u{0}" }) : text
     }
 
     /// Deletes delivered messages (and their attempts) delivered before `now - retention`, at most `limit` per
