@@ -120,6 +120,33 @@ final class WebhookReliabilityTests: XCTestCase {
         XCTAssertEqual(try other.runOnce(), 0, "and it is not sent again")
     }
 
+    func testABatchOfOutcomesIsRecordedEachUnderItsOwnLeaseInOneStatement() throws {
+        _ = try createEndpoint("http://127.0.0.1:1/nothing")
+        _ = try createVerification()
+        _ = try createVerification()
+        let dispatcher = try dispatcher()
+        let first = try dispatcher.claim(1), second = try dispatcher.claim(1)
+        guard let lost = first.messages.first, let held = second.messages.first else { return XCTFail("nothing claimed") }
+        // Another dispatcher took the first message over after its lease ran out.
+        _ = try database.ownerConnection().query("UPDATE ledger.outbox SET lease_token = gen_random_uuid() WHERE id = $1", [lost.id])
+
+        let delivered = WebhookDispatcher.Outcome(status: 200, latency: 1, excerpt: "ok", error: nil)
+        let failed = WebhookDispatcher.Outcome(status: 502, latency: 2, excerpt: "bad\u{0}gateway", error: nil)
+        let exchanged = try dispatcher.exchange(recording: [(lost, delivered, first.lease), (held, failed, second.lease)], claimingUpTo: 0)
+        XCTAssertEqual(exchanged.recorded, 1, "only the outcome still under its lease")
+        let rows = try outbox("SELECT id, status, attempts, last_response_status FROM ledger.outbox ORDER BY id")
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(rows.string(0, 1), "pending")
+        XCTAssertEqual(rows.int(0, 2), 0, "the message whose lease was lost is left to the dispatcher holding it")
+        XCTAssertEqual(rows.string(1, 1), "pending", "a failure is retried")
+        XCTAssertEqual(rows.int(1, 2), 1)
+        XCTAssertEqual(rows.int(1, 3), 502)
+        let attempts = try outbox("SELECT outbox_id, response_status, response_excerpt FROM ledger.webhook_delivery_attempts")
+        XCTAssertEqual(attempts.count, 1)
+        XCTAssertEqual(attempts.int64(0, 0), held.id)
+        XCTAssertEqual(attempts.string(0, 2), "badgateway", "a NUL in a response neither cuts it short nor breaks the batch")
+    }
+
     func testAManualRetryLeavesAMessageInFlightAlone() throws {
         _ = try createEndpoint("http://127.0.0.1:1/nothing")
         _ = try createVerification()
