@@ -55,18 +55,16 @@ public struct APIConfiguration: Sendable {
     }
 }
 
-/// What a route may be called with.
-enum Access: Sendable {
-    case everyone
-    case scope(Scope)
-}
-
-/// One request on its way through a handler.
+/// One request on its way through a handler, its parameters and body already checked by its operation.
 struct RequestContext: Sendable {
     let request: HTTPRequest
     let caller: Caller?
     /// The pool under the caller's organization and mode (row-level security); unscoped without a key.
     let pool: ScopedPool
+    /// The one command path, which runs the verification commands.
+    let engine: CommandEngine
+    /// The body its operation's schema accepted (empty for an operation without one).
+    let body: RequestBody
 
     /// The caller of a route that requires a key (the pipeline guarantees one).
     var authenticated: Caller {
@@ -75,28 +73,6 @@ struct RequestContext: Sendable {
             return caller
         }
     }
-
-    func body(allowed: Set<String>) throws -> RequestBody { try RequestBody.parse(request, allowed: allowed) }
-}
-
-/// A read answers from a connection; a command runs in a transaction (with its Idempotency-Key, if any).
-enum Endpoint: Sendable {
-    case read(Access, @Sendable (RequestContext) throws -> HTTPResponse)
-    case command(Access, @Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse)
-    /// A command run through the engine, which opens the transaction itself (so that it can run it again).
-    case engineCommand(Access, @Sendable (RequestContext, CommandTransaction) throws -> HTTPResponse)
-
-    var access: Access {
-        switch self {
-        case let .read(access, _), let .command(access, _), let .engineCommand(access, _): return access
-        }
-    }
-}
-
-/// The pipeline's command transaction, for the engine to open: with the request's Idempotency-Key, the
-/// transaction that keeps its response (or the replay of the response kept before, without running anything).
-struct CommandTransaction {
-    let run: ((PostgresConnection) throws -> HTTPResponse) throws -> HTTPResponse
 }
 
 /// The REST service: authentication, scopes, rate limits, idempotency, logs and metrics around every resource.
@@ -105,7 +81,7 @@ public final class LedgerApplication: Sendable {
     /// The newest migration this build knows; `/readyz` wants the database at it.
     public let schemaVersion: Int
     let configuration: APIConfiguration
-    let router: Router<Endpoint>
+    let router: Router<APIOperation>
     let authenticator: Authenticator
     let rateLimiter: RateLimiter
     let metrics: Metrics
@@ -121,31 +97,34 @@ public final class LedgerApplication: Sendable {
                                   clock: configuration.rateLimitClock)
         let metrics = Metrics()
         self.metrics = metrics
-        let engine = CommandEngine(pool: pool, stateCacheSize: configuration.stateCacheSize)
-        self.engine = engine
-        var router = Router<Endpoint>()
-        HealthResource.register(on: &router, pool: pool, schemaVersion: schemaVersion)
-        MetricsResource.register(on: &router, metrics: metrics, pool: pool)
-        OpenAPIResource.register(on: &router)
-        OrganizationResource.register(on: &router)
-        APIKeysResource.register(on: &router)
-        VerificationsResource.register(on: &router, configuration: configuration, engine: engine)
-        OrdersResource.register(on: &router)
-        WebhookEndpointsResource.register(on: &router, policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
-                                          clock: configuration.clock)
-        WebhookDeliveriesResource.register(on: &router)
+        engine = CommandEngine(pool: pool, stateCacheSize: configuration.stateCacheSize)
+        var router = Router<APIOperation>()
+        for operation in Self.operations(configuration: configuration, metrics: metrics, schemaVersion: schemaVersion) {
+            router.add(operation.method, operation.path, operation)
+        }
         self.router = router
     }
 
-    /// Every route as (method, template), for the OpenAPI consistency test.
-    public var routes: [(method: String, template: String)] { router.routes.map { ($0.method, $0.template) } }
+    /// Every operation of the API, in the order of the document.
+    static func operations(configuration: APIConfiguration, metrics: Metrics, schemaVersion: Int) -> [APIOperation] {
+        let resources: [[APIOperation]] = [
+            HealthResource.operations(schemaVersion: schemaVersion),
+            MetricsResource.operations(metrics: metrics),
+            OpenAPIResource.operations,
+            OrganizationResource.operations,
+            APIKeysResource.operations,
+            VerificationsResource.operations(configuration: configuration),
+            OrdersResource.operations,
+            WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
+                                                clock: configuration.clock),
+            WebhookDeliveriesResource.operations,
+        ]
+        return resources.flatMap { $0 }
+    }
 
-    /// Every route with the scope a key needs for it (nil: no key needed), for the isolation matrix.
+    /// Every operation with the scope a key needs for it (nil: no key needed), for the isolation matrix.
     public var routeScopes: [(method: String, template: String, scope: Scope?)] {
-        router.routes.map { route in
-            guard case let .scope(scope) = route.handler.access else { return (route.method, route.template, nil) }
-            return (route.method, route.template, scope)
-        }
+        router.routes.map { ($0.method, $0.template, $0.handler.scope.flatMap(Scope.init(rawValue:))) }
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
@@ -157,12 +136,13 @@ public final class LedgerApplication: Sendable {
         switch router.resolve(request) {
         case let .matched(matched, routed):
             route = matched.template
-            if case .scope = matched.handler.access { requiresKey = true }
+            if matched.handler.scope != nil { requiresKey = true }
             do {
-                if case let .scope(scope) = matched.handler.access {
+                let operation = matched.handler
+                if let scope = operation.scope {
                     let authenticated = try authenticator.authenticate(routed)
                     caller = authenticated
-                    guard authenticated.scopes.contains(scope) else { throw APIFailure.forbidden(needs: scope.rawValue) }
+                    guard authenticated.scopes.contains(where: { $0.rawValue == scope }) else { throw APIFailure.forbidden(needs: scope) }
                     if let wait = rateLimiter.check(authenticated.keyID) {
                         throw APIFailure(status: 429, type: "rate_limit_error", code: "rate_limited",
                                          message: "too many requests for this API key; retry in \(wait) s", param: nil,
@@ -170,7 +150,8 @@ public final class LedgerApplication: Sendable {
                     }
                 }
                 let scoped = ScopedPool(pool, scope: caller.map { .tenant(organizationID: $0.organizationID, livemode: $0.livemode) })
-                response = try run(matched.handler, RequestContext(request: routed, caller: caller, pool: scoped))
+                let body = try Self.validate(routed, against: operation)
+                response = try run(operation, RequestContext(request: routed, caller: caller, pool: scoped, engine: engine, body: body))
             } catch {
                 let failure = APIFailure.from(error)
                 if failure.status >= 500 && failure.code == "internal_error" {
@@ -191,7 +172,10 @@ public final class LedgerApplication: Sendable {
             response.headers.append(("Cache-Control", "no-store"))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000_000
-        metrics.record(method: request.method, route: route, status: response.status, seconds: seconds)
+        // An invented method is routed (405, with Allow) like any other, but counted as "other": a client cannot
+        // add a series to the metrics for each method it makes up.
+        let method = HTTPRequest.standardMethods.contains(request.method) ? request.method : "other"
+        metrics.record(method: method, route: route, status: response.status, seconds: seconds)
         if configuration.logRequests {
             var fields: [(String, LogValue)] = [
                 ("request_id", .string(request.requestID)), ("method", .string(request.method)), ("route", .string(route)),
@@ -206,21 +190,39 @@ public final class LedgerApplication: Sendable {
         return response
     }
 
-    private func run(_ endpoint: Endpoint, _ context: RequestContext) throws -> HTTPResponse {
-        switch endpoint {
-        case let .read(_, handler):
-            return try handler(context)
-        case let .command(_, handler):
-            return try inCommandTransaction(context) { try handler(context, $0) }
-        case let .engineCommand(_, handler):
-            return try handler(context, CommandTransaction { [self] in try inCommandTransaction(context, $0) })
+    /// Checks every parameter, header and the body against the operation's declaration, before its handler runs.
+    static func validate(_ request: HTTPRequest, against operation: APIOperation) throws -> RequestBody {
+        do {
+            try operation.validateParameters(request)
+            guard let schema = operation.body else { return RequestBody(.object([])) }
+            let value = try RequestBody.parse(request)
+            try schema.validate(value, at: "")
+            return RequestBody(value)
+        } catch let violation as SchemaViolation {
+            throw APIFailure.invalid(violation.param, code: violation.code, violation.message)
         }
+    }
+
+    private func run(_ operation: APIOperation, _ context: RequestContext) throws -> HTTPResponse {
+        switch operation.handler {
+        case let .read(handler):
+            return try handler(context)
+        case let .command(handler):
+            return try inCommandTransaction(context, idempotent: idempotent(operation)) { try handler(context, $0) }
+        case let .engineCommand(handler):
+            let idempotent = idempotent(operation)
+            return try handler(context, CommandTransaction { [self] in try inCommandTransaction(context, idempotent: idempotent, $0) })
+        }
+    }
+
+    private func idempotent(_ operation: APIOperation) -> Bool {
+        operation.parameters.contains { $0.name == APIParameters.idempotencyKey.name }
     }
 
     /// A response that must not be kept: the command's transaction is rolled back and it is returned as is.
     private struct Refused: Error { let response: HTTPResponse }
 
-    private func inCommandTransaction(_ context: RequestContext,
+    private func inCommandTransaction(_ context: RequestContext, idempotent: Bool,
                                       _ handler: (PostgresConnection) throws -> HTTPResponse) throws -> HTTPResponse {
         let request = context.request
         func execute(_ tx: PostgresConnection) throws -> HTTPResponse {
@@ -229,11 +231,9 @@ public final class LedgerApplication: Sendable {
             return response
         }
         do {
-            guard let key = request.header("Idempotency-Key"), let caller = context.caller else {
+            // The key's form was checked with the operation's other headers.
+            guard idempotent, let key = request.header("Idempotency-Key"), let caller = context.caller else {
                 return try context.pool.transaction(execute)
-            }
-            guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value < 0x7f }) else {
-                throw APIFailure.invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters")
             }
             // The same key and the same request: method, path, query and body.
             let requestHash = Digest.sha256(Array("\(request.method) \(request.path)?\(request.query.map { "\($0.name)=\($0.value)" }.joined(separator: "&"))\n".utf8) + request.body)

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerAPI
 import LedgerLog
 
 /// `ledger <command> [options]`: the one executable of the product.
@@ -17,6 +18,7 @@ public enum LedgerCommandLine {
           replay     compare (--check) or repair the read models against the log
           bench      benchmarks: `ledger bench append`, `ledger bench http`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
+          openapi       print the OpenAPI 3.1 document of the API (as GET /openapi.json serves it)
 
         Run `ledger <command> --help` for a command's options and environment.
         Without DATABASE_URL every command uses an embedded PostgreSQL in LEDGER_DATA_DIR (default ./.ledger).
@@ -53,6 +55,9 @@ public enum LedgerCommandLine {
             case "replay":
                 if wantsHelp { print(ReplayCommand.help); return 0 }
                 return try ReplayCommand.run(rest, settings: try Settings(environment: environment))
+            case "openapi":
+                if wantsHelp { print("Usage: ledger openapi\n\nPrints the OpenAPI 3.1 document, made from the operations' declarations."); return 0 }
+                FileHandle.standardOutput.write(Data(LedgerApplication.openAPIDocument.utf8))
             case "bench":
                 if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
                 try BenchCommand.run(rest, settings: try Settings(environment: environment))

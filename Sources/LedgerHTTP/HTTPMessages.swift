@@ -2,6 +2,9 @@ import Foundation
 import LedgerDomain
 
 public struct HTTPRequest: Sendable {
+    /// The methods of HTTP itself (RFC 9110), for bounding what a request's method may add to metrics.
+    public static let standardMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
     public let method: String
     public let path: String
     /// Query arguments in the order given, already percent-decoded.

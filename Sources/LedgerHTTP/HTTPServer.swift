@@ -246,7 +246,7 @@ private func accessHandler(
     let headers = collectValues(connection, .HEADER_KIND, lowercaseNames: true)
     let path = url.flatMap { String(validatingCString: $0) }
     let methodName = method.map { String(cString: $0) } ?? "GET"
-    if let refusal = refusal(method: methodName, path: path, pathHasNUL: connectionID.map(server.deadlines.pathHasNUL) ?? false,
+    if let refusal = refusal(path: path, pathHasNUL: connectionID.map(server.deadlines.pathHasNUL) ?? false,
                              query: query, headers: headers) {
         var response = refusal
         response.headers.append(("Request-Id", pending.requestID))
@@ -289,18 +289,11 @@ private func bodyTooLarge(_ server: HTTPServer, _ requestID: String) -> HTTPResp
     return response
 }
 
-/// The methods of HTTP itself. Any other token is refused here, so that a client inventing methods cannot
-/// add a series to the request metrics for each one.
-private let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-
 /// A text parameter that holds a NUL byte or is not UTF-8 is refused rather than cut short or repaired: C
 /// strings end at the NUL, and PostgreSQL's text refuses it.
-private func refusal(method: String, path: String?, pathHasNUL: Bool, query: CollectedValues, headers: CollectedValues) -> HTTPResponse? {
+private func refusal(path: String?, pathHasNUL: Bool, query: CollectedValues, headers: CollectedValues) -> HTTPResponse? {
     func invalid(_ param: String?, _ message: String) -> HTTPResponse {
         .error(400, type: "invalid_request_error", code: "parameter_invalid", message: message, param: param)
-    }
-    guard knownMethods.contains(method) else {
-        return .error(501, type: "invalid_request_error", code: "method_not_implemented", message: "this server knows no method \(method.prefix(40))")
     }
     if pathHasNUL { return invalid(nil, "the path contains %00 (a NUL byte)") }
     guard path != nil else { return invalid(nil, "the path is not valid UTF-8 once percent-decoded") }

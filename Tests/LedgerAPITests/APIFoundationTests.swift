@@ -147,7 +147,8 @@ final class APIFoundationTests: XCTestCase {
             Case(name: "bad list item", body: Data(#"{"scopes": ["read", "root"]}"#.utf8), status: 400, type: "invalid_request_error", code: "parameter_invalid", param: "scopes[1]"),
             Case(name: "string too long", body: Data(#"{"scopes": ["read"], "description": "\#(String(repeating: "x", count: 501))"}"#.utf8), status: 400, type: "invalid_request_error", code: "string_too_long", param: "description"),
             Case(name: "body too large", body: Data(repeating: 32, count: (1 << 20) + 1), status: 413, type: "invalid_request_error", code: "body_too_large", param: .null),
-            Case(name: "idempotency key too long", body: Data(#"{"scopes": ["read"]}"#.utf8), headers: ["Idempotency-Key": String(repeating: "k", count: 256)], status: 400, type: "invalid_request_error", code: "parameter_invalid", param: "Idempotency-Key"),
+            Case(name: "idempotency key too long", body: Data(#"{"scopes": ["read"]}"#.utf8), headers: ["Idempotency-Key": String(repeating: "k", count: 256)], status: 400, type: "invalid_request_error", code: "string_too_long", param: "Idempotency-Key"),
+            Case(name: "idempotency key not ASCII", body: Data(#"{"scopes": ["read"]}"#.utf8), headers: ["Idempotency-Key": "schlüssel"], status: 400, type: "invalid_request_error", code: "parameter_invalid", param: "Idempotency-Key"),
         ]
         for test in cases {
             var headers = [String: String].bearer(acme.adminKey).merging(test.headers) { $1 }

@@ -177,19 +177,6 @@ final class HTTPServerTests: XCTestCase {
         try assertStillServes(server)
     }
 
-    func testInventedMethodsAreRefusedBeforeTheyReachTheHandler() throws {
-        let router = echoRouter()
-        let server = try start { router.handle($0) }
-        for method in ["FOO", "GETX", "get"] {
-            let connection = try RawConnection(port: server.port)
-            connection.send(Array("\(method) /things/a/parts/b HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
-            let answer = connection.receive(timeout: 5)
-            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 501"), "\(method): \(answer)")
-            XCTAssertTrue(answer.contains("\"code\":\"method_not_implemented\""), answer)
-        }
-        try assertStillServes(server)
-    }
-
     func testContentLengthsPastEveryLimitAreRefused() throws {
         let router = echoRouter()
         let server = try start(.init(port: 0, threads: 2, maxBodyBytes: 1024)) { router.handle($0) }

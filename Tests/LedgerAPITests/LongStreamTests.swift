@@ -83,8 +83,8 @@ final class LongStreamTests: XCTestCase {
         XCTAssertEqual(whole["data"]?.arrayValue?.prefix(2).map { $0["schema_version"] }, [1, 2],
                        "each event says the shape its data is in: the invite's first, metadata changes' second")
         XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=evt_1", expect: 400)["error"]?["param"], "starting_after")
-        XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=\(UUID().uuidString)", expect: 400)["error"]?["param"],
-                       "starting_after")
+        XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=\(UUID().uuidString)", expect: 404)["error"]?["param"],
+                       "starting_after", "an event id that is not one of this verification's names nothing")
         XCTAssertEqual(try get("/v1/verifications/\(id)/events?limit=101", expect: 400)["error"]?["param"], "limit")
     }
 }

@@ -257,7 +257,7 @@ final class VerificationLifecycleTests: XCTestCase {
         XCTAssertEqual(try post("/v1/verifications", ["checks": ["document"]], expect: 400)["error"]?["param"], "entity_id")
         XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": []], expect: 400)["error"]?["param"], "checks")
         XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": ["document", "dna"]], expect: 400)["error"]?["param"], "checks[1]")
-        XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": ["email", "email"]], expect: 400)["error"]?["param"], "checks")
+        XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": ["email", "email"]], expect: 400)["error"]?["param"], "checks[1]")
         XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": ["email"], "applicant": ["age": 3]], expect: 400)["error"]?["param"], "applicant.age")
         XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": ["email"], "expires_at": "2001-01-01T00:00:00Z"], expect: 400)["error"]?["param"], "expires_at")
         let tooMany = JSONValue.object((0..<51).map { ("k\($0)", JSONValue.string("v")) })

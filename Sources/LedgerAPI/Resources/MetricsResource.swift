@@ -4,10 +4,15 @@ import LedgerStorage
 
 /// `GET /metrics`: Prometheus text format.
 enum MetricsResource {
-    static func register(on router: inout Router<Endpoint>, metrics: Metrics, pool: ConnectionPool) {
-        router.add("GET", "/metrics", .read(.everyone) { _ in
-            HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                         body: Array((metrics.render(pool: pool.statistics, poolSize: pool.size) + WebhookMetrics.render(pool)).utf8))
-        })
+    static func operations(metrics: Metrics) -> [APIOperation] {
+        [
+            .api("GET", "/metrics", id: "metrics", summary: "Prometheus metrics", scope: nil,
+                 responses: [Response(200, "Prometheus text format 0.0.4", .string(.init()), contentType: "text/plain")],
+                 .read { context in
+                     HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                                  body: Array((metrics.render(pool: context.pool.pool.statistics, poolSize: context.pool.pool.size)
+                                               + WebhookMetrics.render(context.pool.pool)).utf8))
+                 }),
+        ]
     }
 }

@@ -5,8 +5,11 @@ import LedgerStorage
 
 /// `/v1/orders` (seed 000): an order's id is its verification's; it exists once the flow first ends.
 enum OrdersResource {
-    static func register(on router: inout Router<Endpoint>) {
-        router.add("GET", "/v1/orders/{id}", .read(.scope(.read)) { context in
+    static let operations: [APIOperation] = [
+        .api("GET", "/v1/orders/{id}", id: "getOrder", summary: "An order (404 until the flow first ends)", scope: .read,
+             parameters: [APIParameters.id("id", "The order's id, its verification's")],
+             responses: [APIResponses.ok("The order", APISchemas.order)],
+             .read { context in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
             let rows = try context.pool.withConnection {
@@ -15,18 +18,24 @@ enum OrdersResource {
             }
             guard let document = rows.string(0, 0) else { throw APIFailure.notFound("order", id) }
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
-        })
+        }),
 
-        router.add("GET", "/v1/orders", .read(.scope(.read)) { context in
+        .api("GET", "/v1/orders", id: "listOrders", summary: "Orders, newest first", scope: .read,
+             parameters: [
+                 APIParameters.filter("package_id", "Only of this package"),
+                 APIParameters.filter("status", .choice(OrderStatus.self), "Only in this status"),
+                 APIParameters.filter("score", .choice(OrderScore.self), "Only with this score"),
+                 APIParameters.filter("entity_id", "Only this entity's"),
+                 APIParameters.created("gte", "at or after"), APIParameters.created("gt", "after"),
+                 APIParameters.created("lte", "at or before"), APIParameters.created("lt", "before"),
+                 APIParameters.limit, APIParameters.startingAfter,
+             ],
+             responses: [APIResponses.ok("A page of orders", APISchemas.list("OrderList", of: APISchemas.order),
+                                         links: [APIResponses.get("getOrder", id: "/data/0/id")])],
+             .read { context in
             let caller = try context.authenticated
             let request = context.request
-            let query = try ListQuery(request)
-            if let status = request.queryValue("status"), OrderStatus(rawValue: status) == nil {
-                throw APIFailure.invalid("status", "status must be one of \(OrderStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            if let score = request.queryValue("score"), OrderScore(rawValue: score) == nil {
-                throw APIFailure.invalid("score", "score must be one of the fifteen order scores")
-            }
+            let query = ListQuery(request)
             let rows = try context.pool.withConnection { connection in
                 try connection.query("""
                     SELECT o.document::text FROM ledger.orders o
@@ -43,13 +52,13 @@ enum OrdersResource {
                           SELECT c.created_at, c.id FROM ledger.orders c WHERE c.organization_id = $1 AND c.id = $11))
                     ORDER BY o.created_at DESC, o.id DESC
                     LIMIT $12
-                    """, [caller.organizationID, caller.livemode, request.queryValue("package_id"), request.queryValue("status"),
-                          request.queryValue("score"), request.queryValue("entity_id"),
-                          try ListQuery.time(request, "created[gte]"), try ListQuery.time(request, "created[gt]"),
-                          try ListQuery.time(request, "created[lte]"), try ListQuery.time(request, "created[lt]"),
+                    """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "package_id"), request.queryValue("status"),
+                          request.queryValue("score"), ListQuery.filter(request, "entity_id"),
+                          ListQuery.time(request, "created[gte]"), ListQuery.time(request, "created[gt]"),
+                          ListQuery.time(request, "created[lte]"), ListQuery.time(request, "created[lt]"),
                           query.startingAfter, query.limit + 1])
             }
             return query.page(VerificationsResource.documents(rows), url: "/v1/orders")
-        })
-    }
+        }),
+    ]
 }

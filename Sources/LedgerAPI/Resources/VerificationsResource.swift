@@ -8,148 +8,204 @@ import LedgerWebhooks
 
 /// `/v1/verifications`: the invite, reads (with `as_of`), the event history, and every lifecycle command.
 enum VerificationsResource {
-    static func register(on router: inout Router<Endpoint>, configuration: APIConfiguration, engine: CommandEngine) {
+    static let verificationID = APIParameters.id("id", "A verification's id (ver_…)")
+    static let etagged = [APIResponses.etag]
+
+    static func operations(configuration: APIConfiguration) -> [APIOperation] {
         let clock = configuration.clock, newID = configuration.newID
+        // From a new verification to its reads and to every command on it that needs no other id.
+        let verificationLinks = ["getVerification", "listVerificationEvents", "getOrder", "startAttempt", "recordResult", "assignScore",
+                                 "setCustomScore", "openDispute", "overrideStatus", "withdrawVerification", "updateMetadata"]
+            .map { APIResponses.get($0) }
+        return [
+            .api("POST", "/v1/verifications", id: "createVerification", summary: "Invite: open a verification",
+                 description: "expires_at must be in the future; postback_url must be https in live mode and, unless the server allows "
+                    + "private addresses, resolve to a public one (else 400).",
+                 scope: .write, body: invitationSchema,
+                 responses: [APIResponses.created("The verification", APISchemas.verification, headers: etagged, links: verificationLinks)],
+                 .engineCommand { context, transaction in
+                     try context.engine.execute({
+                         let caller = try context.authenticated
+                         let now = clock()
+                         let invitation = try parseInvitation(context.body, livemode: caller.livemode, now: now,
+                                                              allowPrivateWebhooks: configuration.allowPrivateWebhooks)
+                         return try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
+                     }, inTransaction: transaction.run) { outcome, _ in
+                         verificationResponse(outcome.verification, status: 201)
+                     }
+                 }),
 
-        router.add("POST", "/v1/verifications", .engineCommand(.scope(.write)) { context, transaction in
-            try engine.execute({
-                let caller = try context.authenticated
-                let now = clock()
-                let invitation = try parseInvitation(context, livemode: caller.livemode, now: now,
-                                                     allowPrivateWebhooks: configuration.allowPrivateWebhooks)
-                return try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
-            }, inTransaction: transaction.run) { outcome, _ in
-                verificationResponse(outcome.verification, status: 201)
-            }
-        })
+            .api("GET", "/v1/verifications", id: "listVerifications", summary: "Verifications, newest first", scope: .read,
+                 parameters: [
+                     APIParameters.filter("entity_id", "Only this entity's"),
+                     APIParameters.filter("status", .choice(OverallStatus.self), "Only in this overall status"),
+                     APIParameters.filter("client_reference_id", "Only with this reference"),
+                     APIParameters.limit, APIParameters.startingAfter,
+                 ],
+                 responses: [APIResponses.ok("A page of verifications", APISchemas.list("VerificationList", of: APISchemas.verification),
+                                             links: [APIResponses.get("getVerification", id: "/data/0/id")])],
+                 .read { context in
+                     let caller = try context.authenticated
+                     let query = ListQuery(context.request)
+                     let request = context.request
+                     let rows = try context.pool.withConnection { connection in
+                         try connection.query("""
+                             SELECT v.document::text FROM ledger.verifications v
+                             WHERE v.organization_id = $1 AND v.livemode = $2
+                               AND ($3::text IS NULL OR v.entity_id = $3)
+                               AND ($4::text IS NULL OR v.status = $4)
+                               AND ($5::text IS NULL OR v.client_reference_id = $5)
+                               AND ($6::text IS NULL OR (v.created_at, v.id) < (
+                                   SELECT c.created_at, c.id FROM ledger.verifications c WHERE c.organization_id = $1 AND c.id = $6))
+                             ORDER BY v.created_at DESC, v.id DESC
+                             LIMIT $7
+                             """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "entity_id"), request.queryValue("status"),
+                                   ListQuery.filter(request, "client_reference_id"), query.startingAfter, query.limit + 1])
+                     }
+                     return query.page(documents(rows), url: "/v1/verifications")
+                 }),
 
-        router.add("GET", "/v1/verifications", .read(.scope(.read)) { context in
-            let caller = try context.authenticated
-            let query = try ListQuery(context.request)
-            let request = context.request
-            if let status = request.queryValue("status"), OverallStatus(rawValue: status) == nil {
-                throw APIFailure.invalid("status", "status must be one of \(OverallStatus.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let rows = try context.pool.withConnection { connection in
-                try connection.query("""
-                    SELECT v.document::text FROM ledger.verifications v
-                    WHERE v.organization_id = $1 AND v.livemode = $2
-                      AND ($3::text IS NULL OR v.entity_id = $3)
-                      AND ($4::text IS NULL OR v.status = $4)
-                      AND ($5::text IS NULL OR v.client_reference_id = $5)
-                      AND ($6::text IS NULL OR (v.created_at, v.id) < (
-                          SELECT c.created_at, c.id FROM ledger.verifications c WHERE c.organization_id = $1 AND c.id = $6))
-                    ORDER BY v.created_at DESC, v.id DESC
-                    LIMIT $7
-                    """, [caller.organizationID, caller.livemode, request.queryValue("entity_id"), request.queryValue("status"),
-                          request.queryValue("client_reference_id"), query.startingAfter, query.limit + 1])
-            }
-            return query.page(documents(rows), url: "/v1/verifications")
-        })
+            .api("GET", "/v1/verifications/{id}", id: "getVerification", summary: "A verification; with as_of, as it was then",
+                 scope: .read,
+                 parameters: [verificationID,
+                              .query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")],
+                 responses: [APIResponses.ok("The verification", APISchemas.verification, headers: etagged)],
+                 .read { context in
+                     let caller = try context.authenticated
+                     let id = context.request.parameter("id")
+                     if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
+                         guard let loaded = try context.pool.withConnection({
+                             try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: asOf)
+                         }), loaded.state.invitation?.livemode == caller.livemode else {
+                             throw APIFailure.notFound("verification", id)
+                         }
+                         return verificationResponse(loaded, status: 200)
+                     }
+                     let rows = try context.pool.withConnection {
+                         try $0.query("SELECT document::text, version FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
+                                      [caller.organizationID, id, caller.livemode])
+                     }
+                     guard let document = rows.string(0, 0), let version = rows.int64(0, 1) else { throw APIFailure.notFound("verification", id) }
+                     return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("ETag", "\"\(version)\"")],
+                                         body: Array(document.utf8))
+                 }),
 
-        router.add("GET", "/v1/verifications/{id}", .read(.scope(.read)) { context in
-            let caller = try context.authenticated
-            let id = context.request.parameter("id")
-            if let asOfText = context.request.queryValue("as_of") {
-                guard let asOf = Timestamp.parse(asOfText) else { throw APIFailure.invalid("as_of", "as_of takes an RFC 3339 time") }
-                guard let loaded = try context.pool.withConnection({
-                    try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: asOf)
-                }), loaded.state.invitation?.livemode == caller.livemode else {
-                    throw APIFailure.notFound("verification", id)
-                }
-                return verificationResponse(loaded, status: 200)
-            }
-            let rows = try context.pool.withConnection {
-                try $0.query("SELECT document::text, version FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                             [caller.organizationID, id, caller.livemode])
-            }
-            guard let document = rows.string(0, 0), let version = rows.int64(0, 1) else { throw APIFailure.notFound("verification", id) }
-            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("ETag", "\"\(version)\"")],
-                                body: Array(document.utf8))
-        })
+            .api("GET", "/v1/verifications/{id}/events", id: "listVerificationEvents",
+                 summary: "A verification's events, oldest first", scope: .read,
+                 parameters: [verificationID,
+                              .query("limit", .integer(minimum: 1, maximum: 100), description: "1 to 100, default 100"),
+                              .query("starting_after", .uuid, description: "The id of the last event of the previous page (404 if "
+                                + "it is not one of this verification's)")],
+                 responses: [APIResponses.ok("A page of events", APISchemas.list("EventList", of: APISchemas.event))],
+                 .read { context in
+                     let caller = try context.authenticated
+                     let id = context.request.parameter("id")
+                     let query = ListQuery(context.request, defaultLimit: 100)
+                     let events = try context.pool.withConnection { connection -> [RecordedEvent] in
+                         let owned = try connection.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
+                                                          [caller.organizationID, id, caller.livemode])
+                         guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
+                         let after = try query.startingAfter.map { try eventVersion(connection, organizationID: caller.organizationID, streamID: id, eventID: $0) } ?? 0
+                         return try EventStore.readStreamPage(connection, organizationID: caller.organizationID, streamID: id,
+                                                              afterVersion: after, limit: query.limit + 1)
+                     }
+                     return query.page(events.map(eventJSON), url: "/v1/verifications/\(id)/events")
+                 }),
 
-        router.add("GET", "/v1/verifications/{id}/events", .read(.scope(.read)) { context in
-            let caller = try context.authenticated
-            let id = context.request.parameter("id")
-            let query = try ListQuery(context.request, defaultLimit: 100)
-            let events = try context.pool.withConnection { connection -> [RecordedEvent] in
-                let owned = try connection.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                                                 [caller.organizationID, id, caller.livemode])
-                guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
-                let after = try query.startingAfter.map { try eventVersion(connection, organizationID: caller.organizationID, streamID: id, eventID: $0) } ?? 0
-                return try EventStore.readStreamPage(connection, organizationID: caller.organizationID, streamID: id,
-                                                     afterVersion: after, limit: query.limit + 1)
-            }
-            return query.page(events.map(eventJSON), url: "/v1/verifications/\(id)/events")
-        })
-
-        // Commands: each loads the stream, lets the decider decide, appends, and answers with the result.
-        command(&router, engine: engine, "/v1/verifications/{id}/attempts", clock: clock, allowed: ["expires_in"], answer: .latestAttempt) { body, _ in
-            let seconds = try body.value("expires_in").map { value -> Int64 in
-                guard let seconds = value.intValue, (60...86_400).contains(seconds) else {
-                    throw APIFailure.invalid("expires_in", "expires_in is 60 to 86400 seconds")
-                }
-                return seconds
-            } ?? 900
-            let attemptID = newID("att")
-            return .startAttempt(attemptID: attemptID, url: configuration.captureBaseURL + attemptID,
-                                 expiresAt: clock().addingTimeInterval(Double(seconds)))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/attempts/{attempt_id}/progress", clock: clock, allowed: ["status"], answer: .attempt) { body, request in
-            .recordProgress(attemptID: request.parameter("attempt_id"), status: try body.choice("status", AttemptStatus.self, required: true) ?? .captureInProgress)
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/results", clock: clock,
-                allowed: ["check", "status", "response_codes", "signals", "extracted_data", "risk_labels", "provider_reference", "raw", "attempt_id"],
-                answer: .verification) { body, _ in
-            .recordResult(try parseResult(body))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/score", clock: clock, allowed: ["score", "reason"], answer: .verification) { body, _ in
-            .assignScore(try body.choice("score", OrderScore.self, required: true) ?? .pending, reason: try body.requiredString("reason"))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/custom_scores", clock: clock, allowed: ["name", "value", "reason"], answer: .verification) { body, _ in
-            .setCustomScore(name: try body.requiredString("name", maxLength: 40), value: try body.requiredString("value", maxLength: 100),
-                            reason: try body.string("reason"))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/disputes", clock: clock, allowed: ["reason"], answer: .latestDispute) { body, _ in
-            .openDispute(disputeID: newID("dsp"), reason: try body.requiredString("reason"))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/disputes/{dispute_id}/resolve", clock: clock, allowed: ["outcome", "score", "reason"],
-                answer: .verification) { body, request in
-            .resolveDispute(disputeID: request.parameter("dispute_id"),
-                            outcome: try body.choice("outcome", DisputeOutcome.self, required: true) ?? .upheld,
-                            score: try body.choice("score", OrderScore.self), reason: try body.requiredString("reason"))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/override", scope: .admin, clock: clock, allowed: ["status", "reason"], answer: .verification) { body, _ in
-            .override(try body.choice("status", OverrideStatus.self, required: true) ?? .declined, reason: try body.requiredString("reason"))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/withdraw", clock: clock, allowed: ["reason"], answer: .verification) { body, _ in
-            .withdraw(reason: try body.string("reason"))
-        }
-        command(&router, engine: engine, "/v1/verifications/{id}/metadata", clock: clock, allowed: ["metadata"], answer: .verification) { body, _ in
-            guard let members = body.value("metadata")?.objectValue else {
-                throw APIFailure.invalid("metadata", "metadata must be an object of strings (null removes a key)")
-            }
-            var changes: [String: String?] = [:]
-            for (key, value) in members {
-                switch value {
-                case .null: changes[key] = .some(nil)
-                case let .string(text): changes[key] = text
-                default: throw APIFailure.invalid("metadata[\(key)]", "metadata values are strings, or null to remove")
-                }
-            }
-            return .updateMetadata(changes)
-        }
+            // Commands: each loads the stream, lets the decider decide, appends, and answers with the result.
+            command("/v1/verifications/{id}/attempts", id: "startAttempt", summary: "Start an attempt (closes an open one as terminated)",
+                    body: [.init("expires_in", .integer(minimum: 60, maximum: 86_400), description: "Seconds the capture link lives, default 900")],
+                    clock: clock, answer: .latestAttempt) { body, _ in
+                let seconds = body.value("expires_in")?.intValue ?? 900
+                let attemptID = newID("att")
+                return .startAttempt(attemptID: attemptID, url: configuration.captureBaseURL + attemptID,
+                                     expiresAt: clock().addingTimeInterval(Double(seconds)))
+            },
+            command("/v1/verifications/{id}/attempts/{attempt_id}/progress", id: "recordAttemptProgress", summary: "Record an attempt's progress",
+                    extraParameters: [APIParameters.id("attempt_id", "An attempt of this verification (att_…)")],
+                    body: [.init("status", .choice(AttemptStatus.self), required: true)], clock: clock, answer: .attempt) { body, request in
+                .recordProgress(attemptID: request.parameter("attempt_id"), status: try body.requiredChoice("status", AttemptStatus.self))
+            },
+            command("/v1/verifications/{id}/results", id: "recordResult", summary: "Record a check's result", body: resultMembers,
+                    clock: clock, answer: .verification) { body, _ in
+                .recordResult(try parseResult(body))
+            },
+            command("/v1/verifications/{id}/score", id: "assignScore", summary: "A reviewer's score (completes the order)",
+                    body: [.init("score", .choice(OrderScore.self), required: true), .init("reason", reason, required: true)],
+                    clock: clock, answer: .verification) { body, _ in
+                .assignScore(try body.requiredChoice("score", OrderScore.self), reason: try body.requiredString("reason"))
+            },
+            command("/v1/verifications/{id}/custom_scores", id: "setCustomScore", summary: "Set a custom score",
+                    body: [.init("name", .text(minLength: 1, maxLength: 40), required: true),
+                           .init("value", .text(minLength: 1, maxLength: 100), required: true), .init("reason", .text(maxLength: 500))],
+                    clock: clock, answer: .verification) { body, _ in
+                .setCustomScore(name: try body.requiredString("name"), value: try body.requiredString("value"), reason: body.string("reason"))
+            },
+            command("/v1/verifications/{id}/disputes", id: "openDispute", summary: "Open a dispute",
+                    body: [.init("reason", reason, required: true)], clock: clock, answer: .latestDispute) { body, _ in
+                .openDispute(disputeID: newID("dsp"), reason: try body.requiredString("reason"))
+            },
+            command("/v1/verifications/{id}/disputes/{dispute_id}/resolve", id: "resolveDispute", summary: "Resolve a dispute",
+                    extraParameters: [APIParameters.id("dispute_id", "A dispute of this verification (dsp_…)")],
+                    body: [.init("outcome", .choice(DisputeOutcome.self), required: true), .init("score", .choice(OrderScore.self)),
+                           .init("reason", reason, required: true)],
+                    clock: clock, answer: .verification) { body, request in
+                .resolveDispute(disputeID: request.parameter("dispute_id"), outcome: try body.requiredChoice("outcome", DisputeOutcome.self),
+                                score: body.choice("score", OrderScore.self), reason: try body.requiredString("reason"))
+            },
+            command("/v1/verifications/{id}/override", id: "overrideStatus", summary: "Override the status (admin)", scope: .admin,
+                    body: [.init("status", .choice(OverrideStatus.self), required: true), .init("reason", reason, required: true)],
+                    clock: clock, answer: .verification) { body, _ in
+                .override(try body.requiredChoice("status", OverrideStatus.self), reason: try body.requiredString("reason"))
+            },
+            command("/v1/verifications/{id}/withdraw", id: "withdrawVerification", summary: "Withdraw the verification",
+                    body: [.init("reason", .text(maxLength: 500))], clock: clock, answer: .verification) { body, _ in
+                .withdraw(reason: body.string("reason"))
+            },
+            command("/v1/verifications/{id}/metadata", id: "updateMetadata", summary: "Merge metadata (null removes a key)",
+                    body: [.init("metadata", .map(values: .nullable(.text(maxLength: 500)), maxMembers: 50, maxKeyLength: 40), required: true)],
+                    clock: clock, answer: .verification) { body, _ in
+                var changes: [String: String?] = [:]
+                for (key, value) in body.value("metadata")?.objectValue ?? [] { changes[key] = value.stringValue }
+                return .updateMetadata(changes)
+            },
+        ]
     }
+
+    static let reason = Schema.text(minLength: 1, maxLength: 500)
 
     enum Answer { case verification, latestAttempt, attempt, latestDispute }
 
-    /// A POST command route: parse the body into a command, run it, answer with the verification or sub-object.
-    static func command(_ router: inout Router<Endpoint>, engine: CommandEngine, _ template: String, scope: Scope = .write,
-                        clock: @escaping @Sendable () -> Date, allowed: Set<String>, answer: Answer,
-                        parse: @escaping @Sendable (RequestBody, HTTPRequest) throws -> VerificationCommand) {
-        router.add("POST", template, .engineCommand(.scope(scope)) { context, transaction in
-            try engine.execute({
-                let command = try parse(try context.body(allowed: allowed), context.request)
+    /// A POST command on one verification: read the body into a command, run it, answer with the verification
+    /// or the sub-object it made or changed.
+    static func command(_ template: String, id: String, summary: String, scope: Scope = .write, extraParameters: [Parameter] = [],
+                        body members: [Schema.Property], clock: @escaping @Sendable () -> Date, answer: Answer,
+                        parse: @escaping @Sendable (RequestBody, HTTPRequest) throws -> VerificationCommand) -> APIOperation {
+        let success: Response
+        switch answer {
+        case .verification:
+            success = APIResponses.ok("The verification after the command", APISchemas.verification, headers: etagged,
+                                      links: [APIResponses.get("getVerification")])
+        case .latestAttempt:
+            success = APIResponses.created("The new attempt", APISchemas.attempt, headers: etagged, links: [
+                .init("recordAttemptProgress", operationID: "recordAttemptProgress",
+                      parameters: [("id", "$request.path.id"), ("attempt_id", "$response.body#/id")]),
+            ])
+        case .attempt:
+            success = APIResponses.ok("The attempt after the command", APISchemas.attempt, headers: etagged)
+        case .latestDispute:
+            success = APIResponses.created("The new dispute", APISchemas.dispute, headers: etagged, links: [
+                .init("resolveDispute", operationID: "resolveDispute",
+                      parameters: [("id", "$request.path.id"), ("dispute_id", "$response.body#/id")]),
+            ])
+        }
+        return .api("POST", template, id: id, summary: summary,
+                    description: "409 invalid_transition when the verification's state does not allow it; 400 for a value the "
+                        + "state makes invalid.",
+                    scope: scope, parameters: [verificationID] + extraParameters + [APIParameters.ifMatch], body: .object(members),
+                    responses: [success], .engineCommand { context, transaction in
+            try context.engine.execute({
+                let command = try parse(context.body, context.request)
                 return try commandRequest(context, id: context.request.parameter("id"), command: command, now: clock())
             }, inTransaction: transaction.run) { outcome, _ in
                 try response(outcome.verification, answer: answer, context.request)
@@ -164,9 +220,9 @@ enum VerificationsResource {
                               expectedVersion: try ifMatch(context.request), actor: actor(context), now: now)
     }
 
-    /// `If-Match: "3"` (or 3, or W/"3"); nil when absent.
+    /// `If-Match: "3"` (or 3, or W/"3"); nil when absent or `*` (any version, as RFC 9110 has it).
     static func ifMatch(_ request: HTTPRequest) throws -> Int64? {
-        guard let header = request.header("If-Match") else { return nil }
+        guard let header = request.header("If-Match"), header.trimmingCharacters(in: .whitespaces) != "*" else { return nil }
         var text = Substring(header.trimmingCharacters(in: .whitespaces))
         if text.hasPrefix("W/") { text = text.dropFirst(2) }
         if text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") { text = text.dropFirst().dropLast() }
@@ -215,9 +271,10 @@ enum VerificationsResource {
         (0..<rows.count).compactMap { rows.string($0, 0).flatMap { try? JSONValue.parse(Array($0.utf8), maxDepth: 512) } }
     }
 
-    /// The version of the event `starting_after` names, which must be one of this stream's.
+    /// The version of the event `starting_after` names, which must be one of this stream's (404 otherwise, as
+    /// for any id that names nothing).
     static func eventVersion(_ connection: PostgresConnection, organizationID: UUID, streamID: String, eventID: String) throws -> Int64 {
-        let refused = APIFailure.invalid("starting_after", "starting_after takes the id of one of this verification's events")
+        let refused = APIFailure.notFound("event of this verification", eventID, param: "starting_after")
         guard let uuid = UUID(uuidString: eventID) else { throw refused }
         let rows = try connection.query("SELECT version FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND event_id = $3",
                                         [organizationID, streamID, uuid])
@@ -242,94 +299,102 @@ enum VerificationsResource {
 
     // MARK: bodies
 
-    static func parseInvitation(_ context: RequestContext, livemode: Bool, now: Date, allowPrivateWebhooks: Bool) throws -> Invitation {
-        let body = try context.body(allowed: ["entity_id", "entity_type", "verification_type", "client_reference_id", "package_id",
-                                              "checks", "provider", "applicant", "metadata", "postback_url", "postback_events", "expires_at"])
-        let checkNames = try body.stringList("checks", required: true, maxCount: CheckType.allCases.count, maxLength: 40) ?? []
-        guard !checkNames.isEmpty else { throw APIFailure.invalid("checks", "checks must name at least one check") }
-        let checks = try checkNames.enumerated().map { index, name in
-            guard let check = CheckType(rawValue: name) else {
-                throw APIFailure.invalid("checks[\(index)]", "checks[\(index)] must be one of \(CheckType.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return check
-        }
-        let provider = try body.string("provider", maxLength: 40) ?? "sandbox"
-        guard provider == "sandbox" else { throw APIFailure.invalid("provider", "the only provider is sandbox") }
+    static let invitationSchema = Schema.object([
+        .init("entity_id", .text(minLength: 1, maxLength: 200), required: true, description: "Whom the verification is about"),
+        .init("entity_type", .choice(EntityType.self), description: "Default person"),
+        .init("verification_type", .choice(VerificationType.self), description: "Default kyc"),
+        .init("client_reference_id", .text(maxLength: 200)),
+        .init("package_id", .text(maxLength: 200)),
+        .init("checks", .array(of: .choice(CheckType.self), minItems: 1, maxItems: CheckType.allCases.count, unique: true), required: true),
+        .init("provider", .choice(["sandbox"]), description: "Default sandbox"),
+        .init("applicant", .object([
+            .init("first_name", .text(maxLength: 200)), .init("last_name", .text(maxLength: 200)),
+            .init("email", .text(maxLength: 320)), .init("address", .text(maxLength: 500)),
+        ])),
+        .init("metadata", .map(values: .text(maxLength: 500), maxMembers: 50, maxKeyLength: 40)),
+        .init("postback_url", WebhookEndpointsResource.url, description: "Where this verification's webhooks also go"),
+        .init("postback_events", .array(of: .choice(WebhookEventType.self), maxItems: WebhookEventType.allCases.count)),
+        .init("expires_at", .dateTime, description: "In the future; default 7 days from now"),
+    ])
+
+    static func parseInvitation(_ body: RequestBody, livemode: Bool, now: Date, allowPrivateWebhooks: Bool) throws -> Invitation {
         var expiresAt = now.addingTimeInterval(7 * 86_400)
-        if let text = try body.string("expires_at", maxLength: 40) {
-            guard let date = Timestamp.parse(text) else { throw APIFailure.invalid("expires_at", "expires_at takes an RFC 3339 time") }
+        if let date = body.string("expires_at").flatMap(Timestamp.parse) {
             guard date > now else { throw APIFailure.invalid("expires_at", "expires_at must be in the future") }
             expiresAt = date
         }
-        var applicant = Applicant()
-        if let object = try body.object("applicant", allowed: ["first_name", "last_name", "email", "address"]) {
-            applicant = Applicant(firstName: try object.string("first_name", maxLength: 200), lastName: try object.string("last_name", maxLength: 200),
-                                  email: try object.string("email", maxLength: 320), address: try object.string("address", maxLength: 500))
-        }
+        let applicant = body.object("applicant").map {
+            Applicant(firstName: $0.string("first_name"), lastName: $0.string("last_name"), email: $0.string("email"),
+                      address: $0.string("address"))
+        } ?? Applicant()
         var metadata: [String: String] = [:]
-        if let members = body.value("metadata").map({ $0.objectValue }) {
-            guard let members else { throw APIFailure.invalid("metadata", "metadata must be an object of strings") }
-            for (key, value) in members {
-                guard let text = value.stringValue else { throw APIFailure.invalid("metadata[\(key)]", "metadata values are strings") }
-                metadata[key] = text
-            }
-        }
-        let postbackURL = try body.string("postback_url", maxLength: 2048).map {
+        for (key, value) in body.value("metadata")?.objectValue ?? [] { metadata[key] = value.stringValue }
+        let postbackURL = try body.string("postback_url").map {
             try WebhookURLPolicy(allowPrivate: allowPrivateWebhooks).check($0, livemode: livemode, param: "postback_url")
         }
-        let postbackEvents = try body.stringList("postback_events", maxCount: WebhookEventType.allCases.count, maxLength: 60) ?? []
-        for (index, name) in postbackEvents.enumerated() where WebhookEventType(rawValue: name) == nil {
-            throw APIFailure.invalid("postback_events[\(index)]", "postback_events[\(index)] must be one of \(WebhookEventType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return Invitation(entityID: try body.requiredString("entity_id", maxLength: 200),
-                          entityType: try body.choice("entity_type", EntityType.self) ?? .person,
-                          verificationType: try body.choice("verification_type", VerificationType.self) ?? .kyc,
-                          clientReferenceID: try body.string("client_reference_id", maxLength: 200),
-                          packageID: try body.string("package_id", maxLength: 200), checks: checks, provider: provider,
+        return Invitation(entityID: try body.requiredString("entity_id"),
+                          entityType: body.choice("entity_type", EntityType.self) ?? .person,
+                          verificationType: body.choice("verification_type", VerificationType.self) ?? .kyc,
+                          clientReferenceID: body.string("client_reference_id"),
+                          packageID: body.string("package_id"),
+                          checks: (body.stringList("checks") ?? []).compactMap(CheckType.init(rawValue:)),
+                          provider: body.string("provider") ?? "sandbox",
                           applicant: applicant, metadata: metadata, postbackURL: postbackURL,
-                          postbackEvents: postbackEvents,
+                          postbackEvents: body.stringList("postback_events") ?? [],
                           expiresAt: expiresAt, livemode: livemode)
     }
 
+    static let resultMembers: [Schema.Property] = [
+        .init("check", .choice(CheckType.self), required: true),
+        .init("status", .choice(CheckStatus.resultStatuses.map(\.rawValue)), required: true),
+        .init("response_codes", .array(of: .anyOf([
+            responseCode,
+            .object([.init("code", responseCode, required: true), .init("summary", .text(maxLength: 200))]),
+        ]), maxItems: 50), description: "Codes of shared/reference/check-codes.md: integers, or {code, summary}"),
+        .init("signals", .object([
+            .init("document_authenticity", .choice(SignalOutcome.self)), .init("face_match", .choice(SignalOutcome.self)),
+            .init("liveness", .choice(SignalOutcome.self)), .init("aml", .choice(AMLOutcome.self)),
+        ])),
+        .init("extracted_data", .object([
+            .init("first_name", .text(maxLength: 200)), .init("last_name", .text(maxLength: 200)),
+            .init("date_of_birth", .text(maxLength: 10)), .init("address", .text(maxLength: 500)),
+            .init("document", .object([
+                .init("type", .text(maxLength: 60)), .init("number", .text(maxLength: 100)),
+                .init("issuing_country", .text(maxLength: 3)), .init("issue_date", .text(maxLength: 10)),
+                .init("expiry_date", .text(maxLength: 10)),
+            ])),
+        ])),
+        .init("risk_labels", .array(of: .text(maxLength: 60), maxItems: 20)),
+        .init("provider_reference", .text(maxLength: 200)),
+        .init("raw", .any, description: "The provider's own payload, kept as sent"),
+        .init("attempt_id", .text(maxLength: 100)),
+    ]
+
+    static let responseCode = Schema.integer(minimum: 0, maximum: Int64(Int32.max))
+
     static func parseResult(_ body: RequestBody) throws -> CheckResult {
-        let check = try body.choice("check", CheckType.self, required: true) ?? .document
-        let status = try body.choice("status", CheckStatus.self, required: true) ?? .approved
-        var codes: [ResponseCode] = []
-        if let items = body.value("response_codes") {
-            guard let list = items.arrayValue, list.count <= 50 else {
-                throw APIFailure.invalid("response_codes", "response_codes is a list of at most 50 codes")
-            }
-            codes = try list.enumerated().map { index, item in
-                if let code = item.intValue { return ResponseCode(code: Int(code)) }
-                if let code = item["code"]?.intValue {
-                    return ResponseCode(code: Int(code), summary: item["summary"]?.stringValue.map { String($0.prefix(200)) })
-                }
-                throw APIFailure.invalid("response_codes[\(index)]", "a response code is an integer or {code, summary}")
-            }
+        let codes = (body.value("response_codes")?.arrayValue ?? []).compactMap { item -> ResponseCode? in
+            if let code = item.intValue { return ResponseCode(code: Int(code)) }
+            guard let code = item["code"]?.intValue else { return nil }
+            return ResponseCode(code: Int(code), summary: item["summary"]?.stringValue)
         }
-        var signals = Signals()
-        if let object = try body.object("signals", allowed: ["document_authenticity", "face_match", "liveness", "aml"]) {
-            signals = Signals(documentAuthenticity: try object.choice("document_authenticity", SignalOutcome.self),
-                              faceMatch: try object.choice("face_match", SignalOutcome.self),
-                              liveness: try object.choice("liveness", SignalOutcome.self),
-                              aml: try object.choice("aml", AMLOutcome.self))
+        let signals = body.object("signals").map {
+            Signals(documentAuthenticity: $0.choice("document_authenticity", SignalOutcome.self),
+                    faceMatch: $0.choice("face_match", SignalOutcome.self), liveness: $0.choice("liveness", SignalOutcome.self),
+                    aml: $0.choice("aml", AMLOutcome.self))
+        } ?? Signals()
+        let extracted = body.object("extracted_data").map { object in
+            ExtractedData(firstName: object.string("first_name"), lastName: object.string("last_name"),
+                          dateOfBirth: object.string("date_of_birth"), address: object.string("address"),
+                          document: object.object("document").map {
+                              ExtractedData.Document(type: $0.string("type"), number: $0.string("number"),
+                                                     issuingCountry: $0.string("issuing_country"), issueDate: $0.string("issue_date"),
+                                                     expiryDate: $0.string("expiry_date"))
+                          })
         }
-        var extracted: ExtractedData?
-        if let object = try body.object("extracted_data", allowed: ["first_name", "last_name", "date_of_birth", "address", "document"]) {
-            var document: ExtractedData.Document?
-            if let doc = try object.object("document", allowed: ["type", "number", "issuing_country", "issue_date", "expiry_date"]) {
-                document = ExtractedData.Document(type: try doc.string("type", maxLength: 60), number: try doc.string("number", maxLength: 100),
-                                                  issuingCountry: try doc.string("issuing_country", maxLength: 3),
-                                                  issueDate: try doc.string("issue_date", maxLength: 10),
-                                                  expiryDate: try doc.string("expiry_date", maxLength: 10))
-            }
-            extracted = ExtractedData(firstName: try object.string("first_name", maxLength: 200), lastName: try object.string("last_name", maxLength: 200),
-                                      dateOfBirth: try object.string("date_of_birth", maxLength: 10), address: try object.string("address"),
-                                      document: document)
-        }
-        return CheckResult(check: check, status: status, responseCodes: codes, signals: signals, extractedData: extracted,
-                           riskLabels: try body.stringList("risk_labels", maxCount: 20, maxLength: 60) ?? [],
-                           providerReference: try body.string("provider_reference", maxLength: 200),
-                           raw: body.value("raw"), attemptID: try body.string("attempt_id", maxLength: 100))
+        return CheckResult(check: try body.requiredChoice("check", CheckType.self), status: try body.requiredChoice("status", CheckStatus.self),
+                           responseCodes: codes, signals: signals, extractedData: extracted,
+                           riskLabels: body.stringList("risk_labels") ?? [], providerReference: body.string("provider_reference"),
+                           raw: body.value("raw"), attemptID: body.string("attempt_id"))
     }
 }

@@ -35,14 +35,22 @@ enum WebhookDeliveriesResource {
             ORDER BY p.id LIMIT 1) blocker ON true
         """
 
-    static func register(on router: inout Router<Endpoint>) {
-        router.add("GET", "/v1/webhook_deliveries", .read(.scope(.read)) { context in
+    static let operations: [APIOperation] = [
+        .api("GET", "/v1/webhook_deliveries", id: "listWebhookDeliveries", summary: "Webhook messages and their attempts, newest first",
+             scope: .read,
+             parameters: [
+                 APIParameters.filter("endpoint_id", "Only to this endpoint"),
+                 APIParameters.filter("event_type", .choice(WebhookEventType.self), "Only of this type"),
+                 APIParameters.filter("status", APISchemas.webhookDeliveryStatus, "Only in this status"),
+                 APIParameters.filter("verification_id", "Only about this verification"),
+                 APIParameters.limit, APIParameters.startingAfter,
+             ],
+             responses: [APIResponses.ok("A page of deliveries", APISchemas.list("WebhookDeliveryList", of: APISchemas.webhookDelivery),
+                                         links: [APIResponses.get("retryWebhookDelivery", id: "/data/0/id")])],
+             .read { context in
             let caller = try context.authenticated
             let request = context.request
-            let query = try ListQuery(request)
-            if let status = request.queryValue("status"), !["pending", "delivered", "dead"].contains(status) {
-                throw APIFailure.invalid("status", "status must be pending, delivered or dead")
-            }
+            let query = ListQuery(request)
             let rows = try context.pool.withConnection { connection in
                 try connection.query("""
                     SELECT jsonb_build_object(
@@ -70,16 +78,19 @@ enum WebhookDeliveriesResource {
                       AND ($7::text IS NULL OR o.id < (SELECT c.id FROM ledger.outbox c WHERE c.organization_id = $1 AND c.message_id = $7))
                     ORDER BY o.id DESC
                     LIMIT $8
-                    """, [caller.organizationID, caller.livemode, request.queryValue("endpoint_id"), request.queryValue("event_type"),
-                          request.queryValue("status"), request.queryValue("verification_id"), query.startingAfter, query.limit + 1])
+                    """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "endpoint_id"), request.queryValue("event_type"),
+                          request.queryValue("status"), ListQuery.filter(request, "verification_id"), query.startingAfter, query.limit + 1])
             }
             return query.page(VerificationsResource.documents(rows), url: "/v1/webhook_deliveries")
-        })
+        }),
 
-        router.add("POST", "/v1/webhook_deliveries/{id}/retry", .command(.scope(.write)) { context, tx in
+        .api("POST", "/v1/webhook_deliveries/{id}/retry", id: "retryWebhookDelivery", summary: "Send a pending or dead message again now",
+             description: "409 already_delivered for a delivered one, delivery_in_flight while a dispatcher is sending it.", scope: .write,
+             parameters: [APIParameters.id("id", "A delivery's id")], body: .object([]),
+             responses: [APIResponses.ok("The message, pending again", APISchemas.retriedWebhookDelivery)],
+             .command { context, tx in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
-            _ = try context.body(allowed: [])
             // A message a dispatcher is sending (its lease runs) is left alone: resetting it would let a second
             // dispatcher send it at the same time, and the first one's outcome would no longer count.
             let rows = try tx.query("""
@@ -105,6 +116,6 @@ enum WebhookDeliveriesResource {
             }
             try tx.query("SELECT pg_notify('\(Outbox.channel)', $1)", [id])
             return .json(200, ["id": .string(id), "object": "webhook_delivery", "status": "pending"])
-        })
-    }
+        }),
+    ]
 }

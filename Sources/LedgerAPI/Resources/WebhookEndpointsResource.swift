@@ -13,24 +13,50 @@ enum WebhookEndpointsResource {
     static let columns = "id, url, events, description, enabled, disabled_reason, livemode, created_at, updated_at, previous_secret_expires_at, delivery_mode"
     /// `ordered`: a verification's messages to this endpoint go one after the other; `concurrent`: as they come,
     /// the receiver ordering them by `sequence`.
-    static let deliveryModes = ["ordered", "concurrent"]
+    static let deliveryMode = Schema.named("WebhookDeliveryMode", .choice(["ordered", "concurrent"],
+        description: "ordered: a verification's messages go one after the other; concurrent: as they come, ordered by sequence"))
 
-    static func register(on router: inout Router<Endpoint>, policy: WebhookURLPolicy, clock: @escaping @Sendable () -> Date) {
-        router.add("POST", "/v1/webhook_endpoints", .command(.scope(.admin)) { context, tx in
+    static let endpointID = APIParameters.id("id", "A webhook endpoint's id (we_…)")
+    /// An absolute http(s) URL of RFC 3986's unreserved and delimiter characters; the policy adds what a pattern
+    /// cannot say.
+    static let url = Schema.text(minLength: 1, maxLength: 2048,
+                                 pattern: "^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][A-Za-z0-9._~:/?#@!$&'()*+,;=-]*)?$",
+                                 description: "https in live mode; a public address unless the server allows private ones (else 400)")
+    static let events = Schema.array(of: APISchemas.webhookEventName, minItems: 1, maxItems: WebhookEventType.allCases.count + 1)
+
+    static func operations(policy: WebhookURLPolicy, clock: @escaping @Sendable () -> Date) -> [APIOperation] {
+        let endpointLinks = [APIResponses.get("getWebhookEndpoint"), APIResponses.get("updateWebhookEndpoint"),
+                             APIResponses.get("rotateWebhookEndpointSecret"), APIResponses.get("recoverWebhookEndpoint"),
+                             APIResponses.get("deleteWebhookEndpoint")]
+        return [
+        .api("POST", "/v1/webhook_endpoints", id: "createWebhookEndpoint", summary: "Subscribe a URL to webhook events", scope: .admin,
+             body: .object([
+                 .init("url", url, required: true),
+                 .init("events", events, required: true, description: "Event types, or \"*\" for all"),
+                 .init("description", .text(maxLength: 500)),
+                 .init("delivery_mode", deliveryMode, description: "Default ordered"),
+             ]),
+             responses: [APIResponses.created("The endpoint, with its secret (shown only here)", APISchemas.webhookEndpointWithSecret,
+                                              links: endpointLinks)],
+             .command { context, tx in
             let caller = try context.authenticated
-            let body = try context.body(allowed: ["url", "events", "description", "delivery_mode"])
-            let url = try policy.check(try body.requiredString("url", maxLength: 2048), livemode: caller.livemode, param: "url")
-            let events = try eventList(body, required: true) ?? []
+            let body = context.body
+            let url = try policy.check(try body.requiredString("url"), livemode: caller.livemode, param: "url")
+            let events = body.stringList("events") ?? []
             guard let secret = WebhookSecret.generate() else { throw APIFailure.internalError }
             let rows = try tx.query("""
                 INSERT INTO ledger.webhook_endpoints (id, organization_id, livemode, url, events, description, secret, delivery_mode)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'ordered')) RETURNING \(columns)
                 """, [APIConfiguration.randomID("we"), caller.organizationID, caller.livemode, url, PostgresArray(events),
-                      try body.string("description"), secret.text, try deliveryMode(body)])
+                      body.string("description"), secret.text, body.string("delivery_mode")])
             return .json(201, withSecret(try endpoint(rows), secret))
-        })
+        }),
 
-        router.add("GET", "/v1/webhook_endpoints", .read(.scope(.read)) { context in
+        .api("GET", "/v1/webhook_endpoints", id: "listWebhookEndpoints", summary: "The webhook endpoints, newest first", scope: .read,
+             responses: [APIResponses.ok("Every endpoint; never a secret",
+                                         APISchemas.list("WebhookEndpointList", of: APISchemas.webhookEndpoint),
+                                         links: [APIResponses.get("getWebhookEndpoint", id: "/data/0/id")])],
+             .read { context in
             let caller = try context.authenticated
             let rows = try context.pool.withConnection {
                 try $0.query("""
@@ -40,21 +66,31 @@ enum WebhookEndpointsResource {
             }
             return .json(200, ["object": "list", "url": "/v1/webhook_endpoints", "has_more": false,
                                "data": .array(try (0..<rows.count).map { try endpoint(rows, row: $0) })])
-        })
+        }),
 
-        router.add("GET", "/v1/webhook_endpoints/{id}", .read(.scope(.read)) { context in
+        .api("GET", "/v1/webhook_endpoints/{id}", id: "getWebhookEndpoint", summary: "A webhook endpoint", scope: .read,
+             parameters: [endpointID], responses: [APIResponses.ok("The endpoint; never its secret", APISchemas.webhookEndpoint)],
+             .read { context in
             let caller = try context.authenticated
             let rows = try context.pool.withConnection { try find($0, caller, context.request.parameter("id"), lock: false) }
             return .json(200, try endpoint(rows))
-        })
+        }),
 
-        router.add("POST", "/v1/webhook_endpoints/{id}", .command(.scope(.admin)) { context, tx in
+        .api("POST", "/v1/webhook_endpoints/{id}", id: "updateWebhookEndpoint", summary: "Change a webhook endpoint", scope: .admin,
+             parameters: [endpointID],
+             body: .object([
+                 .init("url", url), .init("events", events), .init("description", .text(maxLength: 500)),
+                 .init("enabled", .boolean, description: "false stops deliveries; true starts them again and forgets the failures"),
+                 .init("delivery_mode", deliveryMode),
+             ]),
+             responses: [APIResponses.ok("The endpoint after the change", APISchemas.webhookEndpoint)],
+             .command { context, tx in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
             _ = try find(tx, caller, id, lock: true)
-            let body = try context.body(allowed: ["url", "events", "description", "enabled", "delivery_mode"])
-            let url = try body.string("url", maxLength: 2048).map { try policy.check($0, livemode: caller.livemode, param: "url") }
-            let enabled = try body.bool("enabled")
+            let body = context.body
+            let url = try body.string("url").map { try policy.check($0, livemode: caller.livemode, param: "url") }
+            let enabled = body.bool("enabled")
             let rows = try tx.query("""
                 UPDATE ledger.webhook_endpoints
                 SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description),
@@ -62,12 +98,14 @@ enum WebhookEndpointsResource {
                     disabled_reason = CASE WHEN $6 IS NULL THEN disabled_reason WHEN $6 THEN NULL ELSE 'disabled by request' END,
                     failing_since = CASE WHEN $6 THEN NULL ELSE failing_since END, updated_at = now()
                 WHERE organization_id = $1 AND id = $2 RETURNING \(columns)
-                """, [caller.organizationID, id, url, try eventList(body, required: false).map(PostgresArray.init),
-                      try body.string("description"), enabled, try deliveryMode(body)])
+                """, [caller.organizationID, id, url, body.stringList("events").map(PostgresArray.init),
+                      body.string("description"), enabled, body.string("delivery_mode")])
             return .json(200, try endpoint(rows))
-        })
+        }),
 
-        router.add("DELETE", "/v1/webhook_endpoints/{id}", .command(.scope(.admin)) { context, tx in
+        .api("DELETE", "/v1/webhook_endpoints/{id}", id: "deleteWebhookEndpoint", summary: "Delete a webhook endpoint", scope: .admin,
+             parameters: [endpointID], responses: [APIResponses.ok("Deleted", APISchemas.deletedWebhookEndpoint)],
+             .command { context, tx in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
             _ = try find(tx, caller, id, lock: true)
@@ -79,18 +117,19 @@ enum WebhookEndpointsResource {
                 WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'pending'
                 """, [caller.organizationID, id])
             return .json(200, ["id": .string(id), "object": "webhook_endpoint", "deleted": true])
-        })
+        }),
 
         // Like Svix's recovery: every message to the endpoint since `since` that was not delivered (dead, or
         // pending) is queued again now; a message being sent at this moment is left to its dispatcher.
-        router.add("POST", "/v1/webhook_endpoints/{id}/recover", .command(.scope(.admin)) { context, tx in
+        .api("POST", "/v1/webhook_endpoints/{id}/recover", id: "recoverWebhookEndpoint",
+             summary: "Queue again every message to the endpoint since a time that was not delivered",
+             description: "since must not be in the future (else 400).", scope: .admin, parameters: [endpointID],
+             body: .object([.init("since", .dateTime, required: true, description: "RFC 3339, like 2026-01-31T12:00:00Z")]),
+             responses: [APIResponses.ok("How many messages were queued again", APISchemas.webhookRecovery)],
+             .command { context, tx in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
-            let body = try context.body(allowed: ["since"])
-            let sinceText = try body.requiredString("since", maxLength: 64)
-            guard let since = Timestamp.parse(sinceText) else {
-                throw APIFailure.invalid("since", "since must be an RFC 3339 time, like 2026-01-31T12:00:00Z")
-            }
+            guard let since = context.body.string("since").flatMap(Timestamp.parse) else { throw APIFailure.missing("since") }
             guard since <= clock() else { throw APIFailure.invalid("since", "since must not be in the future") }
             _ = try find(tx, caller, id, lock: true)
             let rows = try tx.query("""
@@ -103,9 +142,13 @@ enum WebhookEndpointsResource {
                 """, [caller.organizationID, caller.livemode, id, since])
             return .json(200, ["object": "webhook_recovery", "endpoint_id": .string(id), "since": .string(Timestamp.rfc3339(since)),
                                "requeued": .int(Int64(rows.int(0, 0) ?? 0))])
-        })
+        }),
 
-        router.add("POST", "/v1/webhook_endpoints/{id}/rotate_secret", .command(.scope(.admin)) { context, tx in
+        .api("POST", "/v1/webhook_endpoints/{id}/rotate_secret", id: "rotateWebhookEndpointSecret",
+             summary: "A new secret for an endpoint; the old one signs too for 24 hours", scope: .admin,
+             parameters: [endpointID], body: .object([]),
+             responses: [APIResponses.ok("The endpoint with its new secret (shown only here)", APISchemas.webhookEndpointWithSecret)],
+             .command { context, tx in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
             _ = try find(tx, caller, id, lock: true)
@@ -116,15 +159,20 @@ enum WebhookEndpointsResource {
                 WHERE organization_id = $1 AND id = $2 RETURNING \(columns)
                 """, [caller.organizationID, id, clock().addingTimeInterval(rotationOverlap), secret.text])
             return .json(200, withSecret(try endpoint(rows), secret))
-        })
+        }),
 
-        router.add("GET", "/v1/webhook_secret", .command(.scope(.admin)) { context, tx in
+        .api("GET", "/v1/webhook_secret", id: "getWebhookSecret", summary: "The secret that signs postbacks (made on first use)",
+             scope: .admin, responses: [APIResponses.ok("The secret", APISchemas.webhookSecret)],
+             .command { context, tx in
             let caller = try context.authenticated
             let current = try PostbackSecrets.current(tx, organizationID: caller.organizationID, livemode: caller.livemode)
             return .json(200, postbackSecret(secret: current.secret.text, previousExpiresAt: current.previousExpiresAt))
-        })
+        }),
 
-        router.add("POST", "/v1/webhook_secret/rotate", .command(.scope(.admin)) { context, tx in
+        .api("POST", "/v1/webhook_secret/rotate", id: "rotateWebhookSecret",
+             summary: "A new postback secret; the old one signs too for 24 hours", scope: .admin, body: .object([]),
+             responses: [APIResponses.ok("The new secret", APISchemas.webhookSecret)],
+             .command { context, tx in
             let caller = try context.authenticated
             guard let fresh = WebhookSecret.generate() else { throw APIFailure.internalError }
             let rows = try tx.query("""
@@ -134,26 +182,8 @@ enum WebhookEndpointsResource {
                 RETURNING secret, previous_secret_expires_at
                 """, [caller.organizationID, caller.livemode, fresh.text, clock().addingTimeInterval(rotationOverlap)])
             return .json(200, postbackSecret(secret: rows.string(0, 0), previousExpiresAt: rows.date(0, 1)))
-        })
-    }
-
-    static func eventList(_ body: RequestBody, required: Bool) throws -> [String]? {
-        guard let events = try body.stringList("events", required: required, maxCount: WebhookEventType.allCases.count + 1, maxLength: 60) else {
-            return nil
-        }
-        guard !events.isEmpty else { throw APIFailure.invalid("events", "events must name at least one event type, or \"*\" for all") }
-        for (index, name) in events.enumerated() where name != "*" && WebhookEventType(rawValue: name) == nil {
-            throw APIFailure.invalid("events[\(index)]", "events[\(index)] must be \"*\" or one of \(WebhookEventType.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return events
-    }
-
-    static func deliveryMode(_ body: RequestBody) throws -> String? {
-        guard let mode = try body.string("delivery_mode", maxLength: 20) else { return nil }
-        guard deliveryModes.contains(mode) else {
-            throw APIFailure.invalid("delivery_mode", "delivery_mode must be \(deliveryModes.joined(separator: " or "))")
-        }
-        return mode
+        }),
+        ]
     }
 
     static func find(_ connection: PostgresConnection, _ caller: Caller, _ id: String, lock: Bool) throws -> PostgresRows {

@@ -2,21 +2,20 @@ import Foundation
 import LedgerDomain
 import LedgerHTTP
 
-/// `limit` (1–100, default 10 unless the list says otherwise) and `starting_after` for cursor pagination.
+/// `limit` (1–100, default 10 unless the list says otherwise) and `starting_after` for cursor pagination,
+/// read after the operation's declaration has checked them.
 struct ListQuery {
     let limit: Int
     let startingAfter: String?
 
-    init(_ request: HTTPRequest, defaultLimit: Int = 10) throws {
-        if let text = request.queryValue("limit") {
-            guard let value = Int(text), (1...100).contains(value) else {
-                throw APIFailure.invalid("limit", "limit must be a whole number from 1 to 100")
-            }
-            limit = value
-        } else {
-            limit = defaultLimit
-        }
-        startingAfter = request.queryValue("starting_after").flatMap { $0.isEmpty ? nil : $0 }
+    init(_ request: HTTPRequest, defaultLimit: Int = 10) {
+        limit = request.queryValue("limit").flatMap { Int($0) } ?? defaultLimit
+        startingAfter = Self.filter(request, "starting_after")
+    }
+
+    /// A text filter's value; an empty one does not filter.
+    static func filter(_ request: HTTPRequest, _ name: String) -> String? {
+        request.queryValue(name).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The list object: `limit + 1` rows were asked for, so one more than `limit` means there is more.
@@ -25,11 +24,9 @@ struct ListQuery {
                     "data": .array(Array(documents.prefix(limit)))])
     }
 
-    static func time(_ request: HTTPRequest, _ name: String) throws -> Date? {
+    /// A time filter the declaration accepted: RFC 3339 or Unix seconds.
+    static func time(_ request: HTTPRequest, _ name: String) -> Date? {
         guard let text = request.queryValue(name) else { return nil }
-        guard let date = Timestamp.unixSeconds(text) ?? Timestamp.parse(text) else {
-            throw APIFailure.invalid(name, "\(name) takes an RFC 3339 time or Unix seconds, between the years 0001 and 9999")
-        }
-        return date
+        return Timestamp.unixSeconds(text) ?? Timestamp.parse(text)
     }
 }
