@@ -456,6 +456,7 @@ struct JsonLogicEvaluation {
             length = requested < 0 ? Swift.max(length + requested, 0) : Swift.min(requested, length)
         }
         let lower = Int(from), upper = Int(from + length)
+        try checkString(upper - lower, operation)
         try charge(upper - lower, operation)
         return .string(String(decoding: units[lower..<upper], as: UTF16.self))
     }
