@@ -63,62 +63,36 @@ struct JsonLogicEvaluation {
             return .bool(true)
         case .map, .filter, .reduce, .all, .none, .some:
             return try iterate(operation, data)
-        default:
-            return try applyEager(operation, try arguments(operation, data), data)
-        }
-    }
-
-    private mutating func applyEager(_ operation: JsonLogicOperation, _ arguments: [JSONValue], _ data: JSONValue) throws(JsonLogicError) -> JSONValue {
-        let first = arguments.first ?? .null
-        switch operation.op {
+        // Eager: every argument first.
         case .variable:
-            return try variable(arguments, data, operation)
+            return try variable(try arguments(operation, data), data, operation)
         case .value:
-            return try value(arguments, data, operation)
+            return try value(try arguments(operation, data), data, operation)
         case .missing:
-            return try missing(arguments, data, operation)
+            return try missing(try arguments(operation, data), data, operation)
         case .missingSome:
-            return try missingSome(arguments, data, operation)
-        case .not:
-            return .bool(!JavaScript.isTruthy(first))
-        case .truthy:
-            return .bool(JavaScript.isTruthy(first))
+            return try missingSome(try arguments(operation, data), data, operation)
+        case .not, .truthy:
+            let truthy = JavaScript.isTruthy(try arguments(operation, data).first ?? .null)
+            return .bool(op == .truthy ? truthy : !truthy)
         case .max, .min:
-            return try extremum(arguments, operation)
+            return try extremum(try arguments(operation, data), operation)
         case .plus, .minus, .times, .divide, .modulo:
-            return try arithmetic(arguments, operation)
+            return try arithmetic(try arguments(operation, data), operation)
         case .merge:
-            var merged = [JSONValue]()
-            for argument in arguments {
-                if case let .array(items) = argument { merged.append(contentsOf: items) } else { merged.append(argument) }
-                try checkArray(merged.count, operation)
-            }
-            try charge(merged.count, operation)
-            return .array(merged)
+            return try merge(try arguments(operation, data), operation)
         case .in:
-            return try contains(arguments, operation)
+            return try contains(try arguments(operation, data), operation)
         case .cat:
-            var units = 0
-            var text = ""
-            for argument in arguments where !argument.isNull {
-                let piece = try string(argument, operation)
-                units += piece.utf16.count
-                try checkString(units, operation)
-                text += piece
-            }
-            try charge(units, operation)
-            return .string(text)
+            return try concatenate(try arguments(operation, data), operation)
         case .substr:
-            return try substring(arguments, operation)
+            return try substring(try arguments(operation, data), operation)
         case .log:
-            return first
+            return try arguments(operation, data).first ?? .null
         case .throw:
-            let type = first["type"]?.stringValue ?? (first.stringValue ?? JavaScript.toString(first))
+            let reason = try arguments(operation, data).first ?? .null
+            let type = reason["type"]?.stringValue ?? reason.stringValue ?? JavaScript.toString(reason)
             throw JsonLogicError(.thrown(type), at: operation.path, "the rule threw \"\(type)\"")
-        case .ifThenElse, .ternary, .and, .or, .equals, .strictEquals, .notEquals, .strictNotEquals, .less,
-            .lessOrEqual, .greater, .greaterOrEqual, .map, .filter, .reduce, .all, .none, .some:
-            // Lazy operators never reach here (see apply); answering rather than trapping keeps that a bug, not a crash.
-            throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(operation.op.rawValue)\" evaluated eagerly")
         }
     }
 
@@ -410,6 +384,31 @@ struct JsonLogicEvaluation {
     }
 
     // MARK: - Strings and arrays
+
+    /// `merge`: arrays flattened one level, other values kept as elements.
+    private mutating func merge(_ arguments: [JSONValue], _ operation: JsonLogicOperation) throws(JsonLogicError) -> JSONValue {
+        var merged = [JSONValue]()
+        for argument in arguments {
+            if case let .array(items) = argument { merged.append(contentsOf: items) } else { merged.append(argument) }
+            try checkArray(merged.count, operation)
+        }
+        try charge(merged.count, operation)
+        return .array(merged)
+    }
+
+    /// `cat`: each argument as JavaScript's `String()` makes it, nulls left out.
+    private mutating func concatenate(_ arguments: [JSONValue], _ operation: JsonLogicOperation) throws(JsonLogicError) -> JSONValue {
+        var units = 0
+        var text = ""
+        for argument in arguments where !argument.isNull {
+            let piece = try string(argument, operation)
+            units += piece.utf16.count
+            try checkString(units, operation)
+            text += piece
+        }
+        try charge(units, operation)
+        return .string(text)
+    }
 
     private func string(_ value: JSONValue, _ operation: JsonLogicOperation) throws(JsonLogicError) -> String {
         if case let .string(s) = value { return s }

@@ -93,27 +93,16 @@ struct JsonLogicCompiler {
     init(limits: JsonLogicLimits) { self.limits = limits }
 
     mutating func compile(_ rule: JSONValue, path: String, depth: Int) throws(JsonLogicError) -> JsonLogicNode {
-        nodes += 1
-        guard nodes <= limits.maxNodes else {
-            throw JsonLogicError(.limitExceeded(.nodes), at: path, "the rule has more than \(limits.maxNodes) nodes")
-        }
-        switch rule {
-        case .array, .object:
-            // Containers nest as in the JSON parser's depth: 64 means 64 arrays or objects inside each other.
-            guard depth <= limits.maxDepth else { throw tooDeep(path) }
-        default:
-            return .literal(rule)
-        }
+        try count(path)
         switch rule {
         case let .array(items):
-            var compiled = [JsonLogicNode]()
-            compiled.reserveCapacity(items.count)
-            for (index, item) in items.enumerated() {
-                compiled.append(try compile(item, path: "\(path)[\(index)]", depth: depth + 1))
-            }
+            // Containers nest as in the JSON parser's depth: 64 means 64 arrays or objects inside each other.
+            guard depth <= limits.maxDepth else { throw tooDeep(path) }
+            let compiled = try compile(items, path: path, depth: depth + 1)
             let literals = compiled.compactMap(\.literalValue)
             return literals.count == compiled.count ? .literal(.array(literals)) : .array(compiled, path: path)
         case let .object(members):
+            guard depth <= limits.maxDepth else { throw tooDeep(path) }
             guard let (key, value) = members.first else { return .literal(rule) }
             guard members.count == 1 else {
                 throw JsonLogicError(.malformedRule, at: path, "an operation is an object with exactly one key; this one has \(members.count) (\(members.map(\.0).joined(separator: ", ")))")
@@ -123,17 +112,9 @@ struct JsonLogicCompiler {
             }
             let arguments: [JsonLogicNode]
             if case let .array(items) = value {
-                var compiled = [JsonLogicNode]()
-                compiled.reserveCapacity(items.count)
-                nodes += 1
-                guard nodes <= limits.maxNodes else {
-                    throw JsonLogicError(.limitExceeded(.nodes), at: path, "the rule has more than \(limits.maxNodes) nodes")
-                }
+                try count("\(path).\(key)")
                 guard depth + 1 <= limits.maxDepth else { throw tooDeep("\(path).\(key)") }
-                for (index, item) in items.enumerated() {
-                    compiled.append(try compile(item, path: "\(path).\(key)[\(index)]", depth: depth + 2))
-                }
-                arguments = compiled
+                arguments = try compile(items, path: "\(path).\(key)", depth: depth + 2)
             } else {
                 guard !op.requiresArgumentArray else {
                     throw JsonLogicError(.invalidArguments, at: path, "\"\(key)\" takes an array of arguments")
@@ -145,6 +126,22 @@ struct JsonLogicCompiler {
             return .operation(operation)
         default:
             return .literal(rule)
+        }
+    }
+
+    private mutating func compile(_ items: [JSONValue], path: String, depth: Int) throws(JsonLogicError) -> [JsonLogicNode] {
+        var compiled = [JsonLogicNode]()
+        compiled.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            compiled.append(try compile(item, path: "\(path)[\(index)]", depth: depth))
+        }
+        return compiled
+    }
+
+    private mutating func count(_ path: String) throws(JsonLogicError) {
+        nodes += 1
+        guard nodes <= limits.maxNodes else {
+            throw JsonLogicError(.limitExceeded(.nodes), at: path, "the rule has more than \(limits.maxNodes) nodes")
         }
     }
 
