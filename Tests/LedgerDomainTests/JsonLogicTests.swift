@@ -164,6 +164,10 @@ final class JsonLogicTests: XCTestCase {
         XCTAssertEqual(error.kind, .notANumber)
         XCTAssertEqual(error.path, "rule.+[1]")
         XCTAssertEqual(error.type, "NaN")
+        // Messages name types, never values: the document may hold personal data.
+        let named = failure(#"{"<": [{"var": "name"}, 1]}"#, #"{"name": "Jane Doe"}"#)
+        XCTAssertEqual(named?.kind, .notANumber)
+        XCTAssertEqual(named.map { $0.message.contains("Jane") }, false, named?.message ?? "")
         for rule in [#"{"%": [5, 0]}"#, #"{"%": [5, "0.0"]}"#, #"{"/": [1, -0.0]}"#, #"{"/": 0}"#, #"{"*": [2, "two"]}"#,
                      #"{"-": [{}]}"#, #"{"+": [[1]]}"#, #"{"==": [1, "one"]}"#, #"{">": [[], 0]}"#, #"{"<=": [{}, {}]}"#,
                      #"{"substr": ["abc", "one"]}"#, #"{"substr": ["abc", 0, [1]]}"#] {

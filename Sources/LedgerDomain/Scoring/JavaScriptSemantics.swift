@@ -15,6 +15,19 @@ enum JavaScript {
         }
     }
 
+    /// What a value is, for error messages: they name the type, never the value, which may be personal data
+    /// from the document and of any size.
+    static func kind(of value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case let .string(s): return s.isEmpty ? "an empty string" : "a string"
+        case let .array(items): return items.isEmpty ? "an empty array" : "an array"
+        case .object: return "an object"
+        }
+    }
+
     // MARK: - ToNumber
 
     /// `Number(value)`, or nil where JavaScript yields NaN. Arrays and objects never convert: JsonLogic treats a

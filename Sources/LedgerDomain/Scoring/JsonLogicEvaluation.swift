@@ -134,7 +134,7 @@ struct JsonLogicEvaluation {
             order = JavaScript.toNumeric(a).flatMap { x in JavaScript.toNumeric(b).flatMap { JavaScript.compare(x, $0) } }
         default:
             guard let x = JavaScript.toNumeric(a), let y = JavaScript.toNumeric(b), let compared = JavaScript.compare(x, y) else {
-                throw JsonLogicError(.notANumber, at: operation.path, "\"\(op.rawValue)\" compares \(a.jsonString) with \(b.jsonString), which is not a number comparison")
+                throw JsonLogicError(.notANumber, at: operation.path, "\"\(op.rawValue)\" compares \(JavaScript.kind(of: a)) with \(JavaScript.kind(of: b)), which do not both convert to numbers")
             }
             order = compared
         }
@@ -170,12 +170,12 @@ struct JsonLogicEvaluation {
         case let .string(s): return s.isEmpty ? nil : s
         case .int, .double, .bool: return JavaScript.toString(key)
         case .array, .object:
-            throw JsonLogicError(.invalidArguments, at: operation.path, "a data path is a string or a number, got \(key.jsonString)")
+            throw JsonLogicError(.invalidArguments, at: operation.path, "a data path is a string or a number, got \(JavaScript.kind(of: key))")
         }
     }
 
     /// `work` counts the segments and object members looked at: a wide object costs what it takes to search.
-    static func lookup(_ path: String, in data: JSONValue, work: inout Int) -> JSONValue? {
+    private static func lookup(_ path: String, in data: JSONValue, work: inout Int) -> JSONValue? {
         var current = data
         for segment in path.split(separator: ".", omittingEmptySubsequences: false) {
             guard let next = child(String(segment), of: current, work: &work) else { return nil }
@@ -217,7 +217,7 @@ struct JsonLogicEvaluation {
             case let .string(s): current = Self.child(s, of: current, work: &work) ?? .null
             case .int, .double: current = Self.child(JavaScript.toString(key), of: current, work: &work) ?? .null
             default:
-                throw JsonLogicError(.invalidArguments, at: operation.path, "\"val\" takes keys (strings or numbers), got \(key.jsonString)")
+                throw JsonLogicError(.invalidArguments, at: operation.path, "\"val\" takes keys (strings or numbers), got \(JavaScript.kind(of: key))")
             }
         }
         try charge(work, operation)
@@ -270,7 +270,7 @@ struct JsonLogicEvaluation {
         case .null where op == .map || op == .filter || op == .reduce:
             items = []
         case let other:
-            throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(op.rawValue)\" iterates over an array, got \(other.jsonString)")
+            throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(op.rawValue)\" iterates over an array, got \(JavaScript.kind(of: other))")
         }
         let body = operation.arguments[1]
         switch op {
@@ -323,7 +323,7 @@ struct JsonLogicEvaluation {
         operands.reserveCapacity(arguments.count)
         for argument in arguments {
             guard let number = JavaScript.toNumber(argument) else {
-                throw JsonLogicError(.notANumber, at: operation.path, "\"\(operation.op.rawValue)\" needs numbers, got \(argument.jsonString)")
+                throw JsonLogicError(.notANumber, at: operation.path, "\"\(operation.op.rawValue)\" needs numbers, got \(JavaScript.kind(of: argument))")
             }
             operands.append(number)
         }
@@ -356,7 +356,7 @@ struct JsonLogicEvaluation {
             case let .int(i): numeric = .int(i)
             case let .double(d) where !d.isNaN: numeric = .double(d)
             default:
-                throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(operation.op.rawValue)\" takes numbers, got \(argument.jsonString)")
+                throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(operation.op.rawValue)\" takes numbers, got \(JavaScript.kind(of: argument))")
             }
             if let current = best, let order = JavaScript.compare(numeric, current.numeric),
                 operation.op == .max ? order <= 0 : order >= 0
@@ -443,7 +443,7 @@ struct JsonLogicEvaluation {
         let count = Double(units.count)
         func integer(_ value: JSONValue) throws(JsonLogicError) -> Double {
             guard let number = JavaScript.toNumber(value) else {
-                throw JsonLogicError(.notANumber, at: operation.path, "\"substr\" needs numeric positions, got \(value.jsonString)")
+                throw JsonLogicError(.notANumber, at: operation.path, "\"substr\" needs numeric positions, got \(JavaScript.kind(of: value))")
             }
             return number.rounded(.towardZero)
         }

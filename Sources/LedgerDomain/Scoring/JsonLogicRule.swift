@@ -157,7 +157,7 @@ struct JsonLogicCompiler {
         }
         guard op.isIteration else { return }
         if let source = arguments[0].literalValue, source.arrayValue == nil {
-            throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(op.rawValue)\" iterates over an array, got \(source.jsonString)")
+            throw JsonLogicError(.invalidArguments, at: operation.path, "\"\(op.rawValue)\" iterates over an array, got \(JavaScript.kind(of: source))")
         }
         switch op {
         case .map, .filter, .reduce:
