@@ -67,6 +67,14 @@ final class JsonLogicTests: XCTestCase {
         }
     }
 
+    func testAReduceCannotNestItsAccumulatorPastTheDepthLimit() {
+        let wrap = #"{"reduce": [{"var": ""}, [{"var": "accumulator"}], 0]}"#
+        assertResult(wrap, "[1, 2, 3]", "[[[0]]]")
+        assertResult(wrap, "[" + Array(repeating: "1", count: 64).joined(separator: ",") + "]", nested(64) { "[\($0)]" }.replacingOccurrences(of: "[1]", with: "[0]"))
+        assertFailure(wrap, "[" + Array(repeating: "1", count: 65).joined(separator: ",") + "]", .limitExceeded(.depth))
+        XCTAssertEqual(failure(wrap, "[" + Array(repeating: "1", count: 30_000).joined(separator: ",") + "]")?.kind, .limitExceeded(.depth))
+    }
+
     func testARuleHoldsAtMostTenThousandNodes() {
         let items = { (count: Int) in "[" + Array(repeating: "1", count: count).joined(separator: ",") + "]" }
         // The array itself is a node: 9,999 elements make 10,000.

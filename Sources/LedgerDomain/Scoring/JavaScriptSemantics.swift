@@ -251,6 +251,16 @@ enum JavaScript {
         return a.utf16.lexicographicallyPrecedes(b.utf16) ? -1 : 1
     }
 
+    /// Whether `value` nests more than `limit` arrays and objects; looks no deeper than that.
+    static func nests(_ value: JSONValue, deeperThan limit: Int, work: inout Int) -> Bool {
+        work += 1
+        switch value {
+        case let .array(items): return limit <= 0 || items.contains { nests($0, deeperThan: limit - 1, work: &work) }
+        case let .object(members): return limit <= 0 || members.contains { nests($0.1, deeperThan: limit - 1, work: &work) }
+        default: return false
+        }
+    }
+
     // MARK: - Strings as UTF-16
 
     /// Whether `needle` occurs in `haystack` (Knuth–Morris–Pratt, so a hostile pair costs linear time).

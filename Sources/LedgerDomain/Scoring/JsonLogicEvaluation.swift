@@ -296,6 +296,14 @@ struct JsonLogicEvaluation {
             for item in items {
                 try charge(1, operation)
                 accumulator = try evaluate(body, .object([("current", item), ("accumulator", accumulator)]))
+                // The only value fed back into the rule: `[accumulator]` would otherwise nest once per element,
+                // deeper than any encoder, comparison or deallocation should recurse.
+                var work = 0
+                let tooDeep = JavaScript.nests(accumulator, deeperThan: limits.maxDepth, work: &work)
+                try charge(work, operation)
+                if tooDeep {
+                    throw JsonLogicError(.limitExceeded(.depth), at: operation.path, "the accumulator nests deeper than \(limits.maxDepth) levels")
+                }
             }
             return accumulator
         case .all:
