@@ -111,6 +111,11 @@ final class JsonLogicTests: XCTestCase {
         let big = "[" + Array(repeating: "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]", count: 2_000).joined(separator: ",") + "]"
         let compareOften = #"{"and": ["# + Array(repeating: #"{"===": [{"var": ""}, {"var": ""}]}"#, count: 100).joined(separator: ",") + "]}"
         XCTAssertEqual(failure(compareOften, big)?.kind, .limitExceeded(.steps))
+        // So is reading long strings: converting half a megabyte of spaces to a number, a thousand times.
+        let spaces = #"{"s": "\#(String(repeating: " ", count: 500_000))"}"#
+        let convertOften = #"{"and": ["# + Array(repeating: #"{"<": [{"var": "s"}, 1]}"#, count: 1_000).joined(separator: ",") + "]}"
+        XCTAssertEqual(failure(convertOften, spaces)?.kind, .limitExceeded(.steps))
+        XCTAssertNil(failure(#"{"<": [{"var": "s"}, 1]}"#, spaces))
     }
 
     // MARK: - Errors and their paths

@@ -121,6 +121,8 @@ struct JsonLogicEvaluation {
             return equal == (op == .strictEquals)
         default: break
         }
+        try chargeText(a, operation)
+        try chargeText(b, operation)
         let order: Int?
         switch (a, b) {
         case let (.string(x), .string(y)):
@@ -326,10 +328,11 @@ struct JsonLogicEvaluation {
 
     /// `+ - * / %` on numbers converted as JavaScript converts them; a value that converts to no number, a
     /// division by zero and a result past the finite doubles are errors, never NaN or Infinity in a result.
-    private func arithmetic(_ arguments: [JSONValue], _ operation: JsonLogicOperation) throws(JsonLogicError) -> JSONValue {
+    private mutating func arithmetic(_ arguments: [JSONValue], _ operation: JsonLogicOperation) throws(JsonLogicError) -> JSONValue {
         var operands = [Double]()
         operands.reserveCapacity(arguments.count)
         for argument in arguments {
+            try chargeText(argument, operation)
             guard let number = JavaScript.toNumber(argument) else {
                 throw JsonLogicError(.notANumber, at: operation.path, "\"\(operation.op.rawValue)\" needs numbers, got \(JavaScript.kind(of: argument))")
             }
@@ -466,6 +469,11 @@ struct JsonLogicEvaluation {
         try checkString(upper - lower, operation)
         try charge(upper - lower, operation)
         return .string(String(decoding: units[lower..<upper], as: UTF16.self))
+    }
+
+    /// Reading a string (comparing it, converting it to a number) costs its length.
+    private mutating func chargeText(_ value: JSONValue, _ operation: JsonLogicOperation) throws(JsonLogicError) {
+        if case let .string(s) = value { try charge(s.utf8.count, operation) }
     }
 
     private func checkString(_ units: Int, _ operation: JsonLogicOperation) throws(JsonLogicError) {
