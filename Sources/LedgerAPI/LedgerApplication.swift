@@ -25,6 +25,8 @@ public struct APIConfiguration: Sendable {
     public var allowPrivateWebhooks: Bool
     /// How many verifications' latest states are kept in memory for commands to decide on; 0 reads every stream.
     public var stateCacheSize: Int
+    /// Webhook endpoints an organization may have in each mode: each one adds outbox writes to every command.
+    public var webhookEndpointLimit: Int
     /// Monotonic nanoseconds for the rate limiter's buckets; tests move their own.
     public var rateLimitClock: @Sendable () -> UInt64
 
@@ -32,7 +34,7 @@ public struct APIConfiguration: Sendable {
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
-                stateCacheSize: Int = 10_000,
+                stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
@@ -43,6 +45,7 @@ public struct APIConfiguration: Sendable {
         self.captureBaseURL = captureBaseURL
         self.allowPrivateWebhooks = allowPrivateWebhooks
         self.stateCacheSize = stateCacheSize
+        self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
     }
 
@@ -116,7 +119,7 @@ public final class LedgerApplication: Sendable {
             VerificationsResource.operations(configuration: configuration),
             OrdersResource.operations,
             WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
-                                                clock: configuration.clock),
+                                                limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
         ]
         return resources.flatMap { $0 }

@@ -87,7 +87,8 @@ public struct Settings: Sendable {
                                rateLimitBurst: try integer("LEDGER_RATE_LIMIT_BURST", 2000, range: 1...10_000_000),
                                authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),
                                logRequests: logRequests == "1", allowPrivateWebhooks: allowPrivate == "1",
-                               stateCacheSize: try integer("LEDGER_STATE_CACHE_SIZE", 10_000, range: 0...10_000_000))
+                               stateCacheSize: try integer("LEDGER_STATE_CACHE_SIZE", 10_000, range: 0...10_000_000),
+                               webhookEndpointLimit: try integer("LEDGER_WEBHOOK_ENDPOINT_LIMIT", 16, range: 1...10_000))
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

@@ -34,6 +34,33 @@ final class WebhookSubscriptionTests: XCTestCase {
         return (0..<rows.count).map { (rows.string($0, 0) ?? "", rows.string($0, 1) ?? "", rows.json($0, 2) ?? .null) }
     }
 
+    /// Each endpoint adds outbox writes to every command of its organization: an organization has at most the
+    /// configured number in each mode, counted without the deleted ones, even when creations race.
+    func testAnOrganizationHasAtMostTheConfiguredNumberOfEndpointsInEachMode() throws {
+        server.stop()
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false,
+                                                                           allowPrivateWebhooks: true, webhookEndpointLimit: 3))
+        client = TestClient(baseURL: server.baseURL)
+        let created = Collector<Int>()
+        let (client, key) = (client!, acme.adminKey)
+        DispatchQueue.concurrentPerform(iterations: 6) { index in
+            let status = (try? client.post("/v1/webhook_endpoints", json: ["url": .string("http://127.0.0.1:9/hooks/\(index)"), "events": ["*"]],
+                                           headers: .bearer(key)).status) ?? 0
+            created.append(status)
+        }
+        XCTAssertEqual(created.values.sorted(), [201, 201, 201, 400, 400, 400], "concurrent creations never pass the limit together")
+        let refused = try client.post("/v1/webhook_endpoints", json: ["url": "http://127.0.0.1:9/hooks/x", "events": ["*"]],
+                                      headers: .bearer(acme.adminKey))
+        XCTAssertEqual(refused.status, 400)
+        XCTAssertEqual(refused.json?["error"]?["code"], "webhook_endpoint_limit_reached")
+        XCTAssertTrue(refused.text.contains("LEDGER_WEBHOOK_ENDPOINT_LIMIT is 3"), refused.text)
+        _ = try post("/v1/webhook_endpoints", ["url": "https://93.184.216.34/live", "events": ["*"]], key: acme.liveAdminKey, expect: 201)
+        let list = try client.get("/v1/webhook_endpoints", headers: .bearer(acme.adminKey)).json?["data"]?.arrayValue ?? []
+        guard let first = list.first?["id"]?.stringValue else { return XCTFail("no endpoint listed") }
+        XCTAssertEqual(try client.request("DELETE", "/v1/webhook_endpoints/\(first)", headers: .bearer(acme.adminKey)).status, 200)
+        _ = try post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks/y", "events": ["*"]], expect: 201)
+    }
+
     func testEndpointsAreCreatedUpdatedRotatedAndDeleted() throws {
         let created = try post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks", "events": ["*"], "description": "ops"], expect: 201)
         guard let id = created["id"]?.stringValue, let secret = created["secret"]?.stringValue else { return XCTFail("\(created)") }

@@ -24,7 +24,7 @@ enum WebhookEndpointsResource {
                                  description: "https in live mode; a public address unless the server allows private ones (else 400)")
     static let events = Schema.array(of: APISchemas.webhookEventName, minItems: 1, maxItems: WebhookEventType.allCases.count + 1)
 
-    static func operations(policy: WebhookURLPolicy, clock: @escaping @Sendable () -> Date) -> [APIOperation] {
+    static func operations(policy: WebhookURLPolicy, limit: Int, clock: @escaping @Sendable () -> Date) -> [APIOperation] {
         let endpointLinks = [APIResponses.get("getWebhookEndpoint"), APIResponses.get("updateWebhookEndpoint"),
                              APIResponses.get("rotateWebhookEndpointSecret"), APIResponses.get("recoverWebhookEndpoint"),
                              APIResponses.get("deleteWebhookEndpoint")]
@@ -44,6 +44,18 @@ enum WebhookEndpointsResource {
             let url = try policy.check(try body.requiredString("url"), livemode: caller.livemode, param: "url")
             let events = body.stringList("events") ?? []
             guard let secret = WebhookSecret.generate() else { throw APIFailure.internalError }
+            // Creations of one organization and mode queue on this lock, so concurrent ones cannot pass the limit together.
+            let existing = try tx.query("""
+                SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text || ':' || $2::boolean::text, 0)),
+                       (SELECT count(*) FROM ledger.webhook_endpoints
+                        WHERE organization_id = $1 AND livemode = $2 AND deleted_at IS NULL)
+                """, [caller.organizationID, caller.livemode]).int(0, 1) ?? 0
+            guard existing < limit else {
+                throw APIFailure(status: 400, type: "invalid_request_error", code: "webhook_endpoint_limit_reached",
+                                 message: "this organization already has \(existing) \(caller.livemode ? "live" : "test") webhook endpoints, "
+                                     + "the most it may have (LEDGER_WEBHOOK_ENDPOINT_LIMIT is \(limit)); delete one first",
+                                 param: nil)
+            }
             let rows = try tx.query("""
                 INSERT INTO ledger.webhook_endpoints (id, organization_id, livemode, url, events, description, secret, delivery_mode)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'ordered')) RETURNING \(columns)
