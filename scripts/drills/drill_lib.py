@@ -7,6 +7,7 @@ on a signal and on its hard timeout; DRILL_KEEP=1 keeps its temporary folder for
 """
 import argparse
 import atexit
+import collections
 import ctypes
 import http.client
 import http.server
@@ -621,11 +622,15 @@ def outbox_messages(cluster, endpoint=None):
 
 class Receiver:
     """A loopback HTTP receiver recording every webhook it gets: (time, webhook-id, path, status answered).
-    `status_for()` decides the answer (200 by default); `delay` (seconds, or a function) slows answers."""
+    `status_for()` decides the answer (200 by default); `delay` (seconds, or a function) slows answers.
+    The last `keep_requests` requests are kept as sent (signed headers and body) for a same-run reference."""
 
-    def __init__(self, drill, secret_check=False):
+    SIGNED_HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
+
+    def __init__(self, drill, secret_check=False, keep_requests=1_000):
         self.lock = threading.Lock()
         self.records = []
+        self.requests = collections.deque(maxlen=keep_requests)
         self.status_for = lambda: 200
         self.delay = 0.0
         self.secrets = []
@@ -646,8 +651,10 @@ class Receiver:
                 if secret_check and receiver.secrets and status == 200 and not receiver._verify(self.headers, body):
                     with receiver.lock:
                         receiver.bad_signatures += 1
+                signed = {name: value for name, value in self.headers.items() if name.lower() in Receiver.SIGNED_HEADERS}
                 with receiver.lock:
                     receiver.records.append((now(), webhook_id, self.path, status))
+                    receiver.requests.append((self.path, signed, body))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -703,6 +710,54 @@ class Receiver:
                     extra += 1
                 seen.add(record[1])
         return extra
+
+
+def lua_string(data):
+    """A Lua string literal of `data` (bytes): every byte outside printable ASCII, and quote and backslash, as a
+    decimal escape."""
+    return '"' + "".join(chr(byte) if 0x20 <= byte < 0x7f and byte not in b'"\\' else f"\\{byte:03d}"
+                         for byte in data) + '"'
+
+
+def reference_rate(drill, receiver, connections, seconds):
+    """The same-run reference for a drain rate: wrk POSTing the requests the receiver kept (signed headers and
+    body as the dispatcher sent them), round and round, to the same receiver over `connections` keep-alive
+    connections for `seconds`. Returns requests/s answered; the receiver records these too, so read its
+    figures first."""
+    kept = list(receiver.requests)
+    if not kept:
+        raise RuntimeError("the receiver kept no request to measure the reference with")
+    messages = ",\n".join(
+        "{ path = %s, headers = { %s }, body = %s }" % (
+            lua_string(path.encode()),
+            ", ".join(f"[{lua_string(name.encode())}] = {lua_string(value.encode())}" for name, value in headers.items()),
+            lua_string(body))
+        for path, headers, body in kept)
+    script = Path(drill.directory) / "reference.lua"
+    script.write_text("local messages = {\n" + messages + "\n}\n" + """
+local next_message = 0
+request = function()
+  next_message = next_message % #messages + 1
+  local message = messages[next_message]
+  return wrk.format("POST", message.path, message.headers, message.body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format('{"seconds":%.3f,"requests":%d,"non_2xx":%d}\\n', summary.duration / 1e6,
+    summary.requests, summary.errors.status))
+end
+""")
+    try:
+        outcome = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+                                  receiver.url("/")], capture_output=True, text=True, timeout=seconds + 20)
+    except FileNotFoundError:
+        raise RuntimeError("wrk is needed for the reference (scripts/install-dependencies installs it)")
+    lines = [line for line in outcome.stdout.splitlines() if line.startswith('{"seconds"')]
+    if outcome.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed: {outcome.stdout[-500:]} {outcome.stderr[-500:]}")
+    figures = json.loads(lines[-1])
+    if figures["non_2xx"]:
+        raise RuntimeError(f"the receiver refused {figures['non_2xx']} of the reference's requests")
+    return figures["requests"] / figures["seconds"] if figures["seconds"] > 0 else 0.0
 
 
 def create_endpoint(client, url, events=("*",)):
