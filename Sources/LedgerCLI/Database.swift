@@ -39,8 +39,9 @@ public final class Database: @unchecked Sendable {
         return (applied, migrator.migrations.last?.version ?? 0)
     }
 
-    public func makePool(size: Int, commitThreads: Int = 0) -> ConnectionPool {
-        ConnectionPool(conninfo: conninfo, size: size, role: Database.serviceRole, commitThreads: commitThreads)
+    public func makePool(size: Int, commitThreads: Int = 0, applicationName: String? = nil) -> ConnectionPool {
+        ConnectionPool(conninfo: conninfo, size: size, role: Database.serviceRole, commitThreads: commitThreads,
+                       applicationName: applicationName)
     }
 
     /// Stops the embedded cluster if this process started it.

@@ -16,7 +16,7 @@ enum DispatchCommand {
         let database = try Database(settings: settings)
         defer { database.close() }
         try database.migrate()
-        let pool = database.makePool(size: 3)
+        let pool = database.makePool(size: 3, applicationName: "ledger-dispatcher")
         let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: settings.webhooks)
         dispatcher.start()
         Log.info("dispatching webhooks", ["concurrency": .int(settings.webhooks.concurrency)])

@@ -37,7 +37,8 @@ enum ServeCommand {
             Log.info("applied migrations", ["count": .int(applied.count), "schema_version": .int(latest)])
         }
         if database.embedded != nil { try createDemoOrganizationIfNone(database, settings) }
-        let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads)
+        let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads,
+                                     applicationName: "ledger-api")
         let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
@@ -45,7 +46,7 @@ enum ServeCommand {
         IdempotencyPurger(pool: pool).start(interval: 60)
         // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
         // a delivery, and the message went out again when its lease ran out.
-        let dispatchPool = settings.dispatchInServe ? database.makePool(size: 3) : nil
+        let dispatchPool = settings.dispatchInServe ? database.makePool(size: 3, applicationName: "ledger-dispatcher") : nil
         let dispatcher = dispatchPool.map { WebhookDispatcher(pool: $0, conninfo: database.conninfo, configuration: settings.webhooks) }
         dispatcher?.start()
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),

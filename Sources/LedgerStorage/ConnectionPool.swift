@@ -29,13 +29,20 @@ public final class ConnectionPool: @unchecked Sendable {
     ///   to one of these threads, which commits every hand-over waiting at that moment as one transaction:
     ///   one round trip and one WAL flush for many requests. If that transaction fails, its hand-overs are
     ///   committed one by one, so each request gets its own outcome.
-    public init(conninfo: String, size: Int, role: String? = nil, acquireTimeout: Double = 5, commitThreads: Int = 0) {
+    /// - Parameter applicationName: shown as `application_name` in `pg_stat_activity`, so an operator (and a
+    ///   test) tells one pool's connections from another's.
+    public init(conninfo: String, size: Int, role: String? = nil, acquireTimeout: Double = 5, commitThreads: Int = 0,
+                applicationName: String? = nil) {
         self.conninfo = conninfo
         self.size = max(1, size)
         self.acquireTimeout = acquireTimeout
         var setup = "SET search_path = ledger, public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
             + "SET statement_timeout = '60s';"
         if let role { setup += " SET ROLE \"\(role.replacingOccurrences(of: "\"", with: ""))\";" }
+        if let applicationName {
+            let name = applicationName.filter { $0.isASCII && ($0.isLetter || $0 == "-" || $0 == "_") }
+            setup += " SET application_name = '\(name)';"
+        }
         sessionSetup = setup
         commitQueue = commitThreads > 0 ? CommitQueue() : nil
         if let commitQueue {

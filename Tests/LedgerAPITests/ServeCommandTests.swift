@@ -60,6 +60,31 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertThrowsError(try RawConnection(port: port))
     }
 
+    /// Sharing the API's pool, the dispatcher waited behind requests under load, could not record a delivery,
+    /// and the message went out again when its lease ran out: it must hold connections of its own.
+    func testTheInProcessDispatcherHasConnectionsApartFromTheAPIs() throws {
+        let database = try makeDatabase()
+        let port = try freeLoopbackPort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
+        let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: Self.projectDirectory.path,
+                                             environment: environment)
+        stopWhenTheTestEnds(serve)
+        let client = TestClient(baseURL: "http://127.0.0.1:\(port)")
+        XCTAssertTrue(eventually(timeout: 60, interval: 0.1) { serve.poll() == nil && (try? client.get("/readyz").status) == 200 },
+                      serve.outputSoFar)
+        let observer = try database.ownerConnection()
+        func connections(of application: String) throws -> Int64 {
+            try observer.query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2",
+                               [database.name, application]).int64(0, 0) ?? 0
+        }
+        // The dispatcher polls its claim on its own, so its connections appear without any request.
+        XCTAssertTrue(eventually(timeout: 10, interval: 0.05) { (try? connections(of: "ledger-api")) ?? 0 > 0 }, "no API connection")
+        XCTAssertTrue(eventually(timeout: 10, interval: 0.05) { (try? connections(of: "ledger-dispatcher")) ?? 0 > 0 },
+                      "no connection of the dispatcher's own")
+    }
+
     func testHelpForEveryCommand() throws {
         for arguments in [["--help"], ["serve", "--help"], ["migrate", "--help"], ["bench", "--help"]] {
             let outcome = try ChildProcess.run(try ledgerExecutable(), arguments)
