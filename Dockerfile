@@ -1,7 +1,7 @@
 # The ledger service, built from source with the official Swift image.
 FROM swift:6.0-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev libmicrohttpd-dev libssl-dev pkg-config \
+    && apt-get install -y --no-install-recommends libpq-dev libmicrohttpd-dev libssl-dev libcurl4-openssl-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -11,7 +11,7 @@ RUN swift build -c release --product ledger
 
 FROM swift:6.0-bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq5 libmicrohttpd12 libssl3 curl \
+    && apt-get install -y --no-install-recommends libpq5 libmicrohttpd12 libssl3 libcurl4 curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /app ledger
 WORKDIR /app

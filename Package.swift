@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// No package dependencies: the toolchain's Foundation plus three Debian C libraries.
+// No package dependencies: the toolchain's Foundation plus four Debian C libraries.
 let package = Package(
     name: "ledger",
     platforms: [.macOS(.v13)],
@@ -12,6 +12,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // The pure core: no I/O, no C imports.
         .target(name: "LedgerDomain"),
@@ -23,7 +24,7 @@ let package = Package(
         .target(name: "LedgerHTTP", dependencies: ["CMicroHTTPD", "LedgerDomain", "LedgerLog"]),
         // The one command path: no HTTP in it.
         .target(name: "LedgerEngine", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerCrypto", "LedgerLog"]),
-        .target(name: "LedgerWebhooks", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerCrypto", "LedgerLog"]),
+        .target(name: "LedgerWebhooks", dependencies: ["CCurl", "LedgerDomain", "LedgerStorage", "LedgerCrypto", "LedgerLog"]),
         .target(name: "LedgerAPI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerEngine", "LedgerHTTP", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
         .target(name: "LedgerCLI", dependencies: ["LedgerDomain", "LedgerStorage", "LedgerEngine", "LedgerHTTP", "LedgerAPI", "LedgerCrypto", "LedgerLog", "LedgerWebhooks"]),
         .executableTarget(name: "ledger", dependencies: ["LedgerCLI"]),

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LedgerCrypto
 import LedgerLog
 import LedgerStorage
@@ -66,7 +63,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private let pool: ConnectionPool
     private let conninfo: String
     private let configuration: Configuration
-    private let session: URLSession
+    private let client = CurlClient()
     private let running = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
 
@@ -75,11 +72,6 @@ public final class WebhookDispatcher: @unchecked Sendable {
         self.pool = pool
         self.conninfo = conninfo
         self.configuration = configuration
-        let sessionConfiguration = URLSessionConfiguration.ephemeral
-        sessionConfiguration.timeoutIntervalForRequest = configuration.timeout
-        sessionConfiguration.timeoutIntervalForResource = configuration.timeout
-        sessionConfiguration.httpMaximumConnectionsPerHost = configuration.concurrency
-        session = URLSession(configuration: sessionConfiguration)
     }
 
     /// One claim: what is due, at most one message per free slot (and at most `batch`), delivered and recorded;
@@ -96,7 +88,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var leasedUntil: DispatchTime
     }
 
-    /// The delivery slots, shared by the claiming loop and URLSession's completions. A completion hands its slot
+    /// The delivery slots, shared by the claiming loop and the HTTP client's completions. A completion hands its slot
     /// straight to the next claimed message waiting in `ready`, so no slot waits for PostgreSQL; the loop records
     /// the finished deliveries and tops `ready` up, both in one transaction, while the slots stay busy.
     private final class Slots: @unchecked Sendable {
@@ -356,27 +348,15 @@ public final class WebhookDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Sends one message; `completion` runs once with its outcome, on URLSession's queue.
+    /// Sends one message; `completion` runs once with its outcome, on the HTTP client's thread.
     func send(_ message: Message, secrets: [WebhookSecret], completion: @escaping @Sendable (Outcome) -> Void) {
-        guard let url = URL(string: message.url) else {
-            return completion(Outcome(status: nil, latency: 0, excerpt: nil, error: "not a URL"))
-        }
-        var request = URLRequest(url: url, timeoutInterval: configuration.timeout)
-        request.httpMethod = "POST"
-        request.httpBody = Data(message.body)
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.setValue("ledger-webhooks/1", forHTTPHeaderField: "User-Agent")
         let timestamp = Int64(Date().timeIntervalSince1970)
-        for (name, value) in StandardWebhooks.headers(id: message.messageID, timestamp: timestamp, body: message.body, secrets: secrets) {
-            request.setValue(value, forHTTPHeaderField: name)
+        let headers = [("Content-Type", "application/json"), ("User-Agent", "ledger-webhooks/1")]
+            + StandardWebhooks.headers(id: message.messageID, timestamp: timestamp, body: message.body, secrets: secrets)
+        client.post(message.url, headers: headers, body: message.body, timeout: configuration.timeout) { response in
+            completion(Outcome(status: response.status, latency: response.latencyMilliseconds, excerpt: response.excerpt,
+                               error: response.error))
         }
-        let started = DispatchTime.now().uptimeNanoseconds
-        session.dataTask(with: request) { data, response, error in
-            let latency = Double(DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
-            let excerpt = data.map { String(decoding: $0.prefix(1024), as: UTF8.self) }
-            completion(Outcome(status: (response as? HTTPURLResponse)?.statusCode, latency: latency, excerpt: excerpt,
-                               error: error.map { String(describing: $0.localizedDescription.prefix(300)) }))
-        }.resume()
     }
 
     /// Records the outcomes of one claim. Each is written only if the message is still held by that claim's
