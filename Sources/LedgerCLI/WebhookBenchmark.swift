@@ -6,6 +6,7 @@ import LedgerCrypto
 import LedgerDomain
 import LedgerHTTP
 import LedgerStorage
+import LedgerWebhooks
 import Synchronization
 
 /// `ledger bench webhooks`: commit-to-receipt latency at a fixed command rate, then the most deliveries per
@@ -14,8 +15,8 @@ import Synchronization
 /// the drain: that measures the dispatcher, not how fast clients can create verifications. The drain rate is
 /// compared with a reference measured in the same run: wrk POSTing the same signed payloads to the same receiver
 /// over as many connections as the dispatcher has deliveries in flight (`LEDGER_WEBHOOK_CONCURRENCY`, 16 by
-/// default) (`drain_ratio`). A second figure, URLSession POSTing them the same way, shows how much of the gap is
-/// the HTTP client the dispatcher is built on.
+/// default) (`drain_ratio`). A second figure, the dispatcher's libcurl client POSTing them the same way with no
+/// database, shows how much of the gap is the HTTP client itself.
 enum WebhookBenchmark {
 
     /// Receipt times by verification id, from an in-process receiver on libmicrohttpd.
@@ -97,19 +98,19 @@ enum WebhookBenchmark {
         let requests = try signedRequests(database: database, endpointID: endpointID, secret: secret)
         let reference = try referenceRate(requests, url: hookURL, connections: concurrency, seconds: 5)
         let drainRatio = deliveriesPerSecond / reference
-        let clientRate = urlSessionRate(requests, url: hookURL, concurrency: concurrency, seconds: 5)
+        let clientRate = curlRate(requests, url: hookURL, concurrency: concurrency, seconds: 5)
 
         let p50 = BenchCommand.percentile(latencies, 0.50), p99 = BenchCommand.percentile(latencies, 0.99)
         print("phase 1: \(paced.sent.count) commands at \(rate)/s; commit-to-receipt p50 \(BenchCommand.format(p50, 2)) ms, p99 \(BenchCommand.format(p99, 2)) ms (target p99 < 100 ms at 200/s)")
         print("phase 2: a backlog of \(flood.sent.count) messages drained at \(BenchCommand.format(deliveriesPerSecond)) deliveries/s\(drained ? "" : "; not all arrived in time")")
         print("reference: wrk posting the same signed payloads to the receiver over \(concurrency) connections: \(BenchCommand.format(reference)) requests/s; drain_ratio \(BenchCommand.format(drainRatio, 3)) (target >= 0.5)")
-        print("client: URLSession posting them \(concurrency) at a time, as the dispatcher does, with no database: \(BenchCommand.format(clientRate)) requests/s (\(BenchCommand.format(clientRate / reference, 3)) of wrk)")
+        print("client: libcurl posting them \(concurrency) at a time, as the dispatcher does, with no database: \(BenchCommand.format(clientRate)) requests/s (\(BenchCommand.format(clientRate / reference, 3)) of wrk)")
         print("lost: \(lost) of \(sent.count) (failed commands: \(paced.failed + flood.failed))")
         print(JSONValue.object([
             ("rate", .int(Int64(rate))), ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),
             ("max_deliveries_per_s", .double(BenchCommand.round2(deliveriesPerSecond))), ("backlog", .int(Int64(flood.sent.count))),
             ("reference_requests_per_s", .double(BenchCommand.round2(reference))), ("drain_ratio", .double(BenchCommand.round2(drainRatio))),
-            ("urlsession_requests_per_s", .double(BenchCommand.round2(clientRate))),
+            ("libcurl_requests_per_s", .double(BenchCommand.round2(clientRate))),
             ("lost", .int(Int64(lost))),
         ]).jsonString)
     }
@@ -173,33 +174,21 @@ enum WebhookBenchmark {
         return count / elapsed
     }
 
-    /// URLSession (one session, configured as the dispatcher's) keeping `concurrency` of `messages` in flight for
+    /// The dispatcher's HTTP client (one libcurl multi handle) keeping `concurrency` of `messages` in flight for
     /// `seconds`, each next one started from the previous one's completion; returns requests/s answered 2xx.
-    static func urlSessionRate(_ messages: [SignedRequest], url: String, concurrency: Int, seconds: Int) -> Double {
-        guard let target = URL(string: url) else { return 0 }
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = concurrency
-        let session = URLSession(configuration: configuration)
-        defer { session.invalidateAndCancel() }
-        let prepared = messages.map { message -> URLRequest in
-            var request = URLRequest(url: target, timeoutInterval: 10)
-            request.httpMethod = "POST"
-            request.httpBody = Data(message.body.utf8)
-            for (name, value) in message.headers { request.setValue(value, forHTTPHeaderField: name) }
-            return request
-        }
+    static func curlRate(_ messages: [SignedRequest], url: String, concurrency: Int, seconds: Int) -> Double {
+        let client = CurlClient()
+        let prepared = messages.map { (headers: $0.headers, body: Array($0.body.utf8)) }
         let answered = Atomic<Int>(0), started = Atomic<Int>(0)
         let end = DispatchTime.now().uptimeNanoseconds + UInt64(seconds) * 1_000_000_000
         let group = DispatchGroup()
         @Sendable func post() {
             guard DispatchTime.now().uptimeNanoseconds < end else { return group.leave() }
             let request = prepared[started.add(1, ordering: .relaxed).oldValue % prepared.count]
-            session.dataTask(with: request) { _, response, _ in
-                if let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) {
-                    answered.add(1, ordering: .relaxed)
-                }
+            client.post(url, headers: request.headers, body: request.body, timeout: 10) { response in
+                if let status = response.status, (200..<300).contains(status) { answered.add(1, ordering: .relaxed) }
                 post()
-            }.resume()
+            }
         }
         let begun = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<concurrency { group.enter(); post() }
