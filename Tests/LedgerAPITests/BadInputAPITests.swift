@@ -13,7 +13,7 @@ final class BadInputAPITests: XCTestCase {
     var auth: [String: String] = [:]
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database)
         client = TestClient(baseURL: server.baseURL)
         auth = .bearer(try TestOrganization(database: database).adminKey)

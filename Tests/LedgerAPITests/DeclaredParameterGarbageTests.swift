@@ -15,7 +15,7 @@ final class DeclaredParameterGarbageTests: XCTestCase {
     var document: JSONValue = .null
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database)
         key = try TestOrganization(database: database).adminKey
         document = try JSONValue.parse(LedgerApplication.openAPIDocument, maxDepth: 512)

@@ -21,7 +21,7 @@ final class IsolationMatrixTests: XCTestCase {
     var deliveryID = ""
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database, name: "Acme")

@@ -14,7 +14,7 @@ final class SecretsAtRestTests: XCTestCase {
     var acme: TestOrganization!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database)

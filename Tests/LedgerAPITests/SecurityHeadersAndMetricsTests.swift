@@ -12,7 +12,7 @@ final class SecurityHeadersAndMetricsTests: XCTestCase {
     var client: TestClient!
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         server = try TestServer(database: database)
         client = TestClient(baseURL: server.baseURL)
     }

@@ -17,7 +17,7 @@ final class WebhookReliabilityTests: XCTestCase {
     var receivers: [ChildProcess.Running] = []
 
     override func setUpWithError() throws {
-        database = try TestPostgres.shared().makeDatabase()
+        database = try makeDatabase()
         let server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         self.server = server
         client = TestClient(baseURL: server.baseURL)
