@@ -8,11 +8,11 @@ and writes one JSON line per delivery it took: its verdict (in_order, gap, fills
 chain_broken) and the sequence numbers it still misses. Stops when its parent test process does.
 """
 import json
-import os
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from receiver_process import serve
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 port_file, log_file, secret = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -71,18 +71,4 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
-parent = os.getppid()
-
-
-def watch_parent():
-    while os.getppid() == parent:
-        threading.Event().wait(1)
-    os._exit(0)
-
-
-threading.Thread(target=watch_parent, daemon=True).start()
-server.serve_forever()
+serve(Receiver, port_file)

@@ -7,11 +7,11 @@ Answers FAIL_STATUS (500) to the first FAIL_FIRST requests, 200 afterwards, each
 listens on PORT (0: any free port). Stops when its parent test process does.
 """
 import json
-import os
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from receiver_process import serve
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 port_file, log_file, secrets_file = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -60,19 +60,4 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer.allow_reuse_address = True
-server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
-with open(port_file + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-os.rename(port_file + ".tmp", port_file)
-parent = os.getppid()
-
-
-def watch_parent():
-    while os.getppid() == parent:
-        threading.Event().wait(1)
-    os._exit(0)
-
-
-threading.Thread(target=watch_parent, daemon=True).start()
-server.serve_forever()
+serve(Receiver, port_file, port, reuse_address=True)
