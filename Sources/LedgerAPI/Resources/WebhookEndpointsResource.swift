@@ -44,12 +44,14 @@ enum WebhookEndpointsResource {
             let url = try policy.check(try body.requiredString("url"), livemode: caller.livemode, param: "url")
             let events = body.stringList("events") ?? []
             guard let secret = WebhookSecret.generate() else { throw APIFailure.internalError }
-            // Creations of one organization and mode queue on this lock, so concurrent ones cannot pass the limit together.
+            // Creations of one organization and mode queue on this lock, so concurrent ones cannot pass the limit
+            // together. The count is a statement of its own: a statement's snapshot is taken before it waits for
+            // the lock, so counting in the locking statement would miss the creation it waited for.
+            _ = try tx.query("SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text || ':' || $2::boolean::text, 0))",
+                             [caller.organizationID, caller.livemode])
             let existing = try tx.query("""
-                SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text || ':' || $2::boolean::text, 0)),
-                       (SELECT count(*) FROM ledger.webhook_endpoints
-                        WHERE organization_id = $1 AND livemode = $2 AND deleted_at IS NULL)
-                """, [caller.organizationID, caller.livemode]).int(0, 1) ?? 0
+                SELECT count(*) FROM ledger.webhook_endpoints WHERE organization_id = $1 AND livemode = $2 AND deleted_at IS NULL
+                """, [caller.organizationID, caller.livemode]).int(0, 0) ?? 0
             guard existing < limit else {
                 throw APIFailure(status: 400, type: "invalid_request_error", code: "webhook_endpoint_limit_reached",
                                  message: "this organization already has \(existing) \(caller.livemode ? "live" : "test") webhook endpoints, "
