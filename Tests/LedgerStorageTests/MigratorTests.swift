@@ -85,4 +85,79 @@ final class MigratorTests: XCTestCase {
             XCTAssertEqual(error as? Migrator.Failure, .unknownApplied(version: 2, name: "b"))
         }
     }
+
+    func definition(_ connection: PostgresConnection, _ function: String) throws -> String? {
+        try connection.query("SELECT pg_get_functiondef(to_regproc($1))", ["ledger.\(function)"]).string(0, 0)
+    }
+
+    func testFunctionFilesAreAppliedAfterTheMigrationsInEveryRunAndAChangedOneReplacesItsFunction() throws {
+        let directory = try migrations(["1_create.sql": "CREATE TABLE ledger.t (a int); INSERT INTO ledger.t VALUES (41);"])
+        let functions = directory.appendingPathComponent("functions")
+        try FileManager.default.createDirectory(at: functions, withIntermediateDirectories: true)
+        func write(_ body: String) throws {
+            try Data("-- The answer.\nCREATE OR REPLACE FUNCTION ledger.answer() RETURNS int LANGUAGE sql AS $$ \(body) $$;\n".utf8)
+                .write(to: functions.appendingPathComponent("answer.sql"))
+        }
+        try write("SELECT a + 1 FROM ledger.t") // reads the migration's table: the functions come after the migrations
+        let connection = try database.ownerConnection()
+        XCTAssertEqual(try Migrator(directory: directory).migrate(connection).map(\.version), [1])
+        XCTAssertEqual(try connection.query("SELECT ledger.answer()").int(0, 0), 42)
+        let first = try connection.query("SELECT checksum, changed_at FROM ledger.schema_functions WHERE name = 'answer'")
+        XCTAssertEqual(first.count, 1)
+
+        let before = try definition(connection, "answer")
+        XCTAssertEqual(try Migrator(directory: directory).migrate(connection), [], "a second run applies no migration")
+        XCTAssertEqual(try definition(connection, "answer"), before, "and leaves every function as it was")
+        let second = try connection.query("SELECT checksum, changed_at FROM ledger.schema_functions WHERE name = 'answer'")
+        XCTAssertEqual(second.string(0, 0), first.string(0, 0))
+        XCTAssertEqual(second.string(0, 1), first.string(0, 1), "an unchanged file is not recorded as a change")
+
+        try write("SELECT a + 2 FROM ledger.t")
+        XCTAssertEqual(try Migrator(directory: directory).migrate(connection), [])
+        XCTAssertEqual(try connection.query("SELECT ledger.answer()").int(0, 0), 43, "the changed file replaced the function")
+        XCTAssertNotEqual(try connection.query("SELECT checksum FROM ledger.schema_functions WHERE name = 'answer'").string(0, 0),
+                          first.string(0, 0))
+
+        try connection.execute("DROP FUNCTION ledger.answer()")
+        try Migrator(directory: directory).migrate(connection)
+        XCTAssertEqual(try connection.query("SELECT ledger.answer()").int(0, 0), 43, "a function dropped by hand comes back")
+    }
+
+    func testAFailingFunctionFileChangesNoFunction() throws {
+        let directory = try migrations(["1_a.sql": "SELECT 1;"])
+        let functions = directory.appendingPathComponent("functions")
+        try FileManager.default.createDirectory(at: functions, withIntermediateDirectories: true)
+        try Data("CREATE OR REPLACE FUNCTION ledger.a() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;".utf8)
+            .write(to: functions.appendingPathComponent("a.sql"))
+        let connection = try database.ownerConnection()
+        try Migrator(directory: directory).migrate(connection)
+        try Data("CREATE OR REPLACE FUNCTION ledger.a() RETURNS int LANGUAGE sql AS $$ SELECT 2 $$;".utf8)
+            .write(to: functions.appendingPathComponent("a.sql"))
+        try Data("CREATE OR REPLACE FUNCTION ledger.b( RETURNS int".utf8).write(to: functions.appendingPathComponent("b.sql"))
+        XCTAssertThrowsError(try Migrator(directory: directory).migrate(connection)) { error in
+            XCTAssertEqual((error as? Migrator.Failure).map { if case let .functionFailed(name, _) = $0 { return name } else { return "" } }, "b")
+        }
+        XCTAssertEqual(try connection.query("SELECT ledger.a()").int(0, 0), 1, "a.sql, applied before b.sql failed, was rolled back")
+    }
+
+    /// Every SQL function of the ledger is defined, as the database runs it, by the one file named after it
+    /// in `Schema/functions/`: the current `append_events` is read there, not pieced together from migrations.
+    func testEveryFunctionOfTheLedgerIsTheOneInItsFunctionFile() throws {
+        let connection = try database.ownerConnection()
+        let migrator = try Migrator(directory: TestPostgres.schemaDirectory)
+        try migrator.migrate(connection)
+        let rows = try connection.query("""
+            SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'ledger' ORDER BY p.proname
+            """)
+        let live = (0..<rows.count).map { (rows.string($0, 0) ?? "", rows.string($0, 1) ?? "") }
+        XCTAssertTrue(live.contains { $0.0 == "append_events" })
+        XCTAssertEqual(live.map(\.0), migrator.functions.map(\.name), "one file per function, one function per file, no overloads")
+        for (name, source) in live {
+            guard let file = migrator.functions.first(where: { $0.name == name }) else { continue }
+            let parts = file.sql.components(separatedBy: "$$")
+            XCTAssertEqual(parts.count, 3, "\(name).sql holds one $$-quoted body")
+            XCTAssertEqual(parts.count == 3 ? parts[1] : nil, source, "\(name) runs the body of \(name).sql")
+        }
+    }
 }

@@ -1,0 +1,3 @@
+-- The hash the first event of a stream chains from: 32 zero bytes.
+CREATE OR REPLACE FUNCTION ledger.genesis_hash() RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea $$;
