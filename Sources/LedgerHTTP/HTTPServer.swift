@@ -20,10 +20,15 @@ public final class HTTPServer: @unchecked Sendable {
         public var requestTimeout: Double
         public var maxBodyBytes: Int
         public var perIPConnectionLimit: Int
+        /// The request target (path and query, as sent) may be this long; a longer one is answered 414.
+        public var maxRequestTargetBytes: Int
+        /// The header fields, each counted as `name: value` and its line end, may add up to this; more is 431.
+        public var maxHeaderBytes: Int
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                     connectionLimit: Int = 4096, connectionTimeout: Int = 30, requestTimeout: Double = 30,
-                    maxBodyBytes: Int = 1 << 20, perIPConnectionLimit: Int = 0) {
+                    maxBodyBytes: Int = 1 << 20, perIPConnectionLimit: Int = 0,
+                    maxRequestTargetBytes: Int = 8 << 10, maxHeaderBytes: Int = 32 << 10) {
             self.host = host
             self.port = port
             self.threads = threads
@@ -32,6 +37,16 @@ public final class HTTPServer: @unchecked Sendable {
             self.requestTimeout = requestTimeout
             self.maxBodyBytes = maxBodyBytes
             self.perIPConnectionLimit = perIPConnectionLimit
+            self.maxRequestTargetBytes = maxRequestTargetBytes
+            self.maxHeaderBytes = maxHeaderBytes
+        }
+
+        /// The memory libmicrohttpd gives each connection, twice what the limits allow: it reads the request
+        /// line and headers into the first half and grows into the rest, so a request somewhat past a limit still
+        /// reaches the service, which answers it in JSON. Only past this does libmicrohttpd answer 414 or 431
+        /// itself, with its own HTML page.
+        public var connectionMemoryBytes: Int {
+            max(64 << 10, 2 * (maxRequestTargetBytes + maxHeaderBytes))
         }
 
         /// Parses `host:port` (`LEDGER_LISTEN`).
@@ -96,7 +111,7 @@ public final class HTTPServer: @unchecked Sendable {
                     MHD_OptionItem(option: .CONNECTION_LIMIT, value: configuration.connectionLimit, ptr_value: nil),
                     MHD_OptionItem(option: .CONNECTION_TIMEOUT, value: configuration.connectionTimeout, ptr_value: nil),
                     MHD_OptionItem(option: .PER_IP_CONNECTION_LIMIT, value: configuration.perIPConnectionLimit, ptr_value: nil),
-                    MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: 64 * 1024, ptr_value: nil),
+                    MHD_OptionItem(option: .CONNECTION_MEMORY_LIMIT, value: configuration.connectionMemoryBytes, ptr_value: nil),
                     MHD_OptionItem(option: .LISTEN_BACKLOG_SIZE, value: 1024, ptr_value: nil),
                     MHD_OptionItem(option: .NOTIFY_COMPLETED, value: completed, ptr_value: context),
                     MHD_OptionItem(option: .NOTIFY_CONNECTION, value: connectionNotified, ptr_value: context),
@@ -215,6 +230,11 @@ private func accessHandler(
         let pending = PendingRequest()
         requestContext.pointee = Unmanaged.passRetained(pending).toOpaque()
         server.requestsInFlight.add(1, ordering: .relaxed)
+        if let oversized = oversized(server, connection) {
+            var response = oversized
+            response.headers.append(("Request-Id", pending.requestID))
+            return queue(response, on: connection)
+        }
         if let length = lookupHeader(connection, "Content-Length").flatMap({ UInt64($0) }),
            length > UInt64(server.configuration.maxBodyBytes) {
             return queue(bodyTooLarge(server, pending.requestID), on: connection)
@@ -246,7 +266,7 @@ private func accessHandler(
     let headers = collectValues(connection, .HEADER_KIND, lowercaseNames: true)
     let path = url.flatMap { String(validatingCString: $0) }
     let methodName = method.map { String(cString: $0) } ?? "GET"
-    if let refusal = refusal(path: path, pathHasNUL: connectionID.map(server.deadlines.pathHasNUL) ?? false,
+    if let refusal = refusal(path: path, pathHasNUL: connectionID.map(server.deadlines.requestLine)?.pathHasNUL ?? false,
                              query: query, headers: headers) {
         var response = refusal
         response.headers.append(("Request-Id", pending.requestID))
@@ -287,6 +307,37 @@ private func bodyTooLarge(_ server: HTTPServer, _ requestID: String) -> HTTPResp
                                       message: "the request body is larger than \(server.configuration.maxBodyBytes) bytes")
     response.headers.append(("Request-Id", requestID))
     return response
+}
+
+/// A request target or header section past the configured limits, answered before the body is read (the
+/// connection is then closed, as libmicrohttpd closes it after its own 414 or 431).
+private func oversized(_ server: HTTPServer, _ connection: OpaquePointer) -> HTTPResponse? {
+    let limits = server.configuration
+    if let id = connectionID(connection), server.deadlines.requestLine(id).targetBytes > limits.maxRequestTargetBytes {
+        var response = HTTPResponse.error(414, type: "invalid_request_error", code: "uri_too_long",
+                                          message: "the request target (path and query) is longer than \(limits.maxRequestTargetBytes) bytes")
+        response.headers.append(("Cache-Control", "no-store"))
+        return response
+    }
+    if headerBytes(connection) > limits.maxHeaderBytes {
+        var response = HTTPResponse.error(431, type: "invalid_request_error", code: "headers_too_large",
+                                          message: "the header fields add up to more than \(limits.maxHeaderBytes) bytes")
+        response.headers.append(("Cache-Control", "no-store"))
+        return response
+    }
+    return nil
+}
+
+/// The size of the header section as sent, each field counted as `name: value` and its CRLF.
+private func headerBytes(_ connection: OpaquePointer) -> Int {
+    var total = 0
+    withUnsafeMutablePointer(to: &total) { pointer in
+        _ = MHD_get_connection_values_n(connection, .HEADER_KIND, { context, _, _, keySize, _, valueSize in
+            context?.assumingMemoryBound(to: Int.self).pointee += keySize + valueSize + 4
+            return .YES
+        }, pointer)
+    }
+    return total
 }
 
 /// A text parameter that holds a NUL byte or is not UTF-8 is refused rather than cut short or repaired: C
@@ -339,19 +390,21 @@ private func connectionChanged(context: UnsafeMutableRawPointer?, connection: Op
 
 private typealias URILogCallback = @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?, OpaquePointer?) -> UnsafeMutableRawPointer?
 
-/// Sees the request line before libmicrohttpd percent-decodes it, the one place a `%00` in the path shows.
+/// Sees the request target before libmicrohttpd percent-decodes it: the one place a `%00` in the path shows,
+/// and the length the client sent.
 private func requestLineReceived(context: UnsafeMutableRawPointer?, uri: UnsafePointer<CChar>?,
                                  connection: OpaquePointer?) -> UnsafeMutableRawPointer? {
     guard let context, let uri, let connection, let id = connectionID(connection) else { return nil }
-    var hasNUL = false
+    var line = RequestDeadlines.RequestLine()
     var index = 0
     while uri[index] != 0 && uri[index] != CChar(UInt8(ascii: "?")) {
         if uri[index] == CChar(UInt8(ascii: "%")), uri[index + 1] == CChar(UInt8(ascii: "0")), uri[index + 2] == CChar(UInt8(ascii: "0")) {
-            hasNUL = true
+            line.pathHasNUL = true
         }
         index += 1
     }
-    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().deadlines.notePath(id, hasNUL: hasNUL)
+    line.targetBytes = index + strlen(uri + index)
+    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().deadlines.noteRequestLine(id, line)
     return nil
 }
 

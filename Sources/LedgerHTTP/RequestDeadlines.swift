@@ -11,9 +11,15 @@ final class RequestDeadlines: Sendable {
         let socket: Int32
         /// Uptime in nanoseconds; nil while a request is being handled or answered.
         var waitingSince: UInt64?
-        /// The raw path of the current request holds `%00`, which libmicrohttpd decodes into a NUL byte
-        /// that ends the path it hands over.
+        var requestLine = RequestLine()
+    }
+
+    /// What only the raw request line shows, before libmicrohttpd decodes it.
+    struct RequestLine {
+        /// The raw path holds `%00`, which libmicrohttpd decodes into a NUL byte that ends the path it hands over.
         var pathHasNUL = false
+        /// The request target's length as sent: path and query, before percent-decoding.
+        var targetBytes = 0
     }
 
     let timeout: UInt64
@@ -42,16 +48,16 @@ final class RequestDeadlines: Sendable {
     func responseSent(_ id: Int, now: UInt64) {
         connections.withLock {
             $0[id]?.waitingSince = now
-            $0[id]?.pathHasNUL = false
+            $0[id]?.requestLine = RequestLine()
         }
     }
 
-    func notePath(_ id: Int, hasNUL: Bool) {
-        connections.withLock { $0[id]?.pathHasNUL = hasNUL }
+    func noteRequestLine(_ id: Int, _ line: RequestLine) {
+        connections.withLock { $0[id]?.requestLine = line }
     }
 
-    func pathHasNUL(_ id: Int) -> Bool {
-        connections.withLock { $0[id]?.pathHasNUL ?? false }
+    func requestLine(_ id: Int) -> RequestLine {
+        connections.withLock { $0[id]?.requestLine ?? RequestLine() }
     }
 
     /// Shuts the sockets of connections past their deadline down; libmicrohttpd then sees them end and closes

@@ -29,7 +29,7 @@ final class DeclaredContractTests: XCTestCase {
             for (method, operation) in methods.objectValue ?? [] {
                 let label = "\(method.uppercased()) \(path)"
                 let statuses = Set((operation["responses"]?.objectValue ?? []).map(\.0))
-                var expected: Set<String> = ["400"]
+                var expected: Set<String> = ["400", "414", "431"]
                 if operation["security"]?.arrayValue?.isEmpty != true { expected.formUnion(["401", "403", "429", "503"]) }
                 if path.contains("{") { expected.insert("404") }
                 if operation["requestBody"] != nil { expected.formUnion(["413", "415"]) }

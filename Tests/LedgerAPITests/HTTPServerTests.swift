@@ -152,6 +152,66 @@ final class HTTPServerTests: XCTestCase {
         try assertStillServes(server)
     }
 
+    func testALongRequestTargetIsAnswered414InTheErrorShape() throws {
+        let router = echoRouter()
+        let server = try start(.init(port: 0, threads: 2, maxRequestTargetBytes: 4096)) { router.handle($0) }
+        let path = "/things/a/parts/b?filter="
+        let fitting = try rawExchange(server, "GET \(path)\(String(repeating: "a", count: 4096 - path.utf8.count)) HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(fitting.status, 200, "a target of exactly the limit is served")
+        let long = try rawExchange(server, "GET \(path)\(String(repeating: "a", count: 4097 - path.utf8.count)) HTTP/1.1\r\nHost: t\r\n\r\n")
+        assertErrorShape(long, status: 414, code: "uri_too_long")
+        try assertStillServes(server)
+    }
+
+    func testLargeHeaderFieldsAreAnswered431InTheErrorShape() throws {
+        let router = echoRouter()
+        let server = try start(.init(port: 0, threads: 2, maxHeaderBytes: 16384)) { router.handle($0) }
+        let one = try rawExchange(server, "GET /things/a/parts/b HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "a", count: 20_000))\r\n\r\n")
+        assertErrorShape(one, status: 431, code: "headers_too_large")
+        let many = (0..<40).map { "X-Part-\($0): \(String(repeating: "b", count: 500))\r\n" }.joined()
+        assertErrorShape(try rawExchange(server, "GET /things/a/parts/b HTTP/1.1\r\nHost: t\r\n\(many)\r\n"),
+                         status: 431, code: "headers_too_large")
+        let fitting = (0..<20).map { "X-Part-\($0): \(String(repeating: "b", count: 500))\r\n" }.joined()
+        XCTAssertEqual(try rawExchange(server, "GET /things/a/parts/b HTTP/1.1\r\nHost: t\r\n\(fitting)\r\n").status, 200)
+        // A body announced with large headers is not read: the answer comes without the 10 MB.
+        let posted = try rawExchange(server, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\(many)\r\n")
+        assertErrorShape(posted, status: 431, code: "headers_too_large")
+        try assertStillServes(server)
+    }
+
+    func testTheDefaultLimitsAnswerInJSONWellPastTheirSize() throws {
+        let router = echoRouter()
+        let defaults = HTTPServer.Configuration()
+        let server = try start { router.handle($0) }
+        // Twice the limit: still short of the memory libmicrohttpd gives a connection, so the service answers.
+        let target = "/things/a/parts/b?filter=" + String(repeating: "a", count: 2 * defaults.maxRequestTargetBytes)
+        assertErrorShape(try rawExchange(server, "GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n"), status: 414, code: "uri_too_long")
+        let header = "X-Big: " + String(repeating: "a", count: 2 * defaults.maxHeaderBytes - 1024)
+        assertErrorShape(try rawExchange(server, "GET /things/a/parts/b HTTP/1.1\r\nHost: t\r\n\(header)\r\n\r\n"),
+                         status: 431, code: "headers_too_large")
+        try assertStillServes(server)
+    }
+
+    /// What libmicrohttpd 0.9.75 answers itself, before any handler sees the request, with a page compiled
+    /// into it (README, "Errors the HTTP engine answers itself"): the status is right and the server lives on.
+    func testRequestsLibmicrohttpdRefusesItselfLeaveTheServerServing() throws {
+        let router = echoRouter()
+        let server = try start { router.handle($0) }
+        let pastTheMemory = String(repeating: "a", count: HTTPServer.Configuration().connectionMemoryBytes)
+        let cases: [(request: String, status: Int)] = [
+            ("NOT A REQUEST LINE\r\nHost: t\r\n\r\n", 400),
+            ("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+            ("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1x\r\n\r\n", 400),
+            ("GET /things/a/parts/b HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+            ("GET /things/a/parts/b?filter=\(pastTheMemory) HTTP/1.1\r\nHost: t\r\n\r\n", 414),
+            ("GET /things/a/parts/b HTTP/1.1\r\nHost: t\r\nX-Big: \(pastTheMemory)\r\n\r\n", 431),
+        ]
+        for (request, status) in cases {
+            XCTAssertEqual(try rawExchange(server, request).status, status, String(request.prefix(60)))
+        }
+        try assertStillServes(server)
+    }
+
     func testNULAndInvalidUTF8InPathQueryAndHeadersAreRefusedNotCut() throws {
         let router = echoRouter()
         let server = try start { router.handle($0) }
@@ -187,6 +247,30 @@ final class HTTPServerTests: XCTestCase {
             XCTAssertTrue(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(length): \(answer)")
         }
         try assertStillServes(server)
+    }
+
+    /// One request written as raw bytes on a fresh connection, and the answer split at the end of its headers.
+    func rawExchange(_ server: TestServer, _ request: String) throws -> (status: Int, head: String, body: String) {
+        let connection = try RawConnection(port: server.port)
+        connection.send(Array(request.utf8))
+        let answer = connection.receive(timeout: 5)
+        let parts = answer.components(separatedBy: "\r\n\r\n")
+        let status = parts[0].split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, parts[0], parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+
+    func assertErrorShape(_ answer: (status: Int, head: String, body: String), status: Int, code: String,
+                          file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(answer.status, status, answer.head, file: file, line: line)
+        let headers = answer.head.lowercased()
+        XCTAssertTrue(headers.contains("\r\ncontent-type: application/json"), answer.head, file: file, line: line)
+        XCTAssertTrue(headers.contains("\r\nx-content-type-options: nosniff"), answer.head, file: file, line: line)
+        XCTAssertTrue(headers.contains("\r\nrequest-id: req_"), answer.head, file: file, line: line)
+        let error = try? JSONValue.parse(Array(answer.body.utf8))["error"]
+        XCTAssertEqual(error?["type"], "invalid_request_error", answer.body, file: file, line: line)
+        XCTAssertEqual(error?["code"], .string(code), answer.body, file: file, line: line)
+        XCTAssertEqual(error?["param"], .null, answer.body, file: file, line: line)
+        XCTAssertNotNil(error?["message"]?.stringValue, answer.body, file: file, line: line)
     }
 
     func assertStillServes(_ server: TestServer, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -28,7 +28,8 @@ extension HTTPOperation where Handler == Endpoint {
     /// An operation of this API. The failures the pipeline itself answers with are added to `responses`, so
     /// the document lists every status an operation can return: 400 for any parameter (an unknown query
     /// parameter included), 401, 403, 429 and 503 for operations that need a key, 404 where the path names an
-    /// object, 413 and 415 where a body is read, 409 and 422 for a command's `Idempotency-Key`.
+    /// object, 413 and 415 where a body is read, 409 and 422 for a command's `Idempotency-Key`, and 414 and 431,
+    /// which the HTTP server answers for any request past its limits.
     static func api(_ method: String, _ path: String, id: String, summary: String, description: String? = nil, scope: Scope?,
                     parameters: [Parameter] = [], body: Schema? = nil, responses: [Response], _ endpoint: Endpoint) -> APIOperation {
         var parameters = parameters
@@ -39,6 +40,8 @@ extension HTTPOperation where Handler == Endpoint {
         let idempotent = method != "GET"
         if endpoint.isCommand, idempotent { parameters.append(APIParameters.idempotencyKey) }
         add(APIResponses.badRequest)
+        add(APIResponses.uriTooLong)
+        add(APIResponses.headersTooLarge)
         if scope != nil {
             add(APIResponses.unauthenticated)
             add(APIResponses.forbidden)
@@ -130,6 +133,10 @@ enum APIResponses {
     static let conflict = error(409, "Conflict", "A stale If-Match, a command the object's state does not allow, "
         + "or a request with the same Idempotency-Key still running")
     static let tooLarge = error(413, "TooLarge", "The body is larger than the limit (1 MiB by default)")
+    static let uriTooLong = error(414, "URITooLong", "The request target (path and query) is longer than the limit "
+        + "(\(HTTPServer.Configuration().maxRequestTargetBytes >> 10) KiB by default)")
+    static let headersTooLarge = error(431, "HeadersTooLarge", "The header fields add up to more than the limit "
+        + "(\(HTTPServer.Configuration().maxHeaderBytes >> 10) KiB by default)")
     static let unsupportedMediaType = error(415, "UnsupportedMediaType", "The body is not application/json")
     static let idempotencyMismatch = error(422, "IdempotencyMismatch", "The Idempotency-Key was used with a different request")
     static let rateLimited = error(429, "RateLimited", "Too many requests for this key; see Retry-After",
