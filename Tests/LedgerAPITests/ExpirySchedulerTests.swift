@@ -8,7 +8,7 @@ import Synchronization
 import XCTest
 
 /// The expiry scheduler beside failures and beside commands; read models beside late writers.
-final class ExpirySchedulerTests: XCTestCase {
+final class ExpirySchedulerTests: XCTestCase, ClockedServiceTestCase {
     var database: TestDatabase!
     var server: TestServer!
     var client: TestClient!
@@ -16,32 +16,7 @@ final class ExpirySchedulerTests: XCTestCase {
     var auth: [String: String] = [:]
     let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
-        auth = .bearer(acme.writeKey)
-    }
-
-    override func tearDown() { server?.stop() }
-
-    func advance(_ seconds: Double) { clock.update { $0 = $0.addingTimeInterval(seconds) } }
-
-    @discardableResult
-    func post(_ path: String, _ body: JSONValue, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        advance(1)
-        let response = try client.post(path, json: body, headers: auth)
-        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
-        return response.json ?? .null
-    }
-
-    func get(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: auth)
-        XCTAssertEqual(response.status, 200, response.text, file: file, line: line)
-        return response.json ?? .null
-    }
+    override func setUpWithError() throws { try startClockedService() }
 
     func create() throws -> String {
         try post("/v1/verifications", ["entity_id": "cus_1", "checks": ["identity_verification"]], expect: 201)["id"]?.stringValue ?? ""

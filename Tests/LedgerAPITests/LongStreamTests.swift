@@ -6,27 +6,17 @@ import LedgerTestSupport
 import XCTest
 
 /// A verification whose stream holds more events than one read brings (over 10,000) behaves as a short one.
-final class LongStreamTests: XCTestCase {
+final class LongStreamTests: XCTestCase, ClockedServiceTestCase {
     var database: TestDatabase!
     var server: TestServer!
     var client: TestClient!
     var acme: TestOrganization!
+    var auth: [String: String] = [:]
     let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
-    }
-
-    override func tearDown() { server?.stop() }
-
-    func get(_ path: String, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: .bearer(acme.readKey))
-        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
-        return response.json ?? .null
+        try startClockedService()
+        auth = .bearer(acme.readKey)
     }
 
     func testAStreamOfMoreThanTenThousandEventsTakesCommandsPaginatesAndAnswersAsOf() throws {

@@ -6,7 +6,7 @@ import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
-final class VerificationLifecycleTests: XCTestCase {
+final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
     var database: TestDatabase!
     var server: TestServer!
     var client: TestClient!
@@ -14,33 +14,7 @@ final class VerificationLifecycleTests: XCTestCase {
     var auth: [String: String] = [:]
     let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
-        auth = .bearer(acme.writeKey)
-    }
-
-    override func tearDown() { server?.stop() }
-
-    func advance(_ seconds: Double) { clock.update { $0 = $0.addingTimeInterval(seconds) } }
-
-    @discardableResult
-    func post(_ path: String, _ body: JSONValue, key: String? = nil, headers: [String: String] = [:], expect status: Int = 200,
-              file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        advance(1)
-        let response = try client.post(path, json: body, headers: (key.map { .bearer($0) } ?? auth).merging(headers) { $1 })
-        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
-        return response.json ?? .null
-    }
-
-    func get(_ path: String, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: auth)
-        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
-        return response.json ?? .null
-    }
+    override func setUpWithError() throws { try startClockedService() }
 
     func create(_ checks: [String] = ["identity_verification"], metadata: JSONValue = ["order_ref": "A-1"]) throws -> String {
         let created = try post("/v1/verifications", [
