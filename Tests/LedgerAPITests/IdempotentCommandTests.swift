@@ -8,23 +8,13 @@ import XCTest
 /// Verification commands retried with an Idempotency-Key, on two instances over one database (each with its
 /// own state cache, commands committed by the commit threads): every retry answers as the first answer did,
 /// body and headers, and the log holds the command's events once.
-final class IdempotentCommandTests: XCTestCase {
+final class IdempotentCommandTests: XCTestCase, TwoInstancesTestCase {
     var database: TestDatabase!
     var first: TestServer!
     var second: TestServer!
     var auth: [String: String] = [:]
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        first = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        second = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        auth = .bearer(try TestOrganization(database: database).writeKey)
-    }
-
-    override func tearDown() {
-        first?.stop()
-        second?.stop()
-    }
+    override func setUpWithError() throws { try startTwoInstances() }
 
     func post(_ server: TestServer, _ path: String, _ body: JSONValue, key: String? = nil) throws -> TestResponse {
         try TestClient(baseURL: server.baseURL).post(path, json: body, headers: auth.merging(key.map { ["Idempotency-Key": $0] } ?? [:]) { $1 })

@@ -6,23 +6,13 @@ import XCTest
 
 /// Two instances on one database, each with its own state cache: whatever one writes leaves the other's
 /// cache stale, and commands must still be decided on the stream's latest state.
-final class StateCacheTests: XCTestCase {
+final class StateCacheTests: XCTestCase, TwoInstancesTestCase {
     var database: TestDatabase!
     var first: TestServer!
     var second: TestServer!
     var auth: [String: String] = [:]
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        first = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        second = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        auth = .bearer(try TestOrganization(database: database).writeKey)
-    }
-
-    override func tearDown() {
-        first?.stop()
-        second?.stop()
-    }
+    override func setUpWithError() throws { try startTwoInstances() }
 
     @discardableResult
     func post(_ server: TestServer, _ path: String, _ body: JSONValue, headers: [String: String] = [:], expect status: Int = 200,
