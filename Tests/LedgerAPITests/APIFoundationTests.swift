@@ -5,22 +5,14 @@ import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
-final class APIFoundationTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class APIFoundationTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var globex: TestOrganization!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database)
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database, name: "Acme")
+        try startService()
         globex = try TestOrganization(database: database, name: "Globex")
     }
-
-    override func tearDown() { server?.stop() }
 
     func createKey(_ admin: String, scopes: JSONValue = ["read"], headers: [String: String] = [:]) throws -> TestResponse {
         try client.post("/v1/api_keys", json: ["scopes": scopes, "description": "made by a test"],
@@ -201,7 +193,7 @@ final class APIFoundationTests: XCTestCase {
 
     func testConcurrentRequestsWithOneKeyRunOnce() throws {
         let responses = Collector<TestResponse>()
-        let client = self.client!, admin = acme.adminKey
+        let client = self.client, admin = acme.adminKey
         concurrently(8) { _ in
             if let response = try? client.post("/v1/api_keys", json: ["scopes": ["read"], "description": "made by a test"],
                                                headers: .bearer(admin).merging(["Idempotency-Key": "race"]) { $1 }) {

@@ -9,12 +9,7 @@ import XCTest
 
 /// The expiry scheduler beside failures and beside commands; read models beside late writers.
 final class ExpirySchedulerTests: XCTestCase, ClockedServiceTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
-    var auth: [String: String] = [:]
-    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+    var service: ServiceFixture!
 
     override func setUpWithError() throws { try startClockedService() }
 

@@ -11,20 +11,14 @@ import XCTest
 ///
 /// An object of another tenant must be answered exactly as an object that exists nowhere (same status, same
 /// body once the ids are set aside), so nothing tells a caller what exists elsewhere.
-final class IsolationMatrixTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class IsolationMatrixTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var globex: TestOrganization!
     var acmeData: TenantData!
     var deliveryID = ""
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database, name: "Acme")
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         globex = try TestOrganization(database: database, name: "Globex")
         acmeData = try TenantData(client: client, adminKey: acme.adminKey, label: "acme")
         _ = try TenantData(client: client, adminKey: globex.adminKey, label: "globex")
@@ -32,8 +26,6 @@ final class IsolationMatrixTests: XCTestCase {
         deliveryID = deliveries.json?["data"]?.arrayValue?.first?["id"]?.stringValue ?? ""
         XCTAssertFalse(deliveryID.isEmpty, deliveries.text)
     }
-
-    override func tearDown() { server?.stop() }
 
     struct Route {
         let method: String

@@ -7,12 +7,7 @@ import XCTest
 
 /// A verification whose stream holds more events than one read brings (over 10,000) behaves as a short one.
 final class LongStreamTests: XCTestCase, ClockedServiceTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
-    var auth: [String: String] = [:]
-    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+    var service: ServiceFixture!
 
     override func setUpWithError() throws {
         try startClockedService()

@@ -5,18 +5,12 @@ import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
-final class OpenAPIAndMetricsTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
+final class OpenAPIAndMetricsTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database)
-        client = TestClient(baseURL: server.baseURL)
+        try startService()
     }
-
-    override func tearDown() { server?.stop() }
 
     func python(_ script: String, _ arguments: [String]) throws -> ChildProcess.Outcome {
         try ChildProcess.run("python3", ["-c", script] + arguments)

@@ -7,25 +7,17 @@ import XCTest
 
 /// Row-level security, the second wall: a query of the service role that forgot its organization filter still
 /// sees only the tenant its transaction is scoped to.
-final class RowLevelSecurityTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class RowLevelSecurityTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var globex: TestOrganization!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database, name: "Acme")
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         globex = try TestOrganization(database: database, name: "Globex")
         _ = try TenantData(client: client, adminKey: acme.adminKey, label: "acme")
         _ = try TenantData(client: client, adminKey: acme.liveAdminKey, label: "acme-live")
         _ = try TenantData(client: client, adminKey: globex.adminKey, label: "globex")
     }
-
-    override func tearDown() { server.stop() }
 
     struct TenantTable {
         let name: String

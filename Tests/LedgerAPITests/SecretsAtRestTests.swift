@@ -7,20 +7,12 @@ import XCTest
 
 /// Secrets shown once stay out of the database: API keys are kept only as hashes, and no replayable response
 /// keeps a secret. (Webhook signing secrets must be kept to sign, in their own columns and nowhere else.)
-final class SecretsAtRestTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class SecretsAtRestTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
     }
-
-    override func tearDown() { server.stop() }
 
     private func post(_ path: String, _ body: JSONValue, idempotencyKey: String) throws -> TestResponse {
         try client.post(path, json: body, headers: .bearer(acme.adminKey).merging(["Idempotency-Key": idempotencyKey]) { $1 })

@@ -6,18 +6,12 @@ import LedgerTestSupport
 import XCTest
 
 /// Responses carry the security headers, and unauthenticated callers cannot grow `/metrics`.
-final class SecurityHeadersAndMetricsTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
+final class SecurityHeadersAndMetricsTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database)
-        client = TestClient(baseURL: server.baseURL)
+        try startService()
     }
-
-    override func tearDown() { server.stop() }
 
     /// Anyone may send these, without a key: each would otherwise become a label value of its own.
     func testMadeUpMethodsAndPathsAddNoLabelValues() throws {

@@ -7,12 +7,7 @@ import LedgerTestSupport
 import XCTest
 
 final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
-    var auth: [String: String] = [:]
-    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+    var service: ServiceFixture!
 
     override func setUpWithError() throws { try startClockedService() }
 
@@ -254,7 +249,7 @@ final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
     func testThirtyTwoConcurrentCommandsOnOneVerification() throws {
         let id = try create(["email", "phone", "aml_screening"])
         let statuses = Collector<Int>()
-        let client = self.client!, auth = self.auth
+        let client = self.client, auth = self.auth
         concurrently(32) { index in
             let body: JSONValue
             switch index % 4 {

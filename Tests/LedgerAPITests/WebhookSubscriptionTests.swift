@@ -6,20 +6,12 @@ import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
-final class WebhookSubscriptionTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class WebhookSubscriptionTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
     }
-
-    override func tearDown() { server?.stop() }
 
     func post(_ path: String, _ body: JSONValue, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
         let response = try client.post(path, json: body, headers: .bearer(key ?? acme.adminKey))
@@ -37,12 +29,9 @@ final class WebhookSubscriptionTests: XCTestCase {
     /// Each endpoint adds outbox writes to every command of its organization: an organization has at most the
     /// configured number in each mode, counted without the deleted ones, even when creations race.
     func testAnOrganizationHasAtMostTheConfiguredNumberOfEndpointsInEachMode() throws {
-        server.stop()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false,
-                                                                           allowPrivateWebhooks: true, webhookEndpointLimit: 3))
-        client = TestClient(baseURL: server.baseURL)
+        try restartServer(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true, webhookEndpointLimit: 3))
         let created = Collector<Int>()
-        let (client, key) = (client!, acme.adminKey)
+        let (client, key) = (self.client, acme.adminKey)
         DispatchQueue.concurrentPerform(iterations: 6) { index in
             let status = (try? client.post("/v1/webhook_endpoints", json: ["url": .string("http://127.0.0.1:9/hooks/\(index)"), "events": ["*"]],
                                            headers: .bearer(key)).status) ?? 0

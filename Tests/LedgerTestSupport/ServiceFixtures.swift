@@ -3,49 +3,81 @@ import LedgerAPI
 import LedgerDomain
 import XCTest
 
-/// A suite that drives the whole service over HTTP: a database of the test's own, a server with the API's
-/// pipeline on it and a client. The suite declares the three properties and calls `startService` in its
-/// setUp; the server stops when the test ends.
+/// The service as a suite drives it over HTTP: a database of the test's own, a server with the API's pipeline
+/// on it, a client, and acme, an organization with a key of every scope.
+public final class ServiceFixture {
+    public let database: TestDatabase
+    public fileprivate(set) var server: TestServer
+    public fileprivate(set) var client: TestClient
+    public let acme: TestOrganization
+    /// What the server reads as the time when the suite started it clocked; moved by `advance`.
+    public let clock: LockedBox<Date>
+    /// The headers `post` and `get` send: acme's write key unless the suite sets another.
+    public var auth: [String: String]
+
+    fileprivate init(database: TestDatabase, server: TestServer, acme: TestOrganization, clock: LockedBox<Date>) {
+        self.database = database
+        self.server = server
+        client = TestClient(baseURL: server.baseURL)
+        self.acme = acme
+        self.clock = clock
+        auth = .bearer(acme.writeKey)
+    }
+}
+
+/// A suite on a `ServiceFixture`: it declares `service` and calls `startService` in its setUp, and reads the
+/// fixture's parts by their own names. The server stops when the test ends.
 ///
 /// A protocol rather than a base class: Linux finds tests by reading the sources, and only in classes that
 /// derive from XCTestCase in their own module.
 public protocol ServiceTestCase: XCTestCase {
-    var database: TestDatabase! { get set }
-    var server: TestServer! { get set }
-    var client: TestClient! { get set }
+    var service: ServiceFixture! { get set }
 }
 
 extension ServiceTestCase {
-    public func startService(api: APIConfiguration = APIConfiguration(authCacheSeconds: 0, logRequests: false)) throws {
-        database = try makeDatabase()
-        try restartServer(api: api)
+    public var database: TestDatabase { service.database }
+    public var server: TestServer { service.server }
+    public var client: TestClient { service.client }
+    public var acme: TestOrganization { service.acme }
+
+    /// `clocked`: the server reads `service.clock` as the time instead of the system's.
+    public func startService(api: APIConfiguration = APIConfiguration(authCacheSeconds: 0, logRequests: false),
+                             clocked: Bool = false) throws {
+        let database = try makeDatabase()
+        let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+        var api = api
+        if clocked { api.clock = { clock.get() } }
+        let server = try startServer(database, api)
+        service = ServiceFixture(database: database, server: server, acme: try TestOrganization(database: database), clock: clock)
     }
 
-    /// Stops the server and starts another with `api` on the same database, with a client on it.
+    /// Stops the server and starts another with `api` (as given: without the fixture's clock) on the same
+    /// database, with a client on it.
     public func restartServer(api: APIConfiguration) throws {
-        server?.stop()
+        service.server.stop()
+        service.server = try startServer(database, api)
+        service.client = TestClient(baseURL: service.server.baseURL)
+    }
+
+    private func startServer(_ database: TestDatabase, _ api: APIConfiguration) throws -> TestServer {
         let started = try TestServer(database: database, api: api)
         addTeardownBlock { started.stop() }
-        server = started
-        client = TestClient(baseURL: started.baseURL)
+        return started
     }
 }
 
-/// A service suite whose server reads a clock the test moves, with acme's write key (`auth`) on every request
-/// unless one says otherwise.
-public protocol ClockedServiceTestCase: ServiceTestCase {
-    var acme: TestOrganization! { get set }
-    var auth: [String: String] { get set }
-    var clock: LockedBox<Date> { get }
-}
+/// A service suite that starts its server clocked and sends `auth` (acme's write key unless the suite sets
+/// another) on every request that names no key.
+public protocol ClockedServiceTestCase: ServiceTestCase {}
 
 extension ClockedServiceTestCase {
-    public func startClockedService() throws {
-        let clock = self.clock
-        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
-        acme = try TestOrganization(database: database)
-        auth = .bearer(acme.writeKey)
+    public var clock: LockedBox<Date> { service.clock }
+    public var auth: [String: String] {
+        get { service.auth }
+        set { service.auth = newValue }
     }
+
+    public func startClockedService() throws { try startService(clocked: true) }
 
     public func advance(_ seconds: Double) { clock.update { $0 = $0.addingTimeInterval(seconds) } }
 
