@@ -222,6 +222,32 @@ final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
         XCTAssertEqual(try get("/v1/verifications?status=great", expect: 400)["error"]?["param"], "status")
     }
 
+    func testTheOrderListFiltersByEntityAndCreatedTimeAndPaginates() throws {
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let id = try create()
+            _ = try attempt(id, to: ["capture_in_progress", "completed"])
+            try post("/v1/verifications/\(id)/results", ["check": "identity_verification", "status": "approved", "response_codes": [10000]])
+            ids.append(id)
+            advance(60)
+        }
+        func listed(_ query: String) throws -> [String] {
+            try get("/v1/orders?\(query)")["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        }
+        XCTAssertEqual(try get("/v1/orders?limit=2")["has_more"], true)
+        XCTAssertEqual(try listed("limit=2"), [ids[2], ids[1]])
+        XCTAssertEqual(try listed("limit=2&starting_after=\(ids[1])"), [ids[0]])
+        XCTAssertEqual(try get("/v1/orders?limit=2&starting_after=\(ids[1])")["has_more"], false)
+        let middle = try XCTUnwrap(try get("/v1/orders/\(ids[1])")["created_at"]?.stringValue)
+        XCTAssertEqual(try listed("created%5Bgte%5D=\(middle)"), [ids[2], ids[1]])
+        XCTAssertEqual(try listed("created%5Bgt%5D=\(middle)"), [ids[2]])
+        XCTAssertEqual(try listed("created%5Blte%5D=\(middle)"), [ids[1], ids[0]])
+        XCTAssertEqual(try listed("created%5Blt%5D=\(middle)"), [ids[0]])
+        XCTAssertEqual(try listed("created%5Bgte%5D=\(middle)&created%5Blte%5D=\(middle)&entity_id=cus_42"), [ids[1]])
+        XCTAssertEqual(try listed("entity_id=cus_other"), [])
+        XCTAssertEqual(try listed("entity_id=&package_id=&limit=100"), [ids[2], ids[1], ids[0]], "an empty text filter does not filter")
+    }
+
     func testInviteValidation() throws {
         XCTAssertEqual(try post("/v1/verifications", ["checks": ["document"]], expect: 400)["error"]?["param"], "entity_id")
         XCTAssertEqual(try post("/v1/verifications", ["entity_id": "e", "checks": []], expect: 400)["error"]?["param"], "checks")
