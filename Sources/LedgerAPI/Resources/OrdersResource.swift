@@ -35,30 +35,10 @@ enum OrdersResource {
              .read { context in
             let caller = try context.authenticated
             let request = context.request
-            let query = ListQuery(request)
-            let rows = try context.pool.withConnection { connection in
-                try connection.query("""
-                    SELECT o.document::text FROM ledger.orders o
-                    WHERE o.organization_id = $1 AND o.livemode = $2
-                      AND ($3::text IS NULL OR o.package_id = $3)
-                      AND ($4::text IS NULL OR o.status = $4)
-                      AND ($5::text IS NULL OR o.score = $5)
-                      AND ($6::text IS NULL OR o.entity_id = $6)
-                      AND ($7::timestamptz IS NULL OR o.created_at >= $7)
-                      AND ($8::timestamptz IS NULL OR o.created_at > $8)
-                      AND ($9::timestamptz IS NULL OR o.created_at <= $9)
-                      AND ($10::timestamptz IS NULL OR o.created_at < $10)
-                      AND ($11::text IS NULL OR (o.created_at, o.id) < (
-                          SELECT c.created_at, c.id FROM ledger.orders c WHERE c.organization_id = $1 AND c.id = $11))
-                    ORDER BY o.created_at DESC, o.id DESC
-                    LIMIT $12
-                    """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "package_id"), request.queryValue("status"),
-                          request.queryValue("score"), ListQuery.filter(request, "entity_id"),
-                          ListQuery.time(request, "created[gte]"), ListQuery.time(request, "created[gt]"),
-                          ListQuery.time(request, "created[lte]"), ListQuery.time(request, "created[lt]"),
-                          query.startingAfter, query.limit + 1])
-            }
-            return query.page(VerificationsResource.documents(rows), url: "/v1/orders")
+            return try ListQuery(request).page(of: "orders", [
+                .equals(column: "package_id", ListQuery.filter(request, "package_id")), .equals(column: "status", request.queryValue("status")),
+                .equals(column: "score", request.queryValue("score")), .equals(column: "entity_id", ListQuery.filter(request, "entity_id")),
+            ] + ListQuery.Filter.createdBounds(request), caller: caller, pool: context.pool, url: "/v1/orders")
         }),
     ]
 }

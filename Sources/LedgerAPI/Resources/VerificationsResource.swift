@@ -46,23 +46,11 @@ enum VerificationsResource {
                                              links: [APIResponses.get("getVerification", id: "/data/0/id")])],
                  .read { context in
                      let caller = try context.authenticated
-                     let query = ListQuery(context.request)
                      let request = context.request
-                     let rows = try context.pool.withConnection { connection in
-                         try connection.query("""
-                             SELECT v.document::text FROM ledger.verifications v
-                             WHERE v.organization_id = $1 AND v.livemode = $2
-                               AND ($3::text IS NULL OR v.entity_id = $3)
-                               AND ($4::text IS NULL OR v.status = $4)
-                               AND ($5::text IS NULL OR v.client_reference_id = $5)
-                               AND ($6::text IS NULL OR (v.created_at, v.id) < (
-                                   SELECT c.created_at, c.id FROM ledger.verifications c WHERE c.organization_id = $1 AND c.id = $6))
-                             ORDER BY v.created_at DESC, v.id DESC
-                             LIMIT $7
-                             """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "entity_id"), request.queryValue("status"),
-                                   ListQuery.filter(request, "client_reference_id"), query.startingAfter, query.limit + 1])
-                     }
-                     return query.page(documents(rows), url: "/v1/verifications")
+                     return try ListQuery(request).page(of: "verifications", [
+                         .equals(column: "entity_id", ListQuery.filter(request, "entity_id")), .equals(column: "status", request.queryValue("status")),
+                         .equals(column: "client_reference_id", ListQuery.filter(request, "client_reference_id")),
+                     ], caller: caller, pool: context.pool, url: "/v1/verifications")
                  }),
 
             .api("GET", "/v1/verifications/{id}", id: "getVerification", summary: "A verification; with as_of, as it was then",
@@ -265,10 +253,6 @@ enum VerificationsResource {
     static func actor(_ context: RequestContext) -> EventMetadata {
         EventMetadata(actorID: context.caller?.keyID ?? "anonymous", actorType: .apiKey, requestID: context.request.requestID,
                       idempotencyKey: context.request.header("Idempotency-Key"), correlationID: context.request.requestID)
-    }
-
-    static func documents(_ rows: PostgresRows) -> [JSONValue] {
-        (0..<rows.count).compactMap { rows.string($0, 0).flatMap { try? JSONValue.parse(Array($0.utf8), maxDepth: 512) } }
     }
 
     /// The version of the event `starting_after` names, which must be one of this stream's (404 otherwise, as

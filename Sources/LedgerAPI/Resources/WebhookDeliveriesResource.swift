@@ -81,7 +81,7 @@ enum WebhookDeliveriesResource {
                     """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "endpoint_id"), request.queryValue("event_type"),
                           request.queryValue("status"), ListQuery.filter(request, "verification_id"), query.startingAfter, query.limit + 1])
             }
-            return query.page(VerificationsResource.documents(rows), url: "/v1/webhook_deliveries")
+            return query.page(ListQuery.documents(rows), url: "/v1/webhook_deliveries")
         }),
 
         .api("POST", "/v1/webhook_deliveries/{id}/retry", id: "retryWebhookDelivery", summary: "Send a pending or dead message again now",

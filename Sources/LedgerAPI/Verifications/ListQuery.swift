@@ -1,6 +1,7 @@
 import Foundation
 import LedgerDomain
 import LedgerHTTP
+import LedgerStorage
 
 /// `limit` (1–100, default 10 unless the list says otherwise) and `starting_after` for cursor pagination,
 /// read after the operation's declaration has checked them.
@@ -22,6 +23,57 @@ struct ListQuery {
     func page(_ documents: [JSONValue], url: String) -> HTTPResponse {
         .json(200, ["object": "list", "url": .string(url), "has_more": .bool(documents.count > limit),
                     "data": .array(Array(documents.prefix(limit)))])
+    }
+
+    /// A narrowing of a list of documents: a column equal to a value, or the creation time past a bound (the
+    /// `created[…]` parameters). One without a value narrows nothing.
+    enum Filter {
+        case equals(column: String, String?)
+        case created(Bound, Date?)
+
+        /// Named as in `created[gte]`; the raw value is the comparison.
+        enum Bound: String, CaseIterable {
+            case gte = ">=", gt = ">", lte = "<=", lt = "<"
+        }
+
+        /// The four `created[…]` parameters of a request.
+        static func createdBounds(_ request: HTTPRequest) -> [Filter] {
+            Bound.allCases.map { .created($0, ListQuery.time(request, "created[\(String(describing: $0))]")) }
+        }
+    }
+
+    /// A page of the documents of a table of the caller's (its `organization_id`, `livemode`, `id`, `created_at`
+    /// and `document`), newest first, after the `starting_after` cursor and within every filter. The table and
+    /// column names come from the code, the values as parameters; the statement is the same whichever filters
+    /// have values, so that it is planned once.
+    func page(of table: String, _ filters: [Filter], caller: Caller, pool: ScopedPool, url: String) throws -> HTTPResponse {
+        var conditions = ["t.organization_id = $1", "t.livemode = $2"]
+        var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
+        for filter in filters {
+            let placeholder = "$\(parameters.count + 1)"
+            switch filter {
+            case let .equals(column, value):
+                conditions.append("(\(placeholder)::text IS NULL OR t.\(column) = \(placeholder))")
+                parameters.append(value)
+            case let .created(bound, time):
+                conditions.append("(\(placeholder)::timestamptz IS NULL OR t.created_at \(bound.rawValue) \(placeholder))")
+                parameters.append(time)
+            }
+        }
+        let cursor = "$\(parameters.count + 1)"
+        conditions.append("(\(cursor)::text IS NULL OR (t.created_at, t.id) < ("
+            + "SELECT c.created_at, c.id FROM ledger.\(table) c WHERE c.organization_id = $1 AND c.id = \(cursor)))")
+        parameters.append(startingAfter)
+        parameters.append(limit + 1)
+        let sql = "SELECT t.document::text FROM ledger.\(table) t WHERE " + conditions.joined(separator: " AND ")
+            + " ORDER BY t.created_at DESC, t.id DESC LIMIT $\(parameters.count)"
+        let rows = try pool.withConnection { try $0.query(sql, parameters) }
+        return page(Self.documents(rows), url: url)
+    }
+
+    /// Rows of one JSON document each.
+    static func documents(_ rows: PostgresRows) -> [JSONValue] {
+        (0..<rows.count).compactMap { rows.string($0, 0).flatMap { try? JSONValue.parse(Array($0.utf8), maxDepth: 512) } }
     }
 
     /// A time filter the declaration accepted: RFC 3339 or Unix seconds.
