@@ -134,9 +134,9 @@ enum APIResponses {
         + "or a request with the same Idempotency-Key still running")
     static let tooLarge = error(413, "TooLarge", "The body is larger than the limit (1 MiB by default)")
     static let uriTooLong = error(414, "URITooLong", "The request target (path and query) is longer than the limit "
-        + "(\(HTTPServer.Configuration().maxRequestTargetBytes >> 10) KiB by default)")
+        + "(\(HTTPServer.Configuration().maxRequestTargetBytes >> 10) KiB)")
     static let headersTooLarge = error(431, "HeadersTooLarge", "The header fields add up to more than the limit "
-        + "(\(HTTPServer.Configuration().maxHeaderBytes >> 10) KiB by default)")
+        + "(\(HTTPServer.Configuration().maxHeaderBytes >> 10) KiB)")
     static let unsupportedMediaType = error(415, "UnsupportedMediaType", "The body is not application/json")
     static let idempotencyMismatch = error(422, "IdempotencyMismatch", "The Idempotency-Key was used with a different request")
     static let rateLimited = error(429, "RateLimited", "Too many requests for this key; see Retry-After",
