@@ -29,13 +29,16 @@ public struct APIConfiguration: Sendable {
     public var webhookEndpointLimit: Int
     /// Monotonic nanoseconds for the rate limiter's buckets; tests move their own.
     public var rateLimitClock: @Sendable () -> UInt64
+    /// Seconds between two steps the sandbox provider records (0: one after the other), so a flow can be watched.
+    public var providerStepDelay: Double
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
-                rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
+                rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+                providerStepDelay: Double = 0) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -47,6 +50,7 @@ public struct APIConfiguration: Sendable {
         self.stateCacheSize = stateCacheSize
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
+        self.providerStepDelay = providerStepDelay
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -66,6 +70,8 @@ struct RequestContext: Sendable {
     let pool: ScopedPool
     /// The one command path, which runs the verification commands.
     let engine: CommandEngine
+    /// Runs verifications through their providers' steps, on that path.
+    let providers: ProviderRunner
     /// The body its operation's schema accepted (empty for an operation without one).
     let body: RequestBody
 
@@ -90,6 +96,8 @@ public final class LedgerApplication: Sendable {
     let metrics: Metrics
     /// The one command path; the expiry scheduler of `ledger serve` shares it (and so its state cache).
     public let engine: CommandEngine
+    /// The providers (the sandbox) that the seed-003 create and the seed-004 sync run, through `engine`.
+    public let providers: ProviderRunner
 
     public init(pool: ConnectionPool, schemaVersion: Int, configuration: APIConfiguration = APIConfiguration()) {
         self.pool = pool
@@ -101,6 +109,8 @@ public final class LedgerApplication: Sendable {
         let metrics = Metrics()
         self.metrics = metrics
         engine = CommandEngine(pool: pool, stateCacheSize: configuration.stateCacheSize)
+        providers = ProviderRunner(engine: engine, providers: [SandboxProvider(captureBaseURL: configuration.captureBaseURL)],
+                                   clock: configuration.clock, stepDelay: configuration.providerStepDelay)
         var router = Router<APIOperation>()
         for operation in Self.operations(configuration: configuration, metrics: metrics, schemaVersion: schemaVersion) {
             router.add(operation.method, operation.path, operation)
@@ -118,6 +128,8 @@ public final class LedgerApplication: Sendable {
             APIKeysResource.operations,
             VerificationsResource.operations(configuration: configuration),
             OrdersResource.operations,
+            CustomerVerificationsResource.operations(configuration: configuration),
+            ValidationsResource.operations(configuration: configuration),
             WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
@@ -154,7 +166,8 @@ public final class LedgerApplication: Sendable {
                 }
                 let scoped = ScopedPool(pool, scope: caller.map { .tenant(organizationID: $0.organizationID, livemode: $0.livemode) })
                 let body = try Self.validate(routed, against: operation)
-                response = try run(operation, RequestContext(request: routed, caller: caller, pool: scoped, engine: engine, body: body))
+                response = try run(operation, RequestContext(request: routed, caller: caller, pool: scoped, engine: engine,
+                                                                providers: providers, body: body))
             } catch {
                 let failure = APIFailure.from(error)
                 if failure.status >= 500 && failure.code == "internal_error" {
