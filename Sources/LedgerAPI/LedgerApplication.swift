@@ -130,6 +130,7 @@ public final class LedgerApplication: Sendable {
             OrdersResource.operations,
             CustomerVerificationsResource.operations(configuration: configuration),
             ValidationsResource.operations(configuration: configuration),
+            VerificationReportsResource.operations,
             WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
