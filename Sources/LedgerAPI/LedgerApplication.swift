@@ -31,6 +31,9 @@ public struct APIConfiguration: Sendable {
     public var rateLimitClock: @Sendable () -> UInt64
     /// Seconds between two steps the sandbox provider records (0: one after the other), so a flow can be watched.
     public var providerStepDelay: Double
+    /// How long an approval counts (recorded with each new invite) and the window before its end in which the
+    /// entity's KYC status asks for reverification.
+    public var validity: ValidityPolicy
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
@@ -38,7 +41,7 @@ public struct APIConfiguration: Sendable {
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
-                providerStepDelay: Double = 0) {
+                providerStepDelay: Double = 0, validity: ValidityPolicy = .standard) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -51,6 +54,7 @@ public struct APIConfiguration: Sendable {
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
         self.providerStepDelay = providerStepDelay
+        self.validity = validity
     }
 
     /// `prefix_` and 24 random hex digits.

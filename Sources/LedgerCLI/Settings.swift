@@ -1,5 +1,6 @@
 import Foundation
 import LedgerAPI
+import LedgerDomain
 import LedgerHTTP
 import LedgerWebhooks
 
@@ -88,7 +89,11 @@ public struct Settings: Sendable {
                                authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),
                                logRequests: logRequests == "1", allowPrivateWebhooks: allowPrivate == "1",
                                stateCacheSize: try integer("LEDGER_STATE_CACHE_SIZE", 10_000, range: 0...10_000_000),
-                               webhookEndpointLimit: try integer("LEDGER_WEBHOOK_ENDPOINT_LIMIT", 16, range: 1...10_000))
+                               webhookEndpointLimit: try integer("LEDGER_WEBHOOK_ENDPOINT_LIMIT", 16, range: 1...10_000),
+                               providerStepDelay: Double(try integer("LEDGER_SANDBOX_STEP_DELAY_MS", 0, range: 0...60_000)) / 1000,
+                               validity: ValidityPolicy(validity: Double(try integer("LEDGER_VALIDITY_DAYS", 365, range: 1...36_500)) * 86_400,
+                                                        reverificationWindow: Double(try integer("LEDGER_REVERIFICATION_DAYS", 30,
+                                                                                                 range: 0...36_500)) * 86_400))
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

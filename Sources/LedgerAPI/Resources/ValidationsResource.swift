@@ -55,7 +55,7 @@ enum ValidationsResource {
     static let asOf = Parameter.query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")
 
     static func operations(configuration: APIConfiguration) -> [APIOperation] {
-        let clock = configuration.clock
+        let clock = configuration.clock, policy = configuration.validity
         return [
             .api("GET", "/v1/validations/{id}", id: "getValidation", summary: "A validation; with as_of, as it was then", scope: .read,
                  parameters: [id, asOf], responses: [APIResponses.ok("The validation", validation)],
@@ -82,7 +82,7 @@ enum ValidationsResource {
                  .read { context in
                      let entity = context.request.parameter("entity_id")
                      let (validations, at) = try entityValidations(context, clock: clock)
-                     guard let current = KYCStatus.of(validations, at: at).currentValidationID,
+                     guard let current = KYCStatus.of(validations, at: at, policy: policy).currentValidationID,
                            let state = validations.first(where: { $0.id == current })?.state else {
                          throw APIFailure.notFound("current validation of entity", entity, param: "entity_id")
                      }
@@ -95,7 +95,7 @@ enum ValidationsResource {
                      let entity = context.request.parameter("entity_id")
                      let (validations, at) = try entityValidations(context, clock: clock)
                      guard !validations.isEmpty else { throw APIFailure.notFound("entity", entity, param: "entity_id") }
-                     return .json(200, KYCStatus.of(validations, at: at).object)
+                     return .json(200, KYCStatus.of(validations, at: at, policy: policy).object)
                  }),
 
             .api("GET", "/v1/entities/{entity_id}/validations", id: "listEntityValidations",

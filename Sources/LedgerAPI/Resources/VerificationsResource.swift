@@ -27,8 +27,9 @@ enum VerificationsResource {
                      try context.engine.execute({
                          let caller = try context.authenticated
                          let now = clock()
-                         let invitation = try parseInvitation(context.body, livemode: caller.livemode, now: now,
+                         var invitation = try parseInvitation(context.body, livemode: caller.livemode, now: now,
                                                               allowPrivateWebhooks: configuration.allowPrivateWebhooks)
+                         invitation.validFor = Int64(configuration.validity.validity)
                          return try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
                      }, inTransaction: transaction.run) { outcome, _ in
                          verificationResponse(outcome.verification, status: 201)
