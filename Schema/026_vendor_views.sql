@@ -1,8 +1,11 @@
 -- The vendor-compatible views of each verification, as their REST reads serve them: seed 003's customer
 -- verification, seed 004's validation, and seed 001's Stripe verification reports (all of one verification's
--- reports in one row, oldest first, since a projection row belongs to one stream). Written inline with every
--- command and rebuilt from the log like the others; `Replay.rebuildRaised` fills them for existing streams
--- (no version is recorded here, so the first migrate after this one builds them).
+-- reports in one row, oldest first, since a projection row belongs to one stream), kept as json as written
+-- (014). Written inline with every
+-- command and rebuilt from the log like the others. On a database that already has streams, no version is
+-- recorded here, so the first migrate after this one builds them (`Replay.rebuildRaised`); an empty database
+-- is at their version at once. The same for `verification_deadlines` version 2, which adds the end of an
+-- approval's validity.
 CREATE TABLE ledger.customer_verifications (
     organization_id uuid NOT NULL,
     id text NOT NULL,
@@ -11,7 +14,7 @@ CREATE TABLE ledger.customer_verifications (
     status text NOT NULL,
     verification_type text NOT NULL,
     created_at timestamptz NOT NULL,
-    document jsonb NOT NULL,
+    document json NOT NULL,
     version bigint NOT NULL,
     PRIMARY KEY (organization_id, id)
 );
@@ -26,7 +29,7 @@ CREATE TABLE ledger.validations (
     entity_id text NOT NULL,
     status text NOT NULL,
     created_at timestamptz NOT NULL,
-    document jsonb NOT NULL,
+    document json NOT NULL,
     version bigint NOT NULL,
     PRIMARY KEY (organization_id, id)
 );
@@ -39,7 +42,7 @@ CREATE TABLE ledger.verification_reports (
     livemode boolean NOT NULL,
     client_reference_id text,
     created_at timestamptz NOT NULL,
-    reports jsonb NOT NULL,
+    reports json NOT NULL,
     PRIMARY KEY (organization_id, id)
 );
 
@@ -58,3 +61,10 @@ BEGIN
                        || 'AND livemode = coalesce((SELECT ledger.scope_livemode()), livemode)) OR (SELECT ledger.scope_is_system()))', name);
     END LOOP;
 END $$;
+
+INSERT INTO ledger.projection_versions (name, version)
+SELECT name, 1 FROM unnest(ARRAY['customer_verifications', 'validations', 'verification_reports']) AS name
+WHERE NOT EXISTS (SELECT FROM ledger.streams);
+
+UPDATE ledger.projection_versions SET version = 2, rebuilt_at = now()
+WHERE name = 'verification_deadlines' AND NOT EXISTS (SELECT FROM ledger.streams);

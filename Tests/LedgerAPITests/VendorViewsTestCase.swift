@@ -60,20 +60,6 @@ class VendorViewsTestCase: XCTestCase {
         try send("/v1/validations/\(id)/sync", key: key, file: file, line: line)
     }
 
-    /// Polls until `condition` holds of the JSON at `path`, or fails after `seconds`.
-    func eventually(_ path: String, within seconds: Double = 20, file: StaticString = #filePath, line: UInt = #line,
-                    _ condition: (JSONValue) -> Bool) throws -> JSONValue {
-        let deadline = Date().addingTimeInterval(seconds)
-        var last: JSONValue = .null
-        while Date() < deadline {
-            last = try client.get(path, headers: auth).json ?? .null
-            if condition(last) { return last }
-            usleep(20_000)
-        }
-        XCTFail("\(path) never satisfied the condition; last: \(last.jsonString)", file: file, line: line)
-        return last
-    }
-
     /// The JSON type of every member, for the field-by-field type checks.
     func kinds(_ object: JSONValue?) -> [String: String] {
         var kinds: [String: String] = [:]

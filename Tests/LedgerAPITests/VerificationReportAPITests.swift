@@ -22,6 +22,8 @@ final class VerificationReportAPITests: VendorViewsTestCase {
         return id
     }
 
+    func reportIDForCursor(_ verificationID: String) -> String { StripeReportView.reportID(verificationID: verificationID, key: "a1") }
+
     func testAReportIsStripesObjectWithEachFieldOfItsType() throws {
         let id = try verification("cus_doc", checks: ["identity_verification"], reference: "ref-doc")
         let reportID = StripeReportView.reportID(verificationID: id, key: "a1")
@@ -58,7 +60,8 @@ final class VerificationReportAPITests: VendorViewsTestCase {
         try get("/v1/identity/verification_reports?limit=101", expect: 400)
         try get("/v1/identity/verification_reports?created=soon", expect: 400)
         try get("/v1/identity/verification_reports?type=selfie", expect: 400)
-        try get("/v1/identity/verification_reports?starting_after=vr_nothing_a1", expect: 400)
+        try get("/v1/identity/verification_reports?starting_after=vr_nothing_a1", expect: 404)
+        try get("/v1/identity/verification_reports?starting_after=\(reportIDForCursor(id))&ending_before=\(reportIDForCursor(id))", expect: 400)
     }
 
     func testAnotherOrganizationAndTheOtherModeSeeNoReportAndAsOf() throws {
@@ -70,7 +73,7 @@ final class VerificationReportAPITests: VendorViewsTestCase {
             try get("/v1/identity/verification_reports/\(reportID)", key: key, expect: 404)
             try get("/v1/identity/verification_reports/\(reportID)?as_of=\(Timestamp.rfc3339(clock.get()))", key: key, expect: 404)
             XCTAssertEqual(try get("/v1/identity/verification_reports", key: key)["data"], [])
-            try get("/v1/identity/verification_reports?starting_after=\(reportID)", key: key, expect: 400)
+            try get("/v1/identity/verification_reports?starting_after=\(reportID)", key: key, expect: 404)
         }
         // A report exists from its attempt's results on; before, as_of finds none.
         let created = try get("/v1/verifications/\(id)")["created_at"]?.stringValue.flatMap(Timestamp.parse) ?? Date()

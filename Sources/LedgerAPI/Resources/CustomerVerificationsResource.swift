@@ -60,7 +60,7 @@ enum CustomerVerificationsResource {
                      let limit = ListQuery(request).limit
                      let rows = try context.pool.withConnection { connection in
                          try connection.query("""
-                             SELECT \(documentWithActor) FROM ledger.customer_verifications c
+                             SELECT c.document::text, \(latestActor) FROM ledger.customer_verifications c
                              WHERE c.organization_id = $1 AND c.livemode = $2
                                AND ($3::text IS NULL OR c.customer_id = $3)
                                AND ($4::text IS NULL OR c.status = $4)
@@ -77,7 +77,7 @@ enum CustomerVerificationsResource {
                                    ListQuery.time(request, "occurred_after"), ListQuery.time(request, "occurred_before"),
                                    ListQuery.filter(request, "cursor"), limit + 1])
                      }
-                     let documents = VerificationsResource.documents(rows)
+                     let documents = withActors(rows)
                      let shown = Array(documents.prefix(limit))
                      let next: JSONValue = documents.count > limit ? (shown.last?["id"] ?? .null) : .null
                      return .json(200, .object([("data", .array(shown)), ("next_cursor", next)]))
@@ -170,20 +170,32 @@ enum CustomerVerificationsResource {
         ]
     }
 
-    /// The stored document with `actor_id` filled in from the latest event's metadata.
-    static let documentWithActor = """
-        jsonb_set(c.document, '{actor_id}', coalesce((
-            SELECT to_jsonb(e.metadata->>'actor_id') FROM ledger.events e
-            WHERE e.organization_id = c.organization_id AND e.stream_id = c.id ORDER BY e.version DESC LIMIT 1), 'null'))::text
+    /// The actor of the verification's latest event, beside its stored document (which leaves `actor_id` null).
+    static let latestActor = """
+        (SELECT e.metadata->>'actor_id' FROM ledger.events e
+         WHERE e.organization_id = c.organization_id AND e.stream_id = c.id ORDER BY e.version DESC LIMIT 1)
         """
+
+    /// The documents of rows (document, actor) with `actor_id` filled in.
+    static func withActors(_ rows: PostgresRows) -> [JSONValue] {
+        (0..<rows.count).compactMap { row in
+            guard case let .object(members)? = rows.string(row, 0).flatMap({ try? JSONValue.parse(Array($0.utf8), maxDepth: 512) }) else {
+                return nil
+            }
+            let actor = ViewJSON.text(rows.string(row, 1))
+            return .object(members.map { $0.0 == "actor_id" ? ($0.0, actor) : $0 })
+        }
+    }
 
     static func wrappedDocument(_ context: RequestContext, id: String) throws -> HTTPResponse {
         let caller = try context.authenticated
         let rows = try context.pool.withConnection {
-            try $0.query("SELECT \(documentWithActor) FROM ledger.customer_verifications c WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3",
-                         [caller.organizationID, id, caller.livemode])
+            try $0.query("""
+                SELECT c.document::text, \(latestActor) FROM ledger.customer_verifications c
+                WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3
+                """, [caller.organizationID, id, caller.livemode])
         }
-        guard let document = rows.string(0, 0) else { throw APIFailure.notFound("customer verification", id) }
-        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array("{\"data\":\(document)}".utf8))
+        guard let document = withActors(rows).first else { throw APIFailure.notFound("customer verification", id) }
+        return .json(200, ["data": document])
     }
 }

@@ -51,7 +51,7 @@ enum VerificationReportsResource {
                  }
                  let rows = try context.pool.withConnection {
                      try $0.query("""
-                         SELECT r.value::text FROM ledger.verification_reports v CROSS JOIN LATERAL jsonb_array_elements(v.reports) r
+                         SELECT r.value::text FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
                          WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
                          """, [caller.organizationID, caller.livemode, verificationID, id])
                  }
@@ -60,7 +60,9 @@ enum VerificationReportsResource {
              }),
 
         .api("GET", "/v1/identity/verification_reports", id: "listVerificationReports",
-             summary: "Verification reports, newest first (Stripe Identity's list)", scope: .read,
+             summary: "Verification reports, newest first (Stripe Identity's list)",
+             description: "starting_after and ending_before together are 400; a cursor that names no report of the caller's is 404.",
+             scope: .read,
              parameters: [
                  APIParameters.filter("client_reference_id", "Only with this reference"),
                  .query("created", .integer(minimum: -62_135_596_800, maximum: 253_402_300_799), description: "Created at exactly this Unix second"),
@@ -78,11 +80,10 @@ enum VerificationReportsResource {
                  let request = context.request
                  let query = ListQuery(request)
                  let endingBefore = ListQuery.filter(request, "ending_before")
-                 // Stripe's cursors are ids of reports the caller can see; another id is refused, naming the cursor.
+                 // Stripe's cursors are ids of reports the caller can see; another id is not found, naming the cursor.
                  func cursor(_ name: String, _ id: String?) throws -> (String, String)? {
                      guard let id else { return nil }
-                     let unknown = APIFailure(status: 400, type: "invalid_request_error", code: "resource_missing",
-                                              message: "No such verification report: '\(id)'", param: name)
+                     let unknown = APIFailure.notFound("verification report", id, param: name)
                      guard let verificationID = StripeReportView.parseReportID(id)?.verificationID else { throw unknown }
                      return (verificationID, id)
                  }
@@ -96,26 +97,23 @@ enum VerificationReportsResource {
                      for (name, key) in [("starting_after", after), ("ending_before", before)] {
                          guard let (verificationID, id) = key else { continue }
                          let found = try connection.query("""
-                             SELECT 1 FROM ledger.verification_reports v CROSS JOIN LATERAL jsonb_array_elements(v.reports) r
+                             SELECT 1 FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
                              WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
                              """, [caller.organizationID, caller.livemode, verificationID, id])
-                         guard found.count == 1 else {
-                             throw APIFailure(status: 400, type: "invalid_request_error", code: "resource_missing",
-                                              message: "No such verification report: '\(id)'", param: name)
-                         }
+                         guard found.count == 1 else { throw APIFailure.notFound("verification report", id, param: name) }
                      }
                      let cursorID = after?.1 ?? before?.1
                      let newestFirst = before == nil
                      return try connection.query("""
                          WITH reports AS (
                              SELECT r.value AS report, (r.value->>'created')::bigint AS created, r.value->>'id' AS id
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL jsonb_array_elements(v.reports) r
+                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
                              WHERE v.organization_id = $1 AND v.livemode = $2
                                AND ($3::text IS NULL OR v.client_reference_id = $3)
                                AND ($4::text IS NULL OR v.id = $4)
                          ), cursor AS (
                              SELECT (r.value->>'created')::bigint AS created, r.value->>'id' AS id
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL jsonb_array_elements(v.reports) r
+                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
                              WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $12 AND r.value->>'id' = $13
                          )
                          SELECT report::text FROM reports
