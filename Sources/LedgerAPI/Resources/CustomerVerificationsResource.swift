@@ -107,7 +107,7 @@ enum CustomerVerificationsResource {
                              verificationType: body.choice("verification_type", VerificationType.self) ?? .kyc,
                              checks: [try body.requiredChoice("check_type", CheckType.self)],
                              provider: body.string("provider") ?? "sandbox", expiresAt: now.addingTimeInterval(7 * 86_400),
-                             livemode: caller.livemode, validFor: Int64(configuration.validity.validity))
+                             livemode: caller.livemode, validFor: configuration.validity.validitySeconds)
                          return try VerificationsResource.commandRequest(context, id: id, command: .invite(invitation), now: now)
                      }, inTransaction: transaction.run) { outcome, _ in
                          HTTPResponse.json(201, ["data": CustomerVerificationView.object(

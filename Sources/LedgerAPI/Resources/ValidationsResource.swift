@@ -132,8 +132,8 @@ enum ValidationsResource {
 
             .api("POST", "/v1/validations/{id}/sync", id: "syncValidation",
                  summary: "Read the provider again and record what the log lacks",
-                 description: "Every step the provider has taken is recorded once (a step already in the log is not recorded again); "
-                    + "the answer says which events this sync appended.",
+                 description: "Every step the provider has taken is recorded once (a step already in the log is not recorded again), "
+                    + "so a repeated sync records nothing and needs no Idempotency-Key; the answer says which events this sync appended.",
                  scope: .write, parameters: [id],
                  responses: [APIResponses.ok("What the sync found", sync)],
                  .read { context in

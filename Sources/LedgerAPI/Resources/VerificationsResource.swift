@@ -29,7 +29,7 @@ enum VerificationsResource {
                          let now = clock()
                          var invitation = try parseInvitation(context.body, livemode: caller.livemode, now: now,
                                                               allowPrivateWebhooks: configuration.allowPrivateWebhooks)
-                         invitation.validFor = Int64(configuration.validity.validity)
+                         invitation.validFor = configuration.validity.validitySeconds
                          return try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
                      }, inTransaction: transaction.run) { outcome, _ in
                          verificationResponse(outcome.verification, status: 201)

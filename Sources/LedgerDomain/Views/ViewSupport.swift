@@ -14,6 +14,13 @@ public struct ValidityPolicy: Sendable, Equatable {
         self.reverificationWindow = reverificationWindow
     }
 
+    /// `validity` in whole seconds, as an invite records it: at least one, at most a thousand years, so that
+    /// no configured value traps the conversion.
+    public var validitySeconds: Int64 {
+        guard validity.isFinite else { return 1000 * 365 * 86_400 }
+        return Int64(min(max(validity, 1), 1000 * 365 * 86_400).rounded())
+    }
+
     /// When the approval of a verification stops counting: its validity after it was approved, or earlier when
     /// it was expired since (an admin's override) or its validity was ended. Nil if it was never approved.
     public func validUntil(_ state: VerificationState) -> Date? {
