@@ -119,7 +119,7 @@ enum ValidationsResource {
                              """, [caller.organizationID, caller.livemode, request.parameter("entity_id"),
                                    ListQuery.filter(request, "cursor"), limit + 1])
                      }
-                     let documents = VerificationsResource.documents(rows)
+                     let documents = ListQuery.documents(rows)
                      // An entity is known by its validations: one with none in this mode is not found, as for the KYC status.
                      if documents.isEmpty, ListQuery.filter(request, "cursor") == nil {
                          throw APIFailure.notFound("entity", request.parameter("entity_id"), param: "entity_id")

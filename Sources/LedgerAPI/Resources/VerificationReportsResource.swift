@@ -133,7 +133,7 @@ enum VerificationReportsResource {
                                seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
                                newestFirst, (after ?? before)?.0, cursorID, query.limit + 1])
                  }
-                 var documents = VerificationsResource.documents(rows)
+                 var documents = ListQuery.documents(rows)
                  // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
                  if before != nil {
                      let more = documents.count > query.limit
