@@ -96,7 +96,7 @@ final class SandboxEndToEndTests: VendorViewsTestCase {
     func testAStepDeliveredTwiceAppendsOnce() throws {
         let id = try createCustomerVerification("cus_retry_decline")
         let failures = Collector<String>()
-        let client = self.client!, auth = self.auth
+        let client = self.client, auth = self.auth
         concurrently(4) { _ in
             do { _ = try client.post("/v1/validations/\(id)/sync", json: [:], headers: auth) } catch { failures.append("\(error)") }
         }

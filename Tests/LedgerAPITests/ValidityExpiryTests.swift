@@ -45,12 +45,9 @@ final class ValidityExpiryTests: VendorViewsTestCase {
     }
 
     func testTheValidityIsTheConfiguredOneRecordedWithTheInvite() throws {
-        server.stop()
         let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(
-            authCacheSeconds: 0, logRequests: false, clock: { clock.get() },
-            validity: ValidityPolicy(validity: 10 * 86_400, reverificationWindow: 2 * 86_400)))
-        client = TestClient(baseURL: server.baseURL)
+        try restartServer(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() },
+                                                validity: ValidityPolicy(validity: 10 * 86_400, reverificationWindow: 2 * 86_400)))
         let id = try createCustomerVerification("cus_short")
         try sync(id)
         let object = try get("/v1/customer_verifications/\(id)")["data"]

@@ -4,30 +4,17 @@ import LedgerDomain
 import LedgerTestSupport
 import XCTest
 
-/// The service with a clock the test moves, and the calls the vendor-view tests share: a seed-003 create, then a
-/// sync, which returns once every step of the sandbox (up to a deadline) is in the log, whatever the background
-/// run started by the create has done meanwhile.
-class VendorViewsTestCase: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
-    var auth: [String: String] = [:]
-    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+/// The clocked service (acme's admin key by default), and the calls the vendor-view tests share: requests of
+/// any method that leave the clock where it is, a seed-003 create, then a sync, which returns once every step of
+/// the sandbox (up to a deadline) is in the log, whatever the background run started by the create has done
+/// meanwhile.
+class VendorViewsTestCase: XCTestCase, ClockedServiceTestCase {
+    var service: ServiceFixture!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() },
-                                                                          allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true), clocked: true)
         auth = .bearer(acme.adminKey)
     }
-
-    override func tearDown() { server?.stop() }
-
-    func advance(_ seconds: Double) { clock.update { $0 = $0.addingTimeInterval(seconds) } }
 
     @discardableResult
     func send(_ path: String, _ body: JSONValue = [:], method: String = "POST", key: String? = nil, headers: [String: String] = [:],
@@ -38,8 +25,9 @@ class VendorViewsTestCase: XCTestCase {
         return response.json ?? .null
     }
 
-    func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: key.map { .bearer($0) } ?? auth)
+    /// With another key than `auth`.
+    func get(_ path: String, key: String, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+        let response = try client.get(path, headers: .bearer(key))
         XCTAssertEqual(response.status, status, "GET \(path): \(response.text)", file: file, line: line)
         return response.json ?? .null
     }

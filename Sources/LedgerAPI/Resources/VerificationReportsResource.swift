@@ -74,7 +74,8 @@ enum VerificationReportsResource {
                  .query("ending_before", .text(maxLength: 100), description: "The id of the first object of the next page (newer ones)"),
              ] + expand,
              responses: [APIResponses.ok("A page of reports", APISchemas.list("VerificationReportList", of: report),
-                                         links: [APIResponses.get("getVerificationReport", id: "/data/0/id")])],
+                                         links: [APIResponses.get("getVerificationReport", id: "/data/0/id")]),
+                         APIResponses.notFound],
              .read { context in
                  let caller = try context.authenticated
                  let request = context.request
