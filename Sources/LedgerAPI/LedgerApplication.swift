@@ -34,6 +34,8 @@ public struct APIConfiguration: Sendable {
     /// How long an approval counts (recorded with each new invite) and the window before its end in which the
     /// entity's KYC status asks for reverification.
     public var validity: ValidityPolicy
+    /// Encrypts personal data under each entity's data key; nil stores it as given (benchmarks' reference only).
+    public var personalDataVault: PersonalDataVault?
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
@@ -41,7 +43,8 @@ public struct APIConfiguration: Sendable {
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
-                providerStepDelay: Double = 0, validity: ValidityPolicy = .standard) {
+                providerStepDelay: Double = 0, validity: ValidityPolicy = .standard,
+                personalDataVault: PersonalDataVault? = nil) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -55,6 +58,7 @@ public struct APIConfiguration: Sendable {
         self.rateLimitClock = rateLimitClock
         self.providerStepDelay = providerStepDelay
         self.validity = validity
+        self.personalDataVault = personalDataVault
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -112,7 +116,7 @@ public final class LedgerApplication: Sendable {
                                   clock: configuration.rateLimitClock)
         let metrics = Metrics()
         self.metrics = metrics
-        engine = CommandEngine(pool: pool, stateCacheSize: configuration.stateCacheSize)
+        engine = CommandEngine(pool: pool, stateCacheSize: configuration.stateCacheSize, vault: configuration.personalDataVault)
         providers = ProviderRunner(engine: engine, providers: [SandboxProvider(captureBaseURL: configuration.captureBaseURL)],
                                    clock: configuration.clock, stepDelay: configuration.providerStepDelay)
         var router = Router<APIOperation>()

@@ -30,11 +30,14 @@ public final class Database: @unchecked Sendable {
     /// Applies pending migrations over a connection of the database owner, then rebuilds every projection
     /// whose code is at a newer version than its rows.
     @discardableResult
-    public func migrate() throws -> (applied: [Migrator.Migration], latest: Int) {
+    /// Applies the migrations, checks `vault`'s key-encryption key against the stored data keys, and rebuilds the
+    /// projections whose version was raised (sealing their personal data under `vault`).
+    public func migrate(vault: PersonalDataVault? = nil) throws -> (applied: [Migrator.Migration], latest: Int) {
         let migrator = try Migrator(directory: try Migrator.locateSchemaDirectory())
         let connection = try PostgresConnection(conninfo: conninfo)
         let applied = try migrator.migrate(connection)
-        let rebuilt = try Replay.rebuildRaised(connection)
+        try vault?.checkKeyEncryptionKey(connection)
+        let rebuilt = try Replay.rebuildRaised(connection, vault: vault)
         if !rebuilt.isEmpty { Log.info("rebuilt projections whose version was raised", ["projections": .string(rebuilt.joined(separator: ","))]) }
         return (applied, migrator.migrations.last?.version ?? 0)
     }

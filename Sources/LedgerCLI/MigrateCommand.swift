@@ -12,7 +12,7 @@ enum MigrateCommand {
     static func run(_ settings: Settings) throws {
         let database = try Database(settings: settings)
         defer { database.close() }
-        let (applied, latest) = try database.migrate()
+        let (applied, latest) = try database.migrate(vault: PersonalDataSetup.configuredVault(settings))
         for migration in applied { print("applied \(migration.version) \(migration.name)") }
         print("schema at version \(latest)")
     }

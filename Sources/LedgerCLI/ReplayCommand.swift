@@ -57,8 +57,10 @@ enum ReplayCommand {
             Log.info("replay progress", ["streams": .int(streams),
                                          "streams_per_s": .double(Double(streams) / max(0.001, now.timeIntervalSince(started)))])
         }
-        let differences = check ? try Replay.check(connection, projections: projections, progress: progress)
-            : try Replay.repair(connection, projections: projections, progress: progress)
+        let vault = PersonalDataSetup.configuredVault(settings)
+        try vault?.checkKeyEncryptionKey(connection)
+        let differences = check ? try Replay.check(connection, projections: projections, vault: vault, progress: progress)
+            : try Replay.repair(connection, projections: projections, vault: vault, progress: progress)
         for difference in differences { print(difference.description) }
         let streams = Set(differences.map { "\($0.organizationID)/\($0.id)" }).count
         if check {

@@ -27,21 +27,25 @@ enum ServeCommand {
         LEDGER_WEBHOOK_TIMEOUT, LEDGER_WEBHOOK_LEASE_SECONDS, LEDGER_WEBHOOK_RETENTION_DAYS,
         LEDGER_SANDBOX_STEP_DELAY_MS (between the sandbox provider's steps; 0), LEDGER_VALIDITY_DAYS (how long an
         approval counts; 365), LEDGER_REVERIFICATION_DAYS (KYC status asks for reverification this long before; 30),
-        LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here).
+        LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here), LEDGER_KEK or LEDGER_KEK_FILE (the key-encryption key: base64
+        of 32 bytes; required with DATABASE_URL, generated into LEDGER_DATA_DIR/kek for the embedded database).
         The webhook dispatcher runs inside; `ledger dispatch` runs one alone.
         """
 
     static func run(_ settings: Settings) throws {
         let database = try Database(settings: settings)
         defer { database.close() }
-        let (applied, latest) = try database.migrate()
+        let vault = try PersonalDataSetup.vault(settings, embedded: database.embedded != nil)
+        let (applied, latest) = try database.migrate(vault: vault)
         if !applied.isEmpty {
             Log.info("applied migrations", ["count": .int(applied.count), "schema_version": .int(latest)])
         }
         if database.embedded != nil { try createDemoOrganizationIfNone(database, settings) }
         let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads,
                                      applicationName: "ledger-api")
-        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
+        var configuration = settings.api
+        configuration.personalDataVault = vault
+        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: configuration)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         ExpiryScheduler(engine: application.engine).start(interval: 1)

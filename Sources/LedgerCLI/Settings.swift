@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerCrypto
 import LedgerHTTP
 import LedgerWebhooks
 
@@ -22,6 +23,10 @@ public struct Settings: Sendable {
     public var webhooks: WebhookDispatcher.Configuration
     /// Whether `ledger serve` runs a webhook dispatcher (instances that only serve the API can leave it off).
     public var dispatchInServe: Bool
+    /// The key-encryption key of `LEDGER_KEK` or `LEDGER_KEK_FILE`; nil when neither is set.
+    public var keyEncryptionKey: KeyEncryptionKey?
+    /// `LEDGER_PERSONAL_DATA_ENCRYPTION=0` stores personal data as given: only for the benchmark's reference run.
+    public var personalDataEncryption: Bool
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -73,6 +78,12 @@ public struct Settings: Sendable {
             throw Invalid(variable: "LEDGER_WEBHOOK_DISPATCH", value: dispatch, expected: "1 or 0")
         }
         dispatchInServe = dispatch == "1"
+        let encryption = environment["LEDGER_PERSONAL_DATA_ENCRYPTION"] ?? "1"
+        guard encryption == "1" || encryption == "0" else {
+            throw Invalid(variable: "LEDGER_PERSONAL_DATA_ENCRYPTION", value: encryption, expected: "1 or 0")
+        }
+        personalDataEncryption = encryption == "1"
+        keyEncryptionKey = try KeyEncryptionKey.load(environment: environment)
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {

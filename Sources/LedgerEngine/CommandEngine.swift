@@ -86,12 +86,19 @@ public enum CommandError: Error, Equatable, CustomStringConvertible {
 public final class CommandEngine: Sendable {
     public let pool: ConnectionPool
     let stateCache: VerificationStateCache
+    /// Encrypts personal data before it is appended or projected, and decrypts it in folds; nil: encryption off.
+    public let vault: PersonalDataVault?
 
     /// - Parameter stateCacheSize: verifications whose latest committed state a command may decide on without
     ///   reading the stream; 0 reads every stream.
-    public init(pool: ConnectionPool, stateCacheSize: Int) {
+    public init(pool: ConnectionPool, stateCacheSize: Int, vault: PersonalDataVault? = nil) {
         self.pool = pool
         stateCache = VerificationStateCache(capacity: stateCacheSize)
+        self.vault = vault
+    }
+
+    func sealing(_ tx: PostgresConnection, organizationID: UUID, _ state: VerificationState) throws -> StreamSealing? {
+        try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, state)
     }
 
     /// Runs `request` in a transaction of its own, under its organization and mode (row-level security).
@@ -155,14 +162,14 @@ public final class CommandEngine: Sendable {
            let cached = stateCache.get(organizationID: organizationID, id: id), cached.state.invitation?.livemode == request.livemode,
            expected == nil || expected == cached.version,
            let decided = try? Self.decide(request.commands, cached.state, now: request.now), !decided.events.isEmpty {
-            return record(tx, request, before: cached, events: decided.events, after: decided.state,
+            return try record(tx, request, before: cached, events: decided.events, after: decided.state,
                           onConflict: expected == nil ? .runAgainFromStream : .refuse)
         }
         let existing: LoadedVerification?
         if case .invite? = request.commands.first {
             existing = nil
         } else {
-            existing = try VerificationStore.load(tx, organizationID: organizationID, id: id, lock: expected == nil)
+            existing = try VerificationStore.load(tx, organizationID: organizationID, id: id, lock: expected == nil, vault: vault)
             guard let existing, existing.state.invitation?.livemode == request.livemode else { throw CommandError.streamNotFound(id) }
             if let expected, expected != existing.version {
                 throw CommandError.expectedVersionMismatch(expected: expected, current: existing.version)
@@ -171,7 +178,7 @@ public final class CommandEngine: Sendable {
         if let seed = request.idempotencySeed,
            try tx.query("SELECT 1 FROM ledger.events WHERE organization_id = $1 AND event_id = $2",
                         [organizationID, CommandRequest.eventID(seed: seed, index: 0)]).count > 0 {
-            guard let recorded = try existing ?? VerificationStore.load(tx, organizationID: organizationID, id: id) else {
+            guard let recorded = try existing ?? VerificationStore.load(tx, organizationID: organizationID, id: id, vault: vault) else {
                 throw CommandError.streamNotFound(id)
             }
             return CommandOutcome(verification: recorded, events: [], eventIDs: [], repeated: true)
@@ -184,12 +191,15 @@ public final class CommandEngine: Sendable {
             throw CommandError.refused(error)
         }
         guard !decided.events.isEmpty else {
-            if request.rewritingReadModels { try VerificationStore.project(tx, organizationID: organizationID, current) }
+            if request.rewritingReadModels {
+                try VerificationStore.project(tx, organizationID: organizationID, current,
+                                              sealing: try sealing(tx, organizationID: organizationID, current.state))
+            }
             let cache = stateCache
             tx.afterCommit { cache.store(organizationID: organizationID, current) }
             return CommandOutcome(verification: current, events: [], eventIDs: [], repeated: false)
         }
-        return record(tx, request, before: current, events: decided.events, after: decided.state, onConflict: .refuse)
+        return try record(tx, request, before: current, events: decided.events, after: decided.state, onConflict: .refuse)
     }
 
     /// What a failed expected-version check of an append turns into.
@@ -201,16 +211,17 @@ public final class CommandEngine: Sendable {
     }
 
     private func record(_ tx: PostgresConnection, _ request: CommandRequest, before: LoadedVerification, events: [VerificationEvent],
-                        after: VerificationState, onConflict: OnConflict) -> CommandOutcome {
+                        after: VerificationState, onConflict: OnConflict) throws -> CommandOutcome {
         let organizationID = request.organizationID
         var updated = before
         updated.state = after
         updated.version += Int64(events.count)
         let eventIDs = events.indices.map { index in request.idempotencySeed.map { CommandRequest.eventID(seed: $0, index: index) } ?? UUID() }
         let cache = stateCache
-        updated.document = VerificationStore.appendAndProject(tx, organizationID: organizationID, before: before, after: updated,
-                                                              events: events, eventIDs: eventIDs, now: request.now, actor: request.actor,
-                                                              rewritingReadModels: request.rewritingReadModels) { current in
+        updated.document = try VerificationStore.appendAndProject(tx, organizationID: organizationID, before: before, after: updated,
+                                                                  events: events, eventIDs: eventIDs, now: request.now, actor: request.actor,
+                                                                  rewritingReadModels: request.rewritingReadModels,
+                                                                  sealing: try sealing(tx, organizationID: organizationID, after)) { current in
             switch onConflict {
             case .refuse: return CommandError.changedMeanwhile(current: current)
             case .runAgainFromStream:

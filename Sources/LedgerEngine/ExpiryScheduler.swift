@@ -33,8 +33,9 @@ public final class ExpiryScheduler: Sendable {
     }
 
     /// With an engine of its own, which keeps no states.
-    public convenience init(pool: ConnectionPool, clock: @escaping @Sendable () -> Date = { Date() }, retryDelay: Double = 300) {
-        self.init(engine: CommandEngine(pool: pool, stateCacheSize: 0), clock: clock, retryDelay: retryDelay)
+    public convenience init(pool: ConnectionPool, vault: PersonalDataVault? = nil, clock: @escaping @Sendable () -> Date = { Date() },
+                            retryDelay: Double = 300) {
+        self.init(engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: vault), clock: clock, retryDelay: retryDelay)
     }
 
     /// Handles what is due now, up to `batch` verifications; returns how many it changed. Throws only when

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 
@@ -21,22 +22,42 @@ public struct LoadedVerification: Sendable {
 /// A verification's stream and read models: the fold of its stream, and the writes that follow a command.
 public enum VerificationStore {
     /// Folds the stream, page by page; `lock` queues concurrent commands on the stream's row instead of
-    /// failing them. With `asOf`, the fold stops at the first event after that time.
+    /// failing them. With `asOf`, the fold stops at the first event after that time. With a `vault`, personal data
+    /// is decrypted under the entity's key as the database holds it now: once it is destroyed, the state (at any
+    /// time) has none. Without one, a stream holding encrypted personal data does not fold.
     public static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
-                            asOf: Date? = nil) throws -> LoadedVerification? {
+                            asOf: Date? = nil, vault: PersonalDataVault? = nil) throws -> LoadedVerification? {
         var state = VerificationDecider.initialState
         var version: Int64 = 0
+        var entity: (owner: DataKeyOwner, key: PersonalDataKey)?
         try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, lockingStream: lock) { recorded in
             if let asOf, recorded.occurredAt > asOf { return false }
+            var data = recorded.data
+            if PersonalDataPolicy.verification.carriesPersonalData(eventType: recorded.type) {
+                if entity == nil, let entityID = state.invitation?.entityID ?? data["entity_id"]?.stringValue {
+                    let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
+                    entity = (owner, try vault?.key(connection, owner) ?? .notIssued)
+                }
+                if let entity {
+                    data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data,
+                                                         context: PersonalDataContext(organizationID: organizationID, entityID: entity.owner.entityID,
+                                                                                      eventID: recorded.id),
+                                                         key: entity.key)
+                }
+            }
             let event: VerificationEvent
             do {
-                event = try VerificationEvent(type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data)
+                event = try VerificationEvent(type: recorded.type, schemaVersion: recorded.schemaVersion, data: data)
             } catch {
                 throw StorageError.unreadableRow(table: "events", key: "\(recorded.position)")
             }
             state = VerificationDecider.evolve(state, event, at: recorded.occurredAt)
             version = recorded.version
             return true
+        }
+        if case .erased? = entity?.key, !state.personalDataErased {
+            state = state.personalDataRemoved
+            state.personalDataErased = true
         }
         return state.exists ? LoadedVerification(id: id, state: state, version: version) : nil
     }
@@ -47,15 +68,19 @@ public enum VerificationStore {
     /// `before`'s (the expiry scheduler's claim moved its deadline), so every row is written.
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
                                  after: LoadedVerification, events: [VerificationEvent], eventIDs: [UUID], now: Date,
-                                 actor: EventMetadata, rewritingReadModels: Bool,
-                                 conflict: @escaping (_ currentVersion: Int64) -> Error) -> String {
+                                 actor: EventMetadata, rewritingReadModels: Bool, sealing: StreamSealing? = nil,
+                                 conflict: @escaping (_ currentVersion: Int64) -> Error) throws -> String {
         let expected: ExpectedVersion = before.version == 0 ? .noStream : .exact(before.version)
-        let newEvents = zip(eventIDs, events).map {
-            NewEvent(id: $0, type: $1.type, schemaVersion: $1.schemaVersion, data: $1.data, occurredAt: now)
+        let newEvents = try zip(eventIDs, events).map { id, event in
+            let data = try sealing.map {
+                try $0.vault.seal(eventType: event.type, data: event.data, eventID: id, owner: $0.owner, key: $0.key)
+            } ?? event.data
+            return NewEvent(id: id, type: event.type, schemaVersion: event.schemaVersion, data: data, occurredAt: now)
         }
         let append = EventStore.appendStatement(organizationID: organizationID, streamID: after.id, expectedVersion: expected,
                                                 events: newEvents, metadata: actor)
-        let streamBefore = StreamState(organizationID: organizationID, before), streamAfter = StreamState(organizationID: organizationID, after)
+        let streamBefore = StreamState(organizationID: organizationID, before, sealing: sealing)
+        let streamAfter = StreamState(organizationID: organizationID, after, sealing: sealing)
         let projections = Projections.statements(before: rewritingReadModels ? nil : streamBefore, after: streamAfter)
         let reactions = Reactions.inline.flatMap { $0.statements(before: streamBefore, after: streamAfter, causedBy: newEvents.last?.id, now: now) }
         let streamID = after.id
@@ -71,11 +96,11 @@ public enum VerificationStore {
             return conflict(current)
         }
         tx.afterCommit { EventStore.countAppended(newEvents.count) }
-        return streamAfter.views.verification
+        return streamAfter.views.shownVerification
     }
 
     /// Writes every read model of one verification, whatever its stored rows hold: the rebuild's write.
-    static func project(_ tx: PostgresConnection, organizationID: UUID, _ loaded: LoadedVerification) throws {
-        _ = try tx.pipeline(Projections.statements(before: nil, after: StreamState(organizationID: organizationID, loaded)))
+    static func project(_ tx: PostgresConnection, organizationID: UUID, _ loaded: LoadedVerification, sealing: StreamSealing? = nil) throws {
+        _ = try tx.pipeline(Projections.statements(before: nil, after: StreamState(organizationID: organizationID, loaded, sealing: sealing)))
     }
 }

@@ -221,7 +221,7 @@ final class WebhookReliabilityTests: XCTestCase {
         let pool = database.pool(size: 1)
         let writes = try pool.withConnection(scope: .tenant(organizationID: acme.id, livemode: false)) { connection in
             try connection.transaction({ tx in
-                VerificationStore.appendAndProject(tx, organizationID: acme.id, before: before, after: after, events: events,
+                try VerificationStore.appendAndProject(tx, organizationID: acme.id, before: before, after: after, events: events,
                                                    eventIDs: events.map { _ in UUID() }, now: now,
                                                    actor: EventMetadata(actorID: "test", actorType: .system),
                                                    rewritingReadModels: false, conflict: { AppendError.wrongExpectedVersion(

@@ -13,10 +13,13 @@ enum OrdersResource {
             let caller = try context.authenticated
             let id = context.request.parameter("id")
             let rows = try context.pool.withConnection {
-                try $0.query("SELECT document::text FROM ledger.orders WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                             [caller.organizationID, id, caller.livemode])
+                try $0.query("""
+                    SELECT o.document::text, \(StoredDocuments.keyColumns("o")) FROM ledger.orders o \(StoredDocuments.keyJoin("o"))
+                    WHERE o.organization_id = $1 AND o.id = $2 AND o.livemode = $3
+                    """, [caller.organizationID, id, caller.livemode])
             }
-            guard let document = rows.string(0, 0) else { throw APIFailure.notFound("order", id) }
+            guard let document = try StoredDocuments.open(rows, kind: "order", organizationID: caller.organizationID,
+                                                          vault: context.engine.vault).first else { throw APIFailure.notFound("order", id) }
             return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
         }),
 
@@ -35,10 +38,11 @@ enum OrdersResource {
              .read { context in
             let caller = try context.authenticated
             let request = context.request
-            return try ListQuery(request).page(of: "orders", [
+            return try ListQuery(request).page(of: "orders", kind: "order", [
                 .equals(column: "package_id", ListQuery.filter(request, "package_id")), .equals(column: "status", request.queryValue("status")),
                 .equals(column: "score", request.queryValue("score")), .equals(column: "entity_id", ListQuery.filter(request, "entity_id")),
-            ] + ListQuery.Filter.createdBounds(request), caller: caller, pool: context.pool, url: "/v1/orders")
+            ] + ListQuery.Filter.createdBounds(request), caller: caller, pool: context.pool,
+                                               vault: context.engine.vault, url: "/v1/orders")
         }),
     ]
 }

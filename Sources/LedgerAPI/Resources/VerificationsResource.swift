@@ -48,10 +48,10 @@ enum VerificationsResource {
                  .read { context in
                      let caller = try context.authenticated
                      let request = context.request
-                     return try ListQuery(request).page(of: "verifications", [
+                     return try ListQuery(request).page(of: "verifications", kind: "verification", [
                          .equals(column: "entity_id", ListQuery.filter(request, "entity_id")), .equals(column: "status", request.queryValue("status")),
                          .equals(column: "client_reference_id", ListQuery.filter(request, "client_reference_id")),
-                     ], caller: caller, pool: context.pool, url: "/v1/verifications")
+                     ], caller: caller, pool: context.pool, vault: context.engine.vault, url: "/v1/verifications")
                  }),
 
             .api("GET", "/v1/verifications/{id}", id: "getVerification", summary: "A verification; with as_of, as it was then",
@@ -64,17 +64,21 @@ enum VerificationsResource {
                      let id = context.request.parameter("id")
                      if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
                          guard let loaded = try context.pool.withConnection({
-                             try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: asOf)
+                             try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault)
                          }), loaded.state.invitation?.livemode == caller.livemode else {
                              throw APIFailure.notFound("verification", id)
                          }
                          return verificationResponse(loaded, status: 200)
                      }
                      let rows = try context.pool.withConnection {
-                         try $0.query("SELECT document::text, version FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                                      [caller.organizationID, id, caller.livemode])
+                         try $0.query("""
+                             SELECT v.document::text, \(StoredDocuments.keyColumns("v")), v.version FROM ledger.verifications v \(StoredDocuments.keyJoin("v"))
+                             WHERE v.organization_id = $1 AND v.id = $2 AND v.livemode = $3
+                             """, [caller.organizationID, id, caller.livemode])
                      }
-                     guard let document = rows.string(0, 0), let version = rows.int64(0, 1) else { throw APIFailure.notFound("verification", id) }
+                     guard let document = try StoredDocuments.open(rows, kind: "verification", organizationID: caller.organizationID,
+                                                                   vault: context.engine.vault).first,
+                           let version = rows.int64(0, 5) else { throw APIFailure.notFound("verification", id) }
                      return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("ETag", "\"\(version)\"")],
                                          body: Array(document.utf8))
                  }),
@@ -90,13 +94,22 @@ enum VerificationsResource {
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
                      let query = ListQuery(context.request, defaultLimit: 100)
+                     let vault = context.engine.vault
                      let events = try context.pool.withConnection { connection -> [RecordedEvent] in
-                         let owned = try connection.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
+                         let owned = try connection.query("SELECT entity_id FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
                                                           [caller.organizationID, id, caller.livemode])
-                         guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
+                         guard owned.count == 1, let entity = owned.string(0, 0) else { throw APIFailure.notFound("verification", id) }
                          let after = try query.startingAfter.map { try eventVersion(connection, organizationID: caller.organizationID, streamID: id, eventID: $0) } ?? 0
-                         return try EventStore.readStreamPage(connection, organizationID: caller.organizationID, streamID: id,
-                                                              afterVersion: after, limit: query.limit + 1)
+                         let stored = try EventStore.readStreamPage(connection, organizationID: caller.organizationID, streamID: id,
+                                                                    afterVersion: after, limit: query.limit + 1)
+                         guard let vault else { return stored }
+                         let owner = DataKeyOwner(organizationID: caller.organizationID, entityID: entity)
+                         let key = try vault.key(connection, owner)
+                         return try stored.map { event in
+                             var shown = event
+                             shown.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id, owner: owner, key: key)
+                             return shown
+                         }
                      }
                      return query.page(events.map(eventJSON), url: "/v1/verifications/\(id)/events")
                  }),

@@ -45,8 +45,10 @@ struct ListQuery {
     /// A page of the documents of a table of the caller's (its `organization_id`, `livemode`, `id`, `created_at`
     /// and `document`), newest first, after the `starting_after` cursor and within every filter. The table and
     /// column names come from the code, the values as parameters; the statement is the same whichever filters
-    /// have values, so that it is planned once.
-    func page(of table: String, _ filters: [Filter], caller: Caller, pool: ScopedPool, url: String) throws -> HTTPResponse {
+    /// have values, so that it is planned once. Each document is opened under its entity's key (`StoredDocuments`),
+    /// as a `kind` of document, read in the same statement.
+    func page(of table: String, kind: String, _ filters: [Filter], caller: Caller, pool: ScopedPool, vault: PersonalDataVault?,
+              url: String) throws -> HTTPResponse {
         var conditions = ["t.organization_id = $1", "t.livemode = $2"]
         var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
         for filter in filters {
@@ -65,10 +67,12 @@ struct ListQuery {
             + "SELECT c.created_at, c.id FROM ledger.\(table) c WHERE c.organization_id = $1 AND c.id = \(cursor)))")
         parameters.append(startingAfter)
         parameters.append(limit + 1)
-        let sql = "SELECT t.document::text FROM ledger.\(table) t WHERE " + conditions.joined(separator: " AND ")
+        let sql = "SELECT t.document::text, \(StoredDocuments.keyColumns("t")) FROM ledger.\(table) t \(StoredDocuments.keyJoin("t")) WHERE "
+            + conditions.joined(separator: " AND ")
             + " ORDER BY t.created_at DESC, t.id DESC LIMIT $\(parameters.count)"
         let rows = try pool.withConnection { try $0.query(sql, parameters) }
-        return page(Self.documents(rows), url: url)
+        return page(StoredDocuments.json(try StoredDocuments.open(rows, kind: kind, organizationID: caller.organizationID, vault: vault)),
+                    url: url)
     }
 
     /// Rows of one JSON document each.

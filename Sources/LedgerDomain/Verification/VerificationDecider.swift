@@ -16,6 +16,8 @@ public enum VerificationCommand: Sendable, Equatable {
     case updateMetadata([String: String?])
     /// The scheduler's: ends the verification if its deadline has passed.
     case expire
+    /// Records that the entity's data key was destroyed (the shell destroys it); a second erasure records nothing.
+    case erasePersonalData(reason: String, overrideRetention: Bool)
     /// The scheduler's: expires the open attempt if its URL's deadline has passed.
     case expireAttempt
     /// Ends an approval whose validity is over (the expiry scheduler's, at the end of the validity).
@@ -35,6 +37,7 @@ public enum VerificationCommand: Sendable, Equatable {
         case .withdraw: return "withdraw"
         case .updateMetadata: return "update_metadata"
         case .expire: return "expire"
+        case .erasePersonalData: return "erase_personal_data"
         case .expireAttempt: return "expire_attempt"
         case .endValidity: return "end_validity"
         }
@@ -179,6 +182,9 @@ public enum VerificationDecider: Decider {
             }
             return events + [.expired]
 
+        case let .erasePersonalData(reason, overrideRetention):
+            return state.personalDataErased ? [] : [.personalDataErased(reason: reason, overrideRetention: overrideRetention)]
+
         case .expireAttempt:
             guard !overall.isEnded, let open = state.openAttempt, open.expiresAt <= now,
                   open.status.allowedNext.contains(.expired) else { return [] }
@@ -287,6 +293,9 @@ public enum VerificationDecider: Decider {
 
         case .validityEnded:
             next.validityEndedAt = at
+        case .personalDataErased:
+            next = next.personalDataRemoved
+            next.personalDataErased = true
         }
         next.updatedAt = at
         if next.exists, !state.exists || state.overallStatus != next.overallStatus {

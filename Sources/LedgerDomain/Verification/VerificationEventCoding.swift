@@ -28,6 +28,8 @@ extension VerificationEvent {
         case let .metadataUpdated(changes):
             return ["changes": .object(changes.sorted { $0.key < $1.key }.map { ($0.key, $0.value.map(JSONValue.string) ?? .null) })]
         case .expired, .validityEnded: return .object([])
+        case let .personalDataErased(reason, overrideRetention):
+            return ["reason": .string(reason), "override_retention": .bool(overrideRetention)]
         }
     }
 
@@ -85,6 +87,8 @@ extension VerificationEvent {
             self = .expired
         case "ValidityEnded":
             self = .validityEnded
+        case "PersonalDataErased":
+            self = .personalDataErased(reason: try string("reason"), overrideRetention: data["override_retention"]?.boolValue ?? false)
         default:
             throw fail("unknown event type")
         }

@@ -157,6 +157,8 @@ public enum VerificationEvent: Sendable, Equatable {
     case expired
     /// The approval's validity ended: the entity must verify again. The overall status (and the order) stay as they were.
     case validityEnded
+    /// The entity's data key was destroyed: every personal value of the stream reads as null from now on.
+    case personalDataErased(reason: String, overrideRetention: Bool)
 
     public var type: String {
         switch self {
@@ -173,6 +175,7 @@ public enum VerificationEvent: Sendable, Equatable {
         case .metadataUpdated: return "MetadataUpdated"
         case .expired: return "VerificationExpired"
         case .validityEnded: return "ValidityEnded"
+        case .personalDataErased: return "PersonalDataErased"
         }
     }
 }

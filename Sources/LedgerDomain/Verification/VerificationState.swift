@@ -98,6 +98,8 @@ public struct VerificationState: Sendable, Equatable {
     public var statusChanges: [StatusChange] = []
     /// When the approval's validity ended (`ValidityEnded`); nil while it counts, or if never approved.
     public var validityEndedAt: Date?
+    /// The entity's data key was destroyed: the personal values are gone (see `personalDataRemoved`).
+    public var personalDataErased = false
 
     public init() {}
 

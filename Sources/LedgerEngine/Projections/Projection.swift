@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 import Synchronization
@@ -9,38 +10,92 @@ import Synchronization
 public struct StreamState: Sendable {
     public let organizationID: UUID
     public let verification: LoadedVerification
+    /// How the stream's personal data is written: nil when encryption is off.
+    public let sealing: StreamSealing?
     private let rendered = RenderedOnce()
 
-    public init(organizationID: UUID, _ verification: LoadedVerification) {
+    public init(organizationID: UUID, _ verification: LoadedVerification, sealing: StreamSealing? = nil) {
         self.organizationID = organizationID
         self.verification = verification
+        self.sealing = sealing
     }
 
-    public var views: RenderedViews { rendered.views(of: verification) }
+    public var views: RenderedViews { rendered.views(of: verification, sealing: sealing) }
 
     public var id: String { verification.id }
     public var state: VerificationState { verification.state }
     public var version: Int64 { verification.version }
 }
 
-/// The verification and order objects as JSON text.
+/// One stream's entity key, as the writes of its documents need it.
+public struct StreamSealing: Sendable {
+    public let vault: PersonalDataVault
+    public let owner: DataKeyOwner
+    public let key: PersonalDataKey
+
+    public init(vault: PersonalDataVault, owner: DataKeyOwner, key: PersonalDataKey) {
+        self.vault = vault
+        self.owner = owner
+        self.key = key
+    }
+
+    /// How `state`'s stream writes its personal data: under its entity's key (created on first use); nil without a
+    /// vault (encryption off) or an invitation.
+    public static func writing(_ tx: PostgresConnection, vault: PersonalDataVault?, organizationID: UUID,
+                               _ state: VerificationState) throws -> StreamSealing? {
+        guard let vault, let entityID = state.invitation?.entityID else { return nil }
+        let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
+        return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner))
+    }
+}
+
+/// The verification and order objects as JSON text: `verification` and `order` as the database keeps them (their
+/// personal data sealed when encryption is on), `shownVerification` as a command answers with it.
 public struct RenderedViews: Sendable {
     public let verification: String
     public let order: String?
+    public let shownVerification: String
 
-    public init(_ loaded: LoadedVerification) {
-        verification = VerificationView.object(id: loaded.id, state: loaded.state, version: loaded.version).jsonString
-        order = OrderView.object(id: loaded.id, state: loaded.state)?.jsonString
+    public init(_ loaded: LoadedVerification, sealing: StreamSealing? = nil) {
+        var state = loaded.state
+        if case .erased? = sealing?.key, !state.personalDataErased {
+            state = state.personalDataRemoved
+            state.personalDataErased = true
+        }
+        let full = Self.render(loaded.id, state, loaded.version)
+        shownVerification = full.verification
+        guard let sealing, case .available = sealing.key else {
+            (verification, order) = full
+            return
+        }
+        let plain = Self.render(loaded.id, state.personalDataRemoved, loaded.version)
+        // A document that cannot be sealed is kept without its personal data, never with it in plain text.
+        func seal(_ full: String, _ plain: String, kind: String) -> String {
+            (try? sealing.vault.sealDocument(full: full, plain: plain, documentID: PersonalDataVault.documentID(kind: kind, streamID: loaded.id),
+                                             owner: sealing.owner, key: sealing.key)) ?? plain
+        }
+        verification = seal(full.verification, plain.verification, kind: "verification")
+        order = zip(full.order, plain.order).map { seal($0, $1, kind: "order") }
     }
+
+    static func render(_ id: String, _ state: VerificationState, _ version: Int64) -> (verification: String, order: String?) {
+        (PersonalDataMarker.marking(VerificationView.object(id: id, state: state, version: version), state).jsonString,
+         OrderView.object(id: id, state: state).map { PersonalDataMarker.marking($0, state).jsonString })
+    }
+}
+
+private func zip(_ first: String?, _ second: String?) -> (String, String)? {
+    guard let first, let second else { return nil }
+    return (first, second)
 }
 
 private final class RenderedOnce: Sendable {
     private let rendered = Mutex<RenderedViews?>(nil)
 
-    func views(of loaded: LoadedVerification) -> RenderedViews {
+    func views(of loaded: LoadedVerification, sealing: StreamSealing?) -> RenderedViews {
         rendered.withLock { rendered in
             if let rendered { return rendered }
-            let views = RenderedViews(loaded)
+            let views = RenderedViews(loaded, sealing: sealing)
             rendered = views
             return views
         }

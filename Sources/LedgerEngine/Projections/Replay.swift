@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 
@@ -35,6 +36,7 @@ public enum Replay {
     /// repeatable-read snapshot (so commands committing meanwhile are in both or in neither). Changes nothing.
     /// `progress` is told how many streams were folded so far, after every page of them.
     public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                             vault: PersonalDataVault? = nil,
                              progress: (_ streams: Int) -> Void = { _ in }) throws -> [ReplayDifference] {
         try connection.transaction { tx in
             try tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -42,7 +44,7 @@ public enum Replay {
             for projection in projections {
                 try tx.execute("CREATE TEMP TABLE \(shadow(projection)) (LIKE ledger.\(projection.table.name)) ON COMMIT DROP")
             }
-            try forEachStream(tx, progress: progress) { stream in
+            try forEachStream(tx, vault: vault, progress: progress) { stream in
                 let statements = projections.flatMap { projection in
                     projection.rows(stream).map { insert(into: shadow(projection), projection.table, $0) }
                 }
@@ -57,8 +59,9 @@ public enum Replay {
     /// makes no row for are deleted. Returns what it repaired.
     @discardableResult
     public static func repair(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                              vault: PersonalDataVault? = nil,
                               progress: (_ streams: Int) -> Void = { _ in }) throws -> [ReplayDifference] {
-        let found = try check(connection, projections: projections, progress: progress)
+        let found = try check(connection, projections: projections, vault: vault, progress: progress)
         var seen = Set<String>()
         for difference in found where seen.insert("\(difference.organizationID)/\(difference.id)").inserted {
             try connection.transaction { tx in
@@ -66,10 +69,11 @@ public enum Replay {
                 let organizationID = difference.organizationID, id = difference.id
                 _ = try tx.query("SELECT 1 FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2 FOR UPDATE",
                                  [organizationID, id])
-                let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id)
+                let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id, vault: vault)
                 var statements: [PostgresStatement] = projections.map { Projections.deleteAll($0.table, organizationID: organizationID, id: id) }
                 if let loaded {
-                    let stream = StreamState(organizationID: organizationID, loaded)
+                    let stream = StreamState(organizationID: organizationID, loaded,
+                                             sealing: try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, loaded.state))
                     statements += projections.flatMap { projection in
                         projection.rows(stream).map { insert(into: "ledger.\(projection.table.name)", projection.table, $0) }
                     }
@@ -84,8 +88,8 @@ public enum Replay {
     /// Rebuilds (`repair`) every projection whose code is at a newer version than the one its rows were
     /// written by, and records the new versions; returns their names (none when every one is current).
     @discardableResult
-    public static func rebuildRaised(_ connection: PostgresConnection,
-                                     projections: [any Projection] = Projections.inline) throws -> [String] {
+    public static func rebuildRaised(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                                     vault: PersonalDataVault? = nil) throws -> [String] {
         let rows = try connection.query("SELECT name, version FROM ledger.projection_versions")
         var stored: [String: Int] = [:]
         for row in 0..<rows.count {
@@ -96,7 +100,7 @@ public enum Replay {
         }
         let raised = projections.filter { projection in stored[projection.name].map { $0 < projection.version } ?? true }
         guard !raised.isEmpty else { return [] }
-        try repair(connection, projections: raised)
+        try repair(connection, projections: raised, vault: vault)
         return raised.map { $0.name }
     }
 
@@ -121,7 +125,7 @@ public enum Replay {
     }
 
     /// Every stream's latest state, streams a page at a time in key order.
-    static func forEachStream(_ tx: PostgresConnection, progress: (Int) -> Void,
+    static func forEachStream(_ tx: PostgresConnection, vault: PersonalDataVault?, progress: (Int) -> Void,
                               _ body: (StreamState) throws -> Void) throws {
         var after: (UUID, String)?
         var folded = 0
@@ -136,8 +140,15 @@ public enum Replay {
                     throw StorageError.unreadableRow(table: "streams", key: page.string(row, 1) ?? "?")
                 }
                 after = (organizationID, id)
-                if let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id) {
-                    try body(StreamState(organizationID: organizationID, loaded))
+                if let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id, vault: vault) {
+                    // Read-only: an entity with no key yet (its events predate encryption) is compared as it was written.
+                    let sealing = try loaded.state.invitation.flatMap { invitation in
+                        try vault.map { vault in
+                            let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
+                            return StreamSealing(vault: vault, owner: owner, key: try vault.key(tx, owner))
+                        }
+                    }
+                    try body(StreamState(organizationID: organizationID, loaded, sealing: sealing))
                 }
             }
             folded += page.count

@@ -1,0 +1,31 @@
+extension VerificationState {
+    /// The state without the values `PersonalDataPolicy.verification` names (the applicant, each result's extracted
+    /// data and raw payload), as its stream folds once the entity's data key is destroyed; nothing else changes (the
+    /// `personalDataErased` flag neither: the views render this for the plain part of what they store). A test
+    /// checks it against the fold of the same events opened without the key.
+    public var personalDataRemoved: VerificationState {
+        var erased = self
+        erased.invitation?.applicant = Applicant()
+        for index in erased.checks.indices { erased.checks[index].extractedData = nil }
+        for index in erased.results.indices {
+            erased.results[index].result.extractedData = nil
+            erased.results[index].result.raw = nil
+        }
+        return erased
+    }
+}
+
+/// What a view says about the personal data it leaves out.
+public enum PersonalDataMarker {
+    public static let member = "personal_data"
+    public static let erased = "erased"
+
+    /// `view` with `"personal_data": "erased"` added when the state's personal data was erased; otherwise as it is.
+    public static func marking(_ view: JSONValue, _ state: VerificationState) -> JSONValue {
+        guard state.personalDataErased, case var .object(members) = view, !members.contains(where: { $0.0 == member }) else {
+            return view
+        }
+        members.append((member, .string(erased)))
+        return .object(members)
+    }
+}

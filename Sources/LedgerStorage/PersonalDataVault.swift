@@ -1,0 +1,201 @@
+import Foundation
+import LedgerCrypto
+import LedgerDomain
+import Synchronization
+
+/// The domain's cipher over one entity's data key: AES-256-GCM from libcrypto.
+struct DataKeyCipher: PersonalDataCipher {
+    let key: DataKey
+
+    func seal(_ plaintext: [UInt8], associatedData: [UInt8]) throws(PersonalDataError) -> [UInt8] {
+        do { return try key.seal(plaintext, associatedData: associatedData) } catch { throw .sealingFailed(error.description) }
+    }
+
+    func open(_ sealed: [UInt8], associatedData: [UInt8]) throws(PersonalDataError) -> [UInt8] {
+        do { return try key.open(sealed, associatedData: associatedData) } catch { throw .unreadable(error.description) }
+    }
+
+    /// Sealed under a nonce derived from the plaintext and the associated data (HMAC-SHA256 under a key of its own,
+    /// derived from the data key), so the same document seals to the same bytes: a read row rendered again compares
+    /// equal to the stored one (unchanged rows are not rewritten, a replay check finds no difference). A nonce
+    /// repeats only with the very same plaintext and associated data, whose sealed box is then the same too, so
+    /// all it tells is that two stored documents are equal.
+    func sealDeterministically(_ plaintext: [UInt8], associatedData: [UInt8]) throws(PersonalDataError) -> [UInt8] {
+        let nonceKey = Digest.hmacSHA256(key: key.bytes, message: Array("ledger document nonce".utf8))
+        let nonce = Array(Digest.hmacSHA256(key: nonceKey, message: associatedData + plaintext).prefix(AESGCM.nonceSize))
+        do { return try AESGCM.seal(plaintext, key: key.bytes, nonce: nonce, associatedData: associatedData) } catch {
+            throw .sealingFailed(error.description)
+        }
+    }
+}
+
+/// Where personal data is encrypted and decrypted: the key-encryption key, the entities' wrapped data keys in
+/// `ledger.data_keys` (Schema/038), and the envelopes of events and of stored documents (read rows, queued webhook
+/// payloads). Everything else in the service sees either ciphertext or, after this, the data as it was written.
+///
+/// Readers always take the wrapped key from the database, so an erasure anywhere is seen at once. Writers keep the
+/// unwrapped keys they used (a bounded map), so a command on a cached state needs no round trip for its key; an
+/// erasure elsewhere appends to every stream of the entity, which fails such a command's expected version, and the
+/// command runs again from the stream, reading the key afresh.
+public final class PersonalDataVault: Sendable {
+    public let keyEncryptionKey: KeyEncryptionKey
+    private let writingKeys = Mutex<[DataKeyOwner: DataKey]>([:])
+    private let capacity: Int
+
+    public init(keyEncryptionKey: KeyEncryptionKey, capacity: Int = 10_000) {
+        self.keyEncryptionKey = keyEncryptionKey
+        self.capacity = max(0, capacity)
+    }
+
+    // MARK: data keys
+
+    /// The entity's key as a stored row gives it: its wrapped key, or none and the time it was erased.
+    public func key(_ owner: DataKeyOwner, wrapped: [UInt8]?, erased: Bool) throws -> PersonalDataKey {
+        if erased { return .erased }
+        guard let wrapped else { return .notIssued }
+        return .available(DataKeyCipher(key: try keyEncryptionKey.unwrap(try WrappedDataKey(bytes: wrapped), for: owner)))
+    }
+
+    /// The entity's key as the database holds it now.
+    public func key(_ connection: PostgresConnection, _ owner: DataKeyOwner) throws -> PersonalDataKey {
+        let rows = try connection.query("SELECT wrapped_key, erased_at IS NOT NULL FROM ledger.data_keys WHERE organization_id = $1 AND entity_id = $2",
+                                        [owner.organizationID, owner.entityID])
+        guard rows.count > 0 else { return .notIssued }
+        return try key(owner, wrapped: rows.bytes(0, 0), erased: rows.bool(0, 1) ?? false)
+    }
+
+    /// The key a command writes the entity's personal data under: the one it used before, else the stored one,
+    /// else a new one, stored wrapped in the command's transaction (a racing first writer's key wins).
+    public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner) throws -> PersonalDataKey {
+        if let kept = writingKeys.withLock({ $0[owner] }) { return .available(DataKeyCipher(key: kept)) }
+        var found = try key(tx, owner)
+        if case .notIssued = found {
+            guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
+            let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
+            _ = try tx.query("INSERT INTO ledger.data_keys (organization_id, entity_id, wrapped_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                         [owner.organizationID, owner.entityID, ByteA(wrapped.bytes)])
+            found = try key(tx, owner)
+        }
+        if case let .available(cipher) = found, let cipher = cipher as? DataKeyCipher {
+            tx.afterCommit { [self] in keep(cipher.key, for: owner) }
+        }
+        return found
+    }
+
+    private func keep(_ key: DataKey, for owner: DataKeyOwner) {
+        guard capacity > 0 else { return }
+        writingKeys.withLock { keys in
+            if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+            keys[owner] = key
+        }
+    }
+
+    /// Drops the key kept for writing (the entity's key is being destroyed).
+    public func forget(_ owner: DataKeyOwner) {
+        _ = writingKeys.withLock { $0.removeValue(forKey: owner) }
+    }
+
+    // MARK: events
+
+    /// Event data as the log stores it: the personal part sealed under the key, or left out once the key is destroyed.
+    public func seal(eventType: String, data: JSONValue, eventID: UUID, owner: DataKeyOwner, key: PersonalDataKey) throws -> JSONValue {
+        switch key {
+        case let .available(cipher):
+            return try PersonalDataEnvelope.seal(eventType: eventType, data: data, context: Self.context(owner, eventID), cipher: cipher)
+        case .erased, .notIssued:
+            return PersonalDataPolicy.verification.split(eventType: eventType, data: data).plain
+        }
+    }
+
+    public func open(eventType: String, stored: JSONValue, eventID: UUID, owner: DataKeyOwner, key: PersonalDataKey) throws -> JSONValue {
+        try PersonalDataEnvelope.open(eventType: eventType, stored: stored, context: Self.context(owner, eventID), key: key)
+    }
+
+    // MARK: documents
+
+    /// A rendered document (a verification or order object) as the database keeps it: `plain` (the same document
+    /// rendered without personal data) with the whole of `full` sealed in its `encrypted_personal_data` member, or
+    /// `full` itself when it holds nothing personal. `documentID` names the document (its kind and stream), bound in
+    /// as associated data so a ciphertext cannot be moved to another document.
+    public func sealDocument(full: String, plain: String, documentID: String, owner: DataKeyOwner, key: PersonalDataKey) throws -> String {
+        guard full != plain else { return full }
+        guard case let .available(available) = key else { return plain }
+        guard let cipher = available as? DataKeyCipher else { throw PersonalDataError.sealingFailed("not a data key of this vault") }
+        let sealed = try cipher.sealDeterministically(Array(full.utf8), associatedData: Self.documentContext(owner, documentID).associatedData)
+        let envelope = ",\"\(PersonalDataEnvelope.member)\":{\"version\":\(PersonalDataEnvelope.version),\"ciphertext\":\"\(Data(sealed).base64EncodedString())\"}}"
+        guard plain.hasSuffix("}") else { throw PersonalDataError.malformed("a document is a JSON object") }
+        return plain.dropLast() + envelope
+    }
+
+    /// A stored document as its reader shows it: as written, or without personal data and marked erased.
+    public func openDocument(_ stored: String, documentID: String, owner: DataKeyOwner, key: PersonalDataKey) throws -> String {
+        guard stored.contains(PersonalDataEnvelope.member) else { return stored }
+        guard let document = try? JSONValue.parse(Array(stored.utf8), maxDepth: 64), case let .object(members) = document,
+              let envelope = document[PersonalDataEnvelope.member] else { return stored }
+        switch key {
+        case let .available(cipher):
+            guard let text = envelope["ciphertext"]?.stringValue, let sealed = Data(base64Encoded: text) else {
+                throw PersonalDataError.malformed("ciphertext is not base64")
+            }
+            let opened = try cipher.open(Array(sealed), associatedData: Self.documentContext(owner, documentID).associatedData)
+            guard let full = String(bytes: opened, encoding: .utf8) else { throw PersonalDataError.malformed("the document is not UTF-8") }
+            return full
+        case .erased:
+            var state = VerificationState()
+            state.personalDataErased = true
+            return PersonalDataMarker.marking(.object(members.filter { $0.0 != PersonalDataEnvelope.member }), state).jsonString
+        case .notIssued:
+            throw PersonalDataError.keyMissing
+        }
+    }
+
+    /// The id a document's ciphertext is bound to.
+    public static func documentID(kind: String, streamID: String) -> String { "\(kind)/\(streamID)" }
+
+    static func context(_ owner: DataKeyOwner, _ eventID: UUID) -> PersonalDataContext {
+        PersonalDataContext(organizationID: owner.organizationID, entityID: owner.entityID, eventID: eventID)
+    }
+
+    static func documentContext(_ owner: DataKeyOwner, _ documentID: String) -> PersonalDataContext {
+        context(owner, Digest.uuid(fromSeed: "document/\(documentID)"))
+    }
+
+    // MARK: the key-encryption key
+
+    /// Stops a service started with another key-encryption key than the one that wrapped the stored data keys,
+    /// before it serves anything: one stored key of each KEK id is unwrapped.
+    public func checkKeyEncryptionKey(_ connection: PostgresConnection) throws {
+        let rows = try connection.query("""
+            SELECT DISTINCT ON (substring(wrapped_key FROM 2 FOR 8)) organization_id, entity_id, wrapped_key
+            FROM ledger.data_keys WHERE wrapped_key IS NOT NULL ORDER BY substring(wrapped_key FROM 2 FOR 8)
+            """)
+        for row in 0..<rows.count {
+            guard let organization = rows.uuid(row, 0), let entity = rows.string(row, 1), let wrapped = rows.bytes(row, 2) else {
+                throw StorageError.unreadableRow(table: "data_keys", key: "\(row)")
+            }
+            _ = try keyEncryptionKey.unwrap(try WrappedDataKey(bytes: wrapped), for: DataKeyOwner(organizationID: organization, entityID: entity))
+        }
+    }
+
+    /// Re-wraps every stored data key from `old` to `new`, in one transaction; events and documents are not touched.
+    /// Returns how many keys were re-wrapped. Run it again after a failure: keys `new` already wraps are kept.
+    public static func rotate(_ connection: PostgresConnection, from old: KeyEncryptionKey, to new: KeyEncryptionKey) throws -> Int {
+        try connection.transaction { tx in
+            let rows = try tx.query("SELECT organization_id, entity_id, wrapped_key FROM ledger.data_keys WHERE wrapped_key IS NOT NULL FOR UPDATE")
+            var rewrapped = 0
+            for row in 0..<rows.count {
+                guard let organization = rows.uuid(row, 0), let entity = rows.string(row, 1), let bytes = rows.bytes(row, 2) else {
+                    throw StorageError.unreadableRow(table: "data_keys", key: "\(row)")
+                }
+                let owner = DataKeyOwner(organizationID: organization, entityID: entity)
+                let wrapped = try WrappedDataKey(bytes: bytes)
+                let next = try KeyEncryptionKey.rewrap(wrapped, for: owner, from: old, to: new)
+                guard next != wrapped else { continue }
+                _ = try tx.query("UPDATE ledger.data_keys SET wrapped_key = $3 WHERE organization_id = $1 AND entity_id = $2",
+                             [organization, entity, ByteA(next.bytes)])
+                rewrapped += 1
+            }
+            return rewrapped
+        }
+    }
+}

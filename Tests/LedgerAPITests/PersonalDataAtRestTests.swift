@@ -1,0 +1,136 @@
+import Foundation
+import LedgerAPI
+import LedgerCrypto
+import LedgerDomain
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// Personal data through the service with encryption on: every read shows it, and the database holds it only
+/// encrypted under the entity's data key.
+final class PersonalDataAtRestTests: XCTestCase {
+    var database: TestDatabase!
+    var server: TestServer!
+    var client: TestClient!
+    var acme: TestOrganization!
+    var keyEncryptionKey: KeyEncryptionKey!
+    var now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    static let personalValues = ["Jolanda", "Quackenbush", "jolanda.q@example.org", "Rue des Tilleuls", "1984-02-29", "X7Q4410982",
+                                 "2029-06-02", "file_front_77a"]
+
+    override func setUpWithError() throws {
+        database = try makeDatabase()
+        keyEncryptionKey = try KeyEncryptionKey.generate()
+        try startServer()
+        acme = try TestOrganization(database: database)
+    }
+
+    override func tearDown() { server.stop() }
+
+    func startServer(stateCacheSize: Int = 10_000) throws {
+        let clock = Date(timeIntervalSince1970: 1_790_000_000)
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock },
+                                                                          stateCacheSize: stateCacheSize,
+                                                                          personalDataVault: PersonalDataVault(keyEncryptionKey: keyEncryptionKey)))
+        client = TestClient(baseURL: server.baseURL)
+    }
+
+    @discardableResult
+    func post(_ path: String, _ body: JSONValue, expect status: Int = 200, key: String? = nil) throws -> JSONValue {
+        let response = try client.post(path, json: body, headers: .bearer(key ?? acme.adminKey))
+        XCTAssertEqual(response.status, status, "\(path): \(response.text)")
+        return try XCTUnwrap(response.json)
+    }
+
+    func get(_ path: String) throws -> JSONValue {
+        let response = try client.get(path, headers: .bearer(acme.adminKey))
+        XCTAssertEqual(response.status, 200, "\(path): \(response.text)")
+        return try XCTUnwrap(response.json)
+    }
+
+    /// A verification of entity `cus_4410` through its whole flow, with every personal value above.
+    func lifecycle(entity: String = "cus_4410") throws -> String {
+        let created = try post("/v1/verifications", [
+            "entity_id": .string(entity), "checks": ["identity_verification"], "package_id": "pkg_identity",
+            "applicant": ["first_name": "Jolanda", "last_name": "Quackenbush", "email": "jolanda.q@example.org", "address": "12 Rue des Tilleuls"],
+            "metadata": ["plan": "gold"],
+        ], expect: 201)
+        let id = try XCTUnwrap(created["id"]?.stringValue)
+        XCTAssertEqual(created["applicant"]?["email"], "jolanda.q@example.org", "the command answers with the data")
+        let attempt = try XCTUnwrap(try post("/v1/verifications/\(id)/attempts", [:], expect: 201)["id"]?.stringValue)
+        for status in ["capture_in_progress", "checks_in_progress", "completed"] {
+            try post("/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": .string(status)])
+        }
+        try post("/v1/verifications/\(id)/results", [
+            "check": "identity_verification", "status": "approved", "response_codes": [10000], "attempt_id": .string(attempt),
+            "extracted_data": ["first_name": "Jolanda", "last_name": "Quackenbush", "date_of_birth": "1984-02-29",
+                               "document": ["type": "passport", "number": "X7Q4410982", "expiry_date": "2029-06-02"]],
+            "raw": ["file": "file_front_77a"],
+        ])
+        return id
+    }
+
+    /// Every (table, column) of the ledger schema whose text (or bytes) contains `value`.
+    func placesHolding(_ value: String) throws -> [String] {
+        let owner = try database.ownerConnection()
+        let columns = try owner.query("""
+            SELECT table_name, column_name, data_type FROM information_schema.columns
+            WHERE table_schema = 'ledger' AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'bytea', 'ARRAY')
+            ORDER BY table_name, column_name
+            """)
+        var places: [String] = []
+        for row in 0..<columns.count {
+            guard let table = columns.string(row, 0), let column = columns.string(row, 1), let type = columns.string(row, 2) else { continue }
+            let text = type == "bytea" ? "\"\(column)\"" : "convert_to(\"\(column)\"::text, 'UTF8')"
+            let found = try owner.query("SELECT count(*) FROM ledger.\"\(table)\" WHERE position(convert_to($1, 'UTF8') in \(text)) > 0", [value])
+            if (found.int(0, 0) ?? 0) > 0 { places.append("\(table).\(column)") }
+        }
+        return places
+    }
+
+    /// What every read shows of the verification: the object, the list, `as_of`, the events, the order and its list.
+    func reads(_ id: String) throws -> [String: String] {
+        [
+            "verification": try get("/v1/verifications/\(id)").jsonString,
+            "list": try get("/v1/verifications?entity_id=cus_4410").jsonString,
+            "as_of": try get("/v1/verifications/\(id)?as_of=\(Timestamp.rfc3339(now.addingTimeInterval(60)))").jsonString,
+            "events": try get("/v1/verifications/\(id)/events").jsonString,
+            "order": try get("/v1/orders/\(id)").jsonString,
+            "orders": try get("/v1/orders?entity_id=cus_4410").jsonString,
+        ]
+    }
+
+    func testEveryReadShowsThePersonalDataAndTheDatabaseHoldsItOnlyEncrypted() throws {
+        let id = try lifecycle()
+        for (read, text) in try reads(id) {
+            for value in ["Jolanda", "Quackenbush", "jolanda.q@example.org"] {
+                XCTAssertTrue(text.contains(value), "\(read) does not show \(value): \(text)")
+            }
+        }
+        for read in ["events", "order", "orders"] {
+            XCTAssertTrue(try reads(id)[read]?.contains("X7Q4410982") == true, "\(read) shows the document number")
+        }
+        XCTAssertEqual(try get("/v1/verifications/\(id)")["personal_data"], nil, "no erasure marker while the data is there")
+        for value in Self.personalValues {
+            XCTAssertEqual(try placesHolding(value), [], "\(value) is in the database in plain text")
+        }
+        let owner = try database.ownerConnection()
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE entity_id = 'cus_4410' AND wrapped_key IS NOT NULL").int(0, 0), 1)
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.events WHERE data ? 'encrypted_personal_data'").int(0, 0), 2,
+                       "the invite and the result carry encrypted personal data")
+    }
+
+    func testAServerThatKeepsNoStatesReadsTheSameFromTheLog() throws {
+        let id = try lifecycle()
+        let cached = try get("/v1/verifications/\(id)")
+        server.stop()
+        try startServer(stateCacheSize: 0)
+        try post("/v1/verifications/\(id)/metadata", ["metadata": ["plan": "silver"]])
+        let folded = try get("/v1/verifications/\(id)")
+        XCTAssertEqual(folded["applicant"]?["email"], "jolanda.q@example.org")
+        XCTAssertEqual(folded["applicant"], cached["applicant"], "a command decided on the folded stream keeps the applicant")
+        XCTAssertEqual(try get("/v1/orders/\(id)").jsonString.contains("X7Q4410982"), true,
+                       "the order rewritten from the folded stream keeps the document number")
+    }
+}
