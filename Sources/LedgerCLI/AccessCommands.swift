@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 
@@ -17,6 +18,10 @@ enum AccessCommands {
             Lists the organization's keys (id, mode, scopes, hint, created, revoked); never the secrets.
         ledger keys revoke KEY_ID [--reason TEXT]
             Revokes a key; requests with it get 401 from then on.
+        ledger keys rotate-kek
+            Re-wraps every entity's data key from the key-encryption key of LEDGER_KEK (or LEDGER_KEK_FILE) to the
+            one of LEDGER_NEW_KEK (or LEDGER_NEW_KEK_FILE), in one transaction; events and read rows stay as they
+            are. Stop the service first, then start it with the new key. Safe to run again after a failure.
         """
 
     static func orgs(_ arguments: [String], settings: Settings) throws {
@@ -66,8 +71,17 @@ enum AccessCommands {
                 }
                 print("revoked \(id)")
             }
+        case "rotate-kek":
+            guard let old = settings.keyEncryptionKey else { throw PersonalDataSetup.MissingKey() }
+            guard let new = settings.newKeyEncryptionKey else {
+                throw UsageError(message: "set LEDGER_NEW_KEK (or LEDGER_NEW_KEK_FILE) to the new key-encryption key")
+            }
+            try withConnection(settings) { connection in
+                let count = try PersonalDataVault.rotate(connection, from: old, to: new)
+                print("re-wrapped \(count) data keys from \(old) to \(new)")
+            }
         default:
-            throw UsageError(message: "usage: ledger keys create|list|revoke (see ledger keys --help)")
+            throw UsageError(message: "usage: ledger keys create|list|revoke|rotate-kek (see ledger keys --help)")
         }
     }
 

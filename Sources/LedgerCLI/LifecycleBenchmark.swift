@@ -26,7 +26,7 @@ enum LifecycleBenchmark {
         if url == nil, ProcessInfo.processInfo.environment["LEDGER_BENCH_RLS_REFERENCE"] != "0" {
             try setRowLevelSecurity(database, enabled: false)
             defer { try? setRowLevelSecurity(database, enabled: true) }
-            let (reference, referenceTarget) = try startServer(database: database)
+            let (reference, referenceTarget) = try startServer(database: database, environment: try PersonalDataSetup.benchmarkEnvironment(settings))
             defer { reference.signal(SIGTERM); _ = reference.wait() }
             withoutRLS = try driveLifecycles(referenceTarget, clients: clients, seconds: seconds)
         }
@@ -35,7 +35,7 @@ enum LifecycleBenchmark {
         if let url, let key {
             target = Target(baseURL: url, key: key)
         } else {
-            (server, target) = try startServer(database: database)
+            (server, target) = try startServer(database: database, environment: try PersonalDataSetup.benchmarkEnvironment(settings))
         }
         defer { server?.signal(SIGTERM); _ = server?.wait() }
 

@@ -19,6 +19,19 @@ enum PersonalDataSetup {
         settings.keyEncryptionKey.map { PersonalDataVault(keyEncryptionKey: $0) }
     }
 
+    /// What a `ledger serve` that a benchmark starts is given: nothing when this process has a key configured (the
+    /// child inherits it), else the key file in the data directory, generated there on first use, so that runs on
+    /// one database keep one key.
+    static func benchmarkEnvironment(_ settings: Settings) throws -> [String: String] {
+        guard settings.keyEncryptionKey == nil else { return [:] }
+        let file = keyFile(settings)
+        if !FileManager.default.fileExists(atPath: file.path) {
+            try FileManager.default.createDirectory(at: settings.dataDirectory, withIntermediateDirectories: true)
+            _ = try KeyEncryptionKey.generateFile(at: file.path)
+        }
+        return [KeyEncryptionKey.fileVariable: file.path]
+    }
+
     /// The file the embedded setup keeps its generated key in.
     static func keyFile(_ settings: Settings) -> URL { settings.dataDirectory.appendingPathComponent("kek") }
 

@@ -53,7 +53,9 @@ enum ServeCommand {
         // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
         // a delivery, and the message went out again when its lease ran out.
         let dispatchPool = settings.dispatchInServe ? database.makePool(size: 3, applicationName: "ledger-dispatcher") : nil
-        let dispatcher = dispatchPool.map { WebhookDispatcher(pool: $0, conninfo: database.conninfo, configuration: settings.webhooks) }
+        var webhooks = settings.webhooks
+        webhooks.personalDataVault = vault
+        let dispatcher = dispatchPool.map { WebhookDispatcher(pool: $0, conninfo: database.conninfo, configuration: webhooks) }
         dispatcher?.start()
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
                                "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize), "commit_threads": .int(settings.commitThreads)])

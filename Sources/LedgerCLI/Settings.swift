@@ -25,6 +25,8 @@ public struct Settings: Sendable {
     public var dispatchInServe: Bool
     /// The key-encryption key of `LEDGER_KEK` or `LEDGER_KEK_FILE`; nil when neither is set.
     public var keyEncryptionKey: KeyEncryptionKey?
+    /// The key `ledger keys rotate-kek` re-wraps to: `LEDGER_NEW_KEK` or `LEDGER_NEW_KEK_FILE`.
+    public var newKeyEncryptionKey: KeyEncryptionKey?
     /// `LEDGER_PERSONAL_DATA_ENCRYPTION=0` stores personal data as given: only for the benchmark's reference run.
     public var personalDataEncryption: Bool
 
@@ -84,6 +86,9 @@ public struct Settings: Sendable {
         }
         personalDataEncryption = encryption == "1"
         keyEncryptionKey = try KeyEncryptionKey.load(environment: environment)
+        newKeyEncryptionKey = try KeyEncryptionKey.load(environment: [
+            KeyEncryptionKey.variable: environment["LEDGER_NEW_KEK"], KeyEncryptionKey.fileVariable: environment["LEDGER_NEW_KEK_FILE"],
+        ].compactMapValues { $0 })
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {

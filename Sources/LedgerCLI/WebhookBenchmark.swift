@@ -50,11 +50,13 @@ enum WebhookBenchmark {
         defer { receiver.server?.shutdown(gracePeriod: 1) }
         let dispatchEnvironment = ["LEDGER_WEBHOOK_ALLOW_PRIVATE": "1", "LEDGER_LOG_REQUESTS": "0", "LEDGER_WEBHOOK_CONCURRENCY": String(concurrency),
                                    "LEDGER_WEBHOOK_DISPATCH": "0"]
-        let (server, target) = try LifecycleBenchmark.startServer(database: database, environment: dispatchEnvironment)
+        let (server, target) = try LifecycleBenchmark.startServer(database: database, environment: dispatchEnvironment
+            .merging(try PersonalDataSetup.benchmarkEnvironment(settings)) { $1 })
         defer { server.signal(SIGTERM); _ = server.wait() }
         func startDispatcher() throws -> ChildProcess.Running {
             var environment = ProcessInfo.processInfo.environment
             for (name, value) in dispatchEnvironment { environment[name] = value }
+            for (name, value) in try PersonalDataSetup.benchmarkEnvironment(settings) { environment[name] = value }
             environment["DATABASE_URL"] = database.conninfo
             return try ChildProcess.Running(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path,
                                             ["dispatch"], environment: environment)

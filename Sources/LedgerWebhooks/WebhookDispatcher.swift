@@ -1,5 +1,6 @@
 import Foundation
 import LedgerCrypto
+import LedgerDomain
 import LedgerLog
 import LedgerStorage
 import Synchronization
@@ -25,6 +26,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         public var lease: TimeInterval
         /// Delivered messages and their attempts are deleted this long after their delivery.
         public var retention: TimeInterval
+        /// Opens the personal data sealed in queued payloads just before they are sent; nil: encryption off.
+        public var personalDataVault: PersonalDataVault?
 
         public init(schedule: RetrySchedule = .standard, concurrency: Int = 16, timeout: TimeInterval = 10,
                     policy: WebhookURLPolicy = WebhookURLPolicy(allowPrivate: false), disableAfter: TimeInterval = 5 * 86_400,
@@ -296,7 +299,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
                  WHERE e.id = o.endpoint_id AND e.previous_secret_expires_at > now()),
                 (SELECT p.previous_secret FROM ledger.postback_secrets p
                  WHERE o.endpoint_id IS NULL AND p.organization_id = o.organization_id AND p.livemode = o.livemode
-                   AND p.previous_secret_expires_at > now()))
+                   AND p.previous_secret_expires_at > now())),
+            o.verification_id, o.event_type,
+            (SELECT v.entity_id FROM ledger.verifications v WHERE v.organization_id = o.organization_id AND v.id = o.verification_id),
+            (SELECT k.wrapped_key FROM ledger.verifications v JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.entity_id = v.entity_id
+             WHERE v.organization_id = o.organization_id AND v.id = o.verification_id),
+            (SELECT k.erased_at IS NOT NULL FROM ledger.verifications v JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.entity_id = v.entity_id
+             WHERE v.organization_id = o.organization_id AND v.id = o.verification_id)
         """
 
     /// Claims and outcomes commit without waiting for their WAL flush: a claim or an outcome lost in a crash
@@ -334,11 +343,39 @@ public final class WebhookDispatcher: @unchecked Sendable {
                   let attempts = rows.int(row, 7) else {
                 throw StorageError.unreadableRow(table: "outbox", key: rows.string(row, 0) ?? "?")
             }
+            let shown = openPersonalData(body, organizationID: organization, verificationID: rows.string(row, 10), eventType: rows.string(row, 11),
+                                         entityID: rows.string(row, 12), wrappedKey: rows.bytes(row, 13), erased: rows.bool(row, 14) ?? false)
             return Message(id: id, messageID: messageID, url: url, endpointID: rows.string(row, 3), organizationID: organization,
-                           livemode: livemode, body: Array(body.utf8), attempts: attempts,
+                           livemode: livemode, body: Array(shown.utf8), attempts: attempts,
                            secrets: [rows.string(row, 8), rows.string(row, 9)].compactMap { $0.flatMap(WebhookSecret.init) })
         }.sorted { $0.id < $1.id }
         return (recorded, claimed, lease)
+    }
+
+    /// The payload as it is sent: its object's personal data decrypted under the entity's key as it is now, or left
+    /// out (and the object marked erased) once that key is destroyed. A payload that does not open is sent without
+    /// its personal data rather than not at all.
+    func openPersonalData(_ body: String, organizationID: UUID, verificationID: String?, eventType: String?, entityID: String?,
+                          wrappedKey: [UInt8]?, erased: Bool) -> String {
+        guard body.contains(PersonalDataEnvelope.member), let vault = configuration.personalDataVault,
+              let verificationID, let entityID, case var .object(payload)? = try? JSONValue.parse(Array(body.utf8), maxDepth: 512),
+              let dataIndex = payload.firstIndex(where: { $0.0 == "data" }), case var .object(data) = payload[dataIndex].1,
+              let objectIndex = data.firstIndex(where: { $0.0 == "object" }) else { return body }
+        let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
+        let kind = eventType?.hasPrefix("ORDER_") == true ? "order" : "verification"
+        let stored = data[objectIndex].1.jsonString
+        let opened: String
+        do {
+            opened = try vault.openDocument(stored, documentID: PersonalDataVault.documentID(kind: kind, streamID: verificationID), owner: owner,
+                                            key: try vault.key(owner, wrapped: wrappedKey, erased: erased))
+        } catch {
+            Log.warning("a queued webhook's personal data does not open; sent without it", ["error": .string("\(error)")])
+            opened = (try? vault.openDocument(stored, documentID: "", owner: owner, key: .erased)) ?? stored
+        }
+        guard let object = try? JSONValue.parse(Array(opened.utf8), maxDepth: 512) else { return body }
+        data[objectIndex].1 = object
+        payload[dataIndex].1 = .object(data)
+        return JSONValue.object(payload).jsonString
     }
 
     /// The organization's postback secrets, made on first use if nobody has read them yet.

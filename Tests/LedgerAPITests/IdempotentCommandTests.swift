@@ -125,6 +125,7 @@ final class IdempotencyPurgeInServeTests: XCTestCase {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_KEK"] = TestKeyEncryptionKey.base64
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(try freeLoopbackPort())"
         environment["LEDGER_LOG_REQUESTS"] = "0"
         environment["LEDGER_WEBHOOK_DISPATCH"] = "0"

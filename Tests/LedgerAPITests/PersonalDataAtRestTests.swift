@@ -133,4 +133,53 @@ final class PersonalDataAtRestTests: XCTestCase {
         XCTAssertEqual(try get("/v1/orders/\(id)").jsonString.contains("X7Q4410982"), true,
                        "the order rewritten from the folded stream keeps the document number")
     }
+
+    func ledger(_ arguments: [String], _ variables: [String: String?]) throws -> ChildProcess.Outcome {
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_LISTEN"] = "127.0.0.1:\(try freeLoopbackPort())"
+        for variable in ["LEDGER_KEK", "LEDGER_KEK_FILE", "LEDGER_NEW_KEK", "LEDGER_NEW_KEK_FILE"] { environment[variable] = nil }
+        for (name, value) in variables { environment[name] = value }
+        return try ChildProcess.Running(try ledgerExecutable(), arguments, environment: environment).wait()
+    }
+
+    func testServeOnADatabaseOfItsOwnWithoutAKeyEncryptionKeyStopsWithAClearMessage() throws {
+        let outcome = try ledger(["serve"], [:])
+        XCTAssertNotEqual(outcome.status, 0)
+        XCTAssertTrue(outcome.output.contains("no key-encryption key") && outcome.output.contains("LEDGER_KEK"), outcome.output)
+        XCTAssertFalse(outcome.output.contains("listening"), outcome.output)
+    }
+
+    func testServeWithAnotherKeyEncryptionKeyThanTheStoredDataKeysStopsBeforeServing() throws {
+        _ = try lifecycle()
+        let other = try KeyEncryptionKey.generate()
+        let outcome = try ledger(["serve"], ["LEDGER_KEK": other.base64])
+        XCTAssertNotEqual(outcome.status, 0)
+        XCTAssertTrue(outcome.output.contains("wrong key-encryption key") && outcome.output.contains(other.idHex)
+                      && outcome.output.contains(keyEncryptionKey.idHex), outcome.output)
+        XCTAssertFalse(outcome.output.contains("listening"), outcome.output)
+        XCTAssertFalse(outcome.output.contains(other.base64) || outcome.output.contains(keyEncryptionKey.base64), "no key in the output")
+    }
+
+    func testRotatingTheKeyEncryptionKeyKeepsEverythingReadableUnderTheNewKeyOnly() throws {
+        let id = try lifecycle()
+        let before = try reads(id)
+        server.stop()
+        let old = keyEncryptionKey!, new = try KeyEncryptionKey.generate()
+        let events = try database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0)
+        let rotated = try ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
+        XCTAssertEqual(rotated.status, 0, rotated.output)
+        XCTAssertTrue(rotated.output.contains("re-wrapped 1 data keys"), rotated.output)
+        XCTAssertEqual(try database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0),
+                       events, "the events are not touched")
+        let again = try ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
+        XCTAssertTrue(again.output.contains("re-wrapped 0 data keys"), "a second run finds nothing to do: \(again.output)")
+
+        keyEncryptionKey = new
+        try startServer()
+        XCTAssertEqual(try reads(id), before, "every read shows the same under the new key")
+        XCTAssertThrowsError(try PersonalDataVault(keyEncryptionKey: old).checkKeyEncryptionKey(try database.ownerConnection()),
+                             "the old key no longer unwraps anything")
+        XCTAssertNoThrow(try PersonalDataVault(keyEncryptionKey: new).checkKeyEncryptionKey(try database.ownerConnection()))
+    }
 }

@@ -68,6 +68,7 @@ final class ServeCommandTests: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
+        environment["LEDGER_KEK"] = TestKeyEncryptionKey.base64
         let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: Self.projectDirectory.path,
                                              environment: environment)
         stopWhenTheTestEnds(serve)

@@ -291,6 +291,7 @@ final class WebhookDeliveryTests: XCTestCase {
         let port = try freeLoopbackPort()
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_KEK"] = TestKeyEncryptionKey.base64
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
         environment["LEDGER_WEBHOOK_ALLOW_PRIVATE"] = "1"
         environment["LEDGER_WEBHOOK_TIMEOUT"] = "1"

@@ -23,3 +23,8 @@ public struct TestOrganization: Sendable {
 extension Dictionary where Key == String, Value == String {
     public static func bearer(_ key: String) -> [String: String] { ["Authorization": "Bearer \(key)"] }
 }
+
+/// The key-encryption key of every `ledger serve` a test starts on a test database (`LEDGER_KEK`).
+public enum TestKeyEncryptionKey {
+    public static let base64 = "dEvhUEy3SHsjZx3UsfUvTxEjes9Pf+psWE0k0dwZcqE="
+}

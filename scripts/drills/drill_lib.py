@@ -349,6 +349,8 @@ def base_environment(drill, cluster):
         "LEDGER_RATE_LIMIT": "0",
         "LEDGER_LOG_REQUESTS": "0",
         "LEDGER_WEBHOOK_ALLOW_PRIVATE": "1",
+        # The drills' key-encryption key: one for every instance on the drill's cluster.
+        "LEDGER_KEK": "dEvhUEy3SHsjZx3UsfUvTxEjes9Pf+psWE0k0dwZcqE=",
     }
 
 
