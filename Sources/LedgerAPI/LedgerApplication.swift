@@ -36,6 +36,8 @@ public struct APIConfiguration: Sendable {
     public var validity: ValidityPolicy
     /// Encrypts personal data under each entity's data key; nil stores it as given (benchmarks' reference only).
     public var personalDataVault: PersonalDataVault?
+    /// Years after an entity's last verification ended before its personal data may be erased without an override.
+    public var retentionYears: Int
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
@@ -44,7 +46,7 @@ public struct APIConfiguration: Sendable {
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
                 providerStepDelay: Double = 0, validity: ValidityPolicy = .standard,
-                personalDataVault: PersonalDataVault? = nil) {
+                personalDataVault: PersonalDataVault? = nil, retentionYears: Int = 5) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -59,6 +61,7 @@ public struct APIConfiguration: Sendable {
         self.providerStepDelay = providerStepDelay
         self.validity = validity
         self.personalDataVault = personalDataVault
+        self.retentionYears = retentionYears
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -142,6 +145,7 @@ public final class LedgerApplication: Sendable {
             WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
+            EntitiesResource.operations(configuration: configuration),
         ]
         return resources.flatMap { $0 }
     }

@@ -109,7 +109,8 @@ public struct Settings: Sendable {
                                providerStepDelay: Double(try integer("LEDGER_SANDBOX_STEP_DELAY_MS", 0, range: 0...60_000)) / 1000,
                                validity: ValidityPolicy(validity: Double(try integer("LEDGER_VALIDITY_DAYS", 365, range: 1...36_500)) * 86_400,
                                                         reverificationWindow: Double(try integer("LEDGER_REVERIFICATION_DAYS", 30,
-                                                                                                 range: 0...36_500)) * 86_400))
+                                                                                                 range: 0...36_500)) * 86_400),
+                               retentionYears: try integer("LEDGER_RETENTION_YEARS", 5, range: 0...100))
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

@@ -34,9 +34,10 @@ public enum VerificationStore {
             if let asOf, recorded.occurredAt > asOf { return false }
             var data = recorded.data
             if PersonalDataPolicy.verification.carriesPersonalData(eventType: recorded.type) {
-                if entity == nil, let entityID = state.invitation?.entityID ?? data["entity_id"]?.stringValue {
+                if entity == nil, let entityID = state.invitation?.entityID ?? data["entity_id"]?.stringValue,
+                   let livemode = state.invitation?.livemode ?? data["livemode"]?.boolValue {
                     let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
-                    entity = (owner, try vault?.key(connection, owner) ?? .notIssued)
+                    entity = (owner, try vault?.key(connection, owner, livemode: livemode) ?? .notIssued)
                 }
                 if let entity {
                     data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data,

@@ -39,7 +39,12 @@ struct DataKeyCipher: PersonalDataCipher {
 /// command runs again from the stream, reading the key afresh.
 public final class PersonalDataVault: Sendable {
     public let keyEncryptionKey: KeyEncryptionKey
-    private let writingKeys = Mutex<[DataKeyOwner: DataKey]>([:])
+    private struct Holder: Hashable {
+        let owner: DataKeyOwner
+        let livemode: Bool
+    }
+
+    private let writingKeys = Mutex<[Holder: DataKey]>([:])
     private let capacity: Int
 
     public init(keyEncryptionKey: KeyEncryptionKey, capacity: Int = 10_000) {
@@ -56,43 +61,46 @@ public final class PersonalDataVault: Sendable {
         return .available(DataKeyCipher(key: try keyEncryptionKey.unwrap(try WrappedDataKey(bytes: wrapped), for: owner)))
     }
 
-    /// The entity's key as the database holds it now.
-    public func key(_ connection: PostgresConnection, _ owner: DataKeyOwner) throws -> PersonalDataKey {
-        let rows = try connection.query("SELECT wrapped_key, erased_at IS NOT NULL FROM ledger.data_keys WHERE organization_id = $1 AND entity_id = $2",
-                                        [owner.organizationID, owner.entityID])
+    /// The entity's key in one mode as the database holds it now.
+    public func key(_ connection: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool) throws -> PersonalDataKey {
+        let rows = try connection.query("""
+            SELECT wrapped_key, erased_at IS NOT NULL FROM ledger.data_keys WHERE organization_id = $1 AND livemode = $2 AND entity_id = $3
+            """, [owner.organizationID, livemode, owner.entityID])
         guard rows.count > 0 else { return .notIssued }
         return try key(owner, wrapped: rows.bytes(0, 0), erased: rows.bool(0, 1) ?? false)
     }
 
     /// The key a command writes the entity's personal data under: the one it used before, else the stored one,
     /// else a new one, stored wrapped in the command's transaction (a racing first writer's key wins).
-    public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner) throws -> PersonalDataKey {
-        if let kept = writingKeys.withLock({ $0[owner] }) { return .available(DataKeyCipher(key: kept)) }
-        var found = try key(tx, owner)
+    public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool) throws -> PersonalDataKey {
+        let holder = Holder(owner: owner, livemode: livemode)
+        if let kept = writingKeys.withLock({ $0[holder] }) { return .available(DataKeyCipher(key: kept)) }
+        var found = try key(tx, owner, livemode: livemode)
         if case .notIssued = found {
             guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
             let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
-            _ = try tx.query("INSERT INTO ledger.data_keys (organization_id, entity_id, wrapped_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                         [owner.organizationID, owner.entityID, ByteA(wrapped.bytes)])
-            found = try key(tx, owner)
+            _ = try tx.query("""
+                INSERT INTO ledger.data_keys (organization_id, livemode, entity_id, wrapped_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+                """, [owner.organizationID, livemode, owner.entityID, ByteA(wrapped.bytes)])
+            found = try key(tx, owner, livemode: livemode)
         }
         if case let .available(cipher) = found, let cipher = cipher as? DataKeyCipher {
-            tx.afterCommit { [self] in keep(cipher.key, for: owner) }
+            tx.afterCommit { [self] in keep(cipher.key, for: holder) }
         }
         return found
     }
 
-    private func keep(_ key: DataKey, for owner: DataKeyOwner) {
+    private func keep(_ key: DataKey, for holder: Holder) {
         guard capacity > 0 else { return }
         writingKeys.withLock { keys in
             if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
-            keys[owner] = key
+            keys[holder] = key
         }
     }
 
     /// Drops the key kept for writing (the entity's key is being destroyed).
-    public func forget(_ owner: DataKeyOwner) {
-        _ = writingKeys.withLock { $0.removeValue(forKey: owner) }
+    public func forget(_ owner: DataKeyOwner, livemode: Bool) {
+        _ = writingKeys.withLock { $0.removeValue(forKey: Holder(owner: owner, livemode: livemode)) }
     }
 
     // MARK: events
@@ -191,8 +199,8 @@ public final class PersonalDataVault: Sendable {
                 let wrapped = try WrappedDataKey(bytes: bytes)
                 let next = try KeyEncryptionKey.rewrap(wrapped, for: owner, from: old, to: new)
                 guard next != wrapped else { continue }
-                _ = try tx.query("UPDATE ledger.data_keys SET wrapped_key = $3 WHERE organization_id = $1 AND entity_id = $2",
-                             [organization, entity, ByteA(next.bytes)])
+                _ = try tx.query("UPDATE ledger.data_keys SET wrapped_key = $3 WHERE organization_id = $1 AND entity_id = $2 AND wrapped_key = $4",
+                             [organization, entity, ByteA(next.bytes), ByteA(bytes)])
                 rewrapped += 1
             }
             return rewrapped

@@ -302,9 +302,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
                    AND p.previous_secret_expires_at > now())),
             o.verification_id, o.event_type,
             (SELECT v.entity_id FROM ledger.verifications v WHERE v.organization_id = o.organization_id AND v.id = o.verification_id),
-            (SELECT k.wrapped_key FROM ledger.verifications v JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.entity_id = v.entity_id
+            (SELECT k.wrapped_key FROM ledger.verifications v JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.livemode = v.livemode AND k.entity_id = v.entity_id
              WHERE v.organization_id = o.organization_id AND v.id = o.verification_id),
-            (SELECT k.erased_at IS NOT NULL FROM ledger.verifications v JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.entity_id = v.entity_id
+            (SELECT k.erased_at IS NOT NULL FROM ledger.verifications v JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.livemode = v.livemode AND k.entity_id = v.entity_id
              WHERE v.organization_id = o.organization_id AND v.id = o.verification_id)
         """
 

@@ -6,31 +6,32 @@ import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
-/// Personal data through the service with encryption on: every read shows it, and the database holds it only
-/// encrypted under the entity's data key.
-final class PersonalDataAtRestTests: XCTestCase {
-    var database: TestDatabase!
+/// A test database and a server with encryption on, and the lifecycle of one applicant with personal data.
+final class PersonalDataFixture {
+    let database: TestDatabase
     var server: TestServer!
     var client: TestClient!
     var acme: TestOrganization!
     var keyEncryptionKey: KeyEncryptionKey!
-    var now = Date(timeIntervalSince1970: 1_790_000_000)
+    /// The server's clock; tests move it.
+    let clock = LockedBox(Date(timeIntervalSince1970: 1_790_000_000))
+    var now: Date { clock.get() }
 
     static let personalValues = ["Jolanda", "Quackenbush", "jolanda.q@example.org", "Rue des Tilleuls", "1984-02-29", "X7Q4410982",
                                  "2029-06-02", "file_front_77a"]
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
+    init(_ test: XCTestCase, allowPrivateWebhooks: Bool = false) throws {
+        database = try test.makeDatabase()
         keyEncryptionKey = try KeyEncryptionKey.generate()
-        try startServer()
+        try startServer(allowPrivateWebhooks: allowPrivateWebhooks)
         acme = try TestOrganization(database: database)
     }
 
-    override func tearDown() { server.stop() }
+    func stop() { server?.stop() }
 
-    func startServer(stateCacheSize: Int = 10_000) throws {
-        let clock = Date(timeIntervalSince1970: 1_790_000_000)
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock },
+    func startServer(stateCacheSize: Int = 10_000, allowPrivateWebhooks: Bool = false) throws {
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { [clock] in clock.get() },
+                                                                          allowPrivateWebhooks: allowPrivateWebhooks,
                                                                           stateCacheSize: stateCacheSize,
                                                                           personalDataVault: PersonalDataVault(keyEncryptionKey: keyEncryptionKey)))
         client = TestClient(baseURL: server.baseURL)
@@ -101,39 +102,6 @@ final class PersonalDataAtRestTests: XCTestCase {
         ]
     }
 
-    func testEveryReadShowsThePersonalDataAndTheDatabaseHoldsItOnlyEncrypted() throws {
-        let id = try lifecycle()
-        for (read, text) in try reads(id) {
-            for value in ["Jolanda", "Quackenbush", "jolanda.q@example.org"] {
-                XCTAssertTrue(text.contains(value), "\(read) does not show \(value): \(text)")
-            }
-        }
-        for read in ["events", "order", "orders"] {
-            XCTAssertTrue(try reads(id)[read]?.contains("X7Q4410982") == true, "\(read) shows the document number")
-        }
-        XCTAssertEqual(try get("/v1/verifications/\(id)")["personal_data"], nil, "no erasure marker while the data is there")
-        for value in Self.personalValues {
-            XCTAssertEqual(try placesHolding(value), [], "\(value) is in the database in plain text")
-        }
-        let owner = try database.ownerConnection()
-        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE entity_id = 'cus_4410' AND wrapped_key IS NOT NULL").int(0, 0), 1)
-        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.events WHERE data ? 'encrypted_personal_data'").int(0, 0), 2,
-                       "the invite and the result carry encrypted personal data")
-    }
-
-    func testAServerThatKeepsNoStatesReadsTheSameFromTheLog() throws {
-        let id = try lifecycle()
-        let cached = try get("/v1/verifications/\(id)")
-        server.stop()
-        try startServer(stateCacheSize: 0)
-        try post("/v1/verifications/\(id)/metadata", ["metadata": ["plan": "silver"]])
-        let folded = try get("/v1/verifications/\(id)")
-        XCTAssertEqual(folded["applicant"]?["email"], "jolanda.q@example.org")
-        XCTAssertEqual(folded["applicant"], cached["applicant"], "a command decided on the folded stream keeps the applicant")
-        XCTAssertEqual(try get("/v1/orders/\(id)").jsonString.contains("X7Q4410982"), true,
-                       "the order rewritten from the folded stream keeps the document number")
-    }
-
     func ledger(_ arguments: [String], _ variables: [String: String?]) throws -> ChildProcess.Outcome {
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
@@ -142,44 +110,87 @@ final class PersonalDataAtRestTests: XCTestCase {
         for (name, value) in variables { environment[name] = value }
         return try ChildProcess.Running(try ledgerExecutable(), arguments, environment: environment).wait()
     }
+}
+
+/// Personal data through the service with encryption on: every read shows it, and the database holds it only
+/// encrypted under the entity's data key.
+final class PersonalDataAtRestTests: XCTestCase {
+    var subject: PersonalDataFixture!
+
+    override func setUpWithError() throws { subject = try PersonalDataFixture(self) }
+
+    override func tearDown() { subject.stop() }
+
+    func testEveryReadShowsThePersonalDataAndTheDatabaseHoldsItOnlyEncrypted() throws {
+        let id = try subject.lifecycle()
+        for (read, text) in try subject.reads(id) {
+            for value in ["Jolanda", "Quackenbush", "jolanda.q@example.org"] {
+                XCTAssertTrue(text.contains(value), "\(read) does not show \(value): \(text)")
+            }
+        }
+        for read in ["events", "order", "orders"] {
+            XCTAssertTrue(try subject.reads(id)[read]?.contains("X7Q4410982") == true, "\(read) shows the document number")
+        }
+        XCTAssertEqual(try subject.get("/v1/verifications/\(id)")["personal_data"], nil, "no erasure marker while the data is there")
+        for value in PersonalDataFixture.personalValues {
+            XCTAssertEqual(try subject.placesHolding(value), [], "\(value) is in the database in plain text")
+        }
+        let owner = try subject.database.ownerConnection()
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE entity_id = 'cus_4410' AND wrapped_key IS NOT NULL").int(0, 0), 1)
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.events WHERE data ? 'encrypted_personal_data'").int(0, 0), 2,
+                       "the invite and the result carry encrypted personal data")
+    }
+
+    func testAServerThatKeepsNoStatesReadsTheSameFromTheLog() throws {
+        let id = try subject.lifecycle()
+        let cached = try subject.get("/v1/verifications/\(id)")
+        subject.server.stop()
+        try subject.startServer(stateCacheSize: 0)
+        try subject.post("/v1/verifications/\(id)/metadata", ["metadata": ["plan": "silver"]])
+        let folded = try subject.get("/v1/verifications/\(id)")
+        XCTAssertEqual(folded["applicant"]?["email"], "jolanda.q@example.org")
+        XCTAssertEqual(folded["applicant"], cached["applicant"], "a command decided on the folded stream keeps the applicant")
+        XCTAssertEqual(try subject.get("/v1/orders/\(id)").jsonString.contains("X7Q4410982"), true,
+                       "the order rewritten from the folded stream keeps the document number")
+    }
 
     func testServeOnADatabaseOfItsOwnWithoutAKeyEncryptionKeyStopsWithAClearMessage() throws {
-        let outcome = try ledger(["serve"], [:])
+        let outcome = try subject.ledger(["serve"], [:])
         XCTAssertNotEqual(outcome.status, 0)
         XCTAssertTrue(outcome.output.contains("no key-encryption key") && outcome.output.contains("LEDGER_KEK"), outcome.output)
         XCTAssertFalse(outcome.output.contains("listening"), outcome.output)
     }
 
     func testServeWithAnotherKeyEncryptionKeyThanTheStoredDataKeysStopsBeforeServing() throws {
-        _ = try lifecycle()
+        _ = try subject.lifecycle()
         let other = try KeyEncryptionKey.generate()
-        let outcome = try ledger(["serve"], ["LEDGER_KEK": other.base64])
+        let outcome = try subject.ledger(["serve"], ["LEDGER_KEK": other.base64])
         XCTAssertNotEqual(outcome.status, 0)
         XCTAssertTrue(outcome.output.contains("wrong key-encryption key") && outcome.output.contains(other.idHex)
-                      && outcome.output.contains(keyEncryptionKey.idHex), outcome.output)
+                      && outcome.output.contains(subject.keyEncryptionKey.idHex), outcome.output)
         XCTAssertFalse(outcome.output.contains("listening"), outcome.output)
-        XCTAssertFalse(outcome.output.contains(other.base64) || outcome.output.contains(keyEncryptionKey.base64), "no key in the output")
+        XCTAssertFalse(outcome.output.contains(other.base64) || outcome.output.contains(subject.keyEncryptionKey.base64), "no key in the output")
     }
 
     func testRotatingTheKeyEncryptionKeyKeepsEverythingReadableUnderTheNewKeyOnly() throws {
-        let id = try lifecycle()
-        let before = try reads(id)
-        server.stop()
-        let old = keyEncryptionKey!, new = try KeyEncryptionKey.generate()
-        let events = try database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0)
-        let rotated = try ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
+        let id = try subject.lifecycle()
+        let before = try subject.reads(id)
+        subject.server.stop()
+        let old = subject.keyEncryptionKey!, new = try KeyEncryptionKey.generate()
+        let events = try subject.database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0)
+        let rotated = try subject.ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
         XCTAssertEqual(rotated.status, 0, rotated.output)
         XCTAssertTrue(rotated.output.contains("re-wrapped 1 data keys"), rotated.output)
-        XCTAssertEqual(try database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0),
+        XCTAssertEqual(try subject.database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0),
                        events, "the events are not touched")
-        let again = try ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
+        let again = try subject.ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
         XCTAssertTrue(again.output.contains("re-wrapped 0 data keys"), "a second run finds nothing to do: \(again.output)")
 
-        keyEncryptionKey = new
-        try startServer()
-        XCTAssertEqual(try reads(id), before, "every read shows the same under the new key")
-        XCTAssertThrowsError(try PersonalDataVault(keyEncryptionKey: old).checkKeyEncryptionKey(try database.ownerConnection()),
+        subject.keyEncryptionKey = new
+        try subject.startServer()
+        XCTAssertEqual(try subject.reads(id), before, "every read shows the same under the new key")
+        XCTAssertThrowsError(try PersonalDataVault(keyEncryptionKey: old).checkKeyEncryptionKey(try subject.database.ownerConnection()),
                              "the old key no longer unwraps anything")
-        XCTAssertNoThrow(try PersonalDataVault(keyEncryptionKey: new).checkKeyEncryptionKey(try database.ownerConnection()))
+        XCTAssertNoThrow(try PersonalDataVault(keyEncryptionKey: new).checkKeyEncryptionKey(try subject.database.ownerConnection()))
     }
 }

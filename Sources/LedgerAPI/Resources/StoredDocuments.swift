@@ -10,7 +10,7 @@ enum StoredDocuments {
     static func keyColumns(_ alias: String) -> String { "\(alias).entity_id, k.wrapped_key, k.erased_at IS NOT NULL, \(alias).id" }
 
     static func keyJoin(_ alias: String) -> String {
-        "LEFT JOIN ledger.data_keys k ON k.organization_id = \(alias).organization_id AND k.entity_id = \(alias).entity_id"
+        "LEFT JOIN ledger.data_keys k ON k.organization_id = \(alias).organization_id AND k.livemode = \(alias).livemode AND k.entity_id = \(alias).entity_id"
     }
 
     /// Every row's document (column 0, then `keyColumns`), opened.

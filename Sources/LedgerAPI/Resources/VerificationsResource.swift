@@ -104,7 +104,7 @@ enum VerificationsResource {
                                                                     afterVersion: after, limit: query.limit + 1)
                          guard let vault else { return stored }
                          let owner = DataKeyOwner(organizationID: caller.organizationID, entityID: entity)
-                         let key = try vault.key(connection, owner)
+                         let key = try vault.key(connection, owner, livemode: caller.livemode)
                          return try stored.map { event in
                              var shown = event
                              shown.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id, owner: owner, key: key)
@@ -259,7 +259,8 @@ enum VerificationsResource {
     static func verificationResponse(_ loaded: LoadedVerification, status: Int) -> HTTPResponse {
         let etag = ("ETag", "\"\(loaded.version)\"")
         guard let document = loaded.document else {
-            return .json(status, VerificationView.object(id: loaded.id, state: loaded.state, version: loaded.version), headers: [etag])
+            return .json(status, PersonalDataMarker.marking(VerificationView.object(id: loaded.id, state: loaded.state, version: loaded.version),
+                                                            loaded.state), headers: [etag])
         }
         return HTTPResponse(status: status, headers: [("Content-Type", "application/json"), etag], body: Array(document.utf8))
     }

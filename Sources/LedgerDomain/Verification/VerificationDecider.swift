@@ -16,7 +16,8 @@ public enum VerificationCommand: Sendable, Equatable {
     case updateMetadata([String: String?])
     /// The scheduler's: ends the verification if its deadline has passed.
     case expire
-    /// Records that the entity's data key was destroyed (the shell destroys it); a second erasure records nothing.
+    /// Records that the entity's data key was destroyed (the shell destroys it, once: a second erasure of the entity
+    /// finds it destroyed and records nothing).
     case erasePersonalData(reason: String, overrideRetention: Bool)
     /// The scheduler's: expires the open attempt if its URL's deadline has passed.
     case expireAttempt
@@ -183,7 +184,7 @@ public enum VerificationDecider: Decider {
             return events + [.expired]
 
         case let .erasePersonalData(reason, overrideRetention):
-            return state.personalDataErased ? [] : [.personalDataErased(reason: reason, overrideRetention: overrideRetention)]
+            return [.personalDataErased(reason: reason, overrideRetention: overrideRetention)]
 
         case .expireAttempt:
             guard !overall.isEnded, let open = state.openAttempt, open.expiresAt <= now,

@@ -43,9 +43,9 @@ public struct StreamSealing: Sendable {
     /// vault (encryption off) or an invitation.
     public static func writing(_ tx: PostgresConnection, vault: PersonalDataVault?, organizationID: UUID,
                                _ state: VerificationState) throws -> StreamSealing? {
-        guard let vault, let entityID = state.invitation?.entityID else { return nil }
-        let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
-        return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner))
+        guard let vault, let invitation = state.invitation else { return nil }
+        let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
+        return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner, livemode: invitation.livemode))
     }
 }
 

@@ -145,7 +145,7 @@ public enum Replay {
                     let sealing = try loaded.state.invitation.flatMap { invitation in
                         try vault.map { vault in
                             let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
-                            return StreamSealing(vault: vault, owner: owner, key: try vault.key(tx, owner))
+                            return StreamSealing(vault: vault, owner: owner, key: try vault.key(tx, owner, livemode: invitation.livemode))
                         }
                     }
                     try body(StreamState(organizationID: organizationID, loaded, sealing: sealing))
