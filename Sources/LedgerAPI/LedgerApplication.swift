@@ -271,13 +271,16 @@ public final class LedgerApplication: Sendable {
                                                    key: key, requestHash: requestHash) { tx in
                 let response = try execute(tx)
                 executed = response
-                return Self.storedResponse(response)
+                var stored = Self.storedResponse(response)
+                stored.body = try ReplayPersonalData.sealed(stored.body, tx, caller, vault: engine.vault)
+                return stored
             }
             switch outcome {
             case let .executed(stored):
                 // As the handler made it, with every header, not only those kept for a replay.
                 return executed ?? HTTPResponse(status: stored.status, headers: stored.headers.map { ($0.key, $0.value) }, body: stored.body)
-            case let .replayed(stored):
+            case var .replayed(stored):
+                stored.body = try context.pool.withConnection { try ReplayPersonalData.opened(stored.body, $0, caller, vault: engine.vault) }
                 return Self.replay(stored)
             }
         } catch let refused as Refused {

@@ -135,4 +135,28 @@ final class PersonalDataErasureTests: XCTestCase {
         let response = try subject.client.get("/v1/verifications/\(liveID)", headers: .bearer(subject.acme.liveAdminKey))
         XCTAssertEqual(response.json?["applicant"]?["email"], "jolanda.q@example.org")
     }
+
+    func testAnIdempotentReplayIsKeptSealedShowsTheDataAndNoneOnceErased() throws {
+        let invite: JSONValue = ["entity_id": "cus_4410", "checks": ["email"],
+                                 "applicant": ["first_name": "Jolanda", "email": "jolanda.q@example.org"]]
+        let headers = ["Idempotency-Key": "invite-1"]
+        func send() throws -> TestResponse {
+            try subject.client.post("/v1/verifications", json: invite, headers: .bearer(subject.acme.adminKey).merging(headers) { $1 })
+        }
+        let first = try send()
+        XCTAssertEqual(first.status, 201, first.text)
+        XCTAssertEqual(first.json?["applicant"]?["email"], "jolanda.q@example.org")
+        XCTAssertEqual(try subject.placesHolding("jolanda.q@example.org"), [], "the kept response holds the email only sealed")
+        let replayed = try send()
+        XCTAssertEqual(replayed.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(replayed.json, first.json, "the replay is the first response")
+
+        try erase(["reason": "asked", "override_retention": true])
+        let afterErasure = try send()
+        XCTAssertEqual(afterErasure.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(afterErasure.json?["applicant"]?["email"], .null, afterErasure.text)
+        XCTAssertEqual(afterErasure.json?["personal_data"], "erased")
+        XCTAssertFalse(afterErasure.text.contains("Jolanda"))
+    }
 }
+
