@@ -30,6 +30,13 @@ enum LifecycleBenchmark {
             defer { reference.signal(SIGTERM); _ = reference.wait() }
             withoutRLS = try driveLifecycles(referenceTarget, clients: clients, seconds: seconds)
         }
+        // The same load with personal-data encryption off first, so one run prints what encryption costs.
+        var withoutEncryption: Load?
+        if url == nil {
+            let (reference, referenceTarget) = try startServer(database: database, environment: ["LEDGER_PERSONAL_DATA_ENCRYPTION": "0"])
+            defer { reference.signal(SIGTERM); _ = reference.wait() }
+            withoutEncryption = try driveLifecycles(referenceTarget, clients: clients, seconds: seconds)
+        }
         var server: ChildProcess.Running?
         let target: Target
         if let url, let key {
@@ -52,12 +59,20 @@ enum LifecycleBenchmark {
                   + "without \(BenchCommand.format(withoutRLSPerSecond)) commands/s (p99 \(BenchCommand.format(withoutRLS.p99, 2)) ms), "
                   + "with/without \(BenchCommand.format(commandsPerSecond / withoutRLSPerSecond, 3))")
         }
+        if let withoutEncryption {
+            let reference = Double(withoutEncryption.commands) / withoutEncryption.seconds
+            print("personal-data encryption: on \(BenchCommand.format(commandsPerSecond)) commands/s (p99 \(BenchCommand.format(p99, 2)) ms), "
+                  + "off \(BenchCommand.format(reference)) commands/s (p99 \(BenchCommand.format(withoutEncryption.p99, 2)) ms), "
+                  + "on/off \(BenchCommand.format(commandsPerSecond / reference, 3)) (target >= 0.90)")
+        }
         let withoutRLSRatio = withoutRLSPerSecond.map { "  without row-level security: \(BenchCommand.format($0 / pgbenchTPS, 3))" } ?? ""
         print("ratio: \(BenchCommand.format(commandsPerSecond / pgbenchTPS, 3)) (target >= 0.50)\(withoutRLSRatio)  server peak RSS: \(BenchCommand.format(peakRSS, 1)) MB (target < 150)  load generator (wrk): \(BenchCommand.format(load.cores, 2)) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        let reference: [(String, JSONValue)] = withoutRLSPerSecond.map {
+        let reference: [(String, JSONValue)] = (withoutRLSPerSecond.map {
             [("commands_per_s_without_rls", .double(BenchCommand.round2($0))),
              ("ratio_without_rls", .double(($0 / pgbenchTPS * 1000).rounded() / 1000))]
-        } ?? []
+        } ?? []) + (withoutEncryption.map {
+            [("commands_per_s_without_encryption", .double(BenchCommand.round2(Double($0.commands) / $0.seconds)))]
+        } ?? [])
         print(JSONValue.object(reference + [
             ("clients", .int(Int64(clients))), ("commands_per_s", .double(BenchCommand.round2(commandsPerSecond))),
             ("p50_ms", .double(BenchCommand.round2(p50))), ("p99_ms", .double(BenchCommand.round2(p99))),

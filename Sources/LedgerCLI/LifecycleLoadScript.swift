@@ -43,8 +43,10 @@ enum LifecycleLoadScript {
       local step, id = lifecycle.step, lifecycle.verification_id
       if step == 1 then
         return wrk.format("POST", "/v1/verifications", post_headers,
-          '{"entity_id":"bench","client_reference_id":"' .. lifecycle.key ..
-          '","checks":["identity_verification"],"metadata":{"source":"bench"}}')
+          '{"entity_id":"cus_' .. lifecycle.key .. '","client_reference_id":"' .. lifecycle.key ..
+          '","checks":["identity_verification"],"metadata":{"source":"bench"},' ..
+          '"applicant":{"first_name":"Ada","last_name":"Lovelace","email":"ada.' .. lifecycle.key .. '@example.org",' ..
+          '"address":"12 St James Square, London"}}')
       elseif step == 2 then
         return wrk.format("POST", "/v1/verifications/" .. id .. "/attempts", post_headers, "{}")
       elseif step == 3 then
@@ -55,7 +57,9 @@ enum LifecycleLoadScript {
           post_headers, '{"status":"completed"}')
       elseif step == 5 then
         return wrk.format("POST", "/v1/verifications/" .. id .. "/results", post_headers,
-          '{"check":"identity_verification","status":"approved","response_codes":[10000]}')
+          '{"check":"identity_verification","status":"approved","response_codes":[10000],' ..
+          '"extracted_data":{"first_name":"Ada","last_name":"Lovelace","date_of_birth":"1815-12-10",' ..
+          '"document":{"type":"passport","number":"P' .. lifecycle.key .. '","issuing_country":"GB","expiry_date":"2030-01-31"}}}')
       end
       return wrk.format("GET", "/v1/orders/" .. id, get_headers)
     end

@@ -71,19 +71,25 @@ public final class PersonalDataVault: Sendable {
     }
 
     /// The key a command writes the entity's personal data under: the one it used before, else the stored one,
-    /// else a new one, stored wrapped in the command's transaction (a racing first writer's key wins).
+    /// else a new one, stored wrapped in the command's transaction (a racing first writer's key wins). One round
+    /// trip when the key is not kept: the new key is offered and the stored one read in one statement.
     public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool) throws -> PersonalDataKey {
         let holder = Holder(owner: owner, livemode: livemode)
         if let kept = writingKeys.withLock({ $0[holder] }) { return .available(DataKeyCipher(key: kept)) }
-        var found = try key(tx, owner, livemode: livemode)
-        if case .notIssued = found {
-            guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
-            let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
-            _ = try tx.query("""
-                INSERT INTO ledger.data_keys (organization_id, livemode, entity_id, wrapped_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
-                """, [owner.organizationID, livemode, owner.entityID, ByteA(wrapped.bytes)])
-            found = try key(tx, owner, livemode: livemode)
-        }
+        guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
+        let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
+        let rows = try tx.query("""
+            WITH offered AS (
+                INSERT INTO ledger.data_keys (organization_id, livemode, entity_id, wrapped_key) VALUES ($1, $2, $3, $4)
+                ON CONFLICT DO NOTHING RETURNING wrapped_key)
+            SELECT wrapped_key, false FROM offered
+            UNION ALL
+            SELECT wrapped_key, erased_at IS NOT NULL FROM ledger.data_keys
+            WHERE organization_id = $1 AND livemode = $2 AND entity_id = $3 AND NOT EXISTS (SELECT FROM offered)
+            """, [owner.organizationID, livemode, owner.entityID, ByteA(wrapped.bytes)])
+        // No row: another transaction stored its key after this statement's snapshot was taken; it is committed now.
+        let found = rows.count == 1 ? try key(owner, wrapped: rows.bytes(0, 0), erased: rows.bool(0, 1) ?? false)
+            : try key(tx, owner, livemode: livemode)
         if case let .available(cipher) = found, let cipher = cipher as? DataKeyCipher {
             tx.afterCommit { [self] in keep(cipher.key, for: holder) }
         }
