@@ -24,10 +24,12 @@ enum BenchCommand {
             read) from N clients against `ledger serve` started as a child process on the same database (or the
             server at --url with --key), then pgbench -M prepared with the modeled SQL transaction (event insert,
             version bump, projection upsert, outbox insert) and N clients. Last line:
-            {"commands_per_s_without_rls","ratio_without_rls","clients","commands_per_s","p50_ms","p99_ms",
-            "pgbench_tps","ratio","server_peak_rss_mb"}. The same load runs first with row-level security
-            switched off on the database's tables, and both figures are printed side by side, with the ratio
-            target (LEDGER_BENCH_RLS_REFERENCE=0 leaves that run out; with --url it is left out).
+            {"commands_per_s_without_rls","ratio_without_rls","commands_per_s_without_encryption","clients",
+            "commands_per_s","p50_ms","p99_ms","pgbench_tps","ratio","server_peak_rss_mb"}. The same load runs first
+            with row-level security switched off on the database's tables, and both figures are printed side by side,
+            with the ratio target (LEDGER_BENCH_RLS_REFERENCE=0 leaves that run out; with --url it is left out).
+            It also runs first with personal-data encryption off (LEDGER_PERSONAL_DATA_ENCRYPTION=0), printed next
+            to the encrypted run with their ratio and its target (with --url it is left out).
 
         ledger bench webhooks [--rate R] [--seconds S]
             Starts `ledger serve`, a `ledger dispatch` process and a fast receiver; drives R commands/s that
