@@ -12,7 +12,7 @@ enum MigrateCommand {
     static func run(_ settings: Settings) throws {
         let database = try Database(settings: settings)
         defer { database.close() }
-        let (applied, latest) = try database.migrate(vault: PersonalDataSetup.configuredVault(settings))
+        let (applied, latest) = try database.migrate(vault: try PersonalDataSetup.configuredVault(settings, embedded: database.embedded != nil))
         for migration in applied { print("applied \(migration.version) \(migration.name)") }
         print("schema at version \(latest)")
     }

@@ -13,10 +13,14 @@ enum PersonalDataSetup {
         }
     }
 
-    /// The vault of the configured key, for commands that fold or rebuild but never serve (`migrate`, `replay`):
-    /// without a key they fail on the first encrypted event rather than start.
-    static func configuredVault(_ settings: Settings) -> PersonalDataVault? {
-        settings.keyEncryptionKey.map { PersonalDataVault(keyEncryptionKey: $0) }
+    /// The vault of the configured key (or of the embedded setup's key file, once made), for commands that fold or
+    /// rebuild but never serve (`migrate`, `replay`): without a key they fail on the first encrypted event instead.
+    static func configuredVault(_ settings: Settings, embedded: Bool) throws -> PersonalDataVault? {
+        if let key = settings.keyEncryptionKey { return PersonalDataVault(keyEncryptionKey: key) }
+        let file = keyFile(settings)
+        guard embedded, FileManager.default.fileExists(atPath: file.path),
+              let key = try KeyEncryptionKey.load(environment: [KeyEncryptionKey.fileVariable: file.path]) else { return nil }
+        return PersonalDataVault(keyEncryptionKey: key)
     }
 
     /// What a `ledger serve` that a benchmark starts is given: nothing when this process has a key configured (the
@@ -42,13 +46,9 @@ enum PersonalDataSetup {
             Log.warning("personal data encryption is off (LEDGER_PERSONAL_DATA_ENCRYPTION=0): personal data is stored as given")
             return nil
         }
-        if let key = settings.keyEncryptionKey { return PersonalDataVault(keyEncryptionKey: key) }
+        if let configured = try configuredVault(settings, embedded: embedded) { return configured }
         guard embedded else { throw MissingKey() }
         let file = keyFile(settings)
-        if FileManager.default.fileExists(atPath: file.path) {
-            guard let key = try KeyEncryptionKey.load(environment: [KeyEncryptionKey.fileVariable: file.path]) else { throw MissingKey() }
-            return PersonalDataVault(keyEncryptionKey: key)
-        }
         let key = try KeyEncryptionKey.generateFile(at: file.path)
         Log.warning("generated a key-encryption key; back it up: without it every entity's personal data is lost",
                     ["file": .string(file.path), "key_id": .string(key.idHex)])

@@ -57,7 +57,7 @@ enum ReplayCommand {
             Log.info("replay progress", ["streams": .int(streams),
                                          "streams_per_s": .double(Double(streams) / max(0.001, now.timeIntervalSince(started)))])
         }
-        let vault = PersonalDataSetup.configuredVault(settings)
+        let vault = try PersonalDataSetup.configuredVault(settings, embedded: database.embedded != nil)
         try vault?.checkKeyEncryptionKey(connection)
         let differences = check ? try Replay.check(connection, projections: projections, vault: vault, progress: progress)
             : try Replay.repair(connection, projections: projections, vault: vault, progress: progress)

@@ -155,9 +155,7 @@ public final class PersonalDataVault: Sendable {
             guard let full = String(bytes: opened, encoding: .utf8) else { throw PersonalDataError.malformed("the document is not UTF-8") }
             return full
         case .erased:
-            var state = VerificationState()
-            state.personalDataErased = true
-            return PersonalDataMarker.marking(.object(members.filter { $0.0 != PersonalDataEnvelope.member }), state).jsonString
+            return PersonalDataMarker.markedErased(.object(members.filter { $0.0 != PersonalDataEnvelope.member })).jsonString
         case .notIssued:
             throw PersonalDataError.keyMissing
         }

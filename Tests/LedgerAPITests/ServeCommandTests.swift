@@ -14,6 +14,8 @@ final class ServeCommandTests: XCTestCase {
         let port = try freeLoopbackPort()
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = nil
+        environment["LEDGER_KEK"] = nil
+        environment["LEDGER_KEK_FILE"] = nil
         environment["LEDGER_DATA_DIR"] = dataDirectory.path
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
         let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: Self.projectDirectory.path,
@@ -26,6 +28,10 @@ final class ServeCommandTests: XCTestCase {
         }
         XCTAssertTrue(ready, serve.outputSoFar)
         XCTAssertEqual(try client.get("/healthz").status, 200)
+        // The embedded setup makes its key-encryption key on first start, for its owner only, and says to back it up.
+        let keyFile = dataDirectory.appendingPathComponent("kek").path
+        XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        XCTAssertTrue(serve.outputSoFar.contains("generated a key-encryption key; back it up"), serve.outputSoFar)
 
         // A fresh embedded database gets a demo organization and a key, printed once, never logged.
         let printed = serve.outputSoFar

@@ -22,9 +22,12 @@ public enum PersonalDataMarker {
 
     /// `view` with `"personal_data": "erased"` added when the state's personal data was erased; otherwise as it is.
     public static func marking(_ view: JSONValue, _ state: VerificationState) -> JSONValue {
-        guard state.personalDataErased, case var .object(members) = view, !members.contains(where: { $0.0 == member }) else {
-            return view
-        }
+        state.personalDataErased ? markedErased(view) : view
+    }
+
+    /// `view` (an object) with `"personal_data": "erased"` added.
+    public static func markedErased(_ view: JSONValue) -> JSONValue {
+        guard case var .object(members) = view, !members.contains(where: { $0.0 == member }) else { return view }
         members.append((member, .string(erased)))
         return .object(members)
     }

@@ -75,7 +75,7 @@ public struct RenderedViews: Sendable {
                                              owner: sealing.owner, key: sealing.key)) ?? plain
         }
         verification = seal(full.verification, plain.verification, kind: "verification")
-        order = zip(full.order, plain.order).map { seal($0, $1, kind: "order") }
+        order = both(full.order, plain.order).map { seal($0, $1, kind: "order") }
     }
 
     static func render(_ id: String, _ state: VerificationState, _ version: Int64) -> (verification: String, order: String?) {
@@ -84,7 +84,7 @@ public struct RenderedViews: Sendable {
     }
 }
 
-private func zip(_ first: String?, _ second: String?) -> (String, String)? {
+private func both(_ first: String?, _ second: String?) -> (String, String)? {
     guard let first, let second else { return nil }
     return (first, second)
 }
