@@ -30,6 +30,10 @@ public struct Settings: Sendable {
     /// `LEDGER_PERSONAL_DATA_ENCRYPTION=0` stores personal data as given: only for the benchmark's reference run.
     public var personalDataEncryption: Bool
 
+    public struct NewKeyInvalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
         public let value: String
@@ -86,9 +90,14 @@ public struct Settings: Sendable {
         }
         personalDataEncryption = encryption == "1"
         keyEncryptionKey = try KeyEncryptionKey.load(environment: environment)
-        newKeyEncryptionKey = try KeyEncryptionKey.load(environment: [
-            KeyEncryptionKey.variable: environment["LEDGER_NEW_KEK"], KeyEncryptionKey.fileVariable: environment["LEDGER_NEW_KEK_FILE"],
-        ].compactMapValues { $0 })
+        do {
+            newKeyEncryptionKey = try KeyEncryptionKey.load(environment: [
+                KeyEncryptionKey.variable: environment["LEDGER_NEW_KEK"], KeyEncryptionKey.fileVariable: environment["LEDGER_NEW_KEK_FILE"],
+            ].compactMapValues { $0 })
+        } catch {
+            // The same rules as LEDGER_KEK's, told with the variables that were actually set.
+            throw NewKeyInvalid(description: error.description.replacingOccurrences(of: "LEDGER_KEK", with: "LEDGER_NEW_KEK"))
+        }
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {

@@ -183,6 +183,9 @@ final class PersonalDataAtRestTests: XCTestCase {
         XCTAssertTrue(rotated.output.contains("re-wrapped 1 data keys"), rotated.output)
         XCTAssertEqual(try subject.database.ownerConnection().query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0),
                        events, "the events are not touched")
+        let garbled = try subject.ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": "not base64!"])
+        XCTAssertNotEqual(garbled.status, 0)
+        XCTAssertTrue(garbled.output.contains("LEDGER_NEW_KEK is not base64"), "the error names the new key's variable: \(garbled.output)")
         let again = try subject.ledger(["keys", "rotate-kek"], ["LEDGER_KEK": old.base64, "LEDGER_NEW_KEK": new.base64])
         XCTAssertTrue(again.output.contains("re-wrapped 0 data keys"), "a second run finds nothing to do: \(again.output)")
 
