@@ -40,10 +40,14 @@ public enum VerificationStore {
                     entity = (owner, try vault?.key(connection, owner, livemode: livemode) ?? .notIssued)
                 }
                 if let entity {
-                    data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data,
-                                                         context: PersonalDataContext(organizationID: organizationID, entityID: entity.owner.entityID,
-                                                                                      eventID: recorded.id),
-                                                         key: entity.key)
+                    let context = PersonalDataContext(organizationID: organizationID, entityID: entity.owner.entityID, eventID: recorded.id)
+                    do {
+                        data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data, context: context, key: entity.key)
+                    } catch PersonalDataError.keyMissing where vault != nil {
+                        // The entity's key is not in this transaction's scope (a stream of the other mode, which the
+                        // caller is about to refuse): the stream is read without its personal data.
+                        data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data, context: context, key: .erased)
+                    }
                 }
             }
             let event: VerificationEvent

@@ -31,7 +31,7 @@ final class ExpirySchedulerTests: XCTestCase, ClockedServiceTestCase {
         _ = try EventStore.append(try database.ownerConnection(), organizationID: acme.id, streamID: broken, expectedVersion: .exact(1),
                                   events: [NewEvent(id: UUID(), type: "FromAFutureRelease", data: [:], occurredAt: clock.get())],
                                   metadata: EventMetadata(actorID: "test", actorType: .system))
-        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), clock: { [clock] in clock.get() }, retryDelay: 600)
+        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), vault: try TestKeyEncryptionKey.vault(), clock: { [clock] in clock.get() }, retryDelay: 600)
         let failuresBefore = try metric("ledger_expiry_failures_total")
         XCTAssertGreaterThanOrEqual(failuresBefore, 0, "the counter is on /metrics")
 
@@ -55,7 +55,7 @@ final class ExpirySchedulerTests: XCTestCase, ClockedServiceTestCase {
         // an hour ahead of the commands, the scheduler finds each of those attempts already due. Both write the
         // same streams and deadlines all along.
         let now = Mutex(clock.get())
-        let scheduler = ExpiryScheduler(pool: database.pool(size: 4), clock: { now.withLock { $0 }.addingTimeInterval(3600) })
+        let scheduler = ExpiryScheduler(pool: database.pool(size: 4), vault: try TestKeyEncryptionKey.vault(), clock: { now.withLock { $0 }.addingTimeInterval(3600) })
         let running = Atomic<Bool>(true)
         let stopped = Atomic<Bool>(false)
         let expired = Atomic<Int>(0)

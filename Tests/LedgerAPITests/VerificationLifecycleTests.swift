@@ -162,7 +162,7 @@ final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
         let after = try create()
         _ = try attempt(after, to: ["capture_in_progress"])
         let untouched = try create()
-        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), clock: { [clock] in clock.get() })
+        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), vault: try TestKeyEncryptionKey.vault(), clock: { [clock] in clock.get() })
         XCTAssertEqual(try scheduler.runOnce(), 0, "nothing is due yet")
 
         advance(16 * 60) // past the attempts' 15 minutes

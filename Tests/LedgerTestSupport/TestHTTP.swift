@@ -21,9 +21,12 @@ public final class TestServer: @unchecked Sendable {
         try server.start()
     }
 
-    /// The whole service over a test database.
+    /// The whole service over a test database, with personal-data encryption on as `ledger serve` has it (under
+    /// the test key-encryption key unless `api` brings a vault of its own).
     public convenience init(database: TestDatabase, configuration: HTTPServer.Configuration = .init(port: 0, threads: 4),
                             api: APIConfiguration = APIConfiguration(authCacheSeconds: 0, logRequests: false)) throws {
+        var api = api
+        if api.personalDataVault == nil { api.personalDataVault = try TestKeyEncryptionKey.vault() }
         let migrator = try Migrator(directory: TestPostgres.schemaDirectory)
         // Commits batched as `ledger serve` batches them, so every API test goes through the commit threads.
         let application = LedgerApplication(pool: database.pool(size: 8, commitThreads: 2), schemaVersion: migrator.migrations.last?.version ?? 0,

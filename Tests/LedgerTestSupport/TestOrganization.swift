@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 
@@ -27,4 +28,10 @@ extension Dictionary where Key == String, Value == String {
 /// The key-encryption key of every `ledger serve` a test starts on a test database (`LEDGER_KEK`).
 public enum TestKeyEncryptionKey {
     public static let base64 = "dEvhUEy3SHsjZx3UsfUvTxEjes9Pf+psWE0k0dwZcqE="
+
+    /// A vault under this key, as a test server's.
+    public static func vault() throws -> PersonalDataVault {
+        guard let key = try KeyEncryptionKey.load(environment: [KeyEncryptionKey.variable: base64]) else { throw KeyEncryptionKeyError.notBase64(source: "the test key") }
+        return PersonalDataVault(keyEncryptionKey: key)
+    }
 }
