@@ -47,7 +47,7 @@ public final class ProviderRunner: Sendable {
     /// knows. `delay` seconds pass before each step that appends.
     public func run(organizationID: UUID, livemode: Bool, verificationID: String, delay: Double = 0) throws -> ProviderRunOutcome? {
         guard let loaded = try engine.pool.transaction(scope: .tenant(organizationID: organizationID, livemode: livemode), {
-            try VerificationStore.load($0, organizationID: organizationID, id: verificationID)
+            try VerificationStore.load($0, organizationID: organizationID, id: verificationID, vault: engine.vault)
         }), let invitation = loaded.state.invitation, invitation.livemode == livemode,
               let provider = providers[invitation.provider], let startedAt = loaded.state.createdAt else { return nil }
         let actor = EventMetadata(actorID: provider.name, actorType: .provider)

@@ -61,10 +61,10 @@ final class SandboxEndToEndTests: VendorViewsTestCase {
         for (row, id) in zip(Self.rows, ids) where !row.id.hasPrefix("cus_expire") { try assertFinal(row, id) }
         advance(8 * 86_400)
         let clock = self.clock
-        XCTAssertEqual(try ExpiryScheduler(pool: database.pool(size: 2), clock: { clock.get() }).runOnce(), 3)
+        XCTAssertEqual(try ExpiryScheduler(pool: database.pool(size: 2), vault: try TestKeyEncryptionKey.vault(), clock: { clock.get() }).runOnce(), 3)
         for (row, id) in zip(Self.rows, ids) where row.id.hasPrefix("cus_expire") { try assertFinal(row, id) }
         let owner = try database.ownerConnection()
-        XCTAssertEqual(try Replay.check(owner).map(\.description), [], "the read models are what the log makes of them")
+        XCTAssertEqual(try Replay.check(owner, vault: try TestKeyEncryptionKey.vault()).map(\.description), [], "the read models are what the log makes of them")
     }
 
     func assertFinal(_ row: Row, _ id: String) throws {

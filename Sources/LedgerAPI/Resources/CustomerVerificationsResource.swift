@@ -130,7 +130,7 @@ enum CustomerVerificationsResource {
                      let id = context.request.parameter("id")
                      if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
                          let (loaded, actor) = try context.pool.withConnection { connection in
-                             (try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf),
+                             (try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault),
                               try connection.query("""
                                   SELECT metadata->>'actor_id' FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND occurred_at <= $3
                                   ORDER BY version DESC LIMIT 1

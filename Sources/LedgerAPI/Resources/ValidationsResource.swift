@@ -64,7 +64,7 @@ enum ValidationsResource {
                      let id = context.request.parameter("id")
                      if let at = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
                          guard let loaded = try context.pool.withConnection({
-                             try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: at)
+                             try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: at, vault: context.engine.vault)
                          }), loaded.state.invitation?.livemode == caller.livemode else { throw APIFailure.notFound("validation", id) }
                          return .json(200, ValidationView.object(id: id, state: loaded.state))
                      }
@@ -140,7 +140,7 @@ enum ValidationsResource {
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
                      let before = try context.pool.withConnection {
-                         try VerificationStore.load($0, organizationID: caller.organizationID, id: id)
+                         try VerificationStore.load($0, organizationID: caller.organizationID, id: id, vault: context.engine.vault)
                      }
                      guard let before, before.state.invitation?.livemode == caller.livemode else { throw APIFailure.notFound("validation", id) }
                      let run = try context.providers.run(organizationID: caller.organizationID, livemode: caller.livemode, verificationID: id)
@@ -176,7 +176,7 @@ enum ValidationsResource {
                 """, [caller.organizationID, caller.livemode, entity, asOf])
             return try (0..<rows.count).compactMap { row in
                 guard let id = rows.string(row, 0),
-                      let loaded = try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf) else { return nil }
+                      let loaded = try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault) else { return nil }
                 return (id, loaded.state)
             }
         }

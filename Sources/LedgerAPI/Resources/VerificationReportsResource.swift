@@ -43,7 +43,7 @@ enum VerificationReportsResource {
                  guard let verificationID = StripeReportView.parseReportID(id)?.verificationID else { throw missing }
                  if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
                      guard let loaded = try context.pool.withConnection({
-                         try VerificationStore.load($0, organizationID: caller.organizationID, id: verificationID, asOf: asOf)
+                         try VerificationStore.load($0, organizationID: caller.organizationID, id: verificationID, asOf: asOf, vault: context.engine.vault)
                      }), loaded.state.invitation?.livemode == caller.livemode,
                            let found = StripeReportView.reports(verificationID: verificationID, state: loaded.state).first(where: { $0.id == id })
                      else { throw missing }
