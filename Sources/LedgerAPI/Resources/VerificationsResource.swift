@@ -125,10 +125,11 @@ enum VerificationsResource {
                 .assignScore(try body.requiredChoice("score", OrderScore.self), reason: try body.requiredString("reason"))
             },
             command("/v1/verifications/{id}/custom_scores", id: "setCustomScore", summary: "Set a custom score",
-                    body: [.init("name", .text(minLength: 1, maxLength: 40), required: true),
-                           .init("value", .text(minLength: 1, maxLength: 100), required: true), .init("reason", .text(maxLength: 500))],
+                    body: [.init("name", .text(minLength: 1, maxLength: CustomScore.maxNameLength), required: true),
+                           .init("value", APISchemas.customScoreValue, required: true), .init("reason", .text(maxLength: 500))],
                     clock: clock, answer: .verification) { body, _ in
-                .setCustomScore(name: try body.requiredString("name"), value: try body.requiredString("value"), reason: body.string("reason"))
+                guard let value = body.value("value") else { throw APIFailure.missing("value") }
+                return .setCustomScore(name: try body.requiredString("name"), value: value, reason: body.string("reason"))
             },
             command("/v1/verifications/{id}/disputes", id: "openDispute", summary: "Open a dispute",
                     body: [.init("reason", reason, required: true)], clock: clock, answer: .latestDispute) { body, _ in

@@ -84,7 +84,8 @@ public struct VerificationState: Sendable, Equatable {
     public var captureStarted = false
     /// The last score a human gave (a reviewer, or a dispute's resolution); it replaces the automatic one.
     public var manualScore: OrderScore?
-    public var customScores: [String: String] = [:]
+    /// JSON scalars (`CustomScore`).
+    public var customScores: [String: JSONValue] = [:]
     public var disputes: [DisputeState] = []
     /// Kept so that states mapping to "unchanged" keep the order where it was.
     public var orderStatus: OrderStatus?

@@ -66,7 +66,7 @@ public enum WebhookChanges {
         }
         for name in after.customScores.keys.sorted() where before.customScores[name] != after.customScores[name] {
             changes.append(WebhookChange(type: .orderCustomScoreChange, previous: [
-                "custom_scores": .object([(name, before.customScores[name].map(JSONValue.string) ?? .null)]),
+                "custom_scores": .object([(name, before.customScores[name] ?? .null)]),
             ]))
         }
         for dispute in after.disputes where !dispute.isOpen && before.disputes.first(where: { $0.id == dispute.id })?.isOpen == true {
