@@ -138,6 +138,7 @@ public final class LedgerApplication: Sendable {
             WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
+            JsonLogicResource.operations,
         ]
         return resources.flatMap { $0 }
     }

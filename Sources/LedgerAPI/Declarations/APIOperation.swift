@@ -126,7 +126,7 @@ enum APIResponses {
     }
 
     static let badRequest = error(400, "BadRequest", "A parameter, header or body member is missing, unknown, repeated or invalid "
-        + "(param names it), or the body is not a JSON object of at most 32 levels")
+        + "(param names it), or the body is not a JSON object of at most \(RequestBody.maxDepth) levels")
     static let unauthenticated = error(401, "Unauthenticated", "No API key, or an unknown or revoked one")
     static let forbidden = error(403, "Forbidden", "The key lacks the scope this operation needs")
     static let notFound = error(404, "NotFound", "No such object in the caller's organization and mode")
