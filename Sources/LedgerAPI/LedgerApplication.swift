@@ -139,6 +139,7 @@ public final class LedgerApplication: Sendable {
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
             JsonLogicResource.operations,
+            RulesetsResource.operations(clock: configuration.clock),
         ]
         return resources.flatMap { $0 }
     }
