@@ -33,7 +33,8 @@ CREATE TRIGGER ruleset_versions_refuse_truncate
 
 -- A run evaluates a ruleset version over the orders a filter selects, a batch per transaction: the cursor
 -- (the last order's created_at and id) moves in the transaction that writes the batch's changes, so a run
--- killed mid-way goes on from its last batch. A worker holds a run while lease_until is ahead.
+-- killed mid-way goes on from its last batch. A worker holds a run by its row lock (FOR UPDATE SKIP LOCKED)
+-- while it works on a batch; a worker that dies releases it with its connection.
 -- apply_status: NULL (not asked), 'pending' (being applied), 'applied'.
 CREATE TABLE ledger.rescoring_runs (
     organization_id uuid NOT NULL,
@@ -61,7 +62,6 @@ CREATE TABLE ledger.rescoring_runs (
     -- Document fields the rules read that orders lacked: {"path": orders}.
     missing_fields jsonb NOT NULL DEFAULT '{}',
     failure text,
-    lease_until timestamptz,
     created_by text NOT NULL,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,

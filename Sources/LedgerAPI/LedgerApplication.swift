@@ -140,6 +140,7 @@ public final class LedgerApplication: Sendable {
             WebhookDeliveriesResource.operations,
             JsonLogicResource.operations,
             RulesetsResource.operations(clock: configuration.clock),
+            RescoringRunsResource.operations(clock: configuration.clock),
         ]
         return resources.flatMap { $0 }
     }

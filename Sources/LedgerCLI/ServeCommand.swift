@@ -45,6 +45,7 @@ enum ServeCommand {
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         ExpiryScheduler(engine: application.engine).start(interval: 1)
+        Rescoring(pool: pool, engine: application.engine).start(interval: 1)
         IdempotencyPurger(pool: pool).start(interval: 60)
         // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
         // a delivery, and the message went out again when its lease ran out.

@@ -90,7 +90,11 @@ enum RulesetsResource {
             let text = context.request.parameter("version")
             guard let number = Int32(text).map(Int.init), number >= 1, let stored = try context.pool.withConnection({
                 try RulesetStore.load($0, organizationID: caller.organizationID, livemode: caller.livemode, name: name, version: number)
-            }) else { throw APIFailure.notFound("ruleset version", "\(name) \(text)", param: "version") }
+            }) else {
+                // The values are not repeated: the name is in the path already, and a version is a short number.
+                throw APIFailure(status: 404, type: "invalid_request_error", code: "resource_missing",
+                                 message: "no such version of this ruleset", param: "version")
+            }
             return .json(200, stored.json)
         }),
         ]
