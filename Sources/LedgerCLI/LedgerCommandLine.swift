@@ -16,6 +16,7 @@ public enum LedgerCommandLine {
           orgs       create organizations: `ledger orgs create NAME`
           keys       API keys: `ledger keys create|list|revoke`
           replay     compare (--check) or repair the read models against the log
+          rescore    re-score orders with a ruleset version: a dry run's diff, or --apply
           bench      benchmarks: `ledger bench append`, `ledger bench http`
           listen        print webhooks as they arrive, like `stripe listen`: `ledger listen --key KEY`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
@@ -56,6 +57,9 @@ public enum LedgerCommandLine {
             case "replay":
                 if wantsHelp { print(ReplayCommand.help); return 0 }
                 return try ReplayCommand.run(rest, settings: try Settings(environment: environment))
+            case "rescore":
+                if wantsHelp { print(RescoreCommand.help); return 0 }
+                return try RescoreCommand.run(rest, settings: try Settings(environment: environment), environment: environment)
             case "openapi":
                 if wantsHelp { print("Usage: ledger openapi\n\nPrints the OpenAPI 3.1 document, made from the operations' declarations."); return 0 }
                 FileHandle.standardOutput.write(Data(LedgerApplication.openAPIDocument.utf8))
