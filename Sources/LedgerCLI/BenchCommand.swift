@@ -44,12 +44,18 @@ enum BenchCommand {
             KYC status) and /readyz in the same run. Last line: {"clients","readyz_req_per_s","req_per_s":{route:
             figure},"ratio_min"}; target ratio_min >= 0.5.
 
+        ledger bench rescore [--orders N]
+            A re-scoring dry run (3 rules) over N orders (default 100000; 1,000 made through the command path, the
+            rest copied in the read models, which is what a dry run reads), against the raw read of the same order
+            documents by the same keyset query in the same run. Last line:
+            {"orders","orders_per_s","raw_read_rows_per_s","ratio","peak_rss_mb"}; target ratio >= 0.3.
+
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
 
     static func run(_ arguments: [String], settings: Settings) throws {
         guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
-        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate"])
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate", "orders"])
         switch which {
         case "append":
             try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
@@ -69,8 +75,10 @@ enum BenchCommand {
         case "webhooks":
             try WebhookBenchmark.run(rate: try options.integer("rate", default: 200, range: 1...100_000),
                                      seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
+        case "rescore":
+            try RescoreBenchmark.run(orders: try options.integer("orders", default: 100_000, range: 1...10_000_000), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, views or webhooks")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, views, webhooks or rescore")
         }
     }
 

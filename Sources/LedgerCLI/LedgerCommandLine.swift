@@ -17,7 +17,7 @@ public enum LedgerCommandLine {
           keys       API keys: `ledger keys create|list|revoke`
           replay     compare (--check) or repair the read models against the log
           rescore    re-score orders with a ruleset version: a dry run's diff, or --apply
-          bench      benchmarks: `ledger bench append`, `ledger bench http`
+          bench      benchmarks: `ledger bench append`, `ledger bench http`, `ledger bench rescore`
           listen        print webhooks as they arrive, like `stripe listen`: `ledger listen --key KEY`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
           openapi       print the OpenAPI 3.1 document of the API (as GET /openapi.json serves it)
