@@ -61,18 +61,15 @@ enum RescoreBenchmark {
         ]).jsonString)
     }
 
-    /// The reference: every order document the dry run reads, by the query it reads them with, fetched as text.
+    /// The reference: every order document the dry run reads, by the query it reads them with, fetched as text and
+    /// not parsed.
     static func rawRead(_ pool: ConnectionPool, _ scope: DatabaseScope, _ organization: UUID, batch: Int) throws -> Int {
         try pool.withConnection(scope: scope) { connection in
             var cursor: (Date, String)?
             var rows = 0
             while true {
-                let page = try connection.query("""
-                    SELECT o.id, o.created_at, o.version, o.document::text, v.document->>'postback_url', (v.document->'postback_events')::text
-                    FROM ledger.orders o JOIN ledger.verifications v ON v.organization_id = o.organization_id AND v.id = o.id
-                    WHERE o.organization_id = $1 AND o.livemode = false AND ($2::timestamptz IS NULL OR (o.created_at, o.id) > ($2, $3))
-                    ORDER BY o.created_at, o.id LIMIT $4
-                    """, [organization, cursor?.0, cursor?.1 ?? "", batch])
+                let page = try Rescoring.orderBatch(connection, organizationID: organization, livemode: false, filter: OrderFilter(),
+                                                    after: cursor, limit: batch)
                 guard page.count > 0, let last = page.date(page.count - 1, 1), let id = page.string(page.count - 1, 0) else { return rows }
                 for row in 0..<page.count { _ = page.string(row, 3) }
                 rows += page.count

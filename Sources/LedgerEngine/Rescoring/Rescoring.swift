@@ -234,14 +234,8 @@ public final class Rescoring: Sendable {
         }
         let filter = OrderFilter(json: row.json(0, 5) ?? .object([]))
         let asOf = row.date(0, 6), now = row.date(0, 7) ?? clock()
-        let condition = filter.condition(from: 6)
-        let orders = try tx.query("""
-            SELECT o.id, o.created_at, o.version, o.document::text, v.document->>'postback_url', (v.document->'postback_events')::text
-            FROM ledger.orders o JOIN ledger.verifications v ON v.organization_id = o.organization_id AND v.id = o.id
-            WHERE o.organization_id = $1 AND o.livemode = $2
-              AND ($3::timestamptz IS NULL OR (o.created_at, o.id) > ($3, $4)) AND \(condition.sql)
-            ORDER BY o.created_at, o.id LIMIT $5
-            """, [run.organizationID, run.livemode, row.date(0, 9), row.string(0, 10) ?? "", batchSize] + condition.parameters)
+        let orders = try Self.orderBatch(tx, organizationID: run.organizationID, livemode: run.livemode, filter: filter,
+                                         after: row.date(0, 9).map { ($0, row.string(0, 10) ?? "") }, limit: batchSize)
         guard orders.count > 0 else {
             _ = try tx.query("""
                 UPDATE ledger.rescoring_runs SET status = 'completed', updated_at = $3, completed_at = $3,
@@ -300,6 +294,20 @@ public final class Rescoring: Sendable {
             WHERE organization_id = $1 AND id = $2
             """, [run.organizationID, run.id, Int64(orders.count), changedOrders, errors, orders.date(last, 1), orders.string(last, 0),
                   missingJSON.jsonString, clock()])
+    }
+
+    /// The next `limit` orders the filter selects after `cursor` (created_at, id), oldest first: id, created_at,
+    /// version, the order document, and the invite's postback URL and events.
+    public static func orderBatch(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, filter: OrderFilter,
+                                  after cursor: (Date, String)?, limit: Int) throws -> PostgresRows {
+        let condition = filter.condition(from: 6)
+        return try connection.query("""
+            SELECT o.id, o.created_at, o.version, o.document::text, v.document->>'postback_url', (v.document->'postback_events')::text
+            FROM ledger.orders o JOIN ledger.verifications v ON v.organization_id = o.organization_id AND v.id = o.id
+            WHERE o.organization_id = $1 AND o.livemode = $2
+              AND ($3::timestamptz IS NULL OR (o.created_at, o.id) > ($3, $4)) AND \(condition.sql)
+            ORDER BY o.created_at, o.id LIMIT $5
+            """, [organizationID, livemode, cursor?.0, cursor?.1 ?? "", limit] + condition.parameters)
     }
 
     /// Whether an invite's postback receives ORDER_CUSTOM_SCORE_CHANGE (an empty event list receives everything).
