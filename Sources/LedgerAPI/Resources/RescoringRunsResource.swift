@@ -70,7 +70,8 @@ enum RescoringRunsResource {
                  .init("filter", filter), .init("as_of", .dateTime, description: "Evaluate the orders as they were at this time"),
                  .init("dry_run", .boolean, description: "Default true"),
              ]),
-             responses: [APIResponses.created("The queued run", run, links: [APIResponses.get("getRescoringRun")])],
+             responses: [APIResponses.created("The queued run", run, links: [APIResponses.get("getRescoringRun")]),
+                         APIResponses.notFound],
              .command { context, tx in
             let caller = try context.authenticated
             let body = context.body
