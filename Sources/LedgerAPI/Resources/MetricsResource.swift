@@ -11,7 +11,7 @@ enum MetricsResource {
                  .read { context in
                      HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                                   body: Array((metrics.render(pool: context.pool.pool.statistics, poolSize: context.pool.pool.size)
-                                               + WebhookMetrics.render(context.pool.pool)).utf8))
+                                               + WebhookMetrics.render(context.pool.pool) + ReplayMetrics.render(context.pool.pool)).utf8))
                  }),
         ]
     }
