@@ -38,12 +38,18 @@ enum BenchCommand {
             Last line: {"rate","p50_ms","p99_ms","max_deliveries_per_s","backlog","reference_requests_per_s",
             "drain_ratio","urlsession_requests_per_s","lost"}.
 
+        ledger bench replay [--events N]
+            Appends a synthetic log of N events (default 1,000,000) over realistic lifecycles, and at N/10 and
+            at N measures: COPY of the event table in feed order (the reference), a full `ledger replay` into
+            emptied read models and `ledger replay --check`, as child processes (peak RSS from /proc). Last line:
+            {"events","events_per_s","raw_read_rows_per_s","ratio","peak_rss_mb",...,"rss_growth"}.
+
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
 
     static func run(_ arguments: [String], settings: Settings) throws {
         guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
-        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate"])
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate", "events"])
         switch which {
         case "append":
             try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
@@ -60,8 +66,10 @@ enum BenchCommand {
         case "webhooks":
             try WebhookBenchmark.run(rate: try options.integer("rate", default: 200, range: 1...100_000),
                                      seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
+        case "replay":
+            try ReplayBenchmark.run(events: try options.integer("events", default: 1_000_000, range: 10...100_000_000), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle or webhooks")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, webhooks or replay")
         }
     }
 
