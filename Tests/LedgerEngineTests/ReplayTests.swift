@@ -94,7 +94,8 @@ final class ReplayTests: XCTestCase {
                     try Replay.repair(connection, pageSize: 2)
                 } else {
                     var round = 0
-                    while !replayed.get() || round < 10 {
+                    // Until the replay is done (at least 10 rounds; at most 200, so a slow machine ends too).
+                    while (!replayed.get() || round < 10) && round < 200 {
                         let id = ids[(round * 5 + index) % ids.count]
                         try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id,
                                                           command: .updateMetadata(["round": "\(index)-\(round)"]), actor: actor, now: now))
