@@ -29,13 +29,16 @@ public struct APIConfiguration: Sendable {
     public var webhookEndpointLimit: Int
     /// Monotonic nanoseconds for the rate limiter's buckets; tests move their own.
     public var rateLimitClock: @Sendable () -> UInt64
+    /// Signs the audit log's checkpoints; without one, checkpoints and proofs answer 503.
+    public var checkpointSigner: CheckpointSigner?
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
-                rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
+                rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
+                checkpointSigner: CheckpointSigner? = nil) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -47,6 +50,7 @@ public struct APIConfiguration: Sendable {
         self.stateCacheSize = stateCacheSize
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
+        self.checkpointSigner = checkpointSigner
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -121,6 +125,7 @@ public final class LedgerApplication: Sendable {
             WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
+            AuditResource.operations(signer: configuration.checkpointSigner),
         ]
         return resources.flatMap { $0 }
     }

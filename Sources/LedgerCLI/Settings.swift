@@ -21,6 +21,10 @@ public struct Settings: Sendable {
     public var webhooks: WebhookDispatcher.Configuration
     /// Whether `ledger serve` runs a webhook dispatcher (instances that only serve the API can leave it off).
     public var dispatchInServe: Bool
+    /// Seconds between checkpoints of the audit log (made only when it grew).
+    public var checkpointSeconds: Int
+    /// The environment, for settings read where they are used (the checkpoint key).
+    public var environment: [String: String]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -72,6 +76,8 @@ public struct Settings: Sendable {
             throw Invalid(variable: "LEDGER_WEBHOOK_DISPATCH", value: dispatch, expected: "1 or 0")
         }
         dispatchInServe = dispatch == "1"
+        checkpointSeconds = try integer("LEDGER_CHECKPOINT_SECONDS", 10, range: 1...86_400)
+        self.environment = environment
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {

@@ -1,0 +1,208 @@
+import Foundation
+import LedgerAPI
+import LedgerCrypto
+import LedgerDomain
+import LedgerEngine
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// The log's Merkle tree in the database: every committed event a leaf in feed order, checkpoints signed by
+/// the log's key, and proofs served over HTTP that verify offline exactly as `ledger verify-proof` does.
+final class AuditLogTests: XCTestCase {
+    var database: TestDatabase!
+    var server: TestServer!
+    var client: TestClient!
+    var acme: TestOrganization!
+    var globex: TestOrganization!
+    var signer: CheckpointSigner!
+    var keeper: AuditLogKeeper!
+    let crypto = LibcryptoAudit()
+
+    override func setUpWithError() throws {
+        database = try makeDatabase()
+        let seed = try XCTUnwrap(Ed25519.generateSeed())
+        signer = CheckpointSigner(key: try NoteSignerKey(name: "ledger.test/log", seed: seed, crypto: crypto))
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, checkpointSigner: signer))
+        client = TestClient(baseURL: server.baseURL)
+        acme = try TestOrganization(database: database, name: "Acme")
+        globex = try TestOrganization(database: database, name: "Globex")
+        keeper = AuditLogKeeper(pool: database.pool(size: 2), signer: signer)
+    }
+
+    override func tearDown() { server?.stop() }
+
+    @discardableResult
+    func createVerification(_ key: String, entity: String = "cus_1") throws -> String {
+        let created = try client.post("/v1/verifications", json: ["entity_id": .string(entity), "checks": ["email"]], headers: .bearer(key))
+        XCTAssertEqual(created.status, 201, created.text)
+        return created.json?["id"]?.stringValue ?? ""
+    }
+
+    func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
+        let response = try client.get(path, headers: .bearer(key ?? acme.readKey))
+        XCTAssertEqual(response.status, status, "\(path): \(response.text)", file: file, line: line)
+        return response.json ?? .null
+    }
+
+    /// (position, hash) of every event in the order of the gap-safe feed.
+    func feed() throws -> [(Int64, [UInt8])] {
+        let rows = try database.ownerConnection().query("SELECT position, hash FROM ledger.events ORDER BY transaction_id, position")
+        return (0..<rows.count).compactMap { row in rows.int64(row, 0).flatMap { position in rows.bytes(row, 1).map { (position, $0) } } }
+    }
+
+    func expectedTree() throws -> InMemoryMerkleTree {
+        let hasher = crypto.merkleHasher
+        return InMemoryMerkleTree(hasher: hasher, leafHashes: try feed().map { hasher.leafHash(LedgerLeaf.bytes(position: $0.0, chainHash: $0.1) ?? []) })
+    }
+
+    // MARK: Leaves
+
+    func testEveryCommittedEventBecomesOneLeafInFeedOrderAcrossBatchesAndConcurrentAppenders() throws {
+        for number in 0..<7 { try createVerification(number % 2 == 0 ? acme.writeKey : globex.writeKey) }
+        let pool = database.pool(size: 4)
+        // Batches of 3 cross the frontier of every tree size; four appenders at once must append each event once.
+        concurrently(4) { _ in
+            while (try? MerkleLog.appendPending(pool, hasher: LibcryptoAudit().merkleHasher, batchSize: 3)) ?? 0 > 0 {}
+        }
+        let owner = try database.ownerConnection()
+        let events = try feed()
+        XCTAssertEqual(events.count, 7, "each creation appends one event")
+        let leaves = try owner.query("SELECT leaf_index, position FROM ledger.merkle_leaves ORDER BY leaf_index")
+        XCTAssertEqual((0..<leaves.count).compactMap { leaves.int64($0, 1) }, events.map(\.0), "leaf i is the i-th event of the feed")
+        XCTAssertEqual((0..<leaves.count).compactMap { leaves.int64($0, 0) }, (0..<Int64(events.count)).map { $0 })
+
+        let expected = try expectedTree()
+        let stored = MerkleTree(hasher: crypto.merkleHasher, store: StoredMerkleTree(owner))
+        let reference = MerkleTree(hasher: crypto.merkleHasher, store: expected)
+        for size in 1...UInt64(events.count) {
+            XCTAssertEqual(try stored.rootHash(treeSize: size), try reference.rootHash(treeSize: size), "root of \(size)")
+        }
+        XCTAssertEqual(try keeper.appendOnce(), 0, "nothing is appended twice")
+
+        try createVerification(acme.writeKey)
+        XCTAssertEqual(try keeper.appendOnce(), 1)
+        XCTAssertEqual(try StoredMerkleTree(owner).leafCount(), 8)
+    }
+
+    func testAnEventOfATransactionStillRunningWaitsAndIsThenAppendedAfterTheEarlierOnes() throws {
+        let id = try createVerification(acme.writeKey)
+        let late = try database.ownerConnection()
+        try late.execute("BEGIN")
+        _ = try EventStore.append(late, organizationID: acme.id, streamID: id, expectedVersion: .exact(1),
+                                  events: [NewEvent(id: UUID(), type: "MetadataUpdated", data: ["changes": ["late": "yes"]], occurredAt: Date())],
+                                  metadata: EventMetadata(actorID: "late", actorType: .system))
+        try createVerification(acme.writeKey)
+        XCTAssertEqual(try keeper.appendOnce(), 1, "only the events of transactions older than the one still running")
+        try late.execute("COMMIT")
+        XCTAssertEqual(try keeper.appendOnce(), 2)
+        let owner = try database.ownerConnection()
+        let root = try MerkleTree(hasher: crypto.merkleHasher, store: StoredMerkleTree(owner)).rootHash(treeSize: 3)
+        XCTAssertEqual(root, try MerkleTree(hasher: crypto.merkleHasher, store: try expectedTree()).rootHash(treeSize: 3))
+        let order = try owner.query("SELECT e.metadata ->> 'actor_id' FROM ledger.merkle_leaves l JOIN ledger.events e USING (position) ORDER BY l.leaf_index")
+        XCTAssertEqual(order.string(1, 0), "late", "the late event is the second leaf: its transaction began before the third event's")
+    }
+
+    // MARK: Checkpoints
+
+    func testACheckpointIsSignedOnlyWhenTheTreeGrewAndVerifiesWithThePublishedKey() throws {
+        XCTAssertNil(try keeper.checkpointIfGrown(), "an empty tree is not signed")
+        _ = try get("/v1/checkpoints/latest", expect: 404)
+        try createVerification(acme.writeKey)
+        try createVerification(acme.writeKey)
+        try keeper.appendOnce()
+        let first = try XCTUnwrap(try keeper.checkpointIfGrown())
+        XCTAssertEqual(first.treeSize, 2)
+        XCTAssertNil(try keeper.checkpointIfGrown(), "the tree did not grow")
+
+        let published = try XCTUnwrap(try client.get("/v1/checkpoints/public_key").json, "no key needed")
+        XCTAssertEqual(published["origin"], "ledger.test/log")
+        let key = try NoteVerifierKey(parsing: try XCTUnwrap(published["key"]?.stringValue), crypto: crypto)
+        let latest = try get("/v1/checkpoints/latest")
+        let note = try XCTUnwrap(latest["checkpoint"]?.stringValue)
+        let opened = try Checkpoint.open(note, key: key, crypto: crypto)
+        XCTAssertEqual(opened.treeSize, 2)
+        XCTAssertEqual(opened.rootHash, try MerkleTree(hasher: crypto.merkleHasher, store: try expectedTree()).rootHash(treeSize: 2))
+        XCTAssertEqual(latest["root_hash"]?.stringValue, Data(opened.rootHash).base64EncodedString())
+
+        // On request, for any size up to the tree's; the same size is signed once.
+        let one = try get("/v1/checkpoints?tree_size=1")
+        XCTAssertEqual(try Checkpoint.open(try XCTUnwrap(one["checkpoint"]?.stringValue), key: key, crypto: crypto).treeSize, 1)
+        XCTAssertEqual(try get("/v1/checkpoints?tree_size=1"), one)
+        XCTAssertEqual(try get("/v1/checkpoints?tree_size=3", expect: 400)["error"]?["param"], "tree_size")
+        XCTAssertEqual(try get("/v1/checkpoints", expect: 400)["error"]?["code"], "parameter_missing")
+        XCTAssertEqual(try get("/v1/checkpoints/latest")["tree_size"], 2, "a checkpoint on request is not the latest")
+    }
+
+    func testWithoutAKeyCheckpointsAndProofsAnswer503AndTheTreeStillGrows() throws {
+        server.stop()
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
+        client = TestClient(baseURL: server.baseURL)
+        XCTAssertEqual(try client.get("/v1/checkpoints/public_key").status, 503)
+        XCTAssertEqual(try get("/v1/checkpoints/latest", expect: 503)["error"]?["code"], "checkpoints_unavailable")
+        try createVerification(acme.writeKey)
+        XCTAssertEqual(try AuditLogKeeper(pool: database.pool(size: 1), signer: nil).appendOnce(), 1)
+        XCTAssertNil(try AuditLogKeeper(pool: database.pool(size: 1), signer: nil).checkpointIfGrown())
+    }
+
+    // MARK: Proofs
+
+    func proofDocument(_ eventID: String, treeSize: UInt64? = nil, key: String? = nil) throws -> ProofDocument {
+        let json = try get("/v1/events/\(eventID)/proof" + (treeSize.map { "?tree_size=\($0)" } ?? ""), key: key)
+        return try ProofDocument(json: json)
+    }
+
+    func testEveryEventHasAProofThatVerifiesOfflineInEveryTreeThatHoldsIt() throws {
+        for number in 0..<4 { try createVerification(number == 2 ? globex.writeKey : acme.writeKey) }
+        try keeper.appendOnce()
+        let key = signer.verifierKey
+        let acmeEvents = try get("/v1/events")["data"]?.arrayValue ?? []
+        XCTAssertEqual(acmeEvents.count, 3)
+        let leaves = try database.ownerConnection().query("SELECT count(*) FROM ledger.merkle_leaves").int(0, 0)
+        XCTAssertEqual(leaves, 4)
+        for event in acmeEvents {
+            let id = try XCTUnwrap(event["id"]?.stringValue)
+            let latest = try proofDocument(id)
+            XCTAssertEqual(latest.event?.position, event["position"]?.intValue)
+            XCTAssertEqual(latest.event?.chainHash.hexString, event["hash"]?.stringValue)
+            XCTAssertNoThrow(try latest.verify(key: key, crypto: crypto), id)
+            for size in (latest.leafIndex + 1)...4 {
+                let proof = try proofDocument(id, treeSize: size)
+                XCTAssertEqual(proof.treeSize, size)
+                XCTAssertNoThrow(try proof.verify(key: key, crypto: crypto), "\(id) in \(size)")
+            }
+            XCTAssertEqual(try get("/v1/events/\(id)/proof?tree_size=\(latest.leafIndex)", expect: 400)["error"]?["param"], "tree_size")
+            XCTAssertEqual(try get("/v1/events/\(id)/proof?tree_size=5", expect: 400)["error"]?["param"], "tree_size")
+            // Another organization, and acme's live mode, do not see the event at all.
+            XCTAssertEqual(try get("/v1/events/\(id)/proof", key: globex.readKey, expect: 404)["error"]?["code"], "resource_missing")
+            XCTAssertEqual(try get("/v1/events/\(id)/proof", key: acme.liveAdminKey, expect: 404)["error"]?["code"], "resource_missing")
+        }
+        _ = try get("/v1/events/not-a-uuid/proof", expect: 404)
+        _ = try get("/v1/events/\(UUID().uuidString.lowercased())/proof", expect: 404)
+    }
+
+    func testAnEventNotYetInTheTreeIs409() throws {
+        try createVerification(acme.writeKey)
+        let id = try XCTUnwrap(try get("/v1/events")["data"]?.arrayValue?.first?["id"]?.stringValue)
+        XCTAssertEqual(try get("/v1/events/\(id)/proof", expect: 409)["error"]?["code"], "event_not_in_tree_yet")
+    }
+
+    func testConsistencyProofsBetweenEveryPairOfSizesVerifyAgainstBothCheckpoints() throws {
+        for _ in 0..<10 { try createVerification(acme.writeKey) }
+        try keeper.appendOnce()
+        let verifier = MerkleVerifier(hasher: crypto.merkleHasher)
+        for from in 1...10 {
+            for to in from...10 {
+                let proof = try get("/v1/checkpoints/consistency?from=\(from)&to=\(to)")
+                let first = try Checkpoint.open(try XCTUnwrap(proof["from_checkpoint"]?.stringValue), key: signer.verifierKey, crypto: crypto)
+                let second = try Checkpoint.open(try XCTUnwrap(proof["to_checkpoint"]?.stringValue), key: signer.verifierKey, crypto: crypto)
+                let path = (proof["consistency_path"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) }
+                XCTAssertNoThrow(try verifier.verifyConsistency(firstSize: first.treeSize, secondSize: second.treeSize, firstRoot: first.rootHash,
+                                                                secondRoot: second.rootHash, path: path), "\(from) → \(to)")
+            }
+        }
+        XCTAssertEqual(try get("/v1/checkpoints/consistency?from=3&to=2", expect: 400)["error"]?["param"], "from")
+        XCTAssertEqual(try get("/v1/checkpoints/consistency?from=3&to=11", expect: 400)["error"]?["param"], "to")
+        XCTAssertEqual(try get("/v1/checkpoints/consistency?from=0&to=2", expect: 400)["error"]?["param"], "from")
+    }
+}
