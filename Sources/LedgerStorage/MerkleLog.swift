@@ -68,10 +68,11 @@ public enum MerkleLog {
                 leafHashes.append(hasher.leafHash(leaf))
                 last = FeedCursor(transactionID: transaction, position: position)
             }
-            let frontier = try StoredMerkleTree(tx).hashes(of: Set(MerkleSubtree.frontier(ofTreeSize: leafCount)))
-            guard let completed = hasher.subtreesCompleted(appending: leafHashes, toTreeSize: leafCount, frontier: frontier) else {
+            let edge = try StoredMerkleTree(tx).hashes(of: Set(MerkleSubtree.frontier(ofTreeSize: leafCount)))
+            guard var frontier = MerkleFrontier(hasher: hasher, treeSize: leafCount, hashes: edge) else {
                 throw StorageError.unreadableRow(table: "merkle_subtrees", key: "frontier of \(leafCount)")
             }
+            let completed = leafHashes.flatMap { frontier.append(leafHash: $0) }
             try tx.pipeline([
                 ("INSERT INTO ledger.merkle_leaves (leaf_index, position) SELECT $1::bigint + i - 1, p FROM unnest($2::bigint[]) WITH ORDINALITY AS u(p, i)",
                  [leafCount, PostgresArray(positions.map { String($0) })]),
@@ -133,5 +134,110 @@ public enum MerkleLog {
     /// The leaf of the event at `position`, if the tree has it yet.
     public static func leafIndex(_ connection: PostgresConnection, position: Int64) throws -> UInt64? {
         try connection.query("SELECT leaf_index FROM ledger.merkle_leaves WHERE position = $1", [position]).uint64(0, 0)
+    }
+}
+
+/// The first place where the Merkle tree stops vouching for the log as it is now.
+public struct TreeBreak: Sendable, Equatable, CustomStringConvertible {
+    public enum Reason: String, Sendable, Equatable {
+        /// A leaf stands for a position the log no longer has.
+        case eventMissing = "leaf_event_missing"
+        /// The event at a leaf's position no longer makes that leaf: it was rewritten (even with its chain).
+        case leafMismatch = "leaf_mismatch"
+        /// The root of a signed checkpoint's size, rebuilt from the events, is not the root it signed.
+        case checkpointRootMismatch = "checkpoint_root_mismatch"
+        /// A stored subtree hash, which proofs are made of, is not the hash of the leaves below it.
+        case storedTreeMismatch = "stored_tree_mismatch"
+        /// A stored checkpoint's note is not signed by the log's key, or is for another tree than its row.
+        case checkpointNotSigned = "checkpoint_not_signed"
+    }
+
+    public var reason: Reason
+    public var leafIndex: UInt64?
+    public var position: Int64?
+    public var treeSize: UInt64?
+
+    public var description: String {
+        switch reason {
+        case .eventMissing: return "leaf \(leafIndex ?? 0): the event at position \(position ?? 0) is missing from the log"
+        case .leafMismatch: return "leaf \(leafIndex ?? 0): the event at position \(position ?? 0) no longer makes this leaf (it was rewritten)"
+        case .checkpointRootMismatch: return "checkpoint of tree size \(treeSize ?? 0): the events make another root than the one signed"
+        case .storedTreeMismatch: return "the stored subtree from leaf \(leafIndex ?? 0) on is not the hash of the leaves below it"
+        case .checkpointNotSigned: return "checkpoint of tree size \(treeSize ?? 0): its note does not verify with the log's key, or is of another tree"
+        }
+    }
+}
+
+public struct TreeReport: Sendable, Equatable {
+    public var leavesChecked: UInt64
+    public var checkpointsChecked: Int
+    public var firstBreak: TreeBreak?
+}
+
+extension MerkleLog {
+    /// Rebuilds the tree from the events themselves, in leaf order, in constant memory: each leaf against its
+    /// event, the root at every checkpoint's size against the signed one, and the stored subtrees against the
+    /// rebuilt subtrees. With `openNote` (which verifies a note's signature and returns its tree size and root, or
+    /// nil), each checkpoint's note must be signed and name the rebuilt tree. `progress` hears of each batch.
+    public static func verifyTree(_ connection: PostgresConnection, hasher: MerkleHasher, batchSize: Int = 5_000,
+                                  openNote: ((String) -> (UInt64, [UInt8])?)? = nil,
+                                  progress: (TreeReport) -> Void = { _ in }) throws -> TreeReport {
+        let batchSize = max(1, batchSize)
+        var report = TreeReport(leavesChecked: 0, checkpointsChecked: 0, firstBreak: nil)
+        var frontier = MerkleFrontier(hasher: hasher)
+        let leafCount = try StoredMerkleTree(connection).leafCount()
+        while frontier.treeSize < leafCount {
+            let rows = try connection.query("""
+                SELECT l.leaf_index, l.position, e.hash, s.hash FROM ledger.merkle_leaves l
+                LEFT JOIN ledger.events e ON e.position = l.position
+                LEFT JOIN ledger.merkle_subtrees s ON s.level = 0 AND s.index = l.leaf_index
+                WHERE l.leaf_index >= $1 AND l.leaf_index < $2 ORDER BY l.leaf_index LIMIT $3
+                """, [frontier.treeSize, leafCount, batchSize])
+            guard rows.count > 0 else { break }
+            let checkpoints = try connection.query("""
+                SELECT tree_size, root_hash, note FROM ledger.checkpoints WHERE tree_size > $1 AND tree_size <= $2 ORDER BY tree_size
+                """, [frontier.treeSize, frontier.treeSize + UInt64(rows.count)])
+            var nextCheckpoint = 0
+            var rebuilt: [(MerkleSubtree, [UInt8])] = []
+            for row in 0..<rows.count {
+                guard let index = rows.uint64(row, 0), let position = rows.int64(row, 1), index == frontier.treeSize else {
+                    throw StorageError.unreadableRow(table: "merkle_leaves", key: rows.string(row, 0) ?? "?")
+                }
+                guard let hash = rows.bytes(row, 2) else {
+                    report.firstBreak = TreeBreak(reason: .eventMissing, leafIndex: index, position: position)
+                    return report
+                }
+                let leafHash = hasher.leafHash(LedgerLeaf.bytes(position: position, chainHash: hash) ?? [])
+                guard rows.bytes(row, 3) == leafHash else {
+                    report.firstBreak = TreeBreak(reason: .leafMismatch, leafIndex: index, position: position)
+                    return report
+                }
+                rebuilt += frontier.append(leafHash: leafHash).dropFirst()
+                report.leavesChecked += 1
+                while nextCheckpoint < checkpoints.count, checkpoints.uint64(nextCheckpoint, 0) == frontier.treeSize {
+                    guard checkpoints.bytes(nextCheckpoint, 1) == frontier.rootHash else {
+                        report.firstBreak = TreeBreak(reason: .checkpointRootMismatch, treeSize: frontier.treeSize)
+                        return report
+                    }
+                    if let openNote {
+                        guard let note = checkpoints.string(nextCheckpoint, 2), let opened = openNote(note),
+                              opened.0 == frontier.treeSize, opened.1 == frontier.rootHash else {
+                            report.firstBreak = TreeBreak(reason: .checkpointNotSigned, treeSize: frontier.treeSize)
+                            return report
+                        }
+                    }
+                    report.checkpointsChecked += 1
+                    nextCheckpoint += 1
+                }
+            }
+            let stored = try StoredMerkleTree(connection).hashes(of: Set(rebuilt.map(\.0)))
+            if let wrong = rebuilt.first(where: { stored[$0.0] != $0.1 }) {
+                report.firstBreak = TreeBreak(reason: .storedTreeMismatch, leafIndex: wrong.0.index << UInt64(wrong.0.level),
+                                              treeSize: frontier.treeSize)
+                return report
+            }
+            progress(report)
+        }
+        return report
     }
 }

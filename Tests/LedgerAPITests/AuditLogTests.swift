@@ -205,4 +205,69 @@ final class AuditLogTests: XCTestCase {
         XCTAssertEqual(try get("/v1/checkpoints/consistency?from=3&to=11", expect: 400)["error"]?["param"], "to")
         XCTAssertEqual(try get("/v1/checkpoints/consistency?from=0&to=2", expect: 400)["error"]?["param"], "from")
     }
+
+    // MARK: Tampering
+
+    /// A saved checkpoint and proof outlive an operator who rewrites an event together with its stream's chain:
+    /// the chain checks out, the saved proof does not, and no consistency proof leads from the saved checkpoint
+    /// to a tree rebuilt over the rewritten log.
+    func testASavedProofAndCheckpointExposeAnEventRewrittenWithItsChain() throws {
+        let id = try createVerification(acme.writeKey)
+        for _ in 0..<3 { try createVerification(acme.writeKey) }
+        try keeper.appendOnce()
+        let saved = try XCTUnwrap(try keeper.checkpointIfGrown())
+        let eventID = try XCTUnwrap(try get("/v1/verifications/\(id)/events")["data"]?.arrayValue?.first?["id"]?.stringValue)
+        let savedProof = try proofDocument(eventID)
+        XCTAssertNoThrow(try savedProof.verify(key: signer.verifierKey, crypto: crypto))
+        XCTAssertEqual(try get("/v1/verifications/\(id)/chain")["intact"], true)
+
+        let owner = try database.ownerConnection()
+        try owner.execute("""
+            ALTER TABLE ledger.events DISABLE TRIGGER events_refuse_update_delete;
+            UPDATE ledger.events SET data = jsonb_set(data, '{entity_id}', '"cus_forged"') WHERE event_id = '\(eventID)';
+            UPDATE ledger.events SET hash = sha256(previous_hash || ledger.event_canonical_bytes(event_id, organization_id, stream_id, version, type,
+                schema_version, data, metadata, occurred_at)) WHERE event_id = '\(eventID)';
+            UPDATE ledger.streams s SET head_hash = e.hash FROM ledger.events e WHERE e.event_id = '\(eventID)' AND s.stream_id = e.stream_id;
+            """)
+        let chain = try get("/v1/verifications/\(id)/chain")
+        XCTAssertEqual(chain["intact"], true, "the stream's own chain was rewritten to match")
+        XCTAssertEqual(chain["first_break"], .null)
+
+        // The auditor recomputes the leaf from the event as the log now holds it.
+        let now = try XCTUnwrap(try get("/v1/events?verification_id=\(id)")["data"]?.arrayValue?.first?["hash"]?.stringValue)
+        var recomputed = savedProof
+        recomputed.event = .init(position: savedProof.event?.position ?? 0, chainHash: try XCTUnwrap([UInt8](hexString: now)))
+        XCTAssertThrowsError(try recomputed.verify(key: signer.verifierKey, crypto: crypto)) {
+            XCTAssertEqual(($0 as? ProofVerificationFailure)?.part, "leaf_hash")
+        }
+        XCTAssertThrowsError(try proofDocument(eventID).verify(key: signer.verifierKey, crypto: crypto), "a fresh proof says the same")
+
+        // The operator rebuilds the tree over the rewritten log and signs it: nothing links it to the saved checkpoint.
+        try owner.execute("TRUNCATE ledger.merkle_leaves, ledger.merkle_subtrees, ledger.checkpoints; UPDATE ledger.merkle_log SET leaf_count = 0, feed_transaction = '0', feed_position = 0")
+        try createVerification(acme.writeKey)
+        try keeper.appendOnce()
+        let rebuilt = try XCTUnwrap(try keeper.checkpointIfGrown())
+        let consistency = try get("/v1/checkpoints/consistency?from=\(saved.treeSize)&to=\(rebuilt.treeSize)")
+        let path = (consistency["consistency_path"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) }
+        let savedHead = try Checkpoint.open(saved.note, key: signer.verifierKey, crypto: crypto)
+        let newHead = try Checkpoint.open(rebuilt.note, key: signer.verifierKey, crypto: crypto)
+        XCTAssertNotEqual(consistency["from_checkpoint"]?.stringValue, saved.note, "the rebuilt tree of the saved size has another root")
+        XCTAssertThrowsError(try MerkleVerifier(hasher: crypto.merkleHasher).verifyConsistency(
+            firstSize: savedHead.treeSize, secondSize: newHead.treeSize, firstRoot: savedHead.rootHash, secondRoot: newHead.rootHash, path: path))
+    }
+
+    func testTheChainEndpointNamesTheFirstBrokenLink() throws {
+        let id = try createVerification(acme.writeKey)
+        XCTAssertEqual(try client.post("/v1/verifications/\(id)/metadata", json: ["metadata": ["k": "v"]], headers: .bearer(acme.writeKey)).status, 200)
+        XCTAssertEqual(try get("/v1/verifications/\(id)/chain")["events_checked"], 2)
+        try database.ownerConnection().execute("""
+            ALTER TABLE ledger.events DISABLE TRIGGER events_refuse_update_delete;
+            UPDATE ledger.events SET data = '{"changes": {"k": "forged"}}' WHERE stream_id = '\(id)' AND version = 2;
+            """)
+        let chain = try get("/v1/verifications/\(id)/chain")
+        XCTAssertEqual(chain["intact"], false)
+        XCTAssertEqual(chain["first_break"]?["version"], 2)
+        XCTAssertEqual(chain["first_break"]?["reason"], "content_altered")
+        _ = try get("/v1/verifications/\(id)/chain", key: globex.readKey, expect: 404)
+    }
 }

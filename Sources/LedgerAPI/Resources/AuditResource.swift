@@ -280,16 +280,3 @@ enum AuditResource {
 
     private static func base64(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }
-
-extension ChainBreak.Reason {
-    static let names = ["content_altered", "previous_hash_mismatch", "version_gap", "head_mismatch"]
-
-    var name: String {
-        switch self {
-        case .contentAltered: return "content_altered"
-        case .previousHashMismatch: return "previous_hash_mismatch"
-        case .versionGap: return "version_gap"
-        case .headMismatch: return "head_mismatch"
-        }
-    }
-}

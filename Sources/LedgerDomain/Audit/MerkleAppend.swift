@@ -13,31 +13,49 @@ extension MerkleSubtree {
     }
 }
 
-extension MerkleHasher {
-    /// Every perfect subtree that appending `leafHashes` to a tree of `treeSize` leaves completes, with its hash:
-    /// the new leaves themselves (level 0) and each node they finish. `frontier` holds the hashes of
-    /// `MerkleSubtree.frontier(ofTreeSize: treeSize)`; nil when one is missing.
-    public func subtreesCompleted(appending leafHashes: [[UInt8]], toTreeSize treeSize: UInt64,
-                                  frontier: [MerkleSubtree: [UInt8]]) -> [(MerkleSubtree, [UInt8])]? {
-        var edge: [(MerkleSubtree, [UInt8])] = []
+/// A tree kept as its right edge only (O(log n) hashes): enough to append leaves and to compute the root,
+/// so a whole log can be rebuilt from its events in constant memory.
+public struct MerkleFrontier: Sendable {
+    public let hasher: MerkleHasher
+    public private(set) var treeSize: UInt64
+    private var edge: [(MerkleSubtree, [UInt8])]
+
+    public init(hasher: MerkleHasher) {
+        self.hasher = hasher
+        treeSize = 0
+        edge = []
+    }
+
+    /// The tree of `treeSize` leaves whose edge has these hashes; nil when one is missing.
+    public init?(hasher: MerkleHasher, treeSize: UInt64, hashes: [MerkleSubtree: [UInt8]]) {
+        self.init(hasher: hasher)
         for subtree in MerkleSubtree.frontier(ofTreeSize: treeSize) {
-            guard let hash = frontier[subtree] else { return nil }
+            guard let hash = hashes[subtree] else { return nil }
             edge.append((subtree, hash))
         }
-        var completed: [(MerkleSubtree, [UInt8])] = []
-        var size = treeSize
-        for leafHash in leafHashes {
-            var top = (MerkleSubtree(level: 0, index: size), leafHash)
+        self.treeSize = treeSize
+    }
+
+    /// Appends one leaf; returns every perfect subtree it completes with its hash, the leaf itself first.
+    @discardableResult
+    public mutating func append(leafHash: [UInt8]) -> [(MerkleSubtree, [UInt8])] {
+        var top = (MerkleSubtree(level: 0, index: treeSize), leafHash)
+        var completed = [top]
+        // Two neighbours of one level make their parent, as long as the left one is the last on the edge.
+        while let last = edge.last, last.0.level == top.0.level {
+            edge.removeLast()
+            top = (MerkleSubtree(level: top.0.level + 1, index: last.0.index >> 1), hasher.nodeHash(last.1, top.1))
             completed.append(top)
-            // Two neighbours of one level make their parent, as long as the left one is the last on the edge.
-            while let last = edge.last, last.0.level == top.0.level {
-                edge.removeLast()
-                top = (MerkleSubtree(level: top.0.level + 1, index: last.0.index >> 1), nodeHash(last.1, top.1))
-                completed.append(top)
-            }
-            edge.append(top)
-            size += 1
         }
+        edge.append(top)
+        treeSize += 1
         return completed
+    }
+
+    /// MTH of the whole tree: the edge's subtrees combined from the right, as RFC 9162 splits the leaves.
+    public var rootHash: [UInt8] {
+        guard var root = edge.last?.1 else { return hasher.emptyTreeHash }
+        for (_, hash) in edge.dropLast().reversed() { root = hasher.nodeHash(hash, root) }
+        return root
     }
 }
