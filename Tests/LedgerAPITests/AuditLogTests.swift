@@ -270,4 +270,88 @@ final class AuditLogTests: XCTestCase {
         XCTAssertEqual(chain["first_break"]?["reason"], "content_altered")
         _ = try get("/v1/verifications/\(id)/chain", key: globex.readKey, expect: 404)
     }
+
+    // MARK: Independent checks
+
+    /// RFC 9162 §2.1.3.2 and the C2SP formats written again in Python (hashlib, and `cryptography` for
+    /// Ed25519): the signature, the leaf from the event, and the inclusion path against the signed root.
+    static let pythonProofVerifier = """
+        import base64, hashlib, json, struct, sys
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        proof, vkey = json.load(open(sys.argv[1])), sys.argv[2]
+        name, key_id, key64 = vkey.split("+", 2)
+        key = base64.b64decode(key64)[1:]
+        text, signatures = proof["checkpoint"].rsplit("\\n\\n", 1)
+        text += "\\n"
+        line = [l for l in signatures.splitlines() if l.split(" ")[1] == name][0]
+        blob = base64.b64decode(line.split(" ")[2])
+        assert blob[:4].hex() == key_id
+        Ed25519PublicKey.from_public_bytes(key).verify(blob[4:], text.encode())
+        origin, size, root64 = text.splitlines()[:3]
+        assert origin == name and int(size) == proof["tree_size"]
+        root = base64.b64decode(root64)
+        leaf = hashlib.sha256(b"\\x00" + struct.pack(">Q", proof["event_position"]) + bytes.fromhex(proof["event_hash"])).digest()
+        assert base64.b64encode(leaf).decode() == proof["leaf_hash"]
+        fn, sn, r = proof["leaf_index"], proof["tree_size"] - 1, leaf
+        for p in (base64.b64decode(h) for h in proof["inclusion_path"]):
+            assert sn != 0
+            if fn & 1 or fn == sn:
+                r = hashlib.sha256(b"\\x01" + p + r).digest()
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                r = hashlib.sha256(b"\\x01" + r + p).digest()
+            fn >>= 1
+            sn >>= 1
+        print("valid" if sn == 0 and r == root else "invalid")
+        """
+
+    func testPythonVerifiesServedCheckpointsAndInclusionProofsOnItsOwn() throws {
+        for _ in 0..<6 { try createVerification(acme.writeKey) }
+        try keeper.appendOnce()
+        try keeper.checkpointIfGrown()
+        for event in try get("/v1/events")["data"]?.arrayValue ?? [] {
+            let id = try XCTUnwrap(event["id"]?.stringValue)
+            for size in [nil, UInt64(6)] {
+                let proof = try get("/v1/events/\(id)/proof" + (size.map { "?tree_size=\($0)" } ?? ""))
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("proof-\(UUID().uuidString).json")
+                try Data(proof.encoded()).write(to: file)
+                defer { try? FileManager.default.removeItem(at: file) }
+                let checked = try ChildProcess.run("python3", ["-c", Self.pythonProofVerifier, file.path, signer.verifierKey.text])
+                XCTAssertEqual(checked.output, "valid\n", "\(id): \(checked.output)")
+            }
+        }
+        // The same script refuses a proof whose event was changed.
+        let id = try XCTUnwrap(try get("/v1/events")["data"]?.arrayValue?.first?["id"]?.stringValue)
+        guard case var .object(members) = try get("/v1/events/\(id)/proof") else { return XCTFail("not an object") }
+        members = members.map { $0.0 == "event_position" ? ($0.0, .int(($0.1.intValue ?? 0) + 1)) : $0 }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("proof-\(UUID().uuidString).json")
+        try Data(JSONValue.object(members).encoded()).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        XCTAssertNotEqual(try ChildProcess.run("python3", ["-c", Self.pythonProofVerifier, file.path, signer.verifierKey.text]).output, "valid\n")
+    }
+
+    /// The stored tree of 33 leaves, appended in batches of 4, gives the proofs the in-memory reference does:
+    /// inclusion for the first, middle and last leaf of every size, consistency for every pair of sizes.
+    func testTheStoredTreeGivesTheReferenceProofsForEverySizeUpTo33() throws {
+        let owner = try database.ownerConnection()
+        _ = try EventStore.append(owner, organizationID: acme.id, streamID: "ver_long", expectedVersion: .noStream,
+                                  events: (0..<33).map { NewEvent(id: UUID(), type: "MetadataUpdated", schemaVersion: 2,
+                                                                  data: ["changes": ["n": .string("\($0)")]], occurredAt: Date()) },
+                                  metadata: EventMetadata(actorID: "test", actorType: .system))
+        while try MerkleLog.appendPending(database.pool(size: 1), hasher: crypto.merkleHasher, batchSize: 4) > 0 {}
+        let stored = MerkleTree(hasher: crypto.merkleHasher, store: StoredMerkleTree(owner))
+        let reference = MerkleTree(hasher: crypto.merkleHasher, store: try expectedTree())
+        for size in UInt64(1)...33 {
+            XCTAssertEqual(try stored.rootHash(treeSize: size), try reference.rootHash(treeSize: size))
+            for leaf in Set([0, size / 2, size - 1]) {
+                XCTAssertEqual(try stored.inclusionProof(leafIndex: leaf, treeSize: size), try reference.inclusionProof(leafIndex: leaf, treeSize: size))
+            }
+            for second in size...33 {
+                XCTAssertEqual(try stored.consistencyProof(from: size, to: second), try reference.consistencyProof(from: size, to: second))
+            }
+        }
+        XCTAssertThrowsError(try stored.rootHash(treeSize: 34))
+    }
 }
