@@ -354,4 +354,42 @@ final class AuditLogTests: XCTestCase {
         }
         XCTAssertThrowsError(try stored.rootHash(treeSize: 34))
     }
+
+    // MARK: Webhooks
+
+    func testEachNewCheckpointIsAWebhookToTheEndpointsThatNameIt() throws {
+        server.stop()
+        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true,
+                                                                          checkpointSigner: signer))
+        client = TestClient(baseURL: server.baseURL)
+        func endpoint(_ key: String, _ events: [JSONValue]) throws -> String {
+            let created = try client.post("/v1/webhook_endpoints", json: ["url": "https://127.0.0.1:9/hooks", "events": .array(events)], headers: .bearer(key))
+            XCTAssertEqual(created.status, 201, created.text)
+            return created.json?["id"]?.stringValue ?? ""
+        }
+        let named = try endpoint(acme.adminKey, ["LEDGER_CHECKPOINT"])
+        _ = try endpoint(globex.adminKey, ["*"])
+        try createVerification(acme.writeKey)
+        try keeper.appendOnce()
+        let first = try XCTUnwrap(try keeper.checkpointIfGrown())
+        try createVerification(globex.writeKey)
+        try keeper.appendOnce()
+        let second = try XCTUnwrap(try keeper.checkpointIfGrown())
+
+        let deliveries = try get("/v1/webhook_deliveries?event_type=LEDGER_CHECKPOINT", key: acme.adminKey)["data"]?.arrayValue ?? []
+        XCTAssertEqual(deliveries.count, 2)
+        XCTAssertEqual(deliveries.map { $0["endpoint_id"]?.stringValue }, [named, named])
+        XCTAssertEqual(deliveries.map { $0["sequence"] }, [2, 1], "newest first, numbered per endpoint")
+        XCTAssertEqual(deliveries.first?["previous_message_id"], deliveries.last?["id"])
+        let payloads = try database.ownerConnection().query(
+            "SELECT payload::text FROM ledger.outbox WHERE event_type = 'LEDGER_CHECKPOINT' ORDER BY sequence")
+        XCTAssertEqual(payloads.count, 2, "the * endpoint is not sent checkpoints, only one that names them")
+        let payload = try JSONValue.parse(Array((payloads.string(0, 0) ?? "").utf8))
+        XCTAssertEqual(payload["type"], "LEDGER_CHECKPOINT")
+        XCTAssertEqual(payload["data"]?["tree_size"], .int(Int64(first.treeSize)))
+        XCTAssertEqual(payload["data"]?["checkpoint"]?.stringValue, first.note)
+        XCTAssertEqual(try Checkpoint.open(try XCTUnwrap(payload["data"]?["checkpoint"]?.stringValue), key: signer.verifierKey, crypto: crypto).treeSize, 1)
+        XCTAssertEqual(second.treeSize, 2)
+        XCTAssertEqual(try get("/v1/webhook_deliveries?event_type=LEDGER_CHECKPOINT", key: globex.adminKey)["data"]?.arrayValue?.count, 0)
+    }
 }
