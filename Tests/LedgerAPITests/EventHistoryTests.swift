@@ -150,4 +150,41 @@ final class EventHistoryTests: XCTestCase {
         XCTAssertLessThan(positions.first ?? 0, positions.last ?? 0,
                           "the late event holds the earlier position: a cursor by position alone, handed out at the later one, skips it")
     }
+
+    func testTheEntityExportStreamsEveryEventInOrderThenTheCountAndTheChainHeads() throws {
+        let first = try create(acme.writeKey, entity: "cus_export", at: 0)
+        let second = try create(acme.writeKey, entity: "cus_export", at: 1)
+        _ = try create(acme.writeKey, entity: "cus_other", at: 2)
+        // More events than one page of the export reads.
+        let owner = try database.ownerConnection()
+        _ = try EventStore.append(owner, organizationID: acme.id, streamID: first, expectedVersion: .exact(1),
+                                  events: (0..<2_500).map { NewEvent(id: UUID(), type: "MetadataUpdated", schemaVersion: 2,
+                                                                     data: ["changes": ["n": .string("\($0)")]], occurredAt: start.addingTimeInterval(3)) },
+                                  metadata: EventMetadata(actorID: "import", actorType: .system))
+        _ = try appendSystemEvent(to: second, version: 1, at: 4)
+
+        let response = try client.get("/v1/entities/cus_export/export", headers: .bearer(acme.readKey))
+        XCTAssertEqual(response.status, 200, response.text)
+        XCTAssertEqual(response.header("Content-Type"), "application/x-ndjson")
+        XCTAssertEqual(response.header("Content-Disposition"), "attachment; filename=\"cus_export-events.ndjson\"")
+        XCTAssertEqual(response.header("Transfer-Encoding")?.lowercased(), "chunked")
+        let lines = try response.text.split(separator: "\n").map { try JSONValue.parse(Array($0.utf8)) }
+        XCTAssertEqual(lines.count, 2 + 2_500 + 1 + 1)
+        let events = lines.dropLast()
+        XCTAssertEqual(Set(events.compactMap { $0["verification_id"]?.stringValue }), [first, second])
+        XCTAssertEqual(Set(events.compactMap { $0["id"]?.stringValue }).count, events.count, "each event once")
+        XCTAssertEqual(events.last?["verification_id"]?.stringValue, second)
+
+        let summary = try XCTUnwrap(lines.last)
+        XCTAssertEqual(summary["object"], "export_summary")
+        XCTAssertEqual(summary["event_count"], .int(Int64(events.count)))
+        let heads = try owner.query("SELECT stream_id, version, encode(head_hash, 'hex') FROM ledger.streams WHERE stream_id IN ($1, $2) ORDER BY version DESC",
+                                    [first, second])
+        XCTAssertEqual(summary["chain_heads"], .array((0..<heads.count).map { row in
+            ["verification_id": .string(heads.string(row, 0) ?? ""), "version": .int(heads.int64(row, 1) ?? 0), "hash": .string(heads.string(row, 2) ?? "")]
+        }), "each verification's last version and hash, as its stream's head records them")
+
+        XCTAssertEqual(try client.get("/v1/entities/cus_export/export", headers: .bearer(globex.readKey)).status, 404)
+        XCTAssertEqual(try client.get("/v1/entities/cus_nobody/export", headers: .bearer(acme.readKey)).status, 404)
+    }
 }

@@ -83,6 +83,27 @@ enum AuditResource {
                      return try page(context, filter: EventFilter(entityID: entity), url: "/v1/entities/\(entity)/events")
                  }),
 
+            .api("GET", "/v1/entities/{entity_id}/export", id: "exportEntityEvents",
+                 summary: "Every event of one entity as NDJSON, streamed as it is read, for download",
+                 description: "One AuditEvent per line in the order of the log, then one line {\"object\": \"export_summary\", "
+                    + "\"entity_id\", \"event_count\", \"chain_heads\": [{\"verification_id\", \"version\", \"hash\"}]}. Chunked; the "
+                    + "server holds a few pages whatever the history's length. A body without the summary line was cut short.",
+                 scope: .read,
+                 parameters: [.path("entity_id", .text(minLength: 1, maxLength: 200), description: "The entity")],
+                 responses: [Response(200, "NDJSON: the events, then the summary", .string(.init()), contentType: "application/x-ndjson",
+                                      headers: [Response.Header("Content-Disposition", .text(maxLength: 300), "attachment, with a file name")])],
+                 .read { context in
+                     let caller = try context.authenticated
+                     let entity = try ownedEntity(context)
+                     let pool = context.pool
+                     let fileName = String(entity.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" ? Character($0) : "_" })
+                     return HTTPResponse(status: 200, headers: [("Content-Type", "application/x-ndjson"),
+                                                                ("Content-Disposition", "attachment; filename=\"\(fileName)-events.ndjson\"")],
+                                         stream: HTTPBodyStream { write in
+                         try export(pool: pool, organizationID: caller.organizationID, livemode: caller.livemode, entity: entity, write: write)
+                     })
+                 }),
+
             .api("GET", "/v1/verifications/{id}/chain", id: "verifyVerificationChain",
                  summary: "The verification's hash chain, checked now: the first broken link, if any", scope: .read,
                  parameters: [APIParameters.id("id", "A verification's id (ver_…)")],
@@ -214,6 +235,39 @@ enum AuditResource {
         let path = try MerkleTree(hasher: signer.hasher, store: store).inclusionProof(leafIndex: leafIndex, treeSize: size)
         return ProofDocument(leafIndex: leafIndex, treeSize: size, leafHash: leafHash, inclusionPath: path, checkpoint: checkpoint.note,
                              event: .init(position: position, chainHash: hash))
+    }
+
+    static let exportPageSize = 1_000
+
+    /// The entity's events a page at a time, each page written as one piece: the server holds at most a page
+    /// and its send buffer, and no connection is held while the client reads.
+    static func export(pool: ScopedPool, organizationID: UUID, livemode: Bool, entity: String, write: ([UInt8]) throws -> Void) throws {
+        var cursor = FeedCursor.start
+        var count: Int64 = 0
+        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
+        var order: [String] = []
+        while true {
+            let events = try pool.withConnection {
+                try EventStore.readHistory($0, organizationID: organizationID, livemode: livemode, filter: EventFilter(entityID: entity),
+                                           after: cursor, limit: exportPageSize)
+            }
+            var chunk: [UInt8] = []
+            for event in events {
+                chunk += eventJSON(event).encoded()
+                chunk.append(UInt8(ascii: "\n"))
+                if heads[event.streamID] == nil { order.append(event.streamID) }
+                heads[event.streamID] = (event.version, event.hash)
+                count += 1
+            }
+            try write(chunk)
+            guard events.count == exportPageSize, let last = events.last else { break }
+            cursor = last.feedCursor
+        }
+        let summary: JSONValue = ["object": "export_summary", "entity_id": .string(entity), "event_count": .int(count),
+                                  "chain_heads": .array(order.compactMap { id in
+                                      heads[id].map { ["verification_id": .string(id), "version": .int($0.version), "hash": .string($0.hash.hexString)] }
+                                  })]
+        try write(summary.encoded() + [UInt8(ascii: "\n")])
     }
 
     private static func page(_ context: RequestContext, filter: EventFilter, url: String) throws -> HTTPResponse {
