@@ -31,6 +31,8 @@ public struct APIConfiguration: Sendable {
     public var rateLimitClock: @Sendable () -> UInt64
     /// Signs the audit log's checkpoints; without one, checkpoints and proofs answer 503.
     public var checkpointSigner: CheckpointSigner?
+    /// Signs the timeline pages' links (HMAC-SHA256); instances that share it accept each other's links.
+    public var timelineLinkKey: [UInt8]
 
     public init(rateLimitPerSecond: Double = 1000, rateLimitBurst: Int = 2000, authCacheSeconds: Double = 1,
                 logRequests: Bool = true, clock: @escaping @Sendable () -> Date = { Date() },
@@ -38,7 +40,7 @@ public struct APIConfiguration: Sendable {
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
-                checkpointSigner: CheckpointSigner? = nil) {
+                checkpointSigner: CheckpointSigner? = nil, timelineLinkKey: [UInt8]? = nil) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -51,6 +53,7 @@ public struct APIConfiguration: Sendable {
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
         self.checkpointSigner = checkpointSigner
+        self.timelineLinkKey = timelineLinkKey ?? Digest.randomBytes(32) ?? Digest.sha256(UUID().uuidString + "\(DispatchTime.now().uptimeNanoseconds)")
     }
 
     /// `prefix_` and 24 random hex digits.
@@ -126,6 +129,7 @@ public final class LedgerApplication: Sendable {
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
             AuditResource.operations(signer: configuration.checkpointSigner),
+            TimelineResource.operations(key: configuration.timelineLinkKey, clock: configuration.clock),
         ]
         return resources.flatMap { $0 }
     }

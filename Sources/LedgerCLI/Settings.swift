@@ -1,5 +1,6 @@
 import Foundation
 import LedgerAPI
+import LedgerCrypto
 import LedgerHTTP
 import LedgerWebhooks
 
@@ -94,7 +95,8 @@ public struct Settings: Sendable {
                                authCacheSeconds: Double(try integer("LEDGER_AUTH_CACHE_SECONDS", 1, range: 0...3600)),
                                logRequests: logRequests == "1", allowPrivateWebhooks: allowPrivate == "1",
                                stateCacheSize: try integer("LEDGER_STATE_CACHE_SIZE", 10_000, range: 0...10_000_000),
-                               webhookEndpointLimit: try integer("LEDGER_WEBHOOK_ENDPOINT_LIMIT", 16, range: 1...10_000))
+                               webhookEndpointLimit: try integer("LEDGER_WEBHOOK_ENDPOINT_LIMIT", 16, range: 1...10_000),
+                               timelineLinkKey: environment["LEDGER_UI_LINK_KEY"].flatMap { $0.isEmpty ? nil : Digest.sha256($0) })
     }
 
     public var httpConfiguration: HTTPServer.Configuration {
