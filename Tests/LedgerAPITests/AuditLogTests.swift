@@ -392,4 +392,32 @@ final class AuditLogTests: XCTestCase {
         XCTAssertEqual(second.treeSize, 2)
         XCTAssertEqual(try get("/v1/webhook_deliveries?event_type=LEDGER_CHECKPOINT", key: globex.adminKey)["data"]?.arrayValue?.count, 0)
     }
+
+    // MARK: ledger serve
+
+    /// The background step runs inside `ledger serve`: a verification created over HTTP is in a signed checkpoint
+    /// within seconds, and its proof verifies with the key the server publishes.
+    func testServeAppendsAndSignsInTheBackground() throws {
+        let port = try freeLoopbackPort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
+        environment["LEDGER_CHECKPOINT_SECONDS"] = "1"
+        environment["LEDGER_CHECKPOINT_KEY"] = signer.key.text
+        environment["LEDGER_WEBHOOK_DISPATCH"] = "0"
+        let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: ServeCommandTests.projectDirectory.path,
+                                             environment: environment)
+        stopWhenTheTestEnds(serve)
+        let served = TestClient(baseURL: "http://127.0.0.1:\(port)")
+        XCTAssertTrue(eventually(timeout: 60, interval: 0.1) { serve.poll() == nil && (try? served.get("/readyz").status) == 200 }, serve.outputSoFar)
+        let created = try served.post("/v1/verifications", json: ["entity_id": "cus_serve", "checks": ["email"]], headers: .bearer(acme.writeKey))
+        XCTAssertEqual(created.status, 201, created.text)
+        XCTAssertTrue(eventually(timeout: 20, interval: 0.1) {
+            (try? served.get("/v1/checkpoints/latest", headers: .bearer(acme.readKey)).json?["tree_size"]?.intValue) == 1
+        }, serve.outputSoFar)
+        XCTAssertEqual(try served.get("/v1/checkpoints/public_key").json?["key"]?.stringValue, signer.verifierKey.text)
+        let eventID = try XCTUnwrap(try served.get("/v1/events", headers: .bearer(acme.readKey)).json?["data"]?.arrayValue?.first?["id"]?.stringValue)
+        let proof = try ProofDocument(json: try XCTUnwrap(try served.get("/v1/events/\(eventID)/proof", headers: .bearer(acme.readKey)).json))
+        XCTAssertNoThrow(try proof.verify(key: signer.verifierKey, crypto: crypto))
+    }
 }
