@@ -38,12 +38,20 @@ enum BenchCommand {
             Last line: {"rate","p50_ms","p99_ms","max_deliveries_per_s","backlog","reference_requests_per_s",
             "drain_ratio","urlsession_requests_per_s","lost"}.
 
+        ledger bench audit [--events N]
+            Builds a log of 10,000 events (1,000 verifications of 10, every tenth of one large entity), its Merkle
+            tree and a checkpoint, and times 200 requests of each: GET /v1/events with each filter and with a
+            cursor in the middle, an inclusion proof, a consistency proof; then the large entity's export
+            against one SQL query reading the same events in the same order, and the server's RSS around it.
+            Then grows the same log to N (default 1,000,000) and measures again. Last line: every p99 at N and
+            at 10,000, their ratio (target ≤ 2), export_ratio (target ≥ 0.5) and the RSS figures.
+
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
 
     static func run(_ arguments: [String], settings: Settings) throws {
         guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
-        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate"])
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate", "events"])
         switch which {
         case "append":
             try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
@@ -60,8 +68,10 @@ enum BenchCommand {
         case "webhooks":
             try WebhookBenchmark.run(rate: try options.integer("rate", default: 200, range: 1...100_000),
                                      seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
+        case "audit":
+            try AuditBenchmark.run(events: try options.integer("events", default: 1_000_000, range: 10_000...100_000_000), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle or webhooks")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, webhooks or audit")
         }
     }
 
