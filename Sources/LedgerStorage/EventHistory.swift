@@ -28,10 +28,56 @@ extension EventStore {
     /// Schema/007_read_feed.sql): only events of transactions older than every running one are handed out, so
     /// an event that commits late always sorts after a cursor handed out before it committed.
     ///
-    /// An event's mode is its verification's. Only the filters given become conditions, so the planner picks
-    /// the index of each (Schema/034) instead of one generic plan for all.
+    /// An event's mode is its verification's.
     public static func readHistory(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                    after cursor: FeedCursor, limit: Int) throws -> [RecordedEvent] {
+        let select = columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+        let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
+                                             after: cursor, limit: limit)
+        return try decode(try connection.query(sql, parameters))
+    }
+
+    /// One event of a history as its JSON text, rendered by PostgreSQL (so a long export costs no parsing and
+    /// encoding here), with what the export's summary needs.
+    public struct HistoryDocument: Sendable {
+        public var cursor: FeedCursor
+        public var streamID: String
+        public var version: Int64
+        public var hash: [UInt8]
+        public var json: String
+    }
+
+    /// The same events as `readHistory`, each as the JSON of the audit event object: the members of
+    /// `GET /v1/events`' items, equal as JSON (a test compares them).
+    public static func readHistoryDocuments(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
+                                            after cursor: FeedCursor, limit: Int) throws -> [HistoryDocument] {
+        let select = """
+            e.transaction_id::text, e.position, e.stream_id, e.version, e.hash, jsonb_build_object(
+                'id', e.event_id, 'object', 'event', 'type', e.type, 'schema_version', e.schema_version, 'version', e.version,
+                'position', e.position, 'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'data', e.data, 'metadata', e.metadata, 'hash', encode(e.hash, 'hex'), 'verification_id', e.stream_id,
+                'previous_hash', encode(e.previous_hash, 'hex'))::text
+            """
+        let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
+                                             after: cursor, limit: limit)
+        let rows = try connection.query(sql, parameters)
+        var documents: [HistoryDocument] = []
+        documents.reserveCapacity(rows.count)
+        for row in 0..<rows.count {
+            guard let transaction = rows.uint64(row, 0), let position = rows.int64(row, 1), let stream = rows.string(row, 2),
+                  let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), let json = rows.string(row, 5) else {
+                throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
+            }
+            documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transaction, position: position), streamID: stream,
+                                             version: version, hash: hash, json: json))
+        }
+        return documents
+    }
+
+    /// Only the filters given become conditions, so the planner picks the index of each (Schema/034) instead
+    /// of one generic plan for all.
+    private static func historyQuery(select: String, organizationID: UUID, livemode: Bool, filter: EventFilter,
+                                     after cursor: FeedCursor, limit: Int) -> PostgresStatement {
         var conditions: [String] = []
         var parameters: [(any PostgresEncodable)?] = [organizationID, livemode, cursor.transactionID, cursor.position]
         func condition(_ sql: (String) -> String, _ value: (any PostgresEncodable)?) {
@@ -47,8 +93,8 @@ extension EventStore {
         condition({ "e.occurred_at > \($0)::timestamptz" }, filter.occurredAfter)
         condition({ "e.occurred_at < \($0)::timestamptz" }, filter.occurredBefore)
         parameters.append(max(1, limit))
-        let rows = try connection.query("""
-            SELECT \(columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+        return ("""
+            SELECT \(select)
             FROM ledger.events e
             JOIN ledger.verifications v ON v.organization_id = e.organization_id AND v.id = e.stream_id
             WHERE e.organization_id = $1 AND v.livemode = $2
@@ -58,6 +104,5 @@ extension EventStore {
             ORDER BY e.transaction_id, e.position
             LIMIT $\(parameters.count)
             """, parameters)
-        return try decode(rows)
     }
 }

@@ -175,6 +175,17 @@ final class EventHistoryTests: XCTestCase {
         XCTAssertEqual(Set(events.compactMap { $0["id"]?.stringValue }).count, events.count, "each event once")
         XCTAssertEqual(events.last?["verification_id"]?.stringValue, second)
 
+        // Rendered by PostgreSQL for speed, each line is the item GET /v1/events gives, as JSON.
+        func sorted(_ value: JSONValue) -> JSONValue {
+            if let members = value.objectValue { return .object(members.map { ($0.0, sorted($0.1)) }.sorted { $0.0 < $1.0 }) }
+            if let items = value.arrayValue { return .array(items.map(sorted)) }
+            return value
+        }
+        let listed = try get("/v1/events?entity_id=cus_export&limit=100")["data"]?.arrayValue ?? []
+        XCTAssertEqual(listed.count, 100)
+        XCTAssertEqual(events.prefix(100).map(sorted), listed.map(sorted))
+        XCTAssertEqual(events.last.map(sorted), (try get("/v1/events?verification_id=\(second)")["data"]?.arrayValue?.last).map(sorted))
+
         let summary = try XCTUnwrap(lines.last)
         XCTAssertEqual(summary["object"], "export_summary")
         XCTAssertEqual(summary["event_count"], .int(Int64(events.count)))

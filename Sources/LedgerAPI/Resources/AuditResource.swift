@@ -247,21 +247,22 @@ enum AuditResource {
         var heads: [String: (version: Int64, hash: [UInt8])] = [:]
         var order: [String] = []
         while true {
-            let events = try pool.withConnection {
-                try EventStore.readHistory($0, organizationID: organizationID, livemode: livemode, filter: EventFilter(entityID: entity),
-                                           after: cursor, limit: exportPageSize)
+            let documents = try pool.withConnection {
+                try EventStore.readHistoryDocuments($0, organizationID: organizationID, livemode: livemode, filter: EventFilter(entityID: entity),
+                                                    after: cursor, limit: exportPageSize)
             }
             var chunk: [UInt8] = []
-            for event in events {
-                chunk += eventJSON(event).encoded()
+            chunk.reserveCapacity(documents.reduce(0) { $0 + $1.json.utf8.count + 1 })
+            for document in documents {
+                chunk += document.json.utf8
                 chunk.append(UInt8(ascii: "\n"))
-                if heads[event.streamID] == nil { order.append(event.streamID) }
-                heads[event.streamID] = (event.version, event.hash)
+                if heads[document.streamID] == nil { order.append(document.streamID) }
+                heads[document.streamID] = (document.version, document.hash)
                 count += 1
             }
             try write(chunk)
-            guard events.count == exportPageSize, let last = events.last else { break }
-            cursor = last.feedCursor
+            guard documents.count == exportPageSize, let last = documents.last else { break }
+            cursor = last.cursor
         }
         let summary: JSONValue = ["object": "export_summary", "entity_id": .string(entity), "event_count": .int(count),
                                   "chain_heads": .array(order.compactMap { id in
