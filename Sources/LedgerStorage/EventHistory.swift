@@ -47,10 +47,12 @@ extension EventStore {
         public var json: String
     }
 
-    /// The same events as `readHistory`, each as the JSON of the audit event object: the members of
-    /// `GET /v1/events`' items, equal as JSON (a test compares them).
-    public static func readHistoryDocuments(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
-                                            after cursor: FeedCursor, limit: Int) throws -> [HistoryDocument] {
+    /// Every event of the history as `readHistory` orders it, each as the JSON of the audit event object (the
+    /// members of `GET /v1/events`' items, equal as JSON: a test compares them), handed to `body` a page at a
+    /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
+    /// however many pages they fill, and only a page is in memory here.
+    public static func forEachHistoryDocument(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
+                                              pageSize: Int, _ body: ([HistoryDocument]) throws -> Void) throws {
         let select = """
             e.transaction_id::text, e.position, e.stream_id, e.version, e.hash, jsonb_build_object(
                 'id', e.event_id, 'object', 'event', 'type', e.type, 'schema_version', e.schema_version, 'version', e.version,
@@ -59,25 +61,31 @@ extension EventStore {
                 'previous_hash', encode(e.previous_hash, 'hex'))::text
             """
         let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
-                                             after: cursor, limit: limit)
-        let rows = try connection.query(sql, parameters)
-        var documents: [HistoryDocument] = []
-        documents.reserveCapacity(rows.count)
-        for row in 0..<rows.count {
-            guard let transaction = rows.uint64(row, 0), let position = rows.int64(row, 1), let stream = rows.string(row, 2),
-                  let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), let json = rows.string(row, 5) else {
-                throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
+                                             after: .start, limit: nil)
+        try transaction.query("DECLARE history_documents NO SCROLL CURSOR FOR " + sql, parameters)
+        let pageSize = max(1, pageSize)
+        while true {
+            let rows = try transaction.query("FETCH \(pageSize) FROM history_documents")
+            var documents: [HistoryDocument] = []
+            documents.reserveCapacity(rows.count)
+            for row in 0..<rows.count {
+                guard let transactionID = rows.uint64(row, 0), let position = rows.int64(row, 1), let stream = rows.string(row, 2),
+                      let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), let json = rows.string(row, 5) else {
+                    throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
+                }
+                documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transactionID, position: position), streamID: stream,
+                                                 version: version, hash: hash, json: json))
             }
-            documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transaction, position: position), streamID: stream,
-                                             version: version, hash: hash, json: json))
+            if !documents.isEmpty { try body(documents) }
+            if rows.count < pageSize { break }
         }
-        return documents
+        try transaction.query("CLOSE history_documents")
     }
 
     /// Only the filters given become conditions, so the planner picks the index of each (Schema/034) instead
     /// of one generic plan for all.
     private static func historyQuery(select: String, organizationID: UUID, livemode: Bool, filter: EventFilter,
-                                     after cursor: FeedCursor, limit: Int) -> PostgresStatement {
+                                     after cursor: FeedCursor, limit: Int?) -> PostgresStatement {
         var conditions: [String] = []
         var parameters: [(any PostgresEncodable)?] = [organizationID, livemode, cursor.transactionID, cursor.position]
         func condition(_ sql: (String) -> String, _ value: (any PostgresEncodable)?) {
@@ -92,7 +100,7 @@ extension EventStore {
         condition({ "e.metadata ->> 'actor_id' = \($0)" }, filter.actorID)
         condition({ "e.occurred_at > \($0)::timestamptz" }, filter.occurredAfter)
         condition({ "e.occurred_at < \($0)::timestamptz" }, filter.occurredBefore)
-        parameters.append(max(1, limit))
+        if let limit { parameters.append(max(1, limit)) }
         return ("""
             SELECT \(select)
             FROM ledger.events e
@@ -102,7 +110,7 @@ extension EventStore {
               AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
               \(conditions.map { "AND " + $0 }.joined(separator: "\n  "))
             ORDER BY e.transaction_id, e.position
-            LIMIT $\(parameters.count)
+            \(limit == nil ? "" : "LIMIT $\(parameters.count)")
             """, parameters)
     }
 }

@@ -239,30 +239,27 @@ enum AuditResource {
 
     static let exportPageSize = 1_000
 
-    /// The entity's events a page at a time, each page written as one piece: the server holds at most a page
-    /// and its send buffer, and no connection is held while the client reads.
+    /// The entity's events a page at a time, each page written as one piece: the server holds a page and its
+    /// send buffer, whatever the history's length. One query behind a cursor finds and orders them once; its
+    /// transaction reads only (it holds back no writer and no feed reader).
     static func export(pool: ScopedPool, organizationID: UUID, livemode: Bool, entity: String, write: ([UInt8]) throws -> Void) throws {
-        var cursor = FeedCursor.start
         var count: Int64 = 0
         var heads: [String: (version: Int64, hash: [UInt8])] = [:]
         var order: [String] = []
-        while true {
-            let documents = try pool.withConnection {
-                try EventStore.readHistoryDocuments($0, organizationID: organizationID, livemode: livemode, filter: EventFilter(entityID: entity),
-                                                    after: cursor, limit: exportPageSize)
+        try pool.transaction { transaction in
+            try EventStore.forEachHistoryDocument(transaction, organizationID: organizationID, livemode: livemode,
+                                                  filter: EventFilter(entityID: entity), pageSize: exportPageSize) { documents in
+                var chunk: [UInt8] = []
+                chunk.reserveCapacity(documents.reduce(0) { $0 + $1.json.utf8.count + 1 })
+                for document in documents {
+                    chunk += document.json.utf8
+                    chunk.append(UInt8(ascii: "\n"))
+                    if heads[document.streamID] == nil { order.append(document.streamID) }
+                    heads[document.streamID] = (document.version, document.hash)
+                    count += 1
+                }
+                try write(chunk)
             }
-            var chunk: [UInt8] = []
-            chunk.reserveCapacity(documents.reduce(0) { $0 + $1.json.utf8.count + 1 })
-            for document in documents {
-                chunk += document.json.utf8
-                chunk.append(UInt8(ascii: "\n"))
-                if heads[document.streamID] == nil { order.append(document.streamID) }
-                heads[document.streamID] = (document.version, document.hash)
-                count += 1
-            }
-            try write(chunk)
-            guard documents.count == exportPageSize, let last = documents.last else { break }
-            cursor = last.cursor
         }
         let summary: JSONValue = ["object": "export_summary", "entity_id": .string(entity), "event_count": .int(count),
                                   "chain_heads": .array(order.compactMap { id in
