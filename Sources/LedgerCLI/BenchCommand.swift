@@ -39,10 +39,11 @@ enum BenchCommand {
             "drain_ratio","urlsession_requests_per_s","lost"}.
 
         ledger bench audit [--events N]
-            Builds a log of 10,000 events (1,000 verifications of 10, every tenth of one large entity), its Merkle
-            tree and a checkpoint, and times 200 requests of each: GET /v1/events with each filter and with a
-            cursor in the middle, an inclusion proof, a consistency proof; then the large entity's export
-            against one SQL query reading the same events in the same order, and the server's RSS around it.
+            Builds a log of 10,000 events (1,000 verifications of 10, every tenth of one large entity, the others
+            in entities of 90 events), its Merkle tree and a checkpoint, and times 200 requests of each:
+            GET /v1/events with each filter and with a cursor in the middle, an inclusion proof, a consistency
+            proof; then the large entity's export (read by curl) against one SQL query reading the same events in
+            the same order, and the server's RSS around it.
             Then grows the same log to N (default 1,000,000) and measures again. Last line: every p99 at N and
             at 10,000, their ratio (target ≤ 2), export_ratio (target ≥ 0.5) and the RSS figures.
 

@@ -7,9 +7,15 @@ import LedgerStorage
 /// The audit trail: history queries over the log itself, a stream's chain checked now, and the log's signed
 /// checkpoints with inclusion and consistency proofs (the README's "Audit" section describes the algorithm).
 enum AuditResource {
-    static let cursor = Parameter.query("cursor", .text(maxLength: 41, pattern: "^([0-9]{1,20}-[0-9]{1,19})?$"),
+    static let cursor = Parameter.query("cursor", .text(maxLength: 41, pattern: "^(\(APIParameters.version)-\(APIParameters.version))?$"),
                                         description: "next_cursor of the previous page (empty or absent: from the start). An event "
                                             + "that commits late is never behind a cursor handed out before")
+    /// Tree sizes as JSON numbers stay exact up to 2^53 − 1; no log comes near it.
+    static let largestTreeSize: Int64 = 9_007_199_254_740_991
+    /// A state-dependent refusal of a well-formed size: there is no such tree (yet), or it does not hold the event.
+    static func noTree(_ param: String, _ message: String) -> APIFailure {
+        APIFailure(status: 404, type: "invalid_request_error", code: "tree_size_unavailable", message: message, param: param)
+    }
     static let limit = Parameter.query("limit", .integer(minimum: 1, maximum: 100), description: "1 to 100, default 100")
     static let time = Schema.anyOf([.dateTime, .integer(minimum: -62_135_596_800, maximum: 253_402_300_799)])
     static let filters: [Parameter] = [
@@ -146,30 +152,32 @@ enum AuditResource {
 
             .api("GET", "/v1/checkpoints", id: "getCheckpoint", summary: "The signed checkpoint of one tree size, signed now if need be",
                  scope: .read,
-                 parameters: [Parameter("tree_size", in: .query, .integer(minimum: 0), required: true,
+                 parameters: [Parameter("tree_size", in: .query, .integer(minimum: 0, maximum: largestTreeSize), required: true,
                                         description: "A tree size up to the log's current one")],
-                 responses: [APIResponses.ok("The checkpoint", checkpoint)],
+                 responses: [APIResponses.ok("The checkpoint", checkpoint), APIResponses.notFound],
                  .read { context in
                      let signer = try available(signer)
                      let size = try treeSize(context.request, "tree_size")
                      guard let made = try context.pool.withConnection({ try signer.checkpoint($0, treeSize: size) }) else {
-                         throw APIFailure.invalid("tree_size", "the log's tree has fewer than \(size) leaves")
+                         throw noTree("tree_size", "the log's tree has fewer than \(size) leaves")
                      }
                      return .json(200, checkpointJSON(made))
                  }),
 
             .api("GET", "/v1/checkpoints/consistency", id: "getConsistencyProof",
                  summary: "The RFC 9162 consistency proof between two tree sizes, with both checkpoints", scope: .read,
-                 parameters: [Parameter("from", in: .query, .integer(minimum: 1), required: true, description: "The smaller tree size"),
-                              Parameter("to", in: .query, .integer(minimum: 1), required: true, description: "The larger tree size")],
-                 responses: [APIResponses.ok("The proof", consistency)],
+                 parameters: [Parameter("from", in: .query, .integer(minimum: 1, maximum: largestTreeSize), required: true,
+                                        description: "The smaller tree size (404 when it is the larger)"),
+                              Parameter("to", in: .query, .integer(minimum: 1, maximum: largestTreeSize), required: true,
+                                        description: "The larger tree size, up to the log's")],
+                 responses: [APIResponses.ok("The proof", consistency), APIResponses.notFound],
                  .read { context in
                      let signer = try available(signer)
                      let from = try treeSize(context.request, "from"), to = try treeSize(context.request, "to")
-                     guard from <= to else { throw APIFailure.invalid("from", "from (\(from)) is larger than to (\(to))") }
+                     guard from <= to else { throw noTree("from", "no consistency proof leads from a larger tree (\(from)) to a smaller one (\(to))") }
                      return try context.pool.withConnection { connection in
                          guard let first = try signer.checkpoint(connection, treeSize: from), let second = try signer.checkpoint(connection, treeSize: to) else {
-                             throw APIFailure.invalid("to", "the log's tree has fewer than \(to) leaves")
+                             throw noTree("to", "the log's tree has fewer than \(to) leaves")
                          }
                          let path = try MerkleTree(hasher: signer.hasher, store: StoredMerkleTree(connection)).consistencyProof(from: from, to: to)
                          return .json(200, ["object": "consistency_proof", "from": .int(Int64(clamping: from)), "to": .int(Int64(clamping: to)),
@@ -184,7 +192,8 @@ enum AuditResource {
                     + "409 event_not_in_tree_yet for an event the background step has not appended yet (seconds).",
                  scope: .read,
                  parameters: [.path("event_id", .text(minLength: 1, maxLength: 100), description: "An event's id"),
-                              .query("tree_size", .integer(minimum: 1), description: "A tree size that holds the event")],
+                              .query("tree_size", .integer(minimum: 1, maximum: largestTreeSize),
+                                     description: "A tree size that holds the event (404 tree_size_unavailable for one that does not)")],
                  responses: [APIResponses.ok("The proof", proof), APIResponses.conflict],
                  .read { context in
                      let caller = try context.authenticated
@@ -219,7 +228,7 @@ enum AuditResource {
         let size: UInt64
         if let requested {
             guard requested > leafIndex else {
-                throw APIFailure.invalid("tree_size", "the event is leaf \(leafIndex): a tree that holds it has more than \(leafIndex) leaves")
+                throw noTree("tree_size", "the event is leaf \(leafIndex): a tree that holds it has more than \(leafIndex) leaves")
             }
             size = requested
         } else if let latest = try MerkleLog.latestCheckpoint(connection), latest.treeSize > leafIndex {
@@ -228,7 +237,7 @@ enum AuditResource {
             size = try store.leafCount()
         }
         guard let checkpoint = try signer.checkpoint(connection, treeSize: size) else {
-            throw APIFailure.invalid("tree_size", "the log's tree has fewer than \(size) leaves")
+            throw noTree("tree_size", "the log's tree has fewer than \(size) leaves")
         }
         let leaf = MerkleSubtree(level: 0, index: leafIndex)
         guard let leafHash = try store.hashes(of: [leaf])[leaf] else { throw MerkleTreeError.missingSubtree(leaf) }
