@@ -23,6 +23,8 @@ public struct APIConfiguration: Sendable {
     public var captureBaseURL: String
     /// Lets webhooks go to loopback and private addresses (tests, private networks).
     public var allowPrivateWebhooks: Bool
+    /// How a webhook or postback URL's host is resolved for its check; tests inject their own.
+    public var webhookResolver: WebhookURLPolicy.Resolver
     /// How many verifications' latest states are kept in memory for commands to decide on; 0 reads every stream.
     public var stateCacheSize: Int
     /// Webhook endpoints an organization may have in each mode: each one adds outbox writes to every command.
@@ -40,6 +42,7 @@ public struct APIConfiguration: Sendable {
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
+                webhookResolver: @escaping WebhookURLPolicy.Resolver = WebhookURLPolicy.systemResolver,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
                 providerStepDelay: Double = 0, validity: ValidityPolicy = .standard) {
         self.rateLimitPerSecond = rateLimitPerSecond
@@ -50,12 +53,16 @@ public struct APIConfiguration: Sendable {
         self.newID = newID
         self.captureBaseURL = captureBaseURL
         self.allowPrivateWebhooks = allowPrivateWebhooks
+        self.webhookResolver = webhookResolver
         self.stateCacheSize = stateCacheSize
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
         self.providerStepDelay = providerStepDelay
         self.validity = validity
     }
+
+    /// Where webhook and postback URLs may point.
+    var webhookPolicy: WebhookURLPolicy { WebhookURLPolicy(allowPrivate: allowPrivateWebhooks, resolver: webhookResolver) }
 
     /// `prefix_` and 24 random hex digits.
     public static func randomID(_ prefix: String) -> String {
@@ -135,7 +142,7 @@ public final class LedgerApplication: Sendable {
             CustomerVerificationsResource.operations(configuration: configuration),
             ValidationsResource.operations(configuration: configuration),
             VerificationReportsResource.operations,
-            WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
+            WebhookEndpointsResource.operations(policy: configuration.webhookPolicy,
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
         ]
@@ -230,6 +237,9 @@ public final class LedgerApplication: Sendable {
             return try handler(context)
         case let .command(handler):
             return try inCommandTransaction(context, idempotent: idempotent(operation)) { try handler(context, $0) }
+        case let .preparedCommand(prepare):
+            let body = try prepare(context)
+            return try inCommandTransaction(context, idempotent: idempotent(operation), body)
         case let .engineCommand(handler):
             let idempotent = idempotent(operation)
             return try handler(context, CommandTransaction { [self] in try inCommandTransaction(context, idempotent: idempotent, $0) })
