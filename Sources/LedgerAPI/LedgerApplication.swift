@@ -25,6 +25,8 @@ public struct APIConfiguration: Sendable {
     public var allowPrivateWebhooks: Bool
     /// How a webhook or postback URL's host is resolved for its check; tests inject their own.
     public var webhookResolver: WebhookURLPolicy.Resolver
+    /// How long `/metrics` reuses its counts of waiting webhook messages (counting reads every pending one).
+    public var webhookMetricsMaxAge: TimeInterval
     /// How many verifications' latest states are kept in memory for commands to decide on; 0 reads every stream.
     public var stateCacheSize: Int
     /// Webhook endpoints an organization may have in each mode: each one adds outbox writes to every command.
@@ -43,6 +45,7 @@ public struct APIConfiguration: Sendable {
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
                 webhookResolver: @escaping WebhookURLPolicy.Resolver = WebhookURLPolicy.systemResolver,
+                webhookMetricsMaxAge: TimeInterval = 5,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
                 providerStepDelay: Double = 0, validity: ValidityPolicy = .standard) {
         self.rateLimitPerSecond = rateLimitPerSecond
@@ -54,6 +57,7 @@ public struct APIConfiguration: Sendable {
         self.captureBaseURL = captureBaseURL
         self.allowPrivateWebhooks = allowPrivateWebhooks
         self.webhookResolver = webhookResolver
+        self.webhookMetricsMaxAge = webhookMetricsMaxAge
         self.stateCacheSize = stateCacheSize
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
@@ -133,7 +137,7 @@ public final class LedgerApplication: Sendable {
     static func operations(configuration: APIConfiguration, metrics: Metrics, schemaVersion: Int) -> [APIOperation] {
         let resources: [[APIOperation]] = [
             HealthResource.operations(schemaVersion: schemaVersion),
-            MetricsResource.operations(metrics: metrics),
+            MetricsResource.operations(metrics: metrics, webhooks: WebhookMetrics(maxAge: configuration.webhookMetricsMaxAge)),
             OpenAPIResource.operations,
             OrganizationResource.operations,
             APIKeysResource.operations,

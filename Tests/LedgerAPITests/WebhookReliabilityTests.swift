@@ -18,7 +18,8 @@ final class WebhookReliabilityTests: XCTestCase {
 
     override func setUpWithError() throws {
         database = try makeDatabase()
-        let server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
+        let server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true,
+                                                                              webhookMetricsMaxAge: 0))
         self.server = server
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database)
@@ -204,6 +205,22 @@ final class WebhookReliabilityTests: XCTestCase {
         XCTAssertEqual(listed.compactMap { $0["waiting_for"]?["reason"]?.stringValue }, ["endpoint_disabled", "endpoint_disabled"])
         metrics = try client.get("/metrics").text
         XCTAssertTrue(metrics.contains("ledger_webhook_messages_waiting{reason=\"endpoint_disabled\"} 2"), metrics)
+    }
+
+    /// `/metrics` needs no key and its counts read every pending message: within their maximum age the
+    /// counts of the last scrape are answered again, so scraping more often does not count more often.
+    func testTheMetricsCountWaitingMessagesAtMostOncePerMaximumAge() throws {
+        server?.stop()
+        let cached = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true,
+                                                                              webhookMetricsMaxAge: 3600))
+        server = cached
+        client = TestClient(baseURL: cached.baseURL)
+        _ = try createEndpoint("http://127.0.0.1:1/down")
+        _ = try createVerification()
+        let due = "ledger_webhook_messages_waiting{reason=\"due\"} 1"
+        XCTAssertTrue(try client.get("/metrics").text.contains(due))
+        _ = try createVerification()
+        XCTAssertTrue(try client.get("/metrics").text.contains(due), "the same counts, not counted again")
     }
 
     // MARK: c. repeated writes
