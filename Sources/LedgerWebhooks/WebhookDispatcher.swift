@@ -381,7 +381,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
     }
 
     /// The claim's statement: pending messages that are due, not leased, whose endpoint is enabled, and (for an
-    /// ordered destination) with no earlier message pending for the same verification and destination.
+    /// ordered destination) with no earlier message pending for the same verification and destination. A
+    /// disabled endpoint's messages are `held` (`Schema/043`), out of the index it walks; the endpoint is still
+    /// checked, for a message queued while its endpoint was being disabled.
     /// It walks the pending rows in id order (`outbox_pending`) and stops at the limit: every other condition is
     /// a per-row subquery (the ORs keep them so), since a join with the endpoints made the planner read and sort
     /// the whole backlog (46 ms per claim at 10,000 pending). The earlier-message check reaches a destination's
@@ -392,7 +394,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
     public static let claimStatement = """
         WITH due AS (
             SELECT o.id FROM ledger.outbox o
-            WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+            WHERE o.status = 'pending' AND NOT o.held AND o.next_attempt_at <= now()
               AND (o.leased_until IS NULL OR o.leased_until < now())
               AND (o.endpoint_id IS NULL OR EXISTS (
                   SELECT FROM ledger.webhook_endpoints e WHERE e.id = o.endpoint_id AND e.enabled AND e.deleted_at IS NULL))
@@ -417,6 +419,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 (SELECT p.previous_secret FROM ledger.postback_secrets p
                  WHERE o.endpoint_id IS NULL AND p.organization_id = o.organization_id AND p.livemode = o.livemode
                    AND p.previous_secret_expires_at > now()))
+        """
+
+    /// Marks held the pending messages of those of the endpoints `$1` that are disabled or deleted.
+    public static let holdStatement = """
+        UPDATE ledger.outbox o SET held = true
+        FROM ledger.webhook_endpoints e
+        WHERE e.id = ANY($1::text[]) AND NOT (e.enabled AND e.deleted_at IS NULL)
+          AND o.endpoint_id = e.id AND o.status = 'pending' AND NOT o.held
         """
 
     /// Claims and outcomes commit without waiting for their WAL flush: a claim or an outcome lost in a crash
@@ -444,7 +454,12 @@ public final class WebhookDispatcher: @unchecked Sendable {
                   leaseSeconds: TimeInterval? = nil) throws -> (recorded: Int, claimed: [Message], lease: UUID) {
         let lease = UUID()
         var statements = [Self.asynchronousCommit]
-        if !outcomes.isEmpty { statements.append(recordStatement(outcomes)) }
+        if !outcomes.isEmpty {
+            statements.append(recordStatement(outcomes))
+            // After the record, which may have disabled an endpoint (410 Gone, days of failures): hold its messages.
+            let endpoints = Set(outcomes.compactMap { $0.0.endpointID })
+            if !endpoints.isEmpty { statements.append((Self.holdStatement, [PostgresArray(endpoints.sorted())])) }
+        }
         if !released.isEmpty {
             statements.append(("""
                 UPDATE ledger.outbox o SET leased_until = NULL, lease_token = NULL

@@ -119,6 +119,11 @@ enum WebhookEndpointsResource {
                     WHERE organization_id = $1 AND id = $2 RETURNING \(columns)
                     """, [caller.organizationID, id, url, body.stringList("events").map(PostgresArray.init),
                           body.string("description"), enabled, body.string("delivery_mode")])
+                // The claim walks no message of a disabled endpoint (Schema/043).
+                if let enabled {
+                    try tx.query("UPDATE ledger.outbox SET held = $3 WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'pending' AND held = $4",
+                                 [caller.organizationID, id, !enabled, enabled])
+                }
                 return .json(200, try endpoint(rows))
             }
         }),
@@ -154,7 +159,8 @@ enum WebhookEndpointsResource {
             _ = try find(tx, caller, id, lock: true)
             let rows = try tx.query("""
                 WITH requeued AS (
-                    UPDATE ledger.outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), dead_reason = NULL
+                    UPDATE ledger.outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), dead_reason = NULL,
+                        held = NOT (SELECT e.enabled FROM ledger.webhook_endpoints e WHERE e.id = $3)
                     WHERE organization_id = $1 AND livemode = $2 AND endpoint_id = $3 AND created_at >= $4
                       AND status IN ('pending', 'dead') AND (leased_until IS NULL OR leased_until <= now())
                     RETURNING 1)
