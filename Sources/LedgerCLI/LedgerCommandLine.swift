@@ -18,6 +18,7 @@ public enum LedgerCommandLine {
           replay     compare (--check) or repair the read models against the log
           bench      benchmarks: `ledger bench append`, `ledger bench http`
           verify     check every hash chain, the Merkle tree and the checkpoints: `ledger verify [--org ID]`
+          listen        print webhooks as they arrive, like `stripe listen`: `ledger listen --key KEY`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
           openapi       print the OpenAPI 3.1 document of the API (as GET /openapi.json serves it)
 
@@ -65,6 +66,9 @@ public enum LedgerCommandLine {
             case "verify":
                 if wantsHelp { print(VerifyCommand.help); return 0 }
                 return try VerifyCommand.run(rest, settings: try Settings(environment: environment))
+            case "listen":
+                if wantsHelp { print(ListenCommand.help); return 0 }
+                try ListenCommand.run(rest, environment: environment)
             case "verify-proof":
                 if wantsHelp { print(VerifyProofCommand.help); return 0 }
                 return try VerifyProofCommand.run(rest)

@@ -25,6 +25,8 @@ enum ServeCommand {
         LEDGER_CONNECTION_LIMIT, LEDGER_RATE_LIMIT, LEDGER_RATE_LIMIT_BURST, LEDGER_AUTH_CACHE_SECONDS, LEDGER_LOG_REQUESTS,
         LEDGER_WEBHOOK_RETRY_SCHEDULE, LEDGER_WEBHOOK_CONCURRENCY, LEDGER_WEBHOOK_ALLOW_PRIVATE, LEDGER_WEBHOOK_ENDPOINT_LIMIT,
         LEDGER_WEBHOOK_TIMEOUT, LEDGER_WEBHOOK_LEASE_SECONDS, LEDGER_WEBHOOK_RETENTION_DAYS,
+        LEDGER_SANDBOX_STEP_DELAY_MS (between the sandbox provider's steps; 0), LEDGER_VALIDITY_DAYS (how long an
+        approval counts; 365), LEDGER_REVERIFICATION_DAYS (KYC status asks for reverification this long before; 30),
         LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here), LEDGER_CHECKPOINT_SECONDS (10), LEDGER_CHECKPOINT_KEY or
         LEDGER_CHECKPOINT_KEY_FILE (the checkpoint signer key; on the embedded database made on first start as
         checkpoint.key in the data directory, named LEDGER_LOG_ORIGIN), and without either no checkpoints are signed.

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerCrypto
+import LedgerDomain
 import LedgerHTTP
 import LedgerWebhooks
 
@@ -96,6 +97,10 @@ public struct Settings: Sendable {
                                logRequests: logRequests == "1", allowPrivateWebhooks: allowPrivate == "1",
                                stateCacheSize: try integer("LEDGER_STATE_CACHE_SIZE", 10_000, range: 0...10_000_000),
                                webhookEndpointLimit: try integer("LEDGER_WEBHOOK_ENDPOINT_LIMIT", 16, range: 1...10_000),
+                               providerStepDelay: Double(try integer("LEDGER_SANDBOX_STEP_DELAY_MS", 0, range: 0...60_000)) / 1000,
+                               validity: ValidityPolicy(validity: Double(try integer("LEDGER_VALIDITY_DAYS", 365, range: 1...36_500)) * 86_400,
+                                                        reverificationWindow: Double(try integer("LEDGER_REVERIFICATION_DAYS", 30,
+                                                                                                 range: 0...36_500)) * 86_400),
                                timelineLinkKey: environment["LEDGER_UI_LINK_KEY"].flatMap { $0.isEmpty ? nil : Digest.sha256($0) })
     }
 

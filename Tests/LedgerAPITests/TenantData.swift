@@ -26,6 +26,7 @@ struct TenantData {
             XCTAssertEqual(response.status, expect, "\(path): \(response.text)", file: file, line: line)
             return response.json ?? .null
         }
+        entityID = "cus_\(label)"
         let created = try post("/v1/verifications", [
             "entity_id": .string("cus_\(label)"), "client_reference_id": .string("ref-\(label)"), "package_id": "pkg_identity",
             "checks": ["identity_verification"], "postback_url": "https://127.0.0.1:9/postback",
