@@ -33,7 +33,6 @@ struct TenantData {
             "applicant": ["first_name": .string(label), "last_name": "Tenant", "email": "tenant@example.com"],
         ], headers: ["Idempotency-Key": "create-\(label)"], expect: 201)
         verificationID = created["id"]?.stringValue ?? ""
-        entityID = "cus_\(label)"
         let attempt = try post("/v1/verifications/\(verificationID)/attempts", [:], expect: 201)
         attemptID = attempt["id"]?.stringValue ?? ""
         for status in ["capture_in_progress", "completed"] {
