@@ -43,6 +43,19 @@ enum BenchCommand {
             at N measures: COPY of the event table in feed order (the reference), a full `ledger replay` into
             emptied read models and `ledger replay --check`, as child processes (peak RSS from /proc). Last line:
             {"events","events_per_s","raw_read_rows_per_s","ratio","peak_rss_mb",...,"rss_growth"}.
+        ledger bench audit [--events N]
+            Builds a log of 10,000 events (1,000 verifications of 10, every tenth of one large entity, the others
+            in entities of 90 events), its Merkle tree and a checkpoint, and times 200 requests of each:
+            GET /v1/events with each filter and with a cursor in the middle, an inclusion proof, a consistency
+            proof; then the large entity's export (read by curl) against one SQL query reading the same events in
+            the same order, and the server's RSS around it.
+            Then grows the same log to N (default 1,000,000) and measures again. Last line: every p99 at N and
+            at 10,000, their ratio (target ≤ 2), export_ratio (target ≥ 0.5) and the RSS figures.
+        ledger bench views [--clients N] [--seconds S]
+            Starts `ledger serve`, makes 200 sandbox verifications, then drives with wrk (N connections, S seconds
+            each) GET on each vendor view (Stripe report by id, report list, customer verification, validation,
+            KYC status) and /readyz in the same run. Last line: {"clients","readyz_req_per_s","req_per_s":{route:
+            figure},"ratio_min"}; target ratio_min >= 0.5.
 
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
@@ -63,13 +76,18 @@ enum BenchCommand {
             try LifecycleBenchmark.run(clients: try options.integer("clients", default: 32, range: 1...1024),
                                        seconds: try options.integer("seconds", default: 10, range: 1...3600),
                                        url: options.string("url"), key: options.string("key"), settings: settings)
+        case "views":
+            try ViewsBenchmark.run(clients: try options.integer("clients", default: 32, range: 1...1024),
+                                   seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
         case "webhooks":
             try WebhookBenchmark.run(rate: try options.integer("rate", default: 200, range: 1...100_000),
                                      seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
+        case "audit":
+            try AuditBenchmark.run(events: try options.integer("events", default: 1_000_000, range: 10_000...100_000_000), settings: settings)
         case "replay":
             try ReplayBenchmark.run(events: try options.integer("events", default: 1_000_000, range: 10...100_000_000), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, webhooks or replay")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, views, webhooks, audit or replay")
         }
     }
 
@@ -210,8 +228,9 @@ enum BenchCommand {
         print(JSONValue.object([("connections", .int(Int64(connections))), ("results", .array(results))]).jsonString)
     }
 
-    static func runWrk(url: String, connections: Int, seconds: Int) throws -> (Double, Double) {
-        let outcome = try ChildProcess.run("wrk", ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", url])
+    static func runWrk(url: String, connections: Int, seconds: Int, headers: [String] = []) throws -> (Double, Double) {
+        let outcome = try ChildProcess.run("wrk", ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency"]
+                                               + headers.flatMap { ["-H", $0] } + [url])
         let text = outcome.output
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         guard outcome.status == 0,

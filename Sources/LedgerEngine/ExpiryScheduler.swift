@@ -4,7 +4,8 @@ import LedgerLog
 import LedgerStorage
 import Synchronization
 
-/// Expires verifications and attempts whose deadline passed, as the `system` actor.
+/// Expires verifications and attempts whose deadline passed, and ends approvals whose validity is over, as the
+/// `system` actor.
 ///
 /// A pass first claims what is due in a short transaction of its own: it moves each claimed deadline
 /// `retryDelay` ahead, so several service instances share the work without doing it twice, and a
@@ -86,7 +87,7 @@ public final class ExpiryScheduler: Sendable {
     /// locks its stream first and writes its deadline again either way (the claim moved it).
     private func expire(organizationID: UUID, id: String, livemode: Bool?, now: Date) throws -> Bool {
         let request = livemode.map {
-            CommandRequest(organizationID: organizationID, livemode: $0, streamID: id, commands: [.expireAttempt, .expire],
+            CommandRequest(organizationID: organizationID, livemode: $0, streamID: id, commands: [.expireAttempt, .expire, .endValidity],
                            actor: EventMetadata(actorID: "expiry-scheduler", actorType: .system), now: now, rewritingReadModels: true)
         }
         do {

@@ -11,10 +11,13 @@ struct TenantData {
     let attemptID: String
     let endpointID: String
     let apiKeyID: String
+    let entityID: String
+    let eventID: String
 
     /// The value of every `{name}` path parameter for this tenant's objects.
     var pathParameters: [String: String] {
-        ["id": verificationID, "attempt_id": attemptID, "dispute_id": "dsp_000000000000000000000000"]
+        ["id": verificationID, "attempt_id": attemptID, "dispute_id": "dsp_000000000000000000000000", "entity_id": entityID,
+         "event_id": eventID]
     }
 
     init(client: TestClient, adminKey: String, label: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -23,6 +26,7 @@ struct TenantData {
             XCTAssertEqual(response.status, expect, "\(path): \(response.text)", file: file, line: line)
             return response.json ?? .null
         }
+        entityID = "cus_\(label)"
         let created = try post("/v1/verifications", [
             "entity_id": .string("cus_\(label)"), "client_reference_id": .string("ref-\(label)"), "package_id": "pkg_identity",
             "checks": ["identity_verification"], "postback_url": "https://127.0.0.1:9/postback",
@@ -39,5 +43,7 @@ struct TenantData {
             .stringValue ?? ""
         apiKeyID = try post("/v1/api_keys", ["scopes": ["read"]], expect: 201)["id"]?.stringValue ?? ""
         XCTAssertEqual(try client.get("/v1/webhook_secret", headers: .bearer(adminKey)).status, 200, file: file, line: line)
+        eventID = try client.get("/v1/verifications/\(verificationID)/events", headers: .bearer(adminKey))
+            .json?["data"]?.arrayValue?.first?["id"]?.stringValue ?? ""
     }
 }

@@ -109,19 +109,19 @@ final class WebhookSubscriptionTests: XCTestCase, ServiceTestCase {
                                                      "postback_url": "http://127.0.0.1:9/postback", "postback_events": ["ORDER_STATUS_CHANGE"]],
                                key: acme.writeKey, expect: 201)
         let id = created["id"]?.stringValue ?? ""
-        XCTAssertEqual(try outbox().map(\.type), ["VERIFICATION_STATUS_CHANGE", "CHECK_STATUS_CHANGE"])
+        XCTAssertEqual(try outbox().map(\.type), ["VERIFICATION_STATUS_CHANGE", "VALIDATION_STATUS_CHANGE", "CHECK_STATUS_CHANGE"])
         XCTAssertTrue(try outbox().allSatisfy { $0.destination == all })
 
         // A refused command queues nothing.
         try post("/v1/verifications/\(id)/results", ["check": "selfie", "status": "approved"], key: acme.writeKey, expect: 400)
-        XCTAssertEqual(try outbox().count, 2)
+        XCTAssertEqual(try outbox().count, 3)
 
         try post("/v1/verifications/\(id)/results", ["check": "email", "status": "approved"], key: acme.writeKey)
-        let messages = try outbox().dropFirst(2)
+        let messages = try outbox().dropFirst(3)
         // In order per destination; the disabled endpoint gets nothing, the others what they subscribed to.
         let byDestination = Dictionary(grouping: messages, by: \.destination).mapValues { $0.map(\.type) }
         XCTAssertEqual(byDestination, [
-            all: ["VERIFICATION_STATUS_CHANGE", "CHECK_STATUS_CHANGE", "ORDER_STATUS_CHANGE", "ORDER_SCORE_CHANGE"],
+            all: ["VERIFICATION_STATUS_CHANGE", "VALIDATION_STATUS_CHANGE", "CHECK_STATUS_CHANGE", "ORDER_STATUS_CHANGE", "ORDER_SCORE_CHANGE"],
             orders: ["ORDER_STATUS_CHANGE"],
             "http://127.0.0.1:9/postback": ["ORDER_STATUS_CHANGE"],
         ])

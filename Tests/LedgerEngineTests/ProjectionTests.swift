@@ -120,11 +120,14 @@ final class ProjectionTests: XCTestCase {
         }
         let tables = { (statements: [PostgresStatement]) in statements.map { $0.0.split(separator: " ").prefix(3).joined(separator: " ") } }
         XCTAssertEqual(tables(Projections.statements(before: stream(invited, 1), after: stream(tagged, 2))),
-                       ["INSERT INTO ledger.verifications"], "the deadline stayed where it was")
+                       ["INSERT INTO ledger.verifications", "INSERT INTO ledger.customer_verifications", "INSERT INTO ledger.validations"],
+                       "the deadline stayed where it was; no report yet")
         XCTAssertEqual(tables(Projections.statements(before: stream(tagged, 2), after: stream(withdrawn, 3))),
-                       ["INSERT INTO ledger.verifications", "INSERT INTO ledger.orders", "DELETE FROM ledger.verification_deadlines"],
+                       ["INSERT INTO ledger.verifications", "INSERT INTO ledger.orders", "DELETE FROM ledger.verification_deadlines",
+                        "INSERT INTO ledger.customer_verifications", "INSERT INTO ledger.validations"],
                        "the withdrawal opens the order and ends the deadline")
         XCTAssertEqual(tables(Projections.statements(before: nil, after: stream(tagged, 2))),
-                       ["INSERT INTO ledger.verifications", "INSERT INTO ledger.verification_deadlines"], "unknown rows are all written")
+                       ["INSERT INTO ledger.verifications", "INSERT INTO ledger.verification_deadlines", "INSERT INTO ledger.customer_verifications",
+                        "INSERT INTO ledger.validations"], "unknown rows are all written")
     }
 }

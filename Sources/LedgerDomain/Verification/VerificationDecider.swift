@@ -18,6 +18,8 @@ public enum VerificationCommand: Sendable, Equatable {
     case expire
     /// The scheduler's: expires the open attempt if its URL's deadline has passed.
     case expireAttempt
+    /// Ends an approval whose validity is over (the expiry scheduler's, at the end of the validity).
+    case endValidity
 
     public var name: String {
         switch self {
@@ -34,6 +36,7 @@ public enum VerificationCommand: Sendable, Equatable {
         case .updateMetadata: return "update_metadata"
         case .expire: return "expire"
         case .expireAttempt: return "expire_attempt"
+        case .endValidity: return "end_validity"
         }
     }
 }
@@ -180,6 +183,10 @@ public enum VerificationDecider: Decider {
             guard !overall.isEnded, let open = state.openAttempt, open.expiresAt <= now,
                   open.status.allowedNext.contains(.expired) else { return [] }
             return [.attemptStatusChanged(attemptID: open.id, from: open.status, to: .expired, code: nil)]
+
+        case .endValidity:
+            guard overall == .approved, state.validityEndedAt == nil, let end = ValidityPolicy.standard.validUntil(state), end <= now else { return [] }
+            return [.validityEnded]
         }
     }
 
@@ -277,6 +284,9 @@ public enum VerificationDecider: Decider {
 
         case .expired:
             next.ending = .expired
+
+        case .validityEnded:
+            next.validityEndedAt = at
         }
         next.updatedAt = at
         if next.exists, !state.exists || state.overallStatus != next.overallStatus {

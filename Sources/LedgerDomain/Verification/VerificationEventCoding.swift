@@ -27,7 +27,7 @@ extension VerificationEvent {
         case let .withdrawn(reason): return ["reason": reason.map(JSONValue.string) ?? .null]
         case let .metadataUpdated(changes):
             return ["changes": .object(changes.sorted { $0.key < $1.key }.map { ($0.key, $0.value.map(JSONValue.string) ?? .null) })]
-        case .expired: return .object([])
+        case .expired, .validityEnded: return .object([])
         }
     }
 
@@ -83,6 +83,8 @@ extension VerificationEvent {
             self = .metadataUpdated(changes: Dictionary(members.map { ($0.0, $0.1.stringValue) }, uniquingKeysWith: { $1 }))
         case "VerificationExpired":
             self = .expired
+        case "ValidityEnded":
+            self = .validityEnded
         default:
             throw fail("unknown event type")
         }
@@ -108,7 +110,7 @@ extension Invitation {
                                   ("email", text(applicant.email)), ("address", text(applicant.address))])),
             ("metadata", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
             ("postback_url", text(postbackURL)), ("postback_events", .array(postbackEvents.map(JSONValue.string))),
-            ("expires_at", .string(Timestamp.rfc3339(expiresAt))), ("livemode", .bool(livemode)),
+            ("expires_at", .string(Timestamp.rfc3339(expiresAt))), ("livemode", .bool(livemode)), ("valid_for", validFor.map(JSONValue.int)),
         ])
     }
 }

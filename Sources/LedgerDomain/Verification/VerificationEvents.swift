@@ -75,11 +75,14 @@ public struct Invitation: Sendable, Equatable, Codable {
     public var postbackEvents: [String]
     public var expiresAt: Date
     public var livemode: Bool
+    /// Seconds an approval counts, recorded with the invite so that the log alone says when it ends (the
+    /// service's configured default at the time); nil in invites written before it was recorded: a year.
+    public var validFor: Int64?
 
     public init(entityID: String, entityType: EntityType = .person, verificationType: VerificationType = .kyc,
                 clientReferenceID: String? = nil, packageID: String? = nil, checks: [CheckType], provider: String = "sandbox",
                 applicant: Applicant = Applicant(), metadata: [String: String] = [:], postbackURL: String? = nil,
-                postbackEvents: [String] = [], expiresAt: Date, livemode: Bool = false) {
+                postbackEvents: [String] = [], expiresAt: Date, livemode: Bool = false, validFor: Int64? = nil) {
         self.entityID = entityID
         self.entityType = entityType
         self.verificationType = verificationType
@@ -93,12 +96,14 @@ public struct Invitation: Sendable, Equatable, Codable {
         self.postbackEvents = postbackEvents
         self.expiresAt = expiresAt
         self.livemode = livemode
+        self.validFor = validFor
     }
 
     enum CodingKeys: String, CodingKey {
         case entityID = "entity_id", entityType = "entity_type", verificationType = "verification_type"
         case clientReferenceID = "client_reference_id", packageID = "package_id", checks, provider, applicant, metadata
         case postbackURL = "postback_url", postbackEvents = "postback_events", expiresAt = "expires_at", livemode
+        case validFor = "valid_for"
     }
 }
 
@@ -150,6 +155,8 @@ public enum VerificationEvent: Sendable, Equatable {
     /// A nil value removes the key.
     case metadataUpdated(changes: [String: String?])
     case expired
+    /// The approval's validity ended: the entity must verify again. The overall status (and the order) stay as they were.
+    case validityEnded
 
     public var type: String {
         switch self {
@@ -165,6 +172,7 @@ public enum VerificationEvent: Sendable, Equatable {
         case .withdrawn: return "VerificationWithdrawn"
         case .metadataUpdated: return "MetadataUpdated"
         case .expired: return "VerificationExpired"
+        case .validityEnded: return "ValidityEnded"
         }
     }
 }

@@ -97,6 +97,8 @@ public struct VerificationState: Sendable, Equatable, Codable {
     public var results: [RecordedResult] = []
     /// Every change of the overall status, the first being the one the invite set.
     public var statusChanges: [StatusChange] = []
+    /// When the approval's validity ended (`ValidityEnded`); nil while it counts, or if never approved.
+    public var validityEndedAt: Date?
 
     public init() {}
 

@@ -5,10 +5,15 @@ public enum WebhookEventType: String, Sendable, CaseIterable {
     case verificationStatusChange = "VERIFICATION_STATUS_CHANGE"
     case checkStatusChange = "CHECK_STATUS_CHANGE"
     case attemptStatusChange = "ATTEMPT_STATUS_CHANGE"
+    /// Seed 004's validation status (`ValidationView.status`), which also moves when an approval's validity ends.
+    case validationStatusChange = "VALIDATION_STATUS_CHANGE"
     case orderStatusChange = "ORDER_STATUS_CHANGE"
     case orderScoreChange = "ORDER_SCORE_CHANGE"
     case orderCustomScoreChange = "ORDER_CUSTOM_SCORE_CHANGE"
     case orderDisputeResolved = "ORDER_DISPUTE_RESOLVED"
+    /// A new signed checkpoint of the whole log, for customers who keep checkpoints themselves. Sent only to
+    /// endpoints that name it (not to `*`): it is about the log, not about a verification.
+    case ledgerCheckpoint = "LEDGER_CHECKPOINT"
 
     /// Order events carry the order; the others the verification.
     public var isOrderEvent: Bool { rawValue.hasPrefix("ORDER_") }
@@ -26,13 +31,17 @@ public struct WebhookChange: Sendable, Equatable {
 }
 
 public enum WebhookChanges {
-    /// What changed between two states of a verification, in a stable order: the verification, its checks,
-    /// its attempts, then the order's status, score, custom scores and resolved disputes.
+    /// What changed between two states of a verification, in a stable order: the verification, its validation,
+    /// its checks, its attempts, then the order's status, score, custom scores and resolved disputes.
     public static func between(_ before: VerificationState, _ after: VerificationState) -> [WebhookChange] {
         var changes: [WebhookChange] = []
         let previousStatus: JSONValue = before.exists ? .string(before.overallStatus.rawValue) : .null
         if !before.exists || before.overallStatus != after.overallStatus {
             changes.append(WebhookChange(type: .verificationStatusChange, previous: ["status": previousStatus]))
+        }
+        let previousValidation = before.exists ? ValidationView.status(before) : nil
+        if previousValidation != ValidationView.status(after) {
+            changes.append(WebhookChange(type: .validationStatusChange, previous: ["status": previousValidation.map(JSONValue.string) ?? .null]))
         }
         for check in after.checks {
             let old = before.check(check.type)

@@ -9,7 +9,11 @@ public enum CustomerVerificationView {
         "provider", "provider_reference", "reason", "result_payload", "status", "updated_at", "verification_type", "verified_at",
     ]
 
-    public static func status(_ state: VerificationState) -> String { Views.customerVerificationStatus(state.overallStatus) }
+    /// An approval whose validity ended is `expired`: the verification stays approved, the customer must verify again.
+    public static func status(_ state: VerificationState) -> String {
+        if state.overallStatus == .approved && state.validityEndedAt != nil { return "expired" }
+        return Views.customerVerificationStatus(state.overallStatus)
+    }
 
     /// `actorID` is whoever made the latest change of status (an admin's override, the provider), which the
     /// events' metadata hold and the state does not.

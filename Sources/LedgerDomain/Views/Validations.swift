@@ -8,6 +8,7 @@ public enum ValidationView {
     public static func status(_ state: VerificationState) -> String {
         let overall = state.overallStatus
         if overall == .expired && state.approvedAt != nil { return "expired" }
+        if overall == .approved && state.validityEndedAt != nil { return "expired" }
         return Views.validationStatus(overall, captureStarted: state.captureStarted)
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 
 /// How long an approval counts, and how early before its end the entity is asked to verify again (SPEC §4,
-/// seed 004: one year and thirty days unless configured).
+/// seed 004: one year and thirty days unless configured). The validity an invite recorded (`valid_for`) wins
+/// over `validity`, which holds for invites that recorded none.
 public struct ValidityPolicy: Sendable, Equatable {
     public var validity: TimeInterval
     public var reverificationWindow: TimeInterval
@@ -13,13 +14,20 @@ public struct ValidityPolicy: Sendable, Equatable {
         self.reverificationWindow = reverificationWindow
     }
 
-    /// When the approval of a verification stops counting: a year after it was approved, or earlier when it was
-    /// expired since (an admin's override, the scheduler's validity expiry). Nil if it was never approved.
+    /// `validity` in whole seconds, as an invite records it: at least one, at most a thousand years, so that
+    /// no configured value traps the conversion.
+    public var validitySeconds: Int64 {
+        guard validity.isFinite else { return 1000 * 365 * 86_400 }
+        return Int64(min(max(validity, 1), 1000 * 365 * 86_400).rounded())
+    }
+
+    /// When the approval of a verification stops counting: its validity after it was approved, or earlier when
+    /// it was expired since (an admin's override) or its validity was ended. Nil if it was never approved.
     public func validUntil(_ state: VerificationState) -> Date? {
         guard let approvedAt = state.approvedAt else { return nil }
-        let end = approvedAt.addingTimeInterval(validity)
+        let end = approvedAt.addingTimeInterval(state.invitation?.validFor.map(Double.init) ?? validity)
         let expiredAt = state.statusChanges.last { $0.status == .expired && $0.at >= approvedAt }?.at
-        return expiredAt.map { min($0, end) } ?? end
+        return [end, expiredAt, state.validityEndedAt].compactMap { $0 }.min()
     }
 }
 

@@ -6,7 +6,7 @@ import LedgerStorage
 /// only when a command moves the deadline, and goes once the verification is terminal.
 struct DeadlinesProjection: Projection {
     let name = "verification_deadlines"
-    let version = 1
+    let version = 2
     let table = ProjectionTable(name: "verification_deadlines", columns: ["organization_id", "id", "due_at"],
                                 versionColumn: nil, rowsCanDisappear: true)
 
@@ -15,9 +15,14 @@ struct DeadlinesProjection: Projection {
         return [ProjectionRow([stream.organizationID, stream.id, due])]
     }
 
-    /// Its own expiry or its open attempt's, whichever comes first; never once it is terminal.
+    /// Its own expiry or its open attempt's, whichever comes first; once it is terminal, the end of its
+    /// approval's validity (version 2), and nothing after that or for any other ending.
     static func deadline(_ state: VerificationState) -> Date? {
-        guard !state.isTerminal, let invitation = state.invitation else { return nil }
+        guard let invitation = state.invitation else { return nil }
+        if state.isTerminal {
+            guard state.overallStatus == .approved, state.validityEndedAt == nil else { return nil }
+            return ValidityPolicy.standard.validUntil(state)
+        }
         let attempt = state.openAttempt.flatMap { $0.status.allowedNext.contains(.expired) ? $0.expiresAt : nil }
         return [invitation.expiresAt, attempt].compactMap { $0 }.min()
     }

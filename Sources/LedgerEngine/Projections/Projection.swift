@@ -82,6 +82,7 @@ public protocol Projection: Sendable {
 /// The read models written inline with every command.
 public enum Projections {
     public static let inline: [any Projection] = [VerificationsProjection(), OrdersProjection(), DeadlinesProjection(),
+                                                  CustomerVerificationsProjection(), ValidationsProjection(), VerificationReportsProjection(),
                                                   SnapshotsProjection()]
 
     /// The statements that bring the rows of `after`'s stream up to date. With `before` (the state the

@@ -1,0 +1,201 @@
+import Foundation
+import LedgerDomain
+import LedgerEngine
+import LedgerHTTP
+import LedgerStorage
+
+/// `/v1/customer_verifications` (seed 003): a verification of one check for a customer, run by its provider.
+/// Objects come wrapped in `{"data": …}`; lists are `{"data": [...], "next_cursor": id or null}`, newest first,
+/// the cursor being the id of the page's last object.
+enum CustomerVerificationsResource {
+    static let statuses = ["pending", "verified", "failed", "expired"]
+
+    static let object = Schema.named("CustomerVerification", .object([
+        APISchemas.P("actor_id", APISchemas.optionalText, required: true, description: "Who made the latest change (an API key, the provider, the scheduler)"),
+        APISchemas.P("check_type", APISchemas.text, required: true),
+        APISchemas.P("created_at", APISchemas.time, required: true),
+        APISchemas.P("customer_id", APISchemas.text, required: true),
+        APISchemas.P("expires_at", APISchemas.optionalTime, required: true),
+        APISchemas.P("id", APISchemas.text, required: true),
+        APISchemas.P("last_checked_at", APISchemas.optionalTime, required: true),
+        APISchemas.P("organization_id", .uuid, required: true),
+        APISchemas.P("provider", APISchemas.text, required: true),
+        APISchemas.P("provider_reference", APISchemas.optionalText, required: true),
+        APISchemas.P("reason", APISchemas.optionalText, required: true),
+        APISchemas.P("result_payload", .any, required: true),
+        APISchemas.P("status", .choice(statuses), required: true),
+        APISchemas.P("updated_at", APISchemas.time, required: true),
+        APISchemas.P("verification_type", .choice(VerificationType.self), required: true),
+        APISchemas.P("verified_at", APISchemas.optionalTime, required: true),
+    ]))
+    static let wrapped = Schema.named("CustomerVerificationData", .object([APISchemas.P("data", object, required: true)]))
+    static let page = Schema.named("CustomerVerificationList", .object([
+        APISchemas.P("data", .array(of: object), required: true),
+        APISchemas.P("next_cursor", APISchemas.optionalText, required: true, description: "Pass as cursor for the next page; null on the last"),
+    ]))
+
+    /// Seed 003's status overrides, as the ledger's.
+    static let overrides: [String: OverrideStatus] = ["verified": .approved, "failed": .declined, "expired": .expired]
+
+    static let id = APIParameters.id("id", "A customer verification's id (ver_…, its verification's)")
+
+    static func operations(configuration: APIConfiguration) -> [APIOperation] {
+        let clock = configuration.clock, newID = configuration.newID
+        return [
+            .api("GET", "/v1/customer_verifications", id: "listCustomerVerifications", summary: "Customer verifications, newest first",
+                 scope: .read,
+                 parameters: [
+                     APIParameters.filter("customer_id", "Only this customer's"),
+                     APIParameters.filter("status", .choice(statuses), "Only in this status"),
+                     APIParameters.filter("verification_type", .choice(VerificationType.self), "Only of this type"),
+                     .query("occurred_after", .dateTime, description: "Created at or after this time (RFC 3339)"),
+                     .query("occurred_before", .dateTime, description: "Created before this time (RFC 3339)"),
+                     APIParameters.limit,
+                     .query("cursor", .text(maxLength: 100), description: "next_cursor of the previous page"),
+                 ],
+                 responses: [APIResponses.ok("A page of customer verifications", page)],
+                 .read { context in
+                     let caller = try context.authenticated
+                     let request = context.request
+                     let limit = ListQuery(request).limit
+                     let rows = try context.pool.withConnection { connection in
+                         try connection.query("""
+                             SELECT c.document::text, \(latestActor) FROM ledger.customer_verifications c
+                             WHERE c.organization_id = $1 AND c.livemode = $2
+                               AND ($3::text IS NULL OR c.customer_id = $3)
+                               AND ($4::text IS NULL OR c.status = $4)
+                               AND ($5::text IS NULL OR c.verification_type = $5)
+                               AND ($6::timestamptz IS NULL OR c.created_at >= $6)
+                               AND ($7::timestamptz IS NULL OR c.created_at < $7)
+                               AND ($8::text IS NULL OR (c.created_at, c.id) < (
+                                   SELECT p.created_at, p.id FROM ledger.customer_verifications p
+                                   WHERE p.organization_id = $1 AND p.livemode = $2 AND p.id = $8))
+                             ORDER BY c.created_at DESC, c.id DESC
+                             LIMIT $9
+                             """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "customer_id"),
+                                   request.queryValue("status"), request.queryValue("verification_type"),
+                                   ListQuery.time(request, "occurred_after"), ListQuery.time(request, "occurred_before"),
+                                   ListQuery.filter(request, "cursor"), limit + 1])
+                     }
+                     let documents = withActors(rows)
+                     let shown = Array(documents.prefix(limit))
+                     let next: JSONValue = documents.count > limit ? (shown.last?["id"] ?? .null) : .null
+                     return .json(200, .object([("data", .array(shown)), ("next_cursor", next)]))
+                 }),
+
+            .api("POST", "/v1/customer_verifications", id: "createCustomerVerification",
+                 summary: "Start a verification of one check for a customer; its provider runs it",
+                 description: "Answers with the verification as created (pending); the provider (sandbox: see the README's magic "
+                    + "values) then records its steps as events of the provider actor, each with its webhooks.",
+                 scope: .write,
+                 body: .object([
+                     .init("check_type", .choice(CheckType.self), required: true),
+                     .init("customer_id", .text(minLength: 1, maxLength: 200), required: true),
+                     .init("provider", .choice(["sandbox"]), description: "Default sandbox"),
+                     .init("verification_type", .choice(VerificationType.self), description: "Default kyc"),
+                 ]),
+                 responses: [APIResponses.created("The customer verification", wrapped,
+                                                  links: [APIResponses.get("getCustomerVerification", id: "/data/id")])],
+                 .engineCommand { context, transaction in
+                     let caller = try context.authenticated
+                     let id = newID("ver")
+                     let response = try context.engine.execute({
+                         let body = context.body
+                         let now = clock()
+                         let invitation = Invitation(
+                             entityID: try body.requiredString("customer_id"),
+                             verificationType: body.choice("verification_type", VerificationType.self) ?? .kyc,
+                             checks: [try body.requiredChoice("check_type", CheckType.self)],
+                             provider: body.string("provider") ?? "sandbox", expiresAt: now.addingTimeInterval(7 * 86_400),
+                             livemode: caller.livemode, validFor: configuration.validity.validitySeconds)
+                         return try VerificationsResource.commandRequest(context, id: id, command: .invite(invitation), now: now)
+                     }, inTransaction: transaction.run) { outcome, _ in
+                         HTTPResponse.json(201, ["data": CustomerVerificationView.object(
+                             id: outcome.verification.id, organizationID: caller.organizationID.uuidString.lowercased(),
+                             actorID: caller.keyID, state: outcome.verification.state)])
+                     }
+                     // Not for an idempotent replay (its run was started the first time) nor a refusal.
+                     if response.status == 201, response.header("Idempotent-Replayed") == nil {
+                         context.providers.start(organizationID: caller.organizationID, livemode: caller.livemode, verificationID: id)
+                     }
+                     return response
+                 }),
+
+            .api("GET", "/v1/customer_verifications/{id}", id: "getCustomerVerification", summary: "A customer verification; with as_of, as it was then",
+                 scope: .read,
+                 parameters: [id, .query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")],
+                 responses: [APIResponses.ok("The customer verification", wrapped)],
+                 .read { context in
+                     let caller = try context.authenticated
+                     let id = context.request.parameter("id")
+                     if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
+                         let (loaded, actor) = try context.pool.withConnection { connection in
+                             (try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf),
+                              try connection.query("""
+                                  SELECT metadata->>'actor_id' FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND occurred_at <= $3
+                                  ORDER BY version DESC LIMIT 1
+                                  """, [caller.organizationID, id, asOf]).string(0, 0))
+                         }
+                         guard let loaded, loaded.state.invitation?.livemode == caller.livemode else {
+                             throw APIFailure.notFound("customer verification", id)
+                         }
+                         return .json(200, ["data": CustomerVerificationView.object(
+                             id: id, organizationID: caller.organizationID.uuidString.lowercased(), actorID: actor, state: loaded.state)])
+                     }
+                     return try wrappedDocument(context, id: id)
+                 }),
+
+            .api("PATCH", "/v1/customer_verifications/{id}", id: "updateCustomerVerificationStatus",
+                 summary: "Admin override: set the status to verified, failed or expired, with a reason", scope: .admin,
+                 parameters: [id],
+                 body: .object([
+                     .init("status", .choice(Array(overrides.keys).sorted()), required: true),
+                     .init("reason", VerificationsResource.reason, required: true),
+                 ]),
+                 responses: [APIResponses.ok("The customer verification after the override", wrapped)],
+                 .engineCommand { context, transaction in
+                     let caller = try context.authenticated
+                     let id = context.request.parameter("id")
+                     return try context.engine.execute({
+                         let status = try context.body.requiredString("status")
+                         guard let override = overrides[status] else { throw APIFailure.invalid("status", "status is verified, failed or expired") }
+                         return try VerificationsResource.commandRequest(
+                             context, id: id, command: .override(override, reason: try context.body.requiredString("reason")), now: clock())
+                     }, inTransaction: transaction.run) { outcome, _ in
+                         HTTPResponse.json(200, ["data": CustomerVerificationView.object(
+                             id: id, organizationID: caller.organizationID.uuidString.lowercased(), actorID: caller.keyID,
+                             state: outcome.verification.state)])
+                     }
+                 }),
+        ]
+    }
+
+    /// The actor of the verification's latest event, beside its stored document (which leaves `actor_id` null).
+    static let latestActor = """
+        (SELECT e.metadata->>'actor_id' FROM ledger.events e
+         WHERE e.organization_id = c.organization_id AND e.stream_id = c.id ORDER BY e.version DESC LIMIT 1)
+        """
+
+    /// The documents of rows (document, actor) with `actor_id` filled in.
+    static func withActors(_ rows: PostgresRows) -> [JSONValue] {
+        (0..<rows.count).compactMap { row in
+            guard case let .object(members)? = rows.string(row, 0).flatMap({ try? JSONValue.parse(Array($0.utf8), maxDepth: 512) }) else {
+                return nil
+            }
+            let actor = ViewJSON.text(rows.string(row, 1))
+            return .object(members.map { $0.0 == "actor_id" ? ($0.0, actor) : $0 })
+        }
+    }
+
+    static func wrappedDocument(_ context: RequestContext, id: String) throws -> HTTPResponse {
+        let caller = try context.authenticated
+        let rows = try context.pool.withConnection {
+            try $0.query("""
+                SELECT c.document::text, \(latestActor) FROM ledger.customer_verifications c
+                WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3
+                """, [caller.organizationID, id, caller.livemode])
+        }
+        guard let document = withActors(rows).first else { throw APIFailure.notFound("customer verification", id) }
+        return .json(200, ["data": document])
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import LedgerDomain
+import LedgerEngine
+import LedgerHTTP
+import LedgerStorage
+
+/// `/v1/identity/verification_reports` (seed 001), wire-compatible with Stripe Identity: the same objects, list
+/// envelope, filters and cursors (`starting_after`, `ending_before`), so Stripe's own client libraries, given this
+/// service's base URL and a ledger key, work unchanged. Newest first, by `created` then id.
+enum VerificationReportsResource {
+    typealias P = APISchemas.P
+
+    static let subObject = Schema.nullable(.anyObject)
+    static let report = Schema.named("VerificationReport", .object([
+        P("id", .string(.init(pattern: "^vr_")), required: true),
+        P("object", .constant("identity.verification_report"), required: true),
+        P("client_reference_id", APISchemas.optionalText, required: true),
+        P("created", .integer(), required: true, description: "Unix seconds"),
+        P("document", subObject, required: true), P("email", subObject, required: true), P("id_number", subObject, required: true),
+        P("livemode", .boolean, required: true), P("options", .anyObject, required: true), P("phone", subObject, required: true),
+        P("selfie", subObject, required: true), P("type", .choice(StripeReport.Kind.self), required: true),
+        P("verification_flow", APISchemas.optionalText, required: true),
+        P("verification_session", .string(.init(pattern: "^vs_")), required: true, description: "The verification, as vs_…"),
+    ]))
+
+    static let url = "/v1/identity/verification_reports"
+    static let reportID = APIParameters.id("id", "A report's id (vr_…)")
+    /// `expand[]`, and `expand[0]` to `expand[9]` as Stripe's clients number it: accepted and ignored, nothing here expands.
+    static let expand = (["expand[]"] + (0..<10).map { "expand[\($0)]" }).map {
+        Parameter.query($0, .text(maxLength: 200), description: "Accepted and ignored: nothing here expands")
+    }
+
+    static let operations: [APIOperation] = [
+        .api("GET", "/v1/identity/verification_reports/{id}", id: "getVerificationReport",
+             summary: "A verification report (Stripe Identity's object); with as_of, as the log had it then", scope: .read,
+             parameters: [reportID] + expand + [.query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")],
+             responses: [APIResponses.ok("The report", report)],
+             .read { context in
+                 let caller = try context.authenticated
+                 let id = context.request.parameter("id")
+                 let missing = APIFailure(status: 404, type: "invalid_request_error", code: "resource_missing",
+                                          message: "No such verification report: '\(id)'", param: "id")
+                 guard let verificationID = StripeReportView.parseReportID(id)?.verificationID else { throw missing }
+                 if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
+                     guard let loaded = try context.pool.withConnection({
+                         try VerificationStore.load($0, organizationID: caller.organizationID, id: verificationID, asOf: asOf)
+                     }), loaded.state.invitation?.livemode == caller.livemode,
+                           let found = StripeReportView.reports(verificationID: verificationID, state: loaded.state).first(where: { $0.id == id })
+                     else { throw missing }
+                     return .json(200, found.object)
+                 }
+                 let rows = try context.pool.withConnection {
+                     try $0.query("""
+                         SELECT r.value::text FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
+                         WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
+                         """, [caller.organizationID, caller.livemode, verificationID, id])
+                 }
+                 guard let document = rows.string(0, 0) else { throw missing }
+                 return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
+             }),
+
+        .api("GET", "/v1/identity/verification_reports", id: "listVerificationReports",
+             summary: "Verification reports, newest first (Stripe Identity's list)",
+             description: "starting_after and ending_before together are 400; a cursor that names no report of the caller's is 404.",
+             scope: .read,
+             parameters: [
+                 APIParameters.filter("client_reference_id", "Only with this reference"),
+                 .query("created", .integer(minimum: -62_135_596_800, maximum: 253_402_300_799), description: "Created at exactly this Unix second"),
+                 APIParameters.created("gte", "at or after"), APIParameters.created("gt", "after"),
+                 APIParameters.created("lte", "at or before"), APIParameters.created("lt", "before"),
+                 APIParameters.filter("type", .choice(StripeReport.Kind.self), "Only of this type"),
+                 APIParameters.filter("verification_session", "Only of this verification (vs_…)"),
+                 APIParameters.limit, APIParameters.startingAfter,
+                 .query("ending_before", .text(maxLength: 100), description: "The id of the first object of the next page (newer ones)"),
+             ] + expand,
+             responses: [APIResponses.ok("A page of reports", APISchemas.list("VerificationReportList", of: report),
+                                         links: [APIResponses.get("getVerificationReport", id: "/data/0/id")]),
+                         APIResponses.notFound],
+             .read { context in
+                 let caller = try context.authenticated
+                 let request = context.request
+                 let query = ListQuery(request)
+                 let endingBefore = ListQuery.filter(request, "ending_before")
+                 // Stripe's cursors are ids of reports the caller can see; another id is not found, naming the cursor.
+                 func cursor(_ name: String, _ id: String?) throws -> (String, String)? {
+                     guard let id else { return nil }
+                     let unknown = APIFailure.notFound("verification report", id, param: name)
+                     guard let verificationID = StripeReportView.parseReportID(id)?.verificationID else { throw unknown }
+                     return (verificationID, id)
+                 }
+                 let after = try cursor("starting_after", query.startingAfter), before = try cursor("ending_before", endingBefore)
+                 guard after == nil || before == nil else {
+                     throw APIFailure.invalid("ending_before", "starting_after and ending_before cannot be given together")
+                 }
+                 let session = ListQuery.filter(request, "verification_session").map { StripeReportView.verificationID(sessionID: $0) ?? "" }
+                 func seconds(_ name: String) -> Double? { ListQuery.time(request, name)?.timeIntervalSince1970 }
+                 let rows = try context.pool.withConnection { connection -> PostgresRows in
+                     for (name, key) in [("starting_after", after), ("ending_before", before)] {
+                         guard let (verificationID, id) = key else { continue }
+                         let found = try connection.query("""
+                             SELECT 1 FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
+                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
+                             """, [caller.organizationID, caller.livemode, verificationID, id])
+                         guard found.count == 1 else { throw APIFailure.notFound("verification report", id, param: name) }
+                     }
+                     let cursorID = after?.1 ?? before?.1
+                     let newestFirst = before == nil
+                     return try connection.query("""
+                         WITH reports AS (
+                             SELECT r.value AS report, (r.value->>'created')::bigint AS created, r.value->>'id' AS id
+                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
+                             WHERE v.organization_id = $1 AND v.livemode = $2
+                               AND ($3::text IS NULL OR v.client_reference_id = $3)
+                               AND ($4::text IS NULL OR v.id = $4)
+                         ), cursor AS (
+                             SELECT (r.value->>'created')::bigint AS created, r.value->>'id' AS id
+                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
+                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $12 AND r.value->>'id' = $13
+                         )
+                         SELECT report::text FROM reports
+                         WHERE ($5::text IS NULL OR report->>'type' = $5)
+                           AND ($6::bigint IS NULL OR created = $6)
+                           AND ($7::float8 IS NULL OR created >= $7)
+                           AND ($8::float8 IS NULL OR created > $8)
+                           AND ($9::float8 IS NULL OR created <= $9)
+                           AND ($10::float8 IS NULL OR created < $10)
+                           AND ($13::text IS NULL OR CASE WHEN $11 THEN (created, id) < (SELECT created, id FROM cursor)
+                                                          ELSE (created, id) > (SELECT created, id FROM cursor) END)
+                         ORDER BY CASE WHEN $11 THEN created END DESC, CASE WHEN $11 THEN id END DESC,
+                                  CASE WHEN NOT $11 THEN created END ASC, CASE WHEN NOT $11 THEN id END ASC
+                         LIMIT $14
+                         """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "client_reference_id"), session,
+                               request.queryValue("type"), request.queryValue("created").flatMap { Int64($0) },
+                               seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
+                               newestFirst, (after ?? before)?.0, cursorID, query.limit + 1])
+                 }
+                 var documents = ListQuery.documents(rows)
+                 // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
+                 if before != nil {
+                     let more = documents.count > query.limit
+                     documents = Array(documents.prefix(query.limit).reversed())
+                     return .json(200, ["object": "list", "url": .string(url), "has_more": .bool(more), "data": .array(documents)])
+                 }
+                 return query.page(documents, url: url)
+             }),
+    ]
+}

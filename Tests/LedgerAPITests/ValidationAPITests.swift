@@ -1,0 +1,131 @@
+import Foundation
+import LedgerAPI
+import LedgerDomain
+import LedgerTestSupport
+import XCTest
+
+/// Seed 004 over HTTP: validations, an entity's current validation, history and KYC status, and sync.
+final class ValidationAPITests: VendorViewsTestCase {
+    static let validationFields = ["clientReferenceId", "createdAt", "decision", "entityId", "entityType", "expiresAt", "id", "livemode",
+                                   "provider", "status", "updatedAt", "verificationType", "verifiedAt"]
+
+    func testAValidationInCamelCaseWithADecisionOnlyOnceDecided() throws {
+        let id = try createCustomerVerification("ent_1")
+        let synced = try sync(id)
+        XCTAssertEqual(synced["changed"]?.boolValue != nil, true)
+        XCTAssertEqual(synced["status"], "approved")
+        XCTAssertEqual(synced["waitingFor"], .null)
+        let validation = try get("/v1/validations/\(id)")
+        XCTAssertEqual(validation.objectValue?.map(\.0).sorted(), Self.validationFields)
+        XCTAssertEqual(kinds(validation), [
+            "clientReferenceId": "null", "createdAt": "time", "decision": "object", "entityId": "string", "entityType": "string",
+            "expiresAt": "time", "id": "string", "livemode": "bool", "provider": "string", "status": "string", "updatedAt": "time",
+            "verificationType": "string", "verifiedAt": "time",
+        ])
+        let decision = validation["decision"]
+        XCTAssertEqual(decision?["documentAuthenticity"], "pass")
+        XCTAssertEqual(decision?["faceMatch"], "pass")
+        XCTAssertEqual(decision?["liveness"], "pass")
+        XCTAssertEqual(decision?["aml"], .null, "no screening was asked for")
+        XCTAssertEqual(decision?["extractedData"]?["firstName"], "Jenny")
+        XCTAssertEqual(decision?["extractedData"]?["document"]?["issuingCountry"], "US")
+
+        let again = try sync(id)
+        XCTAssertEqual(again["changed"], false, "every step is in the log already")
+        XCTAssertEqual(again["recordedEvents"], [])
+        XCTAssertEqual(again["previousStatus"], "approved")
+
+        let pendingID = try createCustomerVerification("ent_2_expire_after_capture")
+        try sync(pendingID)
+        let pending = try get("/v1/validations/\(pendingID)")
+        XCTAssertEqual(pending["status"], "in_progress")
+        XCTAssertEqual(pending["decision"], .null)
+        XCTAssertEqual(try sync(pendingID)["waitingFor"], "deadline")
+    }
+
+    func testKYCStatusCurrentValidationAndHistory() throws {
+        try get("/v1/entities/ent_new/kyc-status", expect: 404)
+        try get("/v1/entities/ent_new/validations/current", expect: 404)
+        try get("/v1/entities/ent_new/validations", expect: 404)
+        let rejected = try createCustomerVerification("ent_new_decline_62304")
+        try sync(rejected)
+        // The entity is the customer id; magic words ride on it, so both verifications use this entity.
+        advance(60)
+        var status = try get("/v1/entities/ent_new_decline_62304/kyc-status")
+        XCTAssertEqual(status.objectValue?.map(\.0), ["verified", "status", "verifiedAt", "expiresAt", "needsReverification", "currentValidationId"])
+        XCTAssertEqual(status["verified"], false)
+        XCTAssertEqual(status["status"], "rejected")
+        XCTAssertEqual(status["currentValidationId"]?.stringValue, rejected)
+        XCTAssertEqual(status["needsReverification"], false)
+
+        let approved = try createCustomerVerification("ent_ok")
+        try sync(approved)
+        status = try get("/v1/entities/ent_ok/kyc-status")
+        XCTAssertEqual(kinds(status), ["verified": "bool", "status": "string", "verifiedAt": "time", "expiresAt": "time",
+                                       "needsReverification": "bool", "currentValidationId": "string"])
+        XCTAssertEqual(status["verified"], true)
+        XCTAssertEqual(status["status"], "approved")
+        XCTAssertEqual(try get("/v1/entities/ent_ok/validations/current")["id"]?.stringValue, approved)
+
+        // Inside the 30 days before the year ends, the entity needs reverification; after it, it is expired.
+        advance(340 * 86_400)
+        status = try get("/v1/entities/ent_ok/kyc-status")
+        XCTAssertEqual(status["verified"], true)
+        XCTAssertEqual(status["needsReverification"], true)
+        advance(30 * 86_400)
+        status = try get("/v1/entities/ent_ok/kyc-status")
+        XCTAssertEqual(status["verified"], false)
+        XCTAssertEqual(status["status"], "expired")
+        XCTAssertEqual(status["needsReverification"], true)
+        let earlier = Timestamp.rfc3339(clock.get().addingTimeInterval(-300 * 86_400))
+        XCTAssertEqual(try get("/v1/entities/ent_ok/kyc-status?as_of=\(earlier)")["verified"], true, "as it was then")
+        XCTAssertEqual(try get("/v1/entities/ent_ok/kyc-status?as_of=\(earlier)")["needsReverification"], false)
+    }
+
+    func testHistoryIsNewestFirstAndPaginates() throws {
+        var ids: [String] = []
+        for _ in 0..<5 {
+            advance(10)
+            ids.append(try createCustomerVerification("ent_many"))
+        }
+        var pages: [[String]] = []
+        var cursor: String?
+        repeat {
+            let page = try get("/v1/entities/ent_many/validations?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            XCTAssertEqual(page.objectValue?.map(\.0), ["data", "hasMore", "nextCursor"])
+            pages.append(page["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? [])
+            XCTAssertEqual(page["hasMore"]?.boolValue, page["nextCursor"]?.stringValue != nil)
+            cursor = page["nextCursor"]?.stringValue
+        } while cursor != nil && pages.count < 10
+        XCTAssertEqual(pages, [[ids[4], ids[3]], [ids[2], ids[1]], [ids[0]]])
+        for id in ids { try sync(id) }
+        XCTAssertEqual(try get("/v1/entities/ent_many/validations/current")["id"]?.stringValue, ids[4], "the newest approval")
+    }
+
+    func testAnotherOrganizationAndTheOtherModeSeeNoValidation() throws {
+        let id = try createCustomerVerification("ent_private")
+        try sync(id)
+        let globex = try TestOrganization(database: database, name: "Globex")
+        for key in [globex.adminKey, acme.liveAdminKey] {
+            try get("/v1/validations/\(id)", key: key, expect: 404)
+            try get("/v1/validations/\(id)?as_of=\(Timestamp.rfc3339(clock.get()))", key: key, expect: 404)
+            try get("/v1/entities/ent_private/kyc-status", key: key, expect: 404)
+            try get("/v1/entities/ent_private/validations/current", key: key, expect: 404)
+            try get("/v1/entities/ent_private/validations", key: key, expect: 404)
+            try send("/v1/validations/\(id)/sync", key: key, expect: 404)
+        }
+    }
+
+    func testAsOfShowsTheValidationAsItWasThen() throws {
+        let id = try createCustomerVerification("ent_then")
+        let createdAt = clock.get()
+        try sync(id)
+        advance(60)
+        try send("/v1/customer_verifications/\(id)", ["status": "failed", "reason": "fraud found later"], method: "PATCH")
+        XCTAssertEqual(try get("/v1/validations/\(id)")["status"], "rejected")
+        let before = try get("/v1/validations/\(id)?as_of=\(Timestamp.rfc3339(createdAt.addingTimeInterval(30)))")
+        XCTAssertEqual(before["status"], "approved")
+        XCTAssertEqual(before.objectValue?.map(\.0).sorted(), Self.validationFields)
+        try get("/v1/validations/\(id)?as_of=\(Timestamp.rfc3339(createdAt.addingTimeInterval(-1)))", expect: 404)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import LedgerAPI
+import LedgerDomain
+import LedgerStorage
+import LedgerTestSupport
+import XCTest
+
+/// Seed 001 over HTTP: Stripe Identity's verification reports, and Stripe's own Python library against them.
+final class VerificationReportAPITests: VendorViewsTestCase {
+    static let reportFields = ["client_reference_id", "created", "document", "email", "id", "id_number", "livemode", "object", "options",
+                               "phone", "selfie", "type", "verification_flow", "verification_session"]
+
+    /// A native verification run by the sandbox to its end; its id.
+    func verification(_ entityID: String, checks: [String], reference: String? = nil, key: String? = nil,
+                      runAfter seconds: Double = 0) throws -> String {
+        var body: [(String, JSONValue)] = [("entity_id", .string(entityID)), ("checks", .array(checks.map(JSONValue.string)))]
+        if let reference { body.append(("client_reference_id", .string(reference))) }
+        let created = try send("/v1/verifications", .object(body), key: key, expect: 201)
+        guard let id = created["id"]?.stringValue else { throw XCTSkip("the verification was not created") }
+        advance(seconds)
+        try sync(id, key: key)
+        return id
+    }
+
+    func reportIDForCursor(_ verificationID: String) -> String { StripeReportView.reportID(verificationID: verificationID, key: "a1") }
+
+    func testAReportIsStripesObjectWithEachFieldOfItsType() throws {
+        let id = try verification("cus_doc", checks: ["identity_verification"], reference: "ref-doc")
+        let reportID = StripeReportView.reportID(verificationID: id, key: "a1")
+        let report = try get("/v1/identity/verification_reports/\(reportID)")
+        XCTAssertEqual(report.objectValue?.map(\.0).sorted(), Self.reportFields)
+        XCTAssertEqual(kinds(report), [
+            "client_reference_id": "string", "created": "number", "document": "object", "email": "null", "id": "string",
+            "id_number": "null", "livemode": "bool", "object": "string", "options": "object", "phone": "null", "selfie": "object",
+            "type": "string", "verification_flow": "null", "verification_session": "string",
+        ])
+        XCTAssertEqual(report["object"], "identity.verification_report")
+        XCTAssertEqual(report["created"]?.intValue, Int64(clock.get().timeIntervalSince1970))
+        XCTAssertEqual(report["verification_session"]?.stringValue, StripeReportView.sessionID(verificationID: id))
+        XCTAssertEqual(report["type"], "document")
+        XCTAssertEqual(report["livemode"], false)
+        let document = report["document"]
+        XCTAssertEqual(document?["status"], "verified")
+        XCTAssertEqual(document?["error"], .null)
+        XCTAssertEqual(document?["first_name"], "Jenny")
+        XCTAssertEqual(document?["type"], "driving_license")
+        XCTAssertEqual(document?["expiration_date"], ["day": 1, "month": 12, "year": 2030])
+        XCTAssertEqual(report["selfie"]?["status"], "verified")
+
+        let declined = try verification("cus_decline_62304", checks: ["identity_verification"])
+        let failed = try get("/v1/identity/verification_reports/\(StripeReportView.reportID(verificationID: declined, key: "a1"))")
+        XCTAssertEqual(failed["selfie"]?["status"], "unverified")
+        XCTAssertEqual(failed["selfie"]?["error"]?["code"], "selfie_face_mismatch")
+
+        let missing = try client.get("/v1/identity/verification_reports/vr_nothing_a1", headers: auth)
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual(missing.json?["error"]?["code"], "resource_missing")
+        XCTAssertEqual(missing.json?["error"]?["param"], "id")
+        try get("/v1/identity/verification_reports/\(StripeReportView.reportID(verificationID: id, key: "a2"))", expect: 404)
+        try get("/v1/identity/verification_reports?limit=101", expect: 400)
+        try get("/v1/identity/verification_reports?created=soon", expect: 400)
+        try get("/v1/identity/verification_reports?type=selfie", expect: 400)
+        try get("/v1/identity/verification_reports?starting_after=vr_nothing_a1", expect: 404)
+        try get("/v1/identity/verification_reports?starting_after=\(reportIDForCursor(id))&ending_before=\(reportIDForCursor(id))", expect: 400)
+    }
+
+    func testAnotherOrganizationAndTheOtherModeSeeNoReportAndAsOf() throws {
+        // A native create leaves the sandbox to the sync, which runs it 10 s later.
+        let id = try verification("cus_doc", checks: ["identity_verification"], runAfter: 10)
+        let reportID = StripeReportView.reportID(verificationID: id, key: "a1")
+        let globex = try TestOrganization(database: database, name: "Globex")
+        for key in [globex.adminKey, acme.liveAdminKey] {
+            try get("/v1/identity/verification_reports/\(reportID)", key: key, expect: 404)
+            try get("/v1/identity/verification_reports/\(reportID)?as_of=\(Timestamp.rfc3339(clock.get()))", key: key, expect: 404)
+            XCTAssertEqual(try get("/v1/identity/verification_reports", key: key)["data"], [])
+            try get("/v1/identity/verification_reports?starting_after=\(reportID)", key: key, expect: 404)
+        }
+        // A report exists from its attempt's results on; before, as_of finds none.
+        let created = try get("/v1/verifications/\(id)")["created_at"]?.stringValue.flatMap(Timestamp.parse) ?? Date()
+        try get("/v1/identity/verification_reports/\(reportID)?as_of=\(Timestamp.rfc3339(created))", expect: 404)
+        advance(10)
+        XCTAssertEqual(try get("/v1/identity/verification_reports/\(reportID)?as_of=\(Timestamp.rfc3339(clock.get()))"),
+                       try get("/v1/identity/verification_reports/\(reportID)"))
+    }
+
+    /// 250 test-mode reports (120 email verifications that retry, two reports each; 10 document checks) and 4
+    /// live ones, read through Stripe's library: retrieve, each filter, auto-pagination both ways.
+    func testStripesPythonLibraryRetrievesListsFiltersAndAutoPaginatesUnchanged() throws {
+        var expected: [(created: Int64, id: String, verification: String, reference: String?, type: String)] = []
+        for index in 0..<130 {
+            advance(1)
+            let document = index % 13 == 0
+            let reference = "ref-\(index % 3)"
+            let id = try verification(document ? "cus_doc_\(index)" : "cus_retry_\(index)", checks: [document ? "identity_verification" : "email"],
+                                      reference: reference)
+            let created = Int64(clock.get().timeIntervalSince1970)
+            for key in document ? ["a1"] : ["e1", "e2"] {
+                expected.append((created, StripeReportView.reportID(verificationID: id, key: key), id, reference,
+                                 document ? "document" : "verification_flow"))
+            }
+        }
+        var live: [String] = []
+        for index in 0..<2 {
+            let id = try verification("cus_live_retry_\(index)", checks: ["email"], key: acme.liveAdminKey)
+            live += ["e1", "e2"].map { StripeReportView.reportID(verificationID: id, key: $0) }
+        }
+        XCTAssertEqual(expected.count, 250)
+        let newestFirst = expected.sorted { ($0.created, $0.id) > ($1.created, $1.id) }
+        let order = newestFirst.map(\.id)
+        let session = StripeReportView.sessionID(verificationID: expected[5].verification)
+        let gte = expected[20].created, lt = expected[40].created
+        let probes: JSONValue = [
+            "client_reference_id": "ref-1", "session": .string(session), "created_gte": .int(gte), "created_lt": .int(lt),
+            "created": .int(expected[7].created), "oldest": .string(order[order.count - 1]),
+        ]
+        let script = TestPostgres.schemaDirectory.deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/stripe_reports.py").path
+        let outcome = try ChildProcess.run("python3", [script, server.baseURL, acme.readKey, acme.liveAdminKey, probes.jsonString])
+        let line = outcome.output.split(separator: "\n").first { $0.hasPrefix("RESULT ") }
+        XCTAssertEqual(outcome.status, 0, outcome.output)
+        guard let line, let result = try? JSONValue.parse(Array(line.dropFirst(7).utf8), maxDepth: 64) else {
+            return XCTFail("no result from the script: \(outcome.output)")
+        }
+        func list(_ name: String) -> [String] { result[name]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        XCTAssertEqual(list("forward"), order, "auto-pagination forward, pages of 100")
+        XCTAssertEqual(list("forward_small_pages"), order, "auto-pagination forward, pages of 7")
+        XCTAssertEqual(list("backward"), Array(order.dropLast().reversed()), "auto-pagination backward from the oldest, pages of 100")
+        XCTAssertEqual(result["retrieved"], [
+            "id": .string(order[0]), "object": "identity.verification_report", "created_is_int": true, "livemode": false,
+            "type": .string(newestFirst[0].type), "verification_session": .string(StripeReportView.sessionID(verificationID: newestFirst[0].verification)),
+            "status": "verified",
+        ])
+        XCTAssertEqual(list("by_client_reference_id"), newestFirst.filter { $0.reference == "ref-1" }.map(\.id))
+        XCTAssertEqual(list("by_type_document"), newestFirst.filter { $0.type == "document" }.map(\.id))
+        XCTAssertEqual(list("by_type_verification_flow").count, 240)
+        XCTAssertEqual(list("by_session"), newestFirst.filter { $0.verification == expected[5].verification }.map(\.id))
+        XCTAssertEqual(list("by_created_range"), newestFirst.filter { $0.created >= gte && $0.created < lt }.map(\.id))
+        XCTAssertEqual(list("by_created_exact"), newestFirst.filter { $0.created == expected[7].created }.map(\.id))
+        XCTAssertEqual(result["expand_ignored"]?.stringValue, order[0])
+        XCTAssertEqual(result["missing"], ["status": 404, "code": "resource_missing", "param": "id"])
+        XCTAssertEqual(Set(list("live")), Set(live), "a live key sees the live reports only")
+        XCTAssertEqual(result["live_sees_test"], false)
+    }
+}
