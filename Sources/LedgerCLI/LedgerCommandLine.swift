@@ -18,6 +18,7 @@ public enum LedgerCommandLine {
           replay     compare (--check) or repair the read models against the log
           rescore    re-score orders with a ruleset version: a dry run's diff, or --apply
           bench      benchmarks: `ledger bench append`, `ledger bench http`, `ledger bench rescore`
+          verify     check every hash chain, the Merkle tree and the checkpoints: `ledger verify [--org ID]`
           listen        print webhooks as they arrive, like `stripe listen`: `ledger listen --key KEY`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
           openapi       print the OpenAPI 3.1 document of the API (as GET /openapi.json serves it)
@@ -66,6 +67,9 @@ public enum LedgerCommandLine {
             case "bench":
                 if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
                 try BenchCommand.run(rest, settings: try Settings(environment: environment))
+            case "verify":
+                if wantsHelp { print(VerifyCommand.help); return 0 }
+                return try VerifyCommand.run(rest, settings: try Settings(environment: environment))
             case "listen":
                 if wantsHelp { print(ListenCommand.help); return 0 }
                 try ListenCommand.run(rest, environment: environment)

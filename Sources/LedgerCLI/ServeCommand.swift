@@ -27,7 +27,9 @@ enum ServeCommand {
         LEDGER_WEBHOOK_TIMEOUT, LEDGER_WEBHOOK_LEASE_SECONDS, LEDGER_WEBHOOK_RETENTION_DAYS,
         LEDGER_SANDBOX_STEP_DELAY_MS (between the sandbox provider's steps; 0), LEDGER_VALIDITY_DAYS (how long an
         approval counts; 365), LEDGER_REVERIFICATION_DAYS (KYC status asks for reverification this long before; 30),
-        LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here).
+        LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here), LEDGER_CHECKPOINT_SECONDS (10), LEDGER_CHECKPOINT_KEY or
+        LEDGER_CHECKPOINT_KEY_FILE (the checkpoint signer key; on the embedded database made on first start as
+        checkpoint.key in the data directory, named LEDGER_LOG_ORIGIN), and without either no checkpoints are signed.
         The webhook dispatcher runs inside; `ledger dispatch` runs one alone.
         """
 
@@ -41,12 +43,21 @@ enum ServeCommand {
         if database.embedded != nil { try createDemoOrganizationIfNone(database, settings) }
         let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads,
                                      applicationName: "ledger-api")
-        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: settings.api)
+        let signer = try CheckpointKey.load(environment: settings.environment,
+                                            embeddedDirectory: database.embedded == nil ? nil : settings.dataDirectory)
+            .map(CheckpointSigner.init(key:))
+        if signer == nil { Log.warning("no checkpoint key (LEDGER_CHECKPOINT_KEY or LEDGER_CHECKPOINT_KEY_FILE): the log is not signed") }
+        var apiConfiguration = settings.api
+        apiConfiguration.checkpointSigner = signer
+        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: apiConfiguration)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         ExpiryScheduler(engine: application.engine).start(interval: 1)
         Rescoring(pool: pool, engine: application.engine).start(interval: 1)
         IdempotencyPurger(pool: pool).start(interval: 60)
+        // The audit log appends with a connection of its own, so that it keeps up however busy the API's pool is.
+        let auditPool = database.makePool(size: 1, applicationName: "ledger-audit-log")
+        AuditLogKeeper(pool: auditPool, signer: signer, checkpointInterval: Double(settings.checkpointSeconds)).start()
         // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
         // a delivery, and the message went out again when its lease ran out.
         let dispatchPool = settings.dispatchInServe ? database.makePool(size: 3, applicationName: "ledger-dispatcher") : nil
@@ -59,6 +70,7 @@ enum ServeCommand {
         server.shutdown(gracePeriod: 10)
         dispatcher?.stop()
         dispatchPool?.close()
+        auditPool.close()
         pool.close()
     }
 

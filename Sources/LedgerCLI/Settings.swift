@@ -1,5 +1,6 @@
 import Foundation
 import LedgerAPI
+import LedgerCrypto
 import LedgerDomain
 import LedgerHTTP
 import LedgerWebhooks
@@ -22,6 +23,10 @@ public struct Settings: Sendable {
     public var webhooks: WebhookDispatcher.Configuration
     /// Whether `ledger serve` runs a webhook dispatcher (instances that only serve the API can leave it off).
     public var dispatchInServe: Bool
+    /// Seconds between checkpoints of the audit log (made only when it grew).
+    public var checkpointSeconds: Int
+    /// The environment, for settings read where they are used (the checkpoint key).
+    public var environment: [String: String]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -73,6 +78,8 @@ public struct Settings: Sendable {
             throw Invalid(variable: "LEDGER_WEBHOOK_DISPATCH", value: dispatch, expected: "1 or 0")
         }
         dispatchInServe = dispatch == "1"
+        checkpointSeconds = try integer("LEDGER_CHECKPOINT_SECONDS", 10, range: 1...86_400)
+        self.environment = environment
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {
@@ -93,7 +100,8 @@ public struct Settings: Sendable {
                                providerStepDelay: Double(try integer("LEDGER_SANDBOX_STEP_DELAY_MS", 0, range: 0...60_000)) / 1000,
                                validity: ValidityPolicy(validity: Double(try integer("LEDGER_VALIDITY_DAYS", 365, range: 1...36_500)) * 86_400,
                                                         reverificationWindow: Double(try integer("LEDGER_REVERIFICATION_DAYS", 30,
-                                                                                                 range: 0...36_500)) * 86_400))
+                                                                                                 range: 0...36_500)) * 86_400),
+                               timelineLinkKey: environment["LEDGER_UI_LINK_KEY"].flatMap { $0.isEmpty ? nil : Digest.sha256($0) })
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

@@ -20,13 +20,18 @@ public struct LoadedVerification: Sendable {
 
 /// A verification's stream and read models: the fold of its stream, and the writes that follow a command.
 public enum VerificationStore {
-    /// Folds the stream, page by page; `lock` queues concurrent commands on the stream's row instead of
-    /// failing them. With `asOf`, the fold stops at the first event after that time.
+    /// Folds the stream, page by page, from its snapshot if it has one (a long stream; not with `asOf`, nor
+    /// `fromSnapshot` false, as a rebuild from the log alone asks); `lock` queues concurrent commands on the
+    /// stream's row instead of failing them. With `asOf`, the fold stops at the first event after that time.
     public static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
-                            asOf: Date? = nil) throws -> LoadedVerification? {
+                            asOf: Date? = nil, fromSnapshot: Bool = true) throws -> LoadedVerification? {
         var state = VerificationDecider.initialState
         var version: Int64 = 0
-        try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, lockingStream: lock) { recorded in
+        if fromSnapshot, asOf == nil, let snapshot = try self.snapshot(connection, organizationID: organizationID, id: id) {
+            (state, version) = snapshot
+        }
+        try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, afterVersion: version,
+                                    lockingStream: lock) { recorded in
             if let asOf, recorded.occurredAt > asOf { return false }
             let event: VerificationEvent
             do {
@@ -39,6 +44,15 @@ public enum VerificationStore {
             return true
         }
         return state.exists ? LoadedVerification(id: id, state: state, version: version) : nil
+    }
+
+    /// The stream's snapshot, unless it has none or it does not decode (then the stream is folded whole).
+    static func snapshot(_ connection: PostgresConnection, organizationID: UUID, id: String) throws -> (VerificationState, Int64)? {
+        let rows = try connection.query("SELECT version, state FROM ledger.stream_snapshots WHERE organization_id = $1 AND id = $2",
+                                        [organizationID, id])
+        guard rows.count == 1, let version = rows.int64(0, 0), let text = rows.string(0, 1),
+              let state = SnapshotsProjection.decode(text) else { return nil }
+        return (state, version)
     }
 
     /// Queues the append, the read-model writes and the reactions to travel with the transaction's next

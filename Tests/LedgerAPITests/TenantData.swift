@@ -14,11 +14,13 @@ struct TenantData {
     let entityID: String
     let rulesetName: String
     let rescoringRunID: String
+    let eventID: String
 
     /// The value of every `{name}` path parameter for this tenant's objects.
     var pathParameters: [String: String] {
         ["id": verificationID, "attempt_id": attemptID, "dispute_id": "dsp_000000000000000000000000", "entity_id": entityID,
-         "name": rulesetName, "version": "1"]
+         "name": rulesetName, "version": "1",
+         "event_id": eventID]
     }
 
     init(client: TestClient, adminKey: String, label: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -48,5 +50,7 @@ struct TenantData {
         _ = try post("/v1/rulesets", ["name": .string(rulesetName), "rules": ["band": ["var": "score"]]], expect: 201)
         rescoringRunID = try post("/v1/rescoring_runs", ["ruleset": .string(rulesetName), "version": 1], expect: 201)["id"]?.stringValue ?? ""
         XCTAssertEqual(try client.get("/v1/webhook_secret", headers: .bearer(adminKey)).status, 200, file: file, line: line)
+        eventID = try client.get("/v1/verifications/\(verificationID)/events", headers: .bearer(adminKey))
+            .json?["data"]?.arrayValue?.first?["id"]?.stringValue ?? ""
     }
 }

@@ -7,6 +7,10 @@ import LedgerStorage
 enum Endpoint: Sendable {
     case read(@Sendable (RequestContext) throws -> HTTPResponse)
     case command(@Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse)
+    /// A command with work to do before its transaction, such as resolving a URL's host, which may take long
+    /// and must not hold a pooled connection meanwhile: the first closure runs outside any transaction and
+    /// returns the transaction's body.
+    case preparedCommand(@Sendable (RequestContext) throws -> (PostgresConnection) throws -> HTTPResponse)
     /// A command run through the engine, which opens the transaction itself (so that it can run it again).
     case engineCommand(@Sendable (RequestContext, CommandTransaction) throws -> HTTPResponse)
 
