@@ -19,7 +19,7 @@ let package = Package(
 
         // Thin shells.
         .target(name: "LedgerLog"),
-        .target(name: "LedgerCrypto", dependencies: ["CCrypto"]),
+        .target(name: "LedgerCrypto", dependencies: ["CCrypto", "LedgerDomain"]),
         .target(name: "LedgerStorage", dependencies: ["CLibPQ", "LedgerDomain", "LedgerCrypto", "LedgerLog"]),
         .target(name: "LedgerHTTP", dependencies: ["CMicroHTTPD", "LedgerDomain", "LedgerLog"]),
         // The one command path: no HTTP in it.

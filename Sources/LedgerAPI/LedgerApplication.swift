@@ -23,12 +23,20 @@ public struct APIConfiguration: Sendable {
     public var captureBaseURL: String
     /// Lets webhooks go to loopback and private addresses (tests, private networks).
     public var allowPrivateWebhooks: Bool
+    /// How a webhook or postback URL's host is resolved for its check; tests inject their own.
+    public var webhookResolver: WebhookURLPolicy.Resolver
+    /// How long `/metrics` reuses its counts of waiting webhook messages (counting reads every pending one).
+    public var webhookMetricsMaxAge: TimeInterval
     /// How many verifications' latest states are kept in memory for commands to decide on; 0 reads every stream.
     public var stateCacheSize: Int
     /// Webhook endpoints an organization may have in each mode: each one adds outbox writes to every command.
     public var webhookEndpointLimit: Int
     /// Monotonic nanoseconds for the rate limiter's buckets; tests move their own.
     public var rateLimitClock: @Sendable () -> UInt64
+    /// Signs the audit log's checkpoints; without one, checkpoints and proofs answer 503.
+    public var checkpointSigner: CheckpointSigner?
+    /// Signs the timeline pages' links (HMAC-SHA256); instances that share it accept each other's links.
+    public var timelineLinkKey: [UInt8]
     /// Seconds between two steps the sandbox provider records (0: one after the other), so a flow can be watched.
     public var providerStepDelay: Double
     /// How long an approval counts (recorded with each new invite) and the window before its end in which the
@@ -44,9 +52,12 @@ public struct APIConfiguration: Sendable {
                 newID: @escaping @Sendable (String) -> String = APIConfiguration.randomID,
                 captureBaseURL: String = "https://capture.sandbox.ledger.invalid/attempts/", allowPrivateWebhooks: Bool = false,
                 stateCacheSize: Int = 10_000, webhookEndpointLimit: Int = 16,
+                webhookResolver: @escaping WebhookURLPolicy.Resolver = WebhookURLPolicy.systemResolver,
+                webhookMetricsMaxAge: TimeInterval = 5,
                 rateLimitClock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds },
                 providerStepDelay: Double = 0, validity: ValidityPolicy = .standard,
-                personalDataVault: PersonalDataVault? = nil, retentionYears: Int = 5) {
+                personalDataVault: PersonalDataVault? = nil, retentionYears: Int = 5,
+                checkpointSigner: CheckpointSigner? = nil, timelineLinkKey: [UInt8]? = nil) {
         self.rateLimitPerSecond = rateLimitPerSecond
         self.rateLimitBurst = rateLimitBurst
         self.authCacheSeconds = authCacheSeconds
@@ -55,14 +66,21 @@ public struct APIConfiguration: Sendable {
         self.newID = newID
         self.captureBaseURL = captureBaseURL
         self.allowPrivateWebhooks = allowPrivateWebhooks
+        self.webhookResolver = webhookResolver
+        self.webhookMetricsMaxAge = webhookMetricsMaxAge
         self.stateCacheSize = stateCacheSize
         self.webhookEndpointLimit = webhookEndpointLimit
         self.rateLimitClock = rateLimitClock
+        self.checkpointSigner = checkpointSigner
+        self.timelineLinkKey = timelineLinkKey ?? Digest.randomBytes(32) ?? Digest.sha256(UUID().uuidString + "\(DispatchTime.now().uptimeNanoseconds)")
         self.providerStepDelay = providerStepDelay
         self.validity = validity
         self.personalDataVault = personalDataVault
         self.retentionYears = retentionYears
     }
+
+    /// Where webhook and postback URLs may point.
+    var webhookPolicy: WebhookURLPolicy { WebhookURLPolicy(allowPrivate: allowPrivateWebhooks, resolver: webhookResolver) }
 
     /// `prefix_` and 24 random hex digits.
     public static func randomID(_ prefix: String) -> String {
@@ -133,7 +151,7 @@ public final class LedgerApplication: Sendable {
     static func operations(configuration: APIConfiguration, metrics: Metrics, schemaVersion: Int) -> [APIOperation] {
         let resources: [[APIOperation]] = [
             HealthResource.operations(schemaVersion: schemaVersion),
-            MetricsResource.operations(metrics: metrics),
+            MetricsResource.operations(metrics: metrics, webhooks: WebhookMetrics(maxAge: configuration.webhookMetricsMaxAge)),
             OpenAPIResource.operations,
             OrganizationResource.operations,
             APIKeysResource.operations,
@@ -142,10 +160,15 @@ public final class LedgerApplication: Sendable {
             CustomerVerificationsResource.operations(configuration: configuration),
             ValidationsResource.operations(configuration: configuration),
             VerificationReportsResource.operations,
-            WebhookEndpointsResource.operations(policy: WebhookURLPolicy(allowPrivate: configuration.allowPrivateWebhooks),
+            WebhookEndpointsResource.operations(policy: configuration.webhookPolicy,
                                                 limit: configuration.webhookEndpointLimit, clock: configuration.clock),
             WebhookDeliveriesResource.operations,
             EntitiesResource.operations(configuration: configuration),
+            JsonLogicResource.operations,
+            RulesetsResource.operations(clock: configuration.clock),
+            RescoringRunsResource.operations(clock: configuration.clock),
+            AuditResource.operations(signer: configuration.checkpointSigner),
+            TimelineResource.operations(key: configuration.timelineLinkKey, clock: configuration.clock),
         ]
         return resources.flatMap { $0 }
     }
@@ -238,6 +261,9 @@ public final class LedgerApplication: Sendable {
             return try handler(context)
         case let .command(handler):
             return try inCommandTransaction(context, idempotent: idempotent(operation)) { try handler(context, $0) }
+        case let .preparedCommand(prepare):
+            let body = try prepare(context)
+            return try inCommandTransaction(context, idempotent: idempotent(operation), body)
         case let .engineCommand(handler):
             let idempotent = idempotent(operation)
             return try handler(context, CommandTransaction { [self] in try inCommandTransaction(context, idempotent: idempotent, $0) })

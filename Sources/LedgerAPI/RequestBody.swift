@@ -5,7 +5,9 @@ import LedgerHTTP
 /// A request's JSON object, read after its operation's schema has checked it: every member is known, of its
 /// type and within its limits, so reading only picks values out. JSON null reads as absent.
 public struct RequestBody: Sendable {
-    public static let maxDepth = 32
+    /// Deep enough for a ruleset whose rules nest to JsonLogic's depth limit, inside the body and its `rules`
+    /// object: the rule limit is the one that binds, so a rule the evaluator accepts is never refused as a body.
+    public static let maxDepth = JsonLogicLimits.standard.maxDepth + 2
     /// Members of one object or elements of one array, at most: a 1 MB body could otherwise hold half a
     /// million values.
     public static let maxElements = 10_000

@@ -40,18 +40,37 @@ enum BenchCommand {
             Last line: {"rate","p50_ms","p99_ms","max_deliveries_per_s","backlog","reference_requests_per_s",
             "drain_ratio","urlsession_requests_per_s","lost"}.
 
+        ledger bench replay [--events N]
+            Appends a synthetic log of N events (default 1,000,000) over realistic lifecycles, and at N/10 and
+            at N measures: COPY of the event table in feed order (the reference), a full `ledger replay` into
+            emptied read models and `ledger replay --check`, as child processes (peak RSS from /proc). Last line:
+            {"events","events_per_s","raw_read_rows_per_s","ratio","peak_rss_mb",...,"rss_growth"}.
+        ledger bench audit [--events N]
+            Builds a log of 10,000 events (1,000 verifications of 10, every tenth of one large entity, the others
+            in entities of 90 events), its Merkle tree and a checkpoint, and times 200 requests of each:
+            GET /v1/events with each filter and with a cursor in the middle, an inclusion proof, a consistency
+            proof; then the large entity's export (read by curl) against one SQL query reading the same events in
+            the same order, and the server's RSS around it.
+            Then grows the same log to N (default 1,000,000) and measures again. Last line: every p99 at N and
+            at 10,000, their ratio (target ≤ 2), export_ratio (target ≥ 0.5) and the RSS figures.
         ledger bench views [--clients N] [--seconds S]
             Starts `ledger serve`, makes 200 sandbox verifications, then drives with wrk (N connections, S seconds
             each) GET on each vendor view (Stripe report by id, report list, customer verification, validation,
             KYC status) and /readyz in the same run. Last line: {"clients","readyz_req_per_s","req_per_s":{route:
             figure},"ratio_min"}; target ratio_min >= 0.5.
 
+        ledger bench rescore [--orders N]
+            A re-scoring dry run (3 rules) over N orders (default 100000; 1,000 made through the command path, the
+            rest copied in the read models, which is what a dry run reads), against the raw read of the same order
+            documents by the same keyset query in the same run. Last line:
+            {"orders","orders_per_s","raw_read_rows_per_s","ratio","peak_rss_mb"}; target ratio >= 0.3.
+
         All use DATABASE_URL or the embedded PostgreSQL; build with -c release for meaningful figures.
         """
 
     static func run(_ arguments: [String], settings: Settings) throws {
         guard let which = arguments.first else { throw UsageError(message: "bench what? append or http") }
-        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate"])
+        let options = try Options(Array(arguments.dropFirst()), known: ["writers", "seconds", "connections", "clients", "url", "key", "rate", "events", "orders"])
         switch which {
         case "append":
             try appendBenchmark(writers: try options.integer("writers", default: 8, range: 1...256),
@@ -71,8 +90,14 @@ enum BenchCommand {
         case "webhooks":
             try WebhookBenchmark.run(rate: try options.integer("rate", default: 200, range: 1...100_000),
                                      seconds: try options.integer("seconds", default: 10, range: 1...3600), settings: settings)
+        case "rescore":
+            try RescoreBenchmark.run(orders: try options.integer("orders", default: 100_000, range: 1...10_000_000), settings: settings)
+        case "audit":
+            try AuditBenchmark.run(events: try options.integer("events", default: 1_000_000, range: 10_000...100_000_000), settings: settings)
+        case "replay":
+            try ReplayBenchmark.run(events: try options.integer("events", default: 1_000_000, range: 10...100_000_000), settings: settings)
         default:
-            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, views or webhooks")
+            throw UsageError(message: "unknown benchmark '\(which)': append, http, lifecycle, views, webhooks, audit, replay or rescore")
         }
     }
 

@@ -16,7 +16,9 @@ public enum LedgerCommandLine {
           orgs       create organizations: `ledger orgs create NAME`
           keys       API keys: `ledger keys create|list|revoke`
           replay     compare (--check) or repair the read models against the log
-          bench      benchmarks: `ledger bench append`, `ledger bench http`
+          rescore    re-score orders with a ruleset version: a dry run's diff, or --apply
+          bench      benchmarks: `ledger bench append`, `ledger bench http`, `ledger bench rescore`
+          verify     check every hash chain, the Merkle tree and the checkpoints: `ledger verify [--org ID]`
           listen        print webhooks as they arrive, like `stripe listen`: `ledger listen --key KEY`
           verify-proof  check a proof offline: `ledger verify-proof PROOF.json --public-key KEY`
           openapi       print the OpenAPI 3.1 document of the API (as GET /openapi.json serves it)
@@ -56,12 +58,18 @@ public enum LedgerCommandLine {
             case "replay":
                 if wantsHelp { print(ReplayCommand.help); return 0 }
                 return try ReplayCommand.run(rest, settings: try Settings(environment: environment))
+            case "rescore":
+                if wantsHelp { print(RescoreCommand.help); return 0 }
+                return try RescoreCommand.run(rest, settings: try Settings(environment: environment), environment: environment)
             case "openapi":
                 if wantsHelp { print("Usage: ledger openapi\n\nPrints the OpenAPI 3.1 document, made from the operations' declarations."); return 0 }
                 FileHandle.standardOutput.write(Data(LedgerApplication.openAPIDocument.utf8))
             case "bench":
                 if wantsHelp || rest.isEmpty { print(BenchCommand.help); return wantsHelp ? 0 : 2 }
                 try BenchCommand.run(rest, settings: try Settings(environment: environment))
+            case "verify":
+                if wantsHelp { print(VerifyCommand.help); return 0 }
+                return try VerifyCommand.run(rest, settings: try Settings(environment: environment))
             case "listen":
                 if wantsHelp { print(ListenCommand.help); return 0 }
                 try ListenCommand.run(rest, environment: environment)

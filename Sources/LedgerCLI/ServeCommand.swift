@@ -28,7 +28,10 @@ enum ServeCommand {
         LEDGER_SANDBOX_STEP_DELAY_MS (between the sandbox provider's steps; 0), LEDGER_VALIDITY_DAYS (how long an
         approval counts; 365), LEDGER_REVERIFICATION_DAYS (KYC status asks for reverification this long before; 30),
         LEDGER_WEBHOOK_DISPATCH (0: no dispatcher here), LEDGER_KEK or LEDGER_KEK_FILE (the key-encryption key: base64
-        of 32 bytes; required with DATABASE_URL, generated into LEDGER_DATA_DIR/kek for the embedded database).
+        of 32 bytes; required with DATABASE_URL, generated into LEDGER_DATA_DIR/kek for the embedded database),
+        LEDGER_CHECKPOINT_SECONDS (10), LEDGER_CHECKPOINT_KEY or
+        LEDGER_CHECKPOINT_KEY_FILE (the checkpoint signer key; on the embedded database made on first start as
+        checkpoint.key in the data directory, named LEDGER_LOG_ORIGIN), and without either no checkpoints are signed.
         The webhook dispatcher runs inside; `ledger dispatch` runs one alone.
         """
 
@@ -43,13 +46,22 @@ enum ServeCommand {
         if database.embedded != nil { try createDemoOrganizationIfNone(database, settings) }
         let pool = database.makePool(size: settings.databasePoolSize, commitThreads: settings.commitThreads,
                                      applicationName: "ledger-api")
-        var configuration = settings.api
-        configuration.personalDataVault = vault
-        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: configuration)
+        let signer = try CheckpointKey.load(environment: settings.environment,
+                                            embeddedDirectory: database.embedded == nil ? nil : settings.dataDirectory)
+            .map(CheckpointSigner.init(key:))
+        if signer == nil { Log.warning("no checkpoint key (LEDGER_CHECKPOINT_KEY or LEDGER_CHECKPOINT_KEY_FILE): the log is not signed") }
+        var apiConfiguration = settings.api
+        apiConfiguration.checkpointSigner = signer
+        apiConfiguration.personalDataVault = vault
+        let application = LedgerApplication(pool: pool, schemaVersion: latest, configuration: apiConfiguration)
         let server = HTTPServer(configuration: settings.httpConfiguration, handler: application.handle)
         try server.start()
         ExpiryScheduler(engine: application.engine).start(interval: 1)
+        Rescoring(pool: pool, engine: application.engine).start(interval: 1)
         IdempotencyPurger(pool: pool).start(interval: 60)
+        // The audit log appends with a connection of its own, so that it keeps up however busy the API's pool is.
+        let auditPool = database.makePool(size: 1, applicationName: "ledger-audit-log")
+        AuditLogKeeper(pool: auditPool, signer: signer, checkpointInterval: Double(settings.checkpointSeconds)).start()
         // The dispatcher has connections of its own: waiting for the API's pool under load, it could not record
         // a delivery, and the message went out again when its lease ran out.
         let dispatchPool = settings.dispatchInServe ? database.makePool(size: 3, applicationName: "ledger-dispatcher") : nil
@@ -64,6 +76,7 @@ enum ServeCommand {
         server.shutdown(gracePeriod: 10)
         dispatcher?.stop()
         dispatchPool?.close()
+        auditPool.close()
         pool.close()
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import LedgerAPI
-import LedgerDomain
 import LedgerCrypto
+import LedgerDomain
 import LedgerHTTP
 import LedgerWebhooks
 
@@ -33,6 +33,10 @@ public struct Settings: Sendable {
     public struct NewKeyInvalid: Error, CustomStringConvertible {
         public let description: String
     }
+    /// Seconds between checkpoints of the audit log (made only when it grew).
+    public var checkpointSeconds: Int
+    /// The environment, for settings read where they are used (the checkpoint key).
+    public var environment: [String: String]
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -98,6 +102,8 @@ public struct Settings: Sendable {
             // The same rules as LEDGER_KEK's, told with the variables that were actually set.
             throw NewKeyInvalid(description: error.description.replacingOccurrences(of: "LEDGER_KEK", with: "LEDGER_NEW_KEK"))
         }
+        checkpointSeconds = try integer("LEDGER_CHECKPOINT_SECONDS", 10, range: 1...86_400)
+        self.environment = environment
         let scheduleText = environment["LEDGER_WEBHOOK_RETRY_SCHEDULE"] ?? "0s,5s,5m,30m,2h,5h,10h,10h"
         let schedule: RetrySchedule
         do { schedule = try RetrySchedule(parsing: scheduleText) } catch {
@@ -119,7 +125,8 @@ public struct Settings: Sendable {
                                validity: ValidityPolicy(validity: Double(try integer("LEDGER_VALIDITY_DAYS", 365, range: 1...36_500)) * 86_400,
                                                         reverificationWindow: Double(try integer("LEDGER_REVERIFICATION_DAYS", 30,
                                                                                                  range: 0...36_500)) * 86_400),
-                               retentionYears: try integer("LEDGER_RETENTION_YEARS", 5, range: 0...100))
+                               retentionYears: try integer("LEDGER_RETENTION_YEARS", 5, range: 0...100),
+                               timelineLinkKey: environment["LEDGER_UI_LINK_KEY"].flatMap { $0.isEmpty ? nil : Digest.sha256($0) })
     }
 
     public var httpConfiguration: HTTPServer.Configuration {

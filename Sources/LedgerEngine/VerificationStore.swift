@@ -21,35 +21,24 @@ public struct LoadedVerification: Sendable {
 
 /// A verification's stream and read models: the fold of its stream, and the writes that follow a command.
 public enum VerificationStore {
-    /// Folds the stream, page by page; `lock` queues concurrent commands on the stream's row instead of
-    /// failing them. With `asOf`, the fold stops at the first event after that time. With a `vault`, personal data
-    /// is decrypted under the entity's key as the database holds it now: once it is destroyed, the state (at any
-    /// time) has none. Without one, a stream holding encrypted personal data does not fold.
+    /// Folds the stream, page by page, from its snapshot if it has one (a long stream; not with `asOf`, nor
+    /// `fromSnapshot` false, as a rebuild from the log alone asks); `lock` queues concurrent commands on the
+    /// stream's row instead of failing them. With `asOf`, the fold stops at the first event after that time. With a
+    /// `vault`, personal data is decrypted under the entity's key as the database holds it now: once it is
+    /// destroyed, the state (at any time) has none. Without one, a stream holding encrypted personal data does not fold.
     public static func load(_ connection: PostgresConnection, organizationID: UUID, id: String, lock: Bool = false,
-                            asOf: Date? = nil, vault: PersonalDataVault? = nil) throws -> LoadedVerification? {
+                            asOf: Date? = nil, fromSnapshot: Bool = true, vault: PersonalDataVault? = nil) throws -> LoadedVerification? {
         var state = VerificationDecider.initialState
         var version: Int64 = 0
-        var entity: (owner: DataKeyOwner, key: PersonalDataKey)?
-        try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, lockingStream: lock) { recorded in
+        var opener = StreamOpener(organizationID: organizationID, vault: vault)
+        if fromSnapshot, asOf == nil,
+           let snapshot = try self.snapshot(connection, organizationID: organizationID, id: id, opener: &opener) {
+            (state, version) = snapshot
+        }
+        try EventStore.forEachEvent(connection, organizationID: organizationID, streamID: id, afterVersion: version,
+                                    lockingStream: lock) { recorded in
             if let asOf, recorded.occurredAt > asOf { return false }
-            var data = recorded.data
-            if PersonalDataPolicy.verification.carriesPersonalData(eventType: recorded.type) {
-                if entity == nil, let entityID = state.invitation?.entityID ?? data["entity_id"]?.stringValue,
-                   let livemode = state.invitation?.livemode ?? data["livemode"]?.boolValue {
-                    let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
-                    entity = (owner, try vault?.key(connection, owner, livemode: livemode) ?? .notIssued)
-                }
-                if let entity {
-                    let context = PersonalDataContext(organizationID: organizationID, entityID: entity.owner.entityID, eventID: recorded.id)
-                    do {
-                        data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data, context: context, key: entity.key)
-                    } catch PersonalDataError.keyMissing where vault != nil {
-                        // The entity's key is not in this transaction's scope (a stream of the other mode, which the
-                        // caller is about to refuse): the stream is read without its personal data.
-                        data = try PersonalDataEnvelope.open(eventType: recorded.type, stored: data, context: context, key: .erased)
-                    }
-                }
-            }
+            let data = try opener.open(connection, type: recorded.type, data: recorded.data, eventID: recorded.id, state: state)
             let event: VerificationEvent
             do {
                 event = try VerificationEvent(type: recorded.type, schemaVersion: recorded.schemaVersion, data: data)
@@ -60,11 +49,26 @@ public enum VerificationStore {
             version = recorded.version
             return true
         }
-        if case .erased? = entity?.key, !state.personalDataErased {
-            state = state.personalDataRemoved
-            state.personalDataErased = true
-        }
+        state = opener.finished(state)
         return state.exists ? LoadedVerification(id: id, state: state, version: version) : nil
+    }
+
+    /// The stream's snapshot, unless it has none, it does not decode, or its personal data is sealed under a key
+    /// this connection cannot read (then the stream is folded whole).
+    static func snapshot(_ connection: PostgresConnection, organizationID: UUID, id: String,
+                         opener: inout StreamOpener) throws -> (VerificationState, Int64)? {
+        let rows = try connection.query("SELECT version, state FROM ledger.stream_snapshots WHERE organization_id = $1 AND id = $2",
+                                        [organizationID, id])
+        guard rows.count == 1, let version = rows.int64(0, 0), let text = rows.string(0, 1),
+              let stored = SnapshotsProjection.decode(text) else { return nil }
+        guard text.contains(PersonalDataEnvelope.member) else { return (stored, version) }
+        guard let vault = opener.vault, let invitation = stored.invitation else { return nil }
+        let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
+        let key = try vault.key(connection, owner, livemode: invitation.livemode)
+        guard let opened = try? vault.openDocument(text, documentID: SnapshotsProjection.documentID(id), owner: owner, key: key),
+              let state = SnapshotsProjection.decode(opened) else { return nil }
+        opener.entity = (owner, key)
+        return (state, version)
     }
 
     /// Queues the append, the read-model writes and the reactions to travel with the transaction's next
@@ -107,5 +111,44 @@ public enum VerificationStore {
     /// Writes every read model of one verification, whatever its stored rows hold: the rebuild's write.
     static func project(_ tx: PostgresConnection, organizationID: UUID, _ loaded: LoadedVerification, sealing: StreamSealing? = nil) throws {
         _ = try tx.pipeline(Projections.statements(before: nil, after: StreamState(organizationID: organizationID, loaded, sealing: sealing)))
+    }
+}
+
+/// Opens a stream's personal data as its events are folded: under the entity's key as the database holds it now
+/// (found with the first event that carries personal data), or, once that key is destroyed, without it.
+struct StreamOpener {
+    let organizationID: UUID
+    let vault: PersonalDataVault?
+    var entity: (owner: DataKeyOwner, key: PersonalDataKey)?
+
+    init(organizationID: UUID, vault: PersonalDataVault?) {
+        self.organizationID = organizationID
+        self.vault = vault
+    }
+
+    /// The event's data as the fold reads it; `state` is the fold so far.
+    mutating func open(_ connection: PostgresConnection, type: String, data stored: JSONValue, eventID: UUID,
+                       state: VerificationState) throws -> JSONValue {
+        guard PersonalDataPolicy.verification.carriesPersonalData(eventType: type) else { return stored }
+        if entity == nil, let entityID = state.invitation?.entityID ?? stored["entity_id"]?.stringValue,
+           let livemode = state.invitation?.livemode ?? stored["livemode"]?.boolValue {
+            let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
+            entity = (owner, try vault?.key(connection, owner, livemode: livemode) ?? .notIssued)
+        }
+        guard let entity else { return stored }
+        let context = PersonalDataContext(organizationID: organizationID, entityID: entity.owner.entityID, eventID: eventID)
+        // The entity's key is not in this transaction's scope (a stream of the other mode, which the caller is
+        // about to refuse): the stream is read without its personal data.
+        let key: PersonalDataKey
+        if case .notIssued = entity.key, vault != nil, stored[PersonalDataEnvelope.member] != nil { key = .erased } else { key = entity.key }
+        return try PersonalDataEnvelope.open(eventType: type, stored: stored, context: context, key: key)
+    }
+
+    /// The folded state, its personal data gone when the entity's key is destroyed.
+    func finished(_ state: VerificationState) -> VerificationState {
+        guard case .erased? = entity?.key, !state.personalDataErased else { return state }
+        var erased = state.personalDataRemoved
+        erased.personalDataErased = true
+        return erased
     }
 }

@@ -39,11 +39,14 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// A body sent as it is produced (chunked) instead of `body`, for answers too long to hold in memory.
+    public var stream: HTTPBodyStream?
 
-    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], stream: HTTPBodyStream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
 
     public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
@@ -67,3 +70,15 @@ public struct HTTPResponse: Sendable {
 }
 
 public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+/// A response body written piece by piece. `produce` runs on the worker thread that ran the handler, after the
+/// status and headers are sent; each `write` waits while the bytes not yet sent fill the server's buffer, so
+/// memory stays bounded however long the body. `write` throws once the client is gone; a `produce` that throws
+/// ends the body early (the client sees a truncated chunked body, not a complete one).
+public final class HTTPBodyStream: Sendable {
+    public let produce: @Sendable (_ write: ([UInt8]) throws -> Void) throws -> Void
+
+    public init(_ produce: @escaping @Sendable (_ write: ([UInt8]) throws -> Void) throws -> Void) {
+        self.produce = produce
+    }
+}

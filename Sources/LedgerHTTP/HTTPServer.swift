@@ -178,6 +178,97 @@ final class PendingRequest {
     let requestID = HTTPServer.newRequestID()
     /// Set by the worker that ran the handler, before it resumes the connection.
     var response: HTTPResponse?
+    /// The buffer a streamed response's body passes through, with `response`.
+    var channel: BodyChannel?
+}
+
+/// A streamed body between the worker that produces it and libmicrohttpd's thread that sends it: at most
+/// `capacity` bytes wait. When nothing waits, the sending side suspends the connection (libmicrohttpd would
+/// otherwise poll for more at once) and the next write resumes it.
+final class BodyChannel: @unchecked Sendable {
+    struct Gone: Error {}
+
+    static let capacity = 256 * 1024
+    private let condition = NSCondition()
+    private var waiting: [UInt8] = []
+    private var sentUpTo = 0
+    private var finished = false
+    private var failed = false
+    private var cancelled = false
+    private var suspended = false
+    private let connection: OpaquePointer
+    private let resume: @Sendable (OpaquePointer) -> Void
+
+    init(connection: OpaquePointer, resume: @escaping @Sendable (OpaquePointer) -> Void) {
+        self.connection = connection
+        self.resume = resume
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        guard !bytes.isEmpty else { return }
+        condition.lock()
+        while !cancelled && waiting.count - sentUpTo >= Self.capacity { condition.wait() }
+        guard !cancelled else {
+            condition.unlock()
+            throw Gone()
+        }
+        // What was sent is dropped once it is most of the buffer, so a write rarely moves the rest.
+        if sentUpTo == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            sentUpTo = 0
+        } else if sentUpTo >= Self.capacity / 2 {
+            waiting.removeFirst(sentUpTo)
+            sentUpTo = 0
+        }
+        waiting += bytes
+        let wake = takeSuspension()
+        condition.unlock()
+        if wake { resume(connection) }
+    }
+
+    func finish(failed: Bool) {
+        condition.lock()
+        finished = true
+        self.failed = failed
+        let wake = takeSuspension()
+        condition.unlock()
+        if wake { resume(connection) }
+    }
+
+    /// Called by libmicrohttpd when the response is done with, sent or not.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// libmicrohttpd's content reader: bytes, the end, or 0 once the connection is suspended until a write.
+    func read(into buffer: UnsafeMutablePointer<CChar>, max: Int) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        let available = waiting.count - sentUpTo
+        if available > 0 {
+            let count = min(max, available)
+            waiting.withUnsafeBufferPointer { source in
+                guard let start = source.baseAddress else { return }
+                UnsafeMutableRawPointer(buffer).copyMemory(from: start + sentUpTo, byteCount: count)
+            }
+            sentUpTo += count
+            condition.broadcast()
+            return count
+        }
+        if finished { return failed ? -2 : -1 } // MHD_CONTENT_READER_END_WITH_ERROR, MHD_CONTENT_READER_END_OF_STREAM
+        // Suspended under the lock, so a write that sees the flag resumes a connection already suspended.
+        suspended = true
+        MHD_suspend_connection(connection)
+        return 0
+    }
+
+    private func takeSuspension() -> Bool {
+        defer { suspended = false }
+        return suspended
+    }
 }
 
 /// Jobs for the worker threads, first in, first out.
@@ -258,7 +349,7 @@ private func accessHandler(
         return .YES
     }
 
-    if let response = pending.response { return queue(response, on: connection) }
+    if let response = pending.response { return queue(response, channel: pending.channel, on: connection) }
     let connectionID = connectionID(connection)
     if let connectionID { server.deadlines.requestArrived(connectionID) }
 
@@ -286,10 +377,27 @@ private func accessHandler(
     server.work.add {
         var response = handler(request)
         response.headers.append(("Request-Id", answering.value.requestID))
-        if request.method == "HEAD" { response.body = [] }
+        if request.method == "HEAD" {
+            response.body = []
+            response.stream = nil
+        }
+        let resume: @Sendable (OpaquePointer) -> Void = { connection in
+            server.running.withLock { running in
+                if running { MHD_resume_connection(connection) }
+            }
+        }
+        let channel = response.stream.map { _ in BodyChannel(connection: suspended.pointer, resume: resume) }
         answering.value.response = response
-        server.running.withLock { running in
-            if running { MHD_resume_connection(suspended.pointer) }
+        answering.value.channel = channel
+        resume(suspended.pointer)
+        // The headers go out now; the body follows as it is produced, on this worker.
+        if let stream = response.stream, let channel {
+            do {
+                try stream.produce { try channel.write($0) }
+                channel.finish(failed: false)
+            } catch {
+                channel.finish(failed: true)
+            }
         }
     }
     return .YES
@@ -408,10 +516,17 @@ private func requestLineReceived(context: UnsafeMutableRawPointer?, uri: UnsafeP
     return nil
 }
 
-private func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
-    let created = response.body.withUnsafeBytes { bytes in
-        MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress),
-                                        .RESPMEM_MUST_COPY)
+private func queue(_ response: HTTPResponse, channel: BodyChannel? = nil, on connection: OpaquePointer) -> MHD_Result {
+    let created: OpaquePointer?
+    if let channel {
+        // Size unknown: chunked. The channel lives until libmicrohttpd frees the response.
+        created = MHD_create_response_from_callback(UInt64.max, 32 * 1024, readStreamedBody,
+                                                    Unmanaged.passRetained(channel).toOpaque(), freeStreamedBody)
+    } else {
+        created = response.body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress),
+                                            .RESPMEM_MUST_COPY)
+        }
     }
     guard let created else { return .NO }
     for (name, value) in response.headers { _ = MHD_add_response_header(created, name, value) }
@@ -471,4 +586,17 @@ private func collectValues(_ connection: OpaquePointer, _ kind: MHD_ValueKind, l
         return .YES
     }, unmanaged.toOpaque())
     return withExtendedLifetime(collector) { collector.collected }
+}
+
+private func readStreamedBody(_ context: UnsafeMutableRawPointer?, _ position: UInt64, _ buffer: UnsafeMutablePointer<CChar>?,
+                              _ max: Int) -> Int {
+    guard let context, let buffer else { return -2 }
+    return Unmanaged<BodyChannel>.fromOpaque(context).takeUnretainedValue().read(into: buffer, max: max)
+}
+
+private func freeStreamedBody(_ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let channel = Unmanaged<BodyChannel>.fromOpaque(context)
+    channel.takeUnretainedValue().cancel()
+    channel.release()
 }

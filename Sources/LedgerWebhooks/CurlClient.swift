@@ -4,7 +4,9 @@ import Synchronization
 
 /// POSTs over libcurl: one multi handle driven by one thread of its own, its easy handles reused (so their
 /// connections stay alive), as many transfers in flight as are submitted (the dispatcher bounds them by its
-/// slots). Redirects are not followed: a 3xx is an answer like any other. Completions run on the client's thread.
+/// slots). Redirects are not followed: a 3xx is an answer like any other. A post given `connectTo` connects to
+/// that address only (the one the URL policy checked), never to what a lookup of its own would say.
+/// Completions run on the client's thread.
 public final class CurlClient: @unchecked Sendable {
     public struct Response: Sendable {
         /// The HTTP status, when a whole response arrived.
@@ -18,6 +20,7 @@ public final class CurlClient: @unchecked Sendable {
     /// A POST waiting for, or in, the multi handle.
     fileprivate final class Transfer: @unchecked Sendable {
         let url: String
+        let connectTo: String?
         let headers: [String]
         let body: [UInt8]
         let timeoutMilliseconds: Int
@@ -25,9 +28,12 @@ public final class CurlClient: @unchecked Sendable {
         var started: UInt64 = 0
         var received: [UInt8] = []
         var headerList: UnsafeMutablePointer<curl_slist>?
+        var connectToList: UnsafeMutablePointer<curl_slist>?
 
-        init(url: String, headers: [String], body: [UInt8], timeoutMilliseconds: Int, completion: @escaping @Sendable (Response) -> Void) {
+        init(url: String, connectTo: String?, headers: [String], body: [UInt8], timeoutMilliseconds: Int,
+             completion: @escaping @Sendable (Response) -> Void) {
             self.url = url
+            self.connectTo = connectTo
             self.headers = headers
             self.body = body
             self.timeoutMilliseconds = timeoutMilliseconds
@@ -54,15 +60,16 @@ public final class CurlClient: @unchecked Sendable {
 
     deinit { engine?.stop() }
 
-    /// Sends `body` to `url` with `headers` ("Name: value"); `completion` runs once, on the client's thread.
-    public func post(_ url: String, headers: [(String, String)], body: [UInt8], timeout: TimeInterval,
+    /// Sends `body` to `url` with `headers` ("Name: value"), connecting as `connectTo` says
+    /// (`host:port:address:port`) if given; `completion` runs once, on the client's thread.
+    public func post(_ url: String, connectTo: String? = nil, headers: [(String, String)], body: [UInt8], timeout: TimeInterval,
                      completion: @escaping @Sendable (Response) -> Void) {
         guard let engine else {
             return completion(Response(status: nil, excerpt: nil, latencyMilliseconds: 0, error: "libcurl could not be initialised"))
         }
         let milliseconds = timeout * 1000
         let timeoutMilliseconds = milliseconds.isFinite && milliseconds >= 1 ? Int(min(milliseconds, 86_400_000)) : 1
-        engine.submit(Transfer(url: url, headers: headers.map { "\($0.0): \($0.1)" } + ["Expect:"], body: body,
+        engine.submit(Transfer(url: url, connectTo: connectTo, headers: headers.map { "\($0.0): \($0.1)" } + ["Expect:"], body: body,
                                timeoutMilliseconds: timeoutMilliseconds, completion: completion))
     }
 
@@ -125,6 +132,11 @@ public final class CurlClient: @unchecked Sendable {
             errorBuffers[easy] = errorBuffer
             errorBuffer.initialize(to: 0)
             for header in transfer.headers { transfer.headerList = curl_slist_append(transfer.headerList, header) }
+            if let connectTo = transfer.connectTo {
+                // Without its list, libcurl would resolve the host itself: no transfer rather than an unchecked one.
+                guard let list = curl_slist_append(nil, connectTo) else { return complete(transfer, easy: easy, result: CURLE_OUT_OF_MEMORY) }
+                transfer.connectToList = list
+            }
             let context = Unmanaged.passUnretained(transfer).toOpaque()
             var configured = [
                 ledger_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer),
@@ -134,6 +146,9 @@ public final class CurlClient: @unchecked Sendable {
                 ledger_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, transfer.timeoutMilliseconds),
                 ledger_curl_easy_setopt_long(easy, CURLOPT_POST, 1),
                 ledger_curl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, transfer.headerList),
+                ledger_curl_easy_setopt_pointer(easy, CURLOPT_CONNECT_TO, transfer.connectToList),
+                // A proxy from the environment would connect wherever its own lookup says.
+                ledger_curl_easy_setopt_pointer(easy, CURLOPT_NOPROXY, "*"),
                 ledger_curl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION, { data, size, count, context in
                     let length = size &* count
                     guard let data, let context else { return length }
@@ -183,7 +198,9 @@ public final class CurlClient: @unchecked Sendable {
                 message = String((detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail).prefix(300))
             }
             curl_slist_free_all(transfer.headerList)
+            curl_slist_free_all(transfer.connectToList)
             transfer.headerList = nil
+            transfer.connectToList = nil
             idle.append(easy)
             transfer.completion(Response(status: status, excerpt: status == nil ? nil : String(decoding: transfer.received, as: UTF8.self),
                                          latencyMilliseconds: latency, error: message))

@@ -81,27 +81,63 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// returns how many messages were attempted.
     @discardableResult
     public func runOnce(batch: Int = 100) throws -> Int {
-        try deliver(claimingAgain: false, batch: batch) { true }
+        let leasedUntil = DispatchTime.now() + configuration.lease
+        let claimed = try claim(batch)
+        let slots = Slots(capacity: min(batch, configuration.concurrency), timeout: configuration.timeout)
+        for next in slots.admit(prepare(claimed.messages, lease: claimed.lease, leasedUntil: leasedUntil)) { start(next, slots: slots) }
+        var outcomes: [Finished] = []
+        while outcomes.count < claimed.messages.count {
+            outcomes += slots.takeRecords(waitingUpTo: configuration.timeout + 1).finished
+        }
+        try exchange(recording: outcomes, claimingUpTo: 0)
+        return claimed.messages.count
     }
 
-    /// A claimed message with the moment its lease runs out.
+    /// A claimed message with the moment its lease runs out, and what to do with it.
     struct Claimed: Sendable {
         var message: Message
         var lease: UUID
         var leasedUntil: DispatchTime
+        var delivery: Delivery
     }
 
-    /// The delivery slots, shared by the claiming loop and the HTTP client's completions. A completion hands its slot
-    /// straight to the next claimed message waiting in `ready`, so no slot waits for PostgreSQL; the loop records
-    /// the finished deliveries and tops `ready` up, both in one transaction, while the slots stay busy.
-    private final class Slots: @unchecked Sendable {
+    /// Decided after the claim's transaction, since resolving a host may take long: where the message goes and
+    /// what signs it, or why it is not sent.
+    enum Delivery: Sendable {
+        case send(WebhookURLPolicy.Destination, secrets: [WebhookSecret])
+        case refuse(String)
+    }
+
+    typealias Finished = (Message, Outcome, UUID)
+
+    /// A claimed message given back unsent, so that any dispatcher may claim it again at once.
+    struct Released: Sendable {
+        var id: Int64
+        var lease: UUID
+    }
+
+    /// The delivery slots and the work between them and PostgreSQL. A completion hands its slot straight to the
+    /// next ready message, so no slot waits for PostgreSQL; the recorder records the finished deliveries and the
+    /// claimer tops the ready messages up, each on a thread and a connection of its own, while the slots stay busy.
+    final class Slots: @unchecked Sendable {
         private struct State {
             var inFlight = 0
+            /// Next to send last.
             var ready: [Claimed] = []
-            var finished: [(Message, Outcome, UUID)] = []
+            var finished: [Finished] = []
+            var released: [Released] = []
+            /// Taken by the recorder and not committed yet.
+            var recording = 0
+            /// Deliveries finished so far, for the claimer's rate.
+            var completed = 0
+            /// Fewer ready messages than this wakes the claimer.
+            var refillBelow = 0
         }
         private let state = Mutex(State())
-        private let signal = DispatchSemaphore(value: 0)
+        private let recorderWake = DispatchSemaphore(value: 0)
+        let claimerWake = DispatchSemaphore(value: 0)
+        /// Set once the claimer stopped and nothing is in flight: the recorder finishes what is left and returns.
+        let recorderMayStop = Atomic<Bool>(false)
         let capacity: Int
         /// A ready message is sent only if its lease still covers a whole delivery from now.
         let timeout: TimeInterval
@@ -111,160 +147,246 @@ public final class WebhookDispatcher: @unchecked Sendable {
             self.timeout = timeout
         }
 
-        var counts: (inFlight: Int, ready: Int) { state.withLock { ($0.inFlight, $0.ready.count) } }
+        var counts: (inFlight: Int, ready: Int, completed: Int) { state.withLock { ($0.inFlight, $0.ready.count, $0.completed) } }
+
+        /// Nothing in flight, ready, or waiting to be recorded.
+        var idle: Bool {
+            state.withLock { $0.inFlight == 0 && $0.ready.isEmpty && $0.finished.isEmpty && $0.released.isEmpty && $0.recording == 0 }
+        }
+
+        func refill(below count: Int) { state.withLock { $0.refillBelow = count } }
 
         /// Takes free slots for `claimed` in order; returns those to send now, and keeps the rest ready.
         func admit(_ claimed: [Claimed]) -> [Claimed] {
             state.withLock { state in
                 let now = claimed.prefix(max(0, capacity - state.inFlight))
                 state.inFlight += now.count
-                state.ready += claimed.dropFirst(now.count)
+                state.ready.insert(contentsOf: claimed.dropFirst(now.count).reversed(), at: 0)
                 return Array(now)
             }
         }
 
-        /// Records a finished delivery and gives its slot to the next ready message whose lease still covers a
-        /// delivery (returned, to be sent); one whose lease no longer does is dropped unsent, to be claimed again.
+        /// Keeps a finished delivery for the recorder and gives its slot to the next ready message whose lease
+        /// still covers a delivery (returned, to be sent); one whose lease no longer does is released unsent.
         func finish(_ message: Message, _ outcome: Outcome, lease: UUID) -> Claimed? {
-            let next = state.withLock { state -> Claimed? in
+            let (next, refill) = state.withLock { state -> (Claimed?, Bool) in
                 state.finished.append((message, outcome, lease))
+                state.completed += 1
                 let latestStart = DispatchTime.now() + timeout + 1
-                while !state.ready.isEmpty {
-                    let candidate = state.ready.removeFirst()
-                    if candidate.leasedUntil > latestStart { return candidate }
+                while let candidate = state.ready.popLast() {
+                    if candidate.leasedUntil > latestStart { return (candidate, state.ready.count < state.refillBelow) }
+                    state.released.append(Released(id: candidate.message.id, lease: candidate.lease))
                 }
                 state.inFlight -= 1
-                return nil
+                return (nil, true)
             }
-            signal.signal()
+            recorderWake.signal()
+            if refill { claimerWake.signal() }
             return next
         }
 
-        /// Waits until a delivery finished (or `timeout` passed), then takes every finished one.
-        func takeFinished(waitingUpTo timeout: TimeInterval) -> [(Message, Outcome, UUID)] {
-            _ = signal.wait(timeout: .now() + timeout)
-            while signal.wait(timeout: .now()) == .success {} // one pass takes them all
-            return state.withLock { state in defer { state.finished = [] }; return state.finished }
+        /// Gives every ready message back unsent (when stopping).
+        func releaseReady() {
+            state.withLock { state in
+                state.released += state.ready.map { Released(id: $0.message.id, lease: $0.lease) }
+                state.ready = []
+            }
+            recorderWake.signal()
         }
 
-        /// Every finished delivery not taken yet, without waiting.
-        func takeFinished() -> [(Message, Outcome, UUID)] {
-            state.withLock { state in defer { state.finished = [] }; return state.finished }
+        /// Waits until there is something to record (or `timeout` passed), then takes all of it.
+        func takeRecords(waitingUpTo timeout: TimeInterval) -> (finished: [Finished], released: [Released]) {
+            _ = recorderWake.wait(timeout: .now() + timeout)
+            while recorderWake.wait(timeout: .now()) == .success {} // one pass takes them all
+            return state.withLock { state in
+                defer { state.finished = []; state.released = [] }
+                state.recording += state.finished.count + state.released.count
+                return (state.finished, state.released)
+            }
+        }
+
+        /// The recorder committed (or gave up) `count` of what it took.
+        func recorded(_ count: Int) {
+            state.withLock { $0.recording -= count }
+            claimerWake.signal()
         }
     }
 
-    /// Keeps up to `concurrency` deliveries in flight. With `claimingAgain`, it also keeps up to `concurrency`
-    /// claimed messages ready behind them (claimed under a lease longer by one timeout, since a ready message
-    /// waits at most one delivery for its slot), so a finished delivery's slot goes to the next message at once.
-    /// The loop itself only talks to PostgreSQL: it records the finished deliveries under their claims' leases and
-    /// tops the ready messages up, in one transaction, while the slots stay busy; it claims again after an empty
-    /// claim only once something finished (which may have unblocked the next message of its destination). With
-    /// `claimingAgain` false it claims once, no more than the free slots. Stops claiming once `keepClaiming` says
-    /// no; returns once nothing is in flight or ready and all is recorded, with how many messages were attempted.
-    func deliver(claimingAgain: Bool, batch: Int, keepClaiming: () -> Bool) throws -> Int {
-        let capacity = min(batch, configuration.concurrency)
-        let slots = Slots(capacity: capacity, timeout: configuration.timeout)
-        let ahead = claimingAgain ? capacity : 0
-        let leaseSeconds = configuration.lease + (claimingAgain ? configuration.timeout : 0)
-        var attempted = 0, mayClaim = true, toRecord: [(Message, Outcome, UUID)] = [], failure: Error?
-        while true {
-            let (inFlight, ready) = slots.counts
-            let wanted = capacity + ahead - inFlight - ready
-            let claiming = mayClaim && failure == nil && wanted > 0
-                && (inFlight + ready == 0 || wanted * 4 >= capacity) && keepClaiming()
-            toRecord += slots.takeFinished()
-            if failure == nil && (claiming || !toRecord.isEmpty) {
-                do {
-                    // Counted from before the claim, so never later than PostgreSQL's own expiry.
-                    let leasedUntil = DispatchTime.now() + leaseSeconds
-                    let exchanged = try exchange(recording: toRecord, claimingUpTo: claiming ? wanted : 0, leaseSeconds: leaseSeconds)
-                    if claiming {
-                        mayClaim = claimingAgain && !exchanged.claimed.isEmpty
-                        attempted += exchanged.claimed.count
-                        let now = slots.admit(exchanged.claimed.map { Claimed(message: $0, lease: exchanged.lease, leasedUntil: leasedUntil) })
-                        for claimed in now { start(claimed, slots: slots) }
-                    }
-                } catch {
-                    failure = error
+    /// Where each claimed message goes and what signs it. Each host is resolved once per claim, outside any
+    /// transaction; a postback's secret is read (made on first use) once per organization and mode.
+    func prepare(_ messages: [Message], lease: UUID, leasedUntil: DispatchTime) -> [Claimed] {
+        var verdicts: [String: WebhookURLPolicy.Verdict] = [:]
+        var postbackSecrets: [String: Result<[WebhookSecret], Error>] = [:]
+        return messages.map { message in
+            let key = "\(message.livemode) \(message.url)"
+            let verdict = verdicts[key] ?? configuration.policy.destination(message.url, livemode: message.livemode)
+            verdicts[key] = verdict
+            let delivery: Delivery
+            switch verdict {
+            case let .refused(problem):
+                delivery = .refuse("destination refused: the URL \(problem)")
+            case let .allowed(destination) where !message.secrets.isEmpty:
+                delivery = .send(destination, secrets: message.secrets)
+            case let .allowed(destination):
+                let tenant = "\(message.organizationID) \(message.livemode)"
+                let secrets = postbackSecrets[tenant] ?? Result { try self.postbackSecrets(message) }
+                postbackSecrets[tenant] = secrets
+                switch secrets {
+                case let .success(secrets): delivery = .send(destination, secrets: secrets)
+                case let .failure(error): delivery = .refuse("no postback secret: \(error)")
                 }
-                toRecord = []
             }
-            let counts = slots.counts
-            if counts.inFlight == 0 && counts.ready == 0 {
-                toRecord += slots.takeFinished()
-                if toRecord.isEmpty || failure != nil { break }
-                continue
-            }
-            let done = slots.takeFinished(waitingUpTo: configuration.timeout + 1)
-            guard !done.isEmpty else { continue }
-            toRecord += done
-            if claimingAgain { mayClaim = true }
+            return Claimed(message: message, lease: lease, leasedUntil: leasedUntil, delivery: delivery)
         }
-        if let failure { throw failure }
-        return attempted
     }
 
-    /// Sends claimed messages one after the other on one slot: each completion records its outcome and sends the
-    /// next ready message, if any.
+    /// Sends claimed messages one after the other on one slot: each completion keeps its outcome for the
+    /// recorder and sends the next ready message, if any.
     private func start(_ claimed: Claimed, slots: Slots) {
         let message = claimed.message
         let finish: @Sendable (Outcome) -> Void = { [self] outcome in
             if let next = slots.finish(message, outcome, lease: claimed.lease) { start(next, slots: slots) }
         }
-        if let problem = configuration.policy.problem(message.url, livemode: message.livemode) {
-            return finish(Outcome(status: nil, latency: 0, excerpt: nil, error: "destination refused: the URL \(problem)"))
+        switch claimed.delivery {
+        case let .refuse(reason):
+            finish(Outcome(status: nil, latency: 0, excerpt: nil, error: reason))
+        case let .send(destination, secrets):
+            send(message, to: destination, secrets: secrets, completion: finish)
         }
-        let secrets: [WebhookSecret]
-        do {
-            secrets = message.secrets.isEmpty ? try postbackSecrets(message) : message.secrets
-        } catch {
-            return finish(Outcome(status: nil, latency: 0, excerpt: nil, error: "no postback secret: \(error)"))
-        }
-        send(message, secrets: secrets, completion: finish)
     }
 
-    /// Runs on a thread of its own: woken by NOTIFY on the outbox channel, polling every second anyway.
-    /// Every `purgeInterval` seconds it also deletes delivered messages past their retention, in batches.
+    /// How many ready messages the claimer keeps behind the slots: about half a second of deliveries at the
+    /// recent rate, at least one per slot and at most 64 per slot. Enough that the slots never run dry while a
+    /// claim is on its way, few enough that a ready message waits far less than its lease (one whose lease no
+    /// longer covers a delivery is released unsent anyway) and that other dispatchers still find work.
+    static func readyDepth(deliveriesPerSecond rate: Double, capacity: Int) -> Int {
+        let wanted = rate.isFinite ? min(rate / 2, Double(64 * capacity)) : 0
+        return max(capacity, Int(max(0, wanted)))
+    }
+
+    /// Runs on threads of its own: the claimer keeps the slots and the ready messages full, woken by NOTIFY on
+    /// the outbox channel (polling every second anyway), by a recorded outcome (which may have unblocked the
+    /// next message of its destination) and by the ready messages running low; the recorder records finished
+    /// deliveries in batches meanwhile. Every `purgeInterval` seconds the claimer also deletes delivered
+    /// messages past their retention, in batches.
     public func start(channel: String = "ledger_outbox", purgeInterval: TimeInterval = 60) {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let thread = Thread { [self] in
-            var listener: PostgresConnection?
-            var nextPurge = Date()
-            while running.load(ordering: .acquiring) {
-                do {
-                    let keepClaiming = { self.running.load(ordering: .acquiring) && Date() < nextPurge }
-                    while try deliver(claimingAgain: true, batch: configuration.concurrency, keepClaiming: keepClaiming) > 0
-                            && keepClaiming() {}
-                    if Date() >= nextPurge {
-                        nextPurge = Date().addingTimeInterval(purgeInterval)
-                        // One bounded batch per pass, between claims, so purging never holds deliveries back for long.
-                        if try purgeDelivered(now: Date()) > 0 { nextPurge = Date() }
-                    }
-                    if listener == nil || listener?.isBroken == true {
-                        listener = try PostgresConnection(conninfo: conninfo)
-                        try listener?.execute("LISTEN \(channel)")
-                    }
-                    _ = try listener?.waitForNotification(timeout: 1)
-                } catch {
-                    listener = nil
-                    Log.warning("webhook dispatch pass failed", ["error": .string("\(error)")])
-                    Thread.sleep(forTimeInterval: 1) // the database is away; try again in a second
-                }
-            }
+        let slots = Slots(capacity: configuration.concurrency, timeout: configuration.timeout)
+        let recorderDone = DispatchSemaphore(value: 0)
+        let recorder = Thread { [self] in
+            runRecorder(slots)
+            recorderDone.signal()
+        }
+        recorder.name = "ledger-dispatch-record"
+        recorder.start()
+        let claimer = Thread { [self] in
+            runClaimer(slots, channel: channel, purgeInterval: purgeInterval)
+            // Stopping: ready messages go back unsent, those in flight finish and are recorded.
+            slots.releaseReady()
+            while !slots.idle { _ = slots.claimerWake.wait(timeout: .now() + 0.1) }
+            slots.recorderMayStop.store(true, ordering: .releasing)
+            recorderDone.wait()
             finished.signal()
         }
-        thread.name = "ledger-dispatch"
-        thread.start()
+        claimer.name = "ledger-dispatch"
+        claimer.start()
     }
 
-    /// Stops after the pass in progress.
+    /// The claimer's loop, until `stop`.
+    private func runClaimer(_ slots: Slots, channel: String, purgeInterval: TimeInterval) {
+        let capacity = slots.capacity
+        let leaseSeconds = configuration.lease + configuration.timeout
+        var listener: PostgresConnection?
+        var nextPurge = Date()
+        var depth = capacity, mayClaim = true
+        var window = (start: DispatchTime.now(), completed: 0)
+        while running.load(ordering: .acquiring) {
+            do {
+                if listener == nil || listener?.isBroken == true {
+                    listener = try PostgresConnection(conninfo: conninfo)
+                    try listener?.execute("LISTEN \(channel)")
+                }
+                let (inFlight, ready, completed) = slots.counts
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - window.start.uptimeNanoseconds) / 1e9
+                if elapsed >= 0.1 {
+                    depth = Self.readyDepth(deliveriesPerSecond: Double(completed - window.completed) / elapsed, capacity: capacity)
+                    window = (DispatchTime.now(), completed)
+                    slots.refill(below: depth * 3 / 4)
+                }
+                // Topped up in batches of at least a quarter of the depth, fewer statements for as many messages.
+                let wanted = capacity + depth - inFlight - ready
+                if mayClaim && wanted > 0 && (inFlight < capacity || ready < depth * 3 / 4) {
+                    // Counted from before the claim, so never later than PostgreSQL's own expiry.
+                    let leasedUntil = DispatchTime.now() + leaseSeconds
+                    let claimed = try claim(upTo: wanted, leaseSeconds: leaseSeconds)
+                    for next in slots.admit(prepare(claimed.messages, lease: claimed.lease, leasedUntil: leasedUntil)) {
+                        start(next, slots: slots)
+                    }
+                    // Fewer than asked for: nothing else can be sent now, until something changes.
+                    mayClaim = claimed.messages.count == wanted
+                    if mayClaim { continue }
+                }
+                if Date() >= nextPurge {
+                    nextPurge = Date().addingTimeInterval(purgeInterval)
+                    // One bounded batch per pass, between claims, so purging never holds deliveries back for long.
+                    if try purgeDelivered(now: Date()) > 0 { nextPurge = Date() }
+                }
+                if slots.idle {
+                    _ = try listener?.waitForNotification(timeout: 1)
+                } else {
+                    _ = slots.claimerWake.wait(timeout: .now() + 1)
+                }
+                mayClaim = true
+            } catch {
+                listener = nil
+                Log.warning("webhook dispatch pass failed", ["error": .string("\(error)")])
+                Thread.sleep(forTimeInterval: 1) // the database is away; try again in a second
+                mayClaim = true
+            }
+        }
+    }
+
+    /// The recorder's loop: every finished delivery recorded under its claim's lease and every released message
+    /// given back, a batch per statement, until the claimer stopped and nothing is left. A batch that fails is
+    /// tried again a second later (its lease tokens still guard it); when stopping, it is given up, and its
+    /// messages are sent again once their leases run out.
+    private func runRecorder(_ slots: Slots) {
+        var finished: [Finished] = [], released: [Released] = []
+        while true {
+            let taken = slots.takeRecords(waitingUpTo: 0.5)
+            finished += taken.finished
+            released += taken.released
+            if !finished.isEmpty || !released.isEmpty {
+                do {
+                    try exchange(recording: finished, releasing: released, claimingUpTo: 0)
+                    slots.recorded(finished.count + released.count)
+                    finished = []
+                    released = []
+                } catch {
+                    Log.warning("webhook outcomes not recorded yet", ["error": .string("\(error)"), "count": .int(finished.count)])
+                    if slots.recorderMayStop.load(ordering: .acquiring) {
+                        slots.recorded(finished.count + released.count)
+                        finished = []
+                        released = []
+                    } else {
+                        Thread.sleep(forTimeInterval: 1) // the database is away; try again in a second
+                    }
+                }
+            }
+            if slots.recorderMayStop.load(ordering: .acquiring) && finished.isEmpty && released.isEmpty && slots.idle { return }
+        }
+    }
+
+    /// Stops: no more claims; ready messages are given back, those in flight finish and are recorded.
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         finished.wait()
     }
 
     /// The claim's statement: pending messages that are due, not leased, whose endpoint is enabled, and (for an
-    /// ordered destination) with no earlier message pending for the same verification and destination.
+    /// ordered destination) with no earlier message pending for the same verification and destination. A
+    /// disabled endpoint's messages are `held` (`Schema/043`), out of the index it walks; the endpoint is still
+    /// checked, for a message queued while its endpoint was being disabled.
     /// It walks the pending rows in id order (`outbox_pending`) and stops at the limit: every other condition is
     /// a per-row subquery (the ORs keep them so), since a join with the endpoints made the planner read and sort
     /// the whole backlog (46 ms per claim at 10,000 pending). The earlier-message check reaches a destination's
@@ -275,7 +397,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
     public static let claimStatement = """
         WITH due AS (
             SELECT o.id FROM ledger.outbox o
-            WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+            WHERE o.status = 'pending' AND NOT o.held AND o.next_attempt_at <= now()
               AND (o.leased_until IS NULL OR o.leased_until < now())
               AND (o.endpoint_id IS NULL OR EXISTS (
                   SELECT FROM ledger.webhook_endpoints e WHERE e.id = o.endpoint_id AND e.enabled AND e.deleted_at IS NULL))
@@ -308,6 +430,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
              WHERE v.organization_id = o.organization_id AND v.id = o.verification_id)
         """
 
+    /// Marks held the pending messages of those of the endpoints `$1` that are disabled or deleted.
+    public static let holdStatement = """
+        UPDATE ledger.outbox o SET held = true
+        FROM ledger.webhook_endpoints e
+        WHERE e.id = ANY($1::text[]) AND NOT (e.enabled AND e.deleted_at IS NULL)
+          AND o.endpoint_id = e.id AND o.status = 'pending' AND NOT o.held
+        """
+
     /// Claims and outcomes commit without waiting for their WAL flush: a claim or an outcome lost in a crash
     /// of PostgreSQL only means the message is sent again, which at-least-once delivery allows, and waiting
     /// for the disk after every few deliveries bounded the dispatcher to about one flush per delivery.
@@ -316,27 +446,44 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// Leases at most `min(batch, concurrency)` messages, all under one new lease token: no more than can be
     /// sent at once, so no claimed message waits for a slot while its lease runs out.
     func claim(_ batch: Int) throws -> (messages: [Message], lease: UUID) {
-        let exchanged = try exchange(recording: [], claimingUpTo: min(batch, configuration.concurrency))
+        try claim(upTo: min(batch, configuration.concurrency), leaseSeconds: configuration.lease)
+    }
+
+    /// Leases up to `limit` messages under one new lease token, in a transaction of their own.
+    func claim(upTo limit: Int, leaseSeconds: TimeInterval) throws -> (messages: [Message], lease: UUID) {
+        let exchanged = try exchange(recording: [], claimingUpTo: limit, leaseSeconds: leaseSeconds)
         return (exchanged.claimed, exchanged.lease)
     }
 
-    /// Records finished deliveries (each under its own claim's lease) and claims up to `limit` more (none for
-    /// 0) under a new lease, in one transaction: one round trip and its COMMIT, so the slots freed by the
-    /// recorded deliveries fill again without waiting for another.
-    func exchange(recording outcomes: [(Message, Outcome, UUID)], claimingUpTo limit: Int, leaseSeconds: TimeInterval? = nil) throws
-        -> (recorded: Int, claimed: [Message], lease: UUID) {
+    /// Records finished deliveries (each under its own claim's lease), gives released messages back (each
+    /// only if its claim still holds it) and claims up to `limit` more (none for 0) under a new lease, in one
+    /// transaction: one round trip and its COMMIT.
+    @discardableResult
+    func exchange(recording outcomes: [Finished], releasing released: [Released] = [], claimingUpTo limit: Int,
+                  leaseSeconds: TimeInterval? = nil) throws -> (recorded: Int, claimed: [Message], lease: UUID) {
         let lease = UUID()
-        let claimLimit = min(limit, 2 * configuration.concurrency)
         var statements = [Self.asynchronousCommit]
-        if !outcomes.isEmpty { statements.append(recordStatement(outcomes)) }
-        if claimLimit > 0 { statements.append((Self.claimStatement, [claimLimit, leaseSeconds ?? configuration.lease, lease])) }
+        if !outcomes.isEmpty {
+            statements.append(recordStatement(outcomes))
+            // After the record, which may have disabled an endpoint (410 Gone, days of failures): hold its messages.
+            let endpoints = Set(outcomes.compactMap { $0.0.endpointID })
+            if !endpoints.isEmpty { statements.append((Self.holdStatement, [PostgresArray(endpoints.sorted())])) }
+        }
+        if !released.isEmpty {
+            statements.append(("""
+                UPDATE ledger.outbox o SET leased_until = NULL, lease_token = NULL
+                FROM unnest($1::bigint[], $2::uuid[]) AS r(id, lease)
+                WHERE o.id = r.id AND o.lease_token = r.lease
+                """, [PostgresArray(released.map { String($0.id) }), PostgresArray(released.map { $0.lease.uuidString })]))
+        }
+        if limit > 0 { statements.append((Self.claimStatement, [limit, leaseSeconds ?? configuration.lease, lease])) }
         let results = try pool.transaction(scope: .system) { tx in try tx.pipeline(statements) }
         let recorded = outcomes.isEmpty ? 0 : results.dropFirst().first?.int(0, 0) ?? 0
         if recorded < outcomes.count {
             Log.warning("webhook outcomes not recorded: the lease was lost, another dispatcher will send again",
                         ["count": .int(outcomes.count - recorded)])
         }
-        guard claimLimit > 0, let rows = results.last else { return (recorded, [], lease) }
+        guard limit > 0, let rows = results.last else { return (recorded, [], lease) }
         let claimed = try (0..<rows.count).map { row in
             guard let id = rows.int64(row, 0), let messageID = rows.string(row, 1), let url = rows.string(row, 2),
                   let organization = rows.uuid(row, 4), let livemode = rows.bool(row, 5), let body = rows.string(row, 6),
@@ -385,12 +532,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Sends one message; `completion` runs once with its outcome, on the HTTP client's thread.
-    func send(_ message: Message, secrets: [WebhookSecret], completion: @escaping @Sendable (Outcome) -> Void) {
+    /// Sends one message to the destination the policy checked; `completion` runs once with its outcome, on
+    /// the HTTP client's thread.
+    func send(_ message: Message, to destination: WebhookURLPolicy.Destination, secrets: [WebhookSecret],
+              completion: @escaping @Sendable (Outcome) -> Void) {
         let timestamp = Int64(Date().timeIntervalSince1970)
         let headers = [("Content-Type", "application/json"), ("User-Agent", "ledger-webhooks/1")]
             + StandardWebhooks.headers(id: message.messageID, timestamp: timestamp, body: message.body, secrets: secrets)
-        client.post(message.url, headers: headers, body: message.body, timeout: configuration.timeout) { response in
+        client.post(destination.url, connectTo: destination.connectTo, headers: headers, body: message.body, timeout: configuration.timeout) { response in
             completion(Outcome(status: response.status, latency: response.latencyMilliseconds, excerpt: response.excerpt,
                                error: response.error))
         }
@@ -481,3 +630,4 @@ public final class WebhookDispatcher: @unchecked Sendable {
         return rows.count
     }
 }
+

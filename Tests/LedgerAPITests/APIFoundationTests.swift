@@ -127,7 +127,7 @@ final class APIFoundationTests: XCTestCase, ServiceTestCase {
             let code: String
             let param: JSONValue
         }
-        let deep = String(repeating: "{\"a\":", count: 33) + "1" + String(repeating: "}", count: 33)
+        let deep = String(repeating: "{\"a\":", count: RequestBody.maxDepth + 1) + "1" + String(repeating: "}", count: RequestBody.maxDepth + 1)
         let cases: [Case] = [
             Case(name: "malformed JSON", body: Data("{\"scopes\": [\"read\"".utf8), status: 400, type: "invalid_request_error", code: "body_invalid_json", param: .null),
             Case(name: "not an object", body: Data("[\"read\"]".utf8), status: 400, type: "invalid_request_error", code: "parameter_invalid", param: .null),

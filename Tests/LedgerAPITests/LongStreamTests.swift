@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerEngine
 import LedgerStorage
 import LedgerTestSupport
 import XCTest
@@ -71,5 +72,29 @@ final class LongStreamTests: XCTestCase, ClockedServiceTestCase {
         XCTAssertEqual(try get("/v1/verifications/\(id)/events?starting_after=\(UUID().uuidString)", expect: 404)["error"]?["param"],
                        "starting_after", "an event id that is not one of this verification's names nothing")
         XCTAssertEqual(try get("/v1/verifications/\(id)/events?limit=101", expect: 400)["error"]?["param"], "limit")
+
+        // The command left the state at its version in a snapshot; a server without a state cache reads the
+        // stream for every command, from there. A hand-edited snapshot shows that it is the one folded from,
+        // `--check` names it, and a replay rebuilds it from the log.
+        XCTAssertEqual(try owner.query("SELECT version FROM ledger.stream_snapshots WHERE id = $1", [id]).int64(0, 0), 10_502)
+        let clock = self.clock
+        let uncached = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() },
+                                                                                stateCacheSize: 0))
+        defer { uncached.stop() }
+        let fresh = TestClient(baseURL: uncached.baseURL)
+        try owner.query("UPDATE ledger.stream_snapshots SET state = replace(state, '\"after\":\"yes\"', '\"after\":\"edited\"') WHERE id = $1", [id])
+        let fromSnapshot = try fresh.post("/v1/verifications/\(id)/metadata", json: ["metadata": ["more": "1"]], headers: .bearer(acme.writeKey))
+        XCTAssertEqual(fromSnapshot.status, 200, fromSnapshot.text)
+        XCTAssertEqual(fromSnapshot.json?["metadata"], ["n": "10499", "after": "edited", "more": "1"])
+        XCTAssertEqual(try Replay.check(owner, projections: Projections.inline.filter { $0.name == "stream_snapshots" }).map(\.id), [id])
+        try Replay.repair(owner)
+        XCTAssertEqual(try Replay.check(owner), [])
+        for round in 2...30 {
+            let next = try fresh.post("/v1/verifications/\(id)/metadata", json: ["metadata": ["more": JSONValue.string(String(round))]], headers: .bearer(acme.writeKey))
+            XCTAssertEqual(next.status, 200, next.text)
+            XCTAssertEqual(next.json?["version"]?.intValue, Int64(10_502 + round))
+            XCTAssertEqual(next.json?["metadata"]?["after"], "yes", "the rebuilt snapshot holds what the log does")
+        }
+        XCTAssertEqual(try owner.query("SELECT version FROM ledger.stream_snapshots WHERE id = $1", [id]).int64(0, 0), 10_532)
     }
 }

@@ -9,7 +9,10 @@ import XCTest
 final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
     var service: ServiceFixture!
 
-    override func setUpWithError() throws { try startClockedService() }
+    // Private webhook URLs allowed: a postback on loopback, for the outbox rows the custom-score test reads.
+    override func setUpWithError() throws {
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true), clocked: true)
+    }
 
     func create(_ checks: [String] = ["identity_verification"], metadata: JSONValue = ["order_ref": "A-1"]) throws -> String {
         let created = try post("/v1/verifications", [
@@ -59,6 +62,37 @@ final class VerificationLifecycleTests: XCTestCase, ClockedServiceTestCase {
         XCTAssertEqual(events.map { $0["type"]?.stringValue ?? "" },
                        ["VerificationInvited", "AttemptStarted", "AttemptStatusChanged", "AttemptStatusChanged", "CheckResultRecorded"])
         XCTAssertEqual(events.last?["metadata"]?["actor_type"], "api_key")
+    }
+
+    func testCustomScoresOfEveryJSONScalarKindEndToEnd() throws {
+        let created = try post("/v1/verifications", [
+            "entity_id": "cus_7", "checks": ["identity_verification"], "postback_url": "http://127.0.0.1:9/hook",
+        ], expect: 201)
+        let id = created["id"]?.stringValue ?? ""
+        _ = try attempt(id, to: ["capture_in_progress", "completed"])
+        let values: [(String, JSONValue)] = [("risk", 12.5), ("band", "high"), ("flag", true)]
+        for (name, value) in values {
+            try post("/v1/verifications/\(id)/custom_scores", ["name": .string(name), "value": value])
+        }
+        XCTAssertEqual(try get("/v1/orders/\(id)")["custom_scores"]?.jsonString, #"{"band":"high","flag":true,"risk":12.5}"#)
+        let before = try database.ownerConnection().query("SELECT count(*) FROM ledger.events").string(0, 0)
+        try post("/v1/verifications/\(id)/custom_scores", ["name": "flag", "value": true])
+        XCTAssertEqual(try database.ownerConnection().query("SELECT count(*) FROM ledger.events").string(0, 0), before, "the same value again is a no-op")
+
+        let events = try get("/v1/verifications/\(id)/events")["data"]?.arrayValue ?? []
+        let scored = events.filter { $0["type"] == "CustomScoreSet" }.compactMap { $0["data"]?["value"]?.jsonString }
+        XCTAssertEqual(scored, ["12.5", #""high""#, "true"])
+        let webhooks = try database.ownerConnection().query(
+            "SELECT payload FROM ledger.outbox WHERE event_type = 'ORDER_CUSTOM_SCORE_CHANGE' ORDER BY id")
+        let objects = (0..<webhooks.count).compactMap { webhooks.json($0, 0) }
+        XCTAssertEqual(objects.last?["data"]?["object"]?["custom_scores"]?.jsonString, #"{"band":"high","flag":true,"risk":12.5}"#)
+        XCTAssertEqual(objects.map { $0["data"]?["previous"]?.jsonString }, [#"{"custom_scores":{"risk":null}}"#,
+                                                                          #"{"custom_scores":{"band":null}}"#, #"{"custom_scores":{"flag":null}}"#])
+
+        for bad: JSONValue in [.null, [1], ["a": 1], ""] {
+            let refused = try post("/v1/verifications/\(id)/custom_scores", ["name": "risk", "value": bad], expect: 400)
+            XCTAssertEqual(refused["error"]?["param"], "value", bad.jsonString)
+        }
     }
 
     func testDeclineWithAFraudCodeRaisesTheAlert() throws {

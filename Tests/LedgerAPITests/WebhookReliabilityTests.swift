@@ -18,7 +18,8 @@ final class WebhookReliabilityTests: XCTestCase {
 
     override func setUpWithError() throws {
         database = try makeDatabase()
-        let server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
+        let server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true,
+                                                                              webhookMetricsMaxAge: 0))
         self.server = server
         client = TestClient(baseURL: server.baseURL)
         acme = try TestOrganization(database: database)
@@ -206,6 +207,22 @@ final class WebhookReliabilityTests: XCTestCase {
         XCTAssertTrue(metrics.contains("ledger_webhook_messages_waiting{reason=\"endpoint_disabled\"} 2"), metrics)
     }
 
+    /// `/metrics` needs no key and its counts read every pending message: within their maximum age the
+    /// counts of the last scrape are answered again, so scraping more often does not count more often.
+    func testTheMetricsCountWaitingMessagesAtMostOncePerMaximumAge() throws {
+        server?.stop()
+        let cached = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true,
+                                                                              webhookMetricsMaxAge: 3600))
+        server = cached
+        client = TestClient(baseURL: cached.baseURL)
+        _ = try createEndpoint("http://127.0.0.1:1/down")
+        _ = try createVerification()
+        let due = "ledger_webhook_messages_waiting{reason=\"due\"} 1"
+        XCTAssertTrue(try client.get("/metrics").text.contains(due))
+        _ = try createVerification()
+        XCTAssertTrue(try client.get("/metrics").text.contains(due), "the same counts, not counted again")
+    }
+
     // MARK: c. repeated writes
 
     /// A commit batch whose COMMIT's outcome was lost is committed again command by command: the same writes,
@@ -388,12 +405,18 @@ final class WebhookReliabilityTests: XCTestCase {
                    'http://127.0.0.1:1/', 'VERIFICATION_STATUS_CHANGE', '{}'
             FROM generate_series(1, 2000) g
             """, [acme.id, endpoint.id])
+        let (looked, scannedIndexes) = try claimCost(connection, limit: 100)
+        XCTAssertLessThan(looked, 1000, "outbox rows read to claim 100: \(looked); indexes: \(scannedIndexes)")
+        XCTAssertTrue(scannedIndexes.contains("outbox_pending"), "\(scannedIndexes)")
+    }
+
+    /// The outbox rows a claim of up to `limit` reads, from its plan: what its scans of the outbox returned (over
+    /// all their loops) and what they threw away; and the indexes those scans used. Rolled back.
+    func claimCost(_ connection: PostgresConnection, limit: Int) throws -> (looked: Int64, indexes: [String]) {
         // As the dispatcher claims: the service role in the system scope (Schema/019).
         try connection.execute("BEGIN; SET LOCAL ROLE ledger_service; SELECT set_config('ledger.scope', 'system', true)")
         defer { try? connection.execute("ROLLBACK") }
-        let plan = try connection.query("EXPLAIN (ANALYZE, FORMAT JSON) " + WebhookDispatcher.claimStatement, [100, 30.0, UUID()])
-        guard let tree = plan.json(0, 0) else { return XCTFail("no plan") }
-        // Rows read from the outbox: what its scans returned (over all their loops) and what they threw away.
+        let plan = try connection.query("EXPLAIN (ANALYZE, FORMAT JSON) " + WebhookDispatcher.claimStatement, [limit, 30.0, UUID()])
         var looked: Int64 = 0, scannedIndexes: [String] = []
         func walk(_ node: JSONValue) {
             looked += (node["Rows Removed by Filter"]?.intValue ?? 0) + (node["Rows Removed by Join Filter"]?.intValue ?? 0)
@@ -403,8 +426,30 @@ final class WebhookReliabilityTests: XCTestCase {
             }
             for child in node["Plans"]?.arrayValue ?? [] { walk(child) }
         }
-        for entry in tree.arrayValue ?? [] { if let root = entry["Plan"] { walk(root) } }
-        XCTAssertLessThan(looked, 1000, "outbox rows read to claim 100: \(looked); indexes: \(scannedIndexes)")
-        XCTAssertTrue(scannedIndexes.contains("outbox_pending"), "\(scannedIndexes)")
+        for entry in plan.json(0, 0)?.arrayValue ?? [] { if let root = entry["Plan"] { walk(root) } }
+        return (looked, scannedIndexes)
+    }
+
+    /// 2,000 messages wait for a disabled endpoint, ahead of one for an enabled endpoint: the claim takes that
+    /// one without reading the disabled endpoint's backlog, and once the endpoint is enabled again its
+    /// messages are claimed again.
+    func testAClaimDoesNotReadADisabledEndpointsBacklog() throws {
+        let disabled = try createEndpoint("http://127.0.0.1:1/off")
+        let connection = try database.ownerConnection()
+        try connection.query("""
+            INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, destination, url, event_type, payload)
+            SELECT 'msg_off' || g, $1, false, 'ver_off' || g, $2, $2, 'http://127.0.0.1:1/off', 'VERIFICATION_STATUS_CHANGE', '{}'
+            FROM generate_series(1, 2000) g
+            """, [acme.id, disabled.id])
+        _ = try post("/v1/webhook_endpoints/\(disabled.id)", ["enabled": false])
+        _ = try createEndpoint("http://127.0.0.1:1/on")
+        _ = try createVerification()
+        try connection.execute("ANALYZE ledger.outbox")
+        let (looked, indexes) = try claimCost(connection, limit: 100)
+        XCTAssertLessThan(looked, 100, "outbox rows read to claim the one sendable message: \(looked); indexes: \(indexes)")
+        XCTAssertEqual(try dispatcher(concurrency: 4).claim(100).messages.map(\.url), ["http://127.0.0.1:1/on"])
+
+        _ = try post("/v1/webhook_endpoints/\(disabled.id)", ["enabled": true])
+        XCTAssertEqual(try dispatcher(concurrency: 4).claim(100).messages.count, 4, "enabled again, its messages are claimed")
     }
 }

@@ -28,7 +28,7 @@ final class ProjectionTests: XCTestCase {
         case 2, 3: return .recordProgress(attemptID: attempt, status: AttemptStatus.allCases.randomElement(using: &random) ?? .completed)
         case 4, 5: return .recordResult(CheckResult(check: check, status: CheckStatus.allCases.randomElement(using: &random) ?? .approved))
         case 6: return .assignScore(OrderScore.allCases.randomElement(using: &random) ?? .reviewPass, reason: "review")
-        case 7: return .setCustomScore(name: "risk", value: ["low", "high"].randomElement(using: &random) ?? "low", reason: nil)
+        case 7: return .setCustomScore(name: "risk", value: .string(["low", "high"].randomElement(using: &random) ?? "low"), reason: nil)
         case 8: return .openDispute(disputeID: "dsp_\(serial)", reason: "customer says so")
         case 9:
             return .resolveDispute(disputeID: state.disputes.last?.id ?? "dsp_none", outcome: DisputeOutcome.allCases.randomElement(using: &random) ?? .upheld,

@@ -56,9 +56,15 @@ final class ReplayTests: XCTestCase {
             ReplayDifference(projection: "verification_deadlines", organizationID: organizationID, id: "ver_2", kind: .missing),
             ReplayDifference(projection: "verification_deadlines", organizationID: organizationID, id: "ver_ghost", kind: .unexpected),
         ])
-        var folded: [Int] = []
-        XCTAssertEqual(try Replay.check(owner, progress: { folded.append($0) }), found, "a check changes nothing")
-        XCTAssertEqual(folded, [3], "progress after each page of streams")
+        var shown: [ReplayProgress] = []
+        XCTAssertEqual(try Replay.check(owner, pageSize: 2, progress: { shown.append($0) }), found, "a check changes nothing")
+        let bulk = shown.filter { $0.phase == .bulk }.map(\.events)
+        XCTAssertEqual(bulk.count, Int(events / 2) + 1, "progress after each page of 2 events, and the last short one")
+        XCTAssertEqual(bulk, bulk.sorted())
+        XCTAssertEqual(shown.last, ReplayProgress(phase: .swap, events: events, totalEvents: events, streams: 3, caughtUp: 0))
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.replay_checkpoint").int(0, 0), 0, "a finished run leaves no checkpoint")
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'ledger_replay'").int(0, 0), 0,
+                       "nor shadow tables")
 
         XCTAssertEqual(try Replay.repair(owner), found)
         XCTAssertEqual(try Replay.check(owner), [])
@@ -66,10 +72,10 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(try count(owner, "outbox"), outbox, "a replay queues no webhook")
     }
 
-    /// Commands keep coming while a replay repairs: each stream is rewritten under its lock, so neither
-    /// loses the other's write.
-    func testARepairBesideCommandsLosesNothing() throws {
-        let ids = (0..<8).map { "ver_\($0)" }
+    /// Commands keep coming, on old streams and new ones, while a replay rebuilds: it catches up from the
+    /// feed and swaps under a brief lock, so neither loses the other's write.
+    func testAReplayUnderConcurrentWritesLosesNothing() throws {
+        let ids = (0..<12).map { "ver_\($0)" }
         for id in ids {
             try execute(id, .invite(Invitation(entityID: "cus_1", checks: [.email], expiresAt: now.addingTimeInterval(86_400))))
         }
@@ -77,18 +83,29 @@ final class ReplayTests: XCTestCase {
         try owner.query("UPDATE ledger.verifications SET status = 'declined' WHERE organization_id = $1", [organizationID])
         let conninfo = database.conninfo, engine = engine!, organizationID = organizationID!, actor = actor, now = now
         let failures = Collector<String>()
-        concurrently(2) { index in
+        let replayed = LockedBox(false)
+        let commands = Collector<String>()
+        concurrently(3) { index in
             do {
                 if index == 0 {
+                    defer { replayed.set(true) }
                     let connection = try PostgresConnection(conninfo: conninfo)
-                    try connection.execute("SET search_path = ledger, public")
-                    try Replay.repair(connection)
+                    // Pages of 2 events: many bulk pages and catch-up rounds while the writers commit.
+                    try Replay.repair(connection, pageSize: 2)
                 } else {
-                    for round in 0..<5 {
-                        for id in ids {
-                            try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id,
-                                                              command: .updateMetadata(["round": String(round)]), actor: actor, now: now))
-                        }
+                    var round = 0
+                    // Until the replay is done (at least 10 rounds; at most 200, so a slow machine ends too).
+                    while (!replayed.get() || round < 10) && round < 200 {
+                        let id = ids[(round * 5 + index) % ids.count]
+                        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id,
+                                                          command: .updateMetadata(["round": "\(index)-\(round)"]), actor: actor, now: now))
+                        let fresh = "ver_new_\(index)_\(round)"
+                        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: fresh,
+                                                          command: .invite(Invitation(entityID: "cus_2", checks: [.email],
+                                                                                      expiresAt: now.addingTimeInterval(86_400))),
+                                                          actor: actor, now: now))
+                        commands.append(fresh)
+                        round += 1
                     }
                 }
             } catch {
@@ -96,14 +113,18 @@ final class ReplayTests: XCTestCase {
             }
         }
         XCTAssertEqual(failures.values, [])
-        XCTAssertEqual(try Replay.check(owner), [])
-        let rows = try owner.query("SELECT version, document::jsonb->'metadata'->>'round' FROM ledger.verifications WHERE organization_id = $1",
-                                   [organizationID])
-        XCTAssertEqual(rows.count, ids.count)
-        for row in 0..<rows.count {
-            XCTAssertEqual(rows.int64(row, 0), 6)
-            XCTAssertEqual(rows.string(row, 1), "4")
+        XCTAssertEqual(try Replay.check(owner), [], "every stream's rows are what the log makes of it")
+        let streams = try owner.query("""
+            SELECT s.stream_id, s.version, v.version FROM ledger.streams s
+            LEFT JOIN ledger.verifications v ON v.organization_id = s.organization_id AND v.id = s.stream_id
+            WHERE s.organization_id = $1
+            """, [organizationID])
+        XCTAssertEqual(streams.count, ids.count + commands.values.count)
+        for row in 0..<streams.count {
+            XCTAssertEqual(streams.int64(row, 2), streams.int64(row, 1), "\(streams.string(row, 0) ?? "?") is at its stream's version")
         }
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.verifications WHERE status = 'declined'").int(0, 0), 0,
+                       "the corrupted rows were swapped out")
     }
 }
 

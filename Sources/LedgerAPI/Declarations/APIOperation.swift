@@ -7,6 +7,10 @@ import LedgerStorage
 enum Endpoint: Sendable {
     case read(@Sendable (RequestContext) throws -> HTTPResponse)
     case command(@Sendable (RequestContext, PostgresConnection) throws -> HTTPResponse)
+    /// A command with work to do before its transaction, such as resolving a URL's host, which may take long
+    /// and must not hold a pooled connection meanwhile: the first closure runs outside any transaction and
+    /// returns the transaction's body.
+    case preparedCommand(@Sendable (RequestContext) throws -> (PostgresConnection) throws -> HTTPResponse)
     /// A command run through the engine, which opens the transaction itself (so that it can run it again).
     case engineCommand(@Sendable (RequestContext, CommandTransaction) throws -> HTTPResponse)
 
@@ -126,7 +130,7 @@ enum APIResponses {
     }
 
     static let badRequest = error(400, "BadRequest", "A parameter, header or body member is missing, unknown, repeated or invalid "
-        + "(param names it), or the body is not a JSON object of at most 32 levels")
+        + "(param names it), or the body is not a JSON object of at most \(RequestBody.maxDepth) levels")
     static let unauthenticated = error(401, "Unauthenticated", "No API key, or an unknown or revoked one")
     static let forbidden = error(403, "Forbidden", "The key lacks the scope this operation needs")
     static let notFound = error(404, "NotFound", "No such object in the caller's organization and mode")

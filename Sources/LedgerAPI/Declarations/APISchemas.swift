@@ -14,6 +14,9 @@ enum APISchemas {
     static let optionalText = Schema.nullable(.string(.init()))
     static let text = Schema.string(.init())
     static let metadata = Schema.map(values: text)
+    /// A custom score's value as a request gives it (`CustomScore`'s bounds) and as every view shows it.
+    static let customScoreValue = Schema.anyOf([.text(minLength: 1, maxLength: CustomScore.maxStringLength), .number, .boolean])
+    static let customScores = Schema.map(values: .anyOf([text, .number, .boolean]))
 
     static func list(_ name: String, of item: Schema) -> Schema {
         .named(name, .object([
@@ -112,7 +115,7 @@ enum APISchemas {
     static let order = Schema.named("Order", .object([
         P("id", text, required: true), P("object", .constant("order"), required: true), P("verification_id", text, required: true),
         P("status", .choice(OrderStatus.self), required: true), P("score", .choice(OrderScore.self), required: true),
-        P("alert", .nullable(.choice(OrderAlert.self)), required: true), P("custom_scores", metadata, required: true),
+        P("alert", .nullable(.choice(OrderAlert.self)), required: true), P("custom_scores", customScores, required: true),
         P("user", .object([
             P("name", optionalText, required: true), P("email", optionalText, required: true), P("address", optionalText, required: true),
         ]), required: true),

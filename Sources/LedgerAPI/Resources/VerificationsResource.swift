@@ -24,13 +24,15 @@ enum VerificationsResource {
                  scope: .write, body: invitationSchema,
                  responses: [APIResponses.created("The verification", APISchemas.verification, headers: etagged, links: verificationLinks)],
                  .engineCommand { context, transaction in
-                     try context.engine.execute({
-                         let caller = try context.authenticated
-                         let now = clock()
-                         var invitation = try parseInvitation(context.body, livemode: caller.livemode, now: now,
-                                                              allowPrivateWebhooks: configuration.allowPrivateWebhooks)
-                         invitation.validFor = configuration.validity.validitySeconds
-                         return try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
+                     // Parsed before the transaction: checking postback_url resolves its host, which may take long
+                     // and must not hold a pooled connection meanwhile.
+                     let caller = try context.authenticated
+                     let now = clock()
+                     var invitation = try parseInvitation(context.body, livemode: caller.livemode, now: now,
+                                                          policy: configuration.webhookPolicy)
+                     invitation.validFor = configuration.validity.validitySeconds
+                     return try context.engine.execute({
+                         try commandRequest(context, id: newID("ver"), command: .invite(invitation), now: now)
                      }, inTransaction: transaction.run) { outcome, _ in
                          verificationResponse(outcome.verification, status: 201)
                      }
@@ -138,10 +140,11 @@ enum VerificationsResource {
                 .assignScore(try body.requiredChoice("score", OrderScore.self), reason: try body.requiredString("reason"))
             },
             command("/v1/verifications/{id}/custom_scores", id: "setCustomScore", summary: "Set a custom score",
-                    body: [.init("name", .text(minLength: 1, maxLength: 40), required: true),
-                           .init("value", .text(minLength: 1, maxLength: 100), required: true), .init("reason", .text(maxLength: 500))],
+                    body: [.init("name", .text(minLength: 1, maxLength: CustomScore.maxNameLength), required: true),
+                           .init("value", APISchemas.customScoreValue, required: true), .init("reason", .text(maxLength: 500))],
                     clock: clock, answer: .verification) { body, _ in
-                .setCustomScore(name: try body.requiredString("name"), value: try body.requiredString("value"), reason: body.string("reason"))
+                guard let value = body.value("value") else { throw APIFailure.missing("value") }
+                return .setCustomScore(name: try body.requiredString("name"), value: value, reason: body.string("reason"))
             },
             command("/v1/verifications/{id}/disputes", id: "openDispute", summary: "Open a dispute",
                     body: [.init("reason", reason, required: true)], clock: clock, answer: .latestDispute) { body, _ in
@@ -316,7 +319,7 @@ enum VerificationsResource {
         .init("expires_at", .dateTime, description: "In the future; default 7 days from now"),
     ])
 
-    static func parseInvitation(_ body: RequestBody, livemode: Bool, now: Date, allowPrivateWebhooks: Bool) throws -> Invitation {
+    static func parseInvitation(_ body: RequestBody, livemode: Bool, now: Date, policy: WebhookURLPolicy) throws -> Invitation {
         var expiresAt = now.addingTimeInterval(7 * 86_400)
         if let date = body.string("expires_at").flatMap(Timestamp.parse) {
             guard date > now else { throw APIFailure.invalid("expires_at", "expires_at must be in the future") }
@@ -329,7 +332,7 @@ enum VerificationsResource {
         var metadata: [String: String] = [:]
         for (key, value) in body.value("metadata")?.objectValue ?? [] { metadata[key] = value.stringValue }
         let postbackURL = try body.string("postback_url").map {
-            try WebhookURLPolicy(allowPrivate: allowPrivateWebhooks).check($0, livemode: livemode, param: "postback_url")
+            try policy.check($0, livemode: livemode, param: "postback_url")
         }
         return Invitation(entityID: try body.requiredString("entity_id"),
                           entityType: body.choice("entity_type", EntityType.self) ?? .person,

@@ -95,7 +95,8 @@ enum WebhookDeliveriesResource {
             // dispatcher send it at the same time, and the first one's outcome would no longer count.
             let rows = try tx.query("""
                 UPDATE ledger.outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL,
-                    lease_token = NULL, dead_reason = NULL
+                    lease_token = NULL, dead_reason = NULL,
+                    held = coalesce((SELECT NOT (e.enabled AND e.deleted_at IS NULL) FROM ledger.webhook_endpoints e WHERE e.id = outbox.endpoint_id), false)
                 WHERE organization_id = $1 AND livemode = $2 AND message_id = $3 AND status <> 'delivered'
                   AND (leased_until IS NULL OR leased_until <= now())
                 RETURNING message_id

@@ -38,32 +38,35 @@ enum WebhookEndpointsResource {
              ]),
              responses: [APIResponses.created("The endpoint, with its secret (shown only here)", APISchemas.webhookEndpointWithSecret,
                                               links: endpointLinks)],
-             .command { context, tx in
+             .preparedCommand { context in
             let caller = try context.authenticated
             let body = context.body
+            // Resolved before the transaction: a slow lookup holds no pooled connection.
             let url = try policy.check(try body.requiredString("url"), livemode: caller.livemode, param: "url")
             let events = body.stringList("events") ?? []
             guard let secret = WebhookSecret.generate() else { throw APIFailure.internalError }
-            // Creations of one organization and mode queue on this lock, so concurrent ones cannot pass the limit
-            // together. The count is a statement of its own: a statement's snapshot is taken before it waits for
-            // the lock, so counting in the locking statement would miss the creation it waited for.
-            _ = try tx.query("SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text || ':' || $2::boolean::text, 0))",
-                             [caller.organizationID, caller.livemode])
-            let existing = try tx.query("""
-                SELECT count(*) FROM ledger.webhook_endpoints WHERE organization_id = $1 AND livemode = $2 AND deleted_at IS NULL
-                """, [caller.organizationID, caller.livemode]).int(0, 0) ?? 0
-            guard existing < limit else {
-                throw APIFailure(status: 400, type: "invalid_request_error", code: "webhook_endpoint_limit_reached",
-                                 message: "this organization already has \(existing) \(caller.livemode ? "live" : "test") webhook endpoints, "
-                                     + "the most it may have (LEDGER_WEBHOOK_ENDPOINT_LIMIT is \(limit)); delete one first",
-                                 param: nil)
+            return { tx in
+                // Creations of one organization and mode queue on this lock, so concurrent ones cannot pass the limit
+                // together. The count is a statement of its own: a statement's snapshot is taken before it waits for
+                // the lock, so counting in the locking statement would miss the creation it waited for.
+                _ = try tx.query("SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text || ':' || $2::boolean::text, 0))",
+                                 [caller.organizationID, caller.livemode])
+                let existing = try tx.query("""
+                    SELECT count(*) FROM ledger.webhook_endpoints WHERE organization_id = $1 AND livemode = $2 AND deleted_at IS NULL
+                    """, [caller.organizationID, caller.livemode]).int(0, 0) ?? 0
+                guard existing < limit else {
+                    throw APIFailure(status: 400, type: "invalid_request_error", code: "webhook_endpoint_limit_reached",
+                                     message: "this organization already has \(existing) \(caller.livemode ? "live" : "test") webhook endpoints, "
+                                         + "the most it may have (LEDGER_WEBHOOK_ENDPOINT_LIMIT is \(limit)); delete one first",
+                                     param: nil)
+                }
+                let rows = try tx.query("""
+                    INSERT INTO ledger.webhook_endpoints (id, organization_id, livemode, url, events, description, secret, delivery_mode)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'ordered')) RETURNING \(columns)
+                    """, [APIConfiguration.randomID("we"), caller.organizationID, caller.livemode, url, PostgresArray(events),
+                          body.string("description"), secret.text, body.string("delivery_mode")])
+                return .json(201, withSecret(try endpoint(rows), secret))
             }
-            let rows = try tx.query("""
-                INSERT INTO ledger.webhook_endpoints (id, organization_id, livemode, url, events, description, secret, delivery_mode)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'ordered')) RETURNING \(columns)
-                """, [APIConfiguration.randomID("we"), caller.organizationID, caller.livemode, url, PostgresArray(events),
-                      body.string("description"), secret.text, body.string("delivery_mode")])
-            return .json(201, withSecret(try endpoint(rows), secret))
         }),
 
         .api("GET", "/v1/webhook_endpoints", id: "listWebhookEndpoints", summary: "The webhook endpoints, newest first", scope: .read,
@@ -98,23 +101,31 @@ enum WebhookEndpointsResource {
                  .init("delivery_mode", deliveryMode),
              ]),
              responses: [APIResponses.ok("The endpoint after the change", APISchemas.webhookEndpoint)],
-             .command { context, tx in
+             .preparedCommand { context in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
-            _ = try find(tx, caller, id, lock: true)
             let body = context.body
+            // Resolved before the transaction: a slow lookup holds no pooled connection.
             let url = try body.string("url").map { try policy.check($0, livemode: caller.livemode, param: "url") }
             let enabled = body.bool("enabled")
-            let rows = try tx.query("""
-                UPDATE ledger.webhook_endpoints
-                SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description),
-                    enabled = coalesce($6, enabled), delivery_mode = coalesce($7, delivery_mode),
-                    disabled_reason = CASE WHEN $6 IS NULL THEN disabled_reason WHEN $6 THEN NULL ELSE 'disabled by request' END,
-                    failing_since = CASE WHEN $6 THEN NULL ELSE failing_since END, updated_at = now()
-                WHERE organization_id = $1 AND id = $2 RETURNING \(columns)
-                """, [caller.organizationID, id, url, body.stringList("events").map(PostgresArray.init),
-                      body.string("description"), enabled, body.string("delivery_mode")])
-            return .json(200, try endpoint(rows))
+            return { tx in
+                _ = try find(tx, caller, id, lock: true)
+                let rows = try tx.query("""
+                    UPDATE ledger.webhook_endpoints
+                    SET url = coalesce($3, url), events = coalesce($4, events), description = coalesce($5, description),
+                        enabled = coalesce($6, enabled), delivery_mode = coalesce($7, delivery_mode),
+                        disabled_reason = CASE WHEN $6 IS NULL THEN disabled_reason WHEN $6 THEN NULL ELSE 'disabled by request' END,
+                        failing_since = CASE WHEN $6 THEN NULL ELSE failing_since END, updated_at = now()
+                    WHERE organization_id = $1 AND id = $2 RETURNING \(columns)
+                    """, [caller.organizationID, id, url, body.stringList("events").map(PostgresArray.init),
+                          body.string("description"), enabled, body.string("delivery_mode")])
+                // The claim walks no message of a disabled endpoint (Schema/043).
+                if let enabled {
+                    try tx.query("UPDATE ledger.outbox SET held = $3 WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'pending' AND held = $4",
+                                 [caller.organizationID, id, !enabled, enabled])
+                }
+                return .json(200, try endpoint(rows))
+            }
         }),
 
         .api("DELETE", "/v1/webhook_endpoints/{id}", id: "deleteWebhookEndpoint", summary: "Delete a webhook endpoint", scope: .admin,
@@ -148,7 +159,8 @@ enum WebhookEndpointsResource {
             _ = try find(tx, caller, id, lock: true)
             let rows = try tx.query("""
                 WITH requeued AS (
-                    UPDATE ledger.outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), dead_reason = NULL
+                    UPDATE ledger.outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), dead_reason = NULL,
+                        held = NOT (SELECT e.enabled FROM ledger.webhook_endpoints e WHERE e.id = $3)
                     WHERE organization_id = $1 AND livemode = $2 AND endpoint_id = $3 AND created_at >= $4
                       AND status IN ('pending', 'dead') AND (leased_until IS NULL OR leased_until <= now())
                     RETURNING 1)

@@ -177,7 +177,7 @@ struct JsonLogicEvaluation {
     }
 
     /// `work` counts the segments and object members looked at: a wide object costs what it takes to search.
-    private static func lookup(_ path: String, in data: JSONValue, work: inout Int) -> JSONValue? {
+    static func lookup(_ path: String, in data: JSONValue, work: inout Int) -> JSONValue? {
         var current = data
         for segment in path.split(separator: ".", omittingEmptySubsequences: false) {
             guard let next = child(String(segment), of: current, work: &work) else { return nil }

@@ -7,7 +7,8 @@ public enum VerificationCommand: Sendable, Equatable {
     case recordProgress(attemptID: String, status: AttemptStatus)
     case recordResult(CheckResult)
     case assignScore(OrderScore, reason: String)
-    case setCustomScore(name: String, value: String, reason: String?)
+    /// `value` is a JSON scalar (`CustomScore`); `ruleset` names the rule that computed it, nil when set by hand.
+    case setCustomScore(name: String, value: JSONValue, reason: String?, ruleset: RulesetReference? = nil)
     case openDispute(disputeID: String, reason: String)
     case resolveDispute(disputeID: String, outcome: DisputeOutcome, score: OrderScore?, reason: String)
     case override(OverrideStatus, reason: String)
@@ -142,10 +143,12 @@ public enum VerificationDecider: Decider {
             guard state.openDispute == nil else { throw refuse("a dispute is open: resolve it instead") }
             return [.scoreAssigned(score: score, reason: reason)]
 
-        case let .setCustomScore(name, value, reason):
+        case let .setCustomScore(name, value, reason, ruleset):
+            if let problem = CustomScore.problem(withName: name) { throw .invalidParameter(param: "name", message: problem) }
+            if let problem = CustomScore.problem(withValue: value) { throw .invalidParameter(param: "value", message: problem) }
             guard state.orderStatus != nil else { throw refuse("there is no order to score yet") }
             if state.customScores[name] == value { return [] }
-            return [.customScoreSet(name: name, value: value, reason: reason)]
+            return [.customScoreSet(name: name, value: value, reason: reason, ruleset: ruleset)]
 
         case let .openDispute(disputeID, reason):
             guard state.openDispute == nil else { throw refuse("a dispute is already open") }
@@ -265,7 +268,7 @@ public enum VerificationDecider: Decider {
         case let .scoreAssigned(score, _):
             next.manualScore = score
 
-        case let .customScoreSet(name, value, _):
+        case let .customScoreSet(name, value, _, _):
             next.customScores[name] = value
 
         case let .disputeOpened(disputeID, reason):

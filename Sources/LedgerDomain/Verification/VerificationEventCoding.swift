@@ -17,8 +17,10 @@ extension VerificationEvent {
                     "code": code.map { .int(Int64($0)) } ?? .null]
         case let .resultRecorded(result): return result.json
         case let .scoreAssigned(score, reason): return ["score": .string(score.rawValue), "reason": .string(reason)]
-        case let .customScoreSet(name, value, reason):
-            return ["name": .string(name), "value": .string(value), "reason": reason.map(JSONValue.string) ?? .null]
+        case let .customScoreSet(name, value, reason, ruleset):
+            var members: [(String, JSONValue)] = [("name", .string(name)), ("value", value), ("reason", reason.map(JSONValue.string) ?? .null)]
+            if let ruleset { members.append(("ruleset", ruleset.json)) }
+            return .object(members)
         case let .disputeOpened(id, reason): return ["dispute_id": .string(id), "reason": .string(reason)]
         case let .disputeResolved(id, outcome, score, reason):
             return ["dispute_id": .string(id), "outcome": .string(outcome.rawValue),
@@ -69,7 +71,13 @@ extension VerificationEvent {
         case "OrderScoreAssigned":
             self = .scoreAssigned(score: try choice("score", OrderScore.self), reason: try string("reason"))
         case "CustomScoreSet":
-            self = .customScoreSet(name: try string("name"), value: try string("value"), reason: data["reason"]?.stringValue)
+            // Values written before scores took any scalar are strings, which read as they are.
+            guard let value = data["value"], CustomScore.problem(withValue: value) == nil else { throw fail("value") }
+            let ruleset = try data["ruleset"].map { (json) throws(UnreadableEvent) -> RulesetReference in
+                guard let reference = RulesetReference(json: json) else { throw fail("ruleset") }
+                return reference
+            }
+            self = .customScoreSet(name: try string("name"), value: value, reason: data["reason"]?.stringValue, ruleset: ruleset)
         case "DisputeOpened":
             self = .disputeOpened(disputeID: try string("dispute_id"), reason: try string("reason"))
         case "DisputeResolved":

@@ -147,7 +147,8 @@ public enum VerificationEvent: Sendable, Equatable {
     case attemptStatusChanged(attemptID: String, from: AttemptStatus, to: AttemptStatus, code: Int?)
     case resultRecorded(CheckResult)
     case scoreAssigned(score: OrderScore, reason: String)
-    case customScoreSet(name: String, value: String, reason: String?)
+    /// `value` is a JSON scalar (`CustomScore`); `ruleset` names the rule that computed it, nil when set by hand.
+    case customScoreSet(name: String, value: JSONValue, reason: String?, ruleset: RulesetReference? = nil)
     case disputeOpened(disputeID: String, reason: String)
     case disputeResolved(disputeID: String, outcome: DisputeOutcome, score: OrderScore?, reason: String)
     case statusOverridden(status: OverrideStatus, reason: String)

@@ -1,6 +1,6 @@
 import Foundation
 
-public struct CheckState: Sendable, Equatable {
+public struct CheckState: Sendable, Equatable, Codable {
     public var type: CheckType
     public var status: CheckStatus = .created
     public var responseCodes: [ResponseCode] = []
@@ -16,7 +16,7 @@ public struct CheckState: Sendable, Equatable {
     }
 }
 
-public struct AttemptState: Sendable, Equatable {
+public struct AttemptState: Sendable, Equatable, Codable {
     public var id: String
     public var status: AttemptStatus
     public var url: String
@@ -26,7 +26,7 @@ public struct AttemptState: Sendable, Equatable {
     public var updatedAt: Date
 }
 
-public struct DisputeState: Sendable, Equatable {
+public struct DisputeState: Sendable, Equatable, Codable {
     public var id: String
     public var reason: String
     public var openedAt: Date
@@ -40,7 +40,7 @@ public struct DisputeState: Sendable, Equatable {
 
 /// A provider result as it was recorded. A check keeps only its latest result; the views that show one result
 /// per attempt (Stripe's verification reports) read them here.
-public struct RecordedResult: Sendable, Equatable {
+public struct RecordedResult: Sendable, Equatable, Codable {
     public var result: CheckResult
     /// The result's own attempt; for a capture check that names none, the attempt last started when it came.
     public var attemptID: String?
@@ -55,7 +55,7 @@ public struct RecordedResult: Sendable, Equatable {
 
 /// The overall status the verification moved to, when, and the reason given by whoever ended it (an admin's
 /// override, a withdrawal).
-public struct StatusChange: Sendable, Equatable {
+public struct StatusChange: Sendable, Equatable, Codable {
     public var status: OverallStatus
     public var at: Date
     public var reason: String?
@@ -68,14 +68,15 @@ public struct StatusChange: Sendable, Equatable {
 }
 
 /// How a verification ended other than by its checks.
-public enum Ending: Sendable, Equatable {
+public enum Ending: Sendable, Equatable, Codable {
     case withdrawn
     case expired
     case overridden(OverrideStatus)
 }
 
-/// A verification folded from its events.
-public struct VerificationState: Sendable, Equatable {
+/// A verification folded from its events. Codable for the snapshots of long streams, which keep it as their
+/// own JSON (not the events' codec): a state that no longer decodes is folded from the log instead.
+public struct VerificationState: Sendable, Equatable, Codable {
     public var invitation: Invitation?
     public var checks: [CheckState] = []
     public var attempts: [AttemptState] = []
@@ -84,7 +85,8 @@ public struct VerificationState: Sendable, Equatable {
     public var captureStarted = false
     /// The last score a human gave (a reviewer, or a dispute's resolution); it replaces the automatic one.
     public var manualScore: OrderScore?
-    public var customScores: [String: String] = [:]
+    /// JSON scalars (`CustomScore`).
+    public var customScores: [String: JSONValue] = [:]
     public var disputes: [DisputeState] = []
     /// Kept so that states mapping to "unchanged" keep the order where it was.
     public var orderStatus: OrderStatus?

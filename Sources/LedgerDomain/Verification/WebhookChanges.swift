@@ -11,6 +11,9 @@ public enum WebhookEventType: String, Sendable, CaseIterable {
     case orderScoreChange = "ORDER_SCORE_CHANGE"
     case orderCustomScoreChange = "ORDER_CUSTOM_SCORE_CHANGE"
     case orderDisputeResolved = "ORDER_DISPUTE_RESOLVED"
+    /// A new signed checkpoint of the whole log, for customers who keep checkpoints themselves. Sent only to
+    /// endpoints that name it (not to `*`): it is about the log, not about a verification.
+    case ledgerCheckpoint = "LEDGER_CHECKPOINT"
 
     /// Order events carry the order; the others the verification.
     public var isOrderEvent: Bool { rawValue.hasPrefix("ORDER_") }
@@ -66,7 +69,7 @@ public enum WebhookChanges {
         }
         for name in after.customScores.keys.sorted() where before.customScores[name] != after.customScores[name] {
             changes.append(WebhookChange(type: .orderCustomScoreChange, previous: [
-                "custom_scores": .object([(name, before.customScores[name].map(JSONValue.string) ?? .null)]),
+                "custom_scores": .object([(name, before.customScores[name] ?? .null)]),
             ]))
         }
         for dispute in after.disputes where !dispute.isOpen && before.disputes.first(where: { $0.id == dispute.id })?.isOpen == true {

@@ -15,7 +15,7 @@ public enum OrderView {
             ("status", .string(status.rawValue)),
             ("score", .string(Views.orderScore(state).rawValue)),
             ("alert", ViewJSON.text(Views.orderAlert(state)?.rawValue)),
-            ("custom_scores", ViewJSON.metadata(state.customScores)),
+            ("custom_scores", ViewJSON.customScores(state.customScores)),
             ("user", .object([
                 ("name", names.isEmpty ? .null : .string(names.joined(separator: " "))),
                 ("email", ViewJSON.text(invitation.applicant.email)),

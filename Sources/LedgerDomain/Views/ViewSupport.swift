@@ -46,6 +46,11 @@ public enum ViewJSON {
         .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
     }
 
+    /// Names in order, each value with its own JSON type.
+    public static func customScores(_ scores: [String: JSONValue]) -> JSONValue {
+        .object(scores.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
     /// Whole seconds since 1970, rounded down; a date outside what the API can hold is clamped to its bounds so
     /// the conversion never traps.
     static func unixSeconds(_ date: Date) -> Int64 {

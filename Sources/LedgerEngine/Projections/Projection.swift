@@ -137,7 +137,8 @@ public protocol Projection: Sendable {
 /// The read models written inline with every command.
 public enum Projections {
     public static let inline: [any Projection] = [VerificationsProjection(), OrdersProjection(), DeadlinesProjection(),
-                                                  CustomerVerificationsProjection(), ValidationsProjection(), VerificationReportsProjection()]
+                                                  CustomerVerificationsProjection(), ValidationsProjection(), VerificationReportsProjection(),
+                                                  SnapshotsProjection()]
 
     /// The statements that bring the rows of `after`'s stream up to date. With `before` (the state the
     /// command decided on, whose rows are stored), only rows that differ are written and rows that went away

@@ -29,79 +29,529 @@ public struct ReplayDifference: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Read models from the log alone, with the projections' own `rows`: compared with the live tables, or
-/// repaired in them. Neither appends to the log or queues a webhook (no reaction runs).
-public enum Replay {
-    /// Folds every stream and compares the rows its projections make with the live rows, in one
-    /// repeatable-read snapshot (so commands committing meanwhile are in both or in neither). Changes nothing.
-    /// `progress` is told how many streams were folded so far, after every page of them.
-    public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
-                             vault: PersonalDataVault? = nil,
-                             progress: (_ streams: Int) -> Void = { _ in }) throws -> [ReplayDifference] {
-        try connection.transaction { tx in
-            try tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            try tx.execute(sessionSettings)
-            for projection in projections {
-                try tx.execute("CREATE TEMP TABLE \(shadow(projection)) (LIKE ledger.\(projection.table.name)) ON COMMIT DROP")
-            }
-            try forEachStream(tx, vault: vault, progress: progress) { stream in
-                let statements = projections.flatMap { projection in
-                    projection.rows(stream).map { insert(into: shadow(projection), projection.table, $0) }
-                }
-                if !statements.isEmpty { _ = try tx.pipeline(statements) }
-            }
-            return try projections.flatMap { try differences(tx, projection: $0) }
-        }
+/// How far a replay got, as it tells its caller after every page.
+public struct ReplayProgress: Sendable, Equatable {
+    public enum Phase: String, Sendable {
+        /// Folding every stream, in key order.
+        case bulk
+        /// Folding again the streams that changed since the bulk pass began, from the feed.
+        case catchUp = "catch_up"
+        /// Under the brief lock: the last events, the comparison, and the swap (for a rebuild).
+        case swap
     }
 
-    /// Checks, then rewrites the rows of every stream that differs, each in a short transaction that locks
-    /// the stream first (as commands do), so `ledger serve` may keep taking commands; live rows the log
-    /// makes no row for are deleted. Returns what it repaired.
+    public var phase: Phase
+    /// Events folded by the bulk pass so far, in this run and the runs it continues.
+    public var events: Int64
+    /// Events in the log when the replay began (for an ETA).
+    public var totalEvents: Int64
+    public var streams: Int64
+    /// Events folded again by the catch-up.
+    public var caughtUp: Int64
+}
+
+public enum ReplayError: Error, CustomStringConvertible {
+    case alreadyRunning
+
+    public var description: String {
+        switch self {
+        case .alreadyRunning: return "another ledger replay is running on this database; wait for it to finish"
+        }
+    }
+}
+
+/// Read models rebuilt from the log alone, with the projections' own `rows`, into shadow tables
+/// (`ledger_replay.<table>`), then compared with the live tables and, for a rebuild, swapped in.
+///
+/// 1. Bulk pass: every event in stream key order (one stream's state in memory at a time), a page per
+///    statement; each page's finished streams are written to the shadow tables together with the checkpoint
+///    (`ledger.replay_checkpoint`), so a run killed mid-way is continued by the next.
+/// 2. Catch-up: the streams that the gap-safe feed shows changed since the bulk pass began (its first
+///    snapshot's xmin) are folded again, page by page, each page committed with the feed cursor.
+/// 3. Swap, in one short transaction: lock the live tables against writers (`EXCLUSIVE`: reads go on),
+///    fold again every stream whose committed version is not the one it was folded at (a join of
+///    `ledger.streams` with `ledger_replay.stream_versions`: exact, whatever the feed still held back),
+///    compare shadow with live, and for a rebuild write only the rows that differ. Commands that were waiting then write their rows on top,
+///    as they would have on the old ones.
+///
+/// Why the swap writes differences into the live tables instead of renaming the shadow tables in: the live
+/// tables keep their identity, so their row-level-security policies, grants, indexes (and their names),
+/// storage parameters and statistics stay as the migrations made them, with nothing to recreate; and the
+/// lock lasts as long as the differences take to write, which is nothing for a log that agrees with its
+/// read models. Truncate-and-insert would keep the identity too but rewrite every row under the lock.
+///
+/// Nothing here appends to the log or queues a webhook: no reaction runs.
+public enum Replay {
+    /// Builds the shadow tables and compares them with the live ones under the brief lock; changes no live
+    /// row. Returns every difference.
+    public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                             vault: PersonalDataVault? = nil, pageSize: Int = defaultPageSize,
+                             progress: (ReplayProgress) -> Void = { _ in }, told: (String) -> Void = { _ in }) throws -> [ReplayDifference] {
+        try run(connection, projections: projections, vault: vault, swap: false, pageSize: pageSize, progress: progress, told: told)
+    }
+
+    /// Builds the shadow tables, then writes every differing row into the live tables in one short
+    /// transaction, and records the projections' versions. Returns what it repaired.
     @discardableResult
     public static func repair(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
-                              vault: PersonalDataVault? = nil,
-                              progress: (_ streams: Int) -> Void = { _ in }) throws -> [ReplayDifference] {
-        let found = try check(connection, projections: projections, vault: vault, progress: progress)
-        var seen = Set<String>()
-        for difference in found where seen.insert("\(difference.organizationID)/\(difference.id)").inserted {
-            try connection.transaction { tx in
-                try tx.execute(sessionSettings)
-                let organizationID = difference.organizationID, id = difference.id
-                _ = try tx.query("SELECT 1 FROM ledger.streams WHERE organization_id = $1 AND stream_id = $2 FOR UPDATE",
-                                 [organizationID, id])
-                let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id, vault: vault)
-                var statements: [PostgresStatement] = projections.map { Projections.deleteAll($0.table, organizationID: organizationID, id: id) }
-                if let loaded {
-                    let stream = StreamState(organizationID: organizationID, loaded,
-                                             sealing: try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, loaded.state))
-                    statements += projections.flatMap { projection in
-                        projection.rows(stream).map { insert(into: "ledger.\(projection.table.name)", projection.table, $0) }
-                    }
-                }
-                _ = try tx.pipeline(statements)
-            }
-        }
-        try record(connection, projections)
-        return found
+                              vault: PersonalDataVault? = nil, pageSize: Int = defaultPageSize,
+                              progress: (ReplayProgress) -> Void = { _ in }, told: (String) -> Void = { _ in }) throws -> [ReplayDifference] {
+        try run(connection, projections: projections, vault: vault, swap: true, pageSize: pageSize, progress: progress, told: told)
     }
 
     /// Rebuilds (`repair`) every projection whose code is at a newer version than the one its rows were
-    /// written by, and records the new versions; returns their names (none when every one is current).
+    /// written by, and records the new versions; returns their names (none when every one is current). Waits
+    /// for a replay already running (another instance starting at the same time rebuilds them first).
     @discardableResult
     public static func rebuildRaised(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
                                      vault: PersonalDataVault? = nil) throws -> [String] {
-        let rows = try connection.query("SELECT name, version FROM ledger.projection_versions")
-        var stored: [String: Int] = [:]
-        for row in 0..<rows.count {
-            guard let name = rows.string(row, 0), let version = rows.int(row, 1) else {
-                throw StorageError.unreadableRow(table: "projection_versions", key: rows.string(row, 0) ?? "?")
+        func raised() throws -> [any Projection] {
+            let rows = try connection.query("SELECT name, version FROM ledger.projection_versions")
+            var stored: [String: Int] = [:]
+            for row in 0..<rows.count {
+                guard let name = rows.string(row, 0), let version = rows.int(row, 1) else {
+                    throw StorageError.unreadableRow(table: "projection_versions", key: rows.string(row, 0) ?? "?")
+                }
+                stored[name] = version
             }
-            stored[name] = version
+            return projections.filter { projection in stored[projection.name].map { $0 < projection.version } ?? true }
         }
-        let raised = projections.filter { projection in stored[projection.name].map { $0 < projection.version } ?? true }
-        guard !raised.isEmpty else { return [] }
-        try repair(connection, projections: raised, vault: vault)
-        return raised.map { $0.name }
+        guard !(try raised()).isEmpty else { return [] }
+        try connection.execute("SELECT pg_advisory_lock(\(lockKey))")
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
+        let rebuilding = try raised()
+        guard !rebuilding.isEmpty else { return [] }
+        try build(connection, projections: rebuilding, vault: vault, swap: true, pageSize: defaultPageSize, progress: { _ in }, told: { _ in })
+        return rebuilding.map { $0.name }
+    }
+
+    /// Events read per statement by the bulk pass and the catch-up; `LEDGER_REPLAY_PAGE_EVENTS` sets it.
+    public static var defaultPageSize: Int {
+        ProcessInfo.processInfo.environment["LEDGER_REPLAY_PAGE_EVENTS"].flatMap { Int($0) }.map { max(1, min($0, 100_000)) } ?? 5_000
+    }
+
+    /// "ledger-rp": one replay at a time per database.
+    static let lockKey = 0x6c65_6467_6572_7270
+
+    static func run(_ connection: PostgresConnection, projections: [any Projection], vault: PersonalDataVault?, swap: Bool, pageSize: Int,
+                    progress: (ReplayProgress) -> Void, told: (String) -> Void) throws -> [ReplayDifference] {
+        guard try connection.query("SELECT pg_try_advisory_lock(\(lockKey))").bool(0, 0) == true else { throw ReplayError.alreadyRunning }
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
+        return try build(connection, projections: projections, vault: vault, swap: swap, pageSize: pageSize, progress: progress, told: told)
+    }
+
+    /// The three steps, continuing a checkpoint for the same projections if there is one.
+    @discardableResult
+    static func build(_ connection: PostgresConnection, projections: [any Projection], vault: PersonalDataVault?, swap: Bool, pageSize: Int,
+                      progress: (ReplayProgress) -> Void, told: (String) -> Void) throws -> [ReplayDifference] {
+        try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
+        let tables = try projections.map { try ShadowTable(connection, $0) }
+        var checkpoint = try start(connection, tables, told: told)
+        try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
+        try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
+        var found: [ReplayDifference] = []
+        try retryingLockConflicts {
+            try connection.transaction { tx in
+                try tx.execute(sessionSettings)
+                try tx.execute("SET LOCAL lock_timeout = '5s'")
+                try tx.execute("LOCK TABLE \(tables.map { "ledger.\($0.name)" }.joined(separator: ", ")) IN EXCLUSIVE MODE")
+                try foldBehindStreams(tx, tables, vault: vault, pageSize: pageSize)
+                progress(checkpoint.progress(.swap))
+                found = try tables.flatMap { try differences(tx, $0) }
+                if swap {
+                    for table in tables { try apply(tx, table) }
+                    try record(tx, projections)
+                }
+            }
+        }
+        try finish(connection, tables)
+        return found
+    }
+
+    // MARK: - Checkpoint
+
+    struct Checkpoint {
+        var phase: ReplayProgress.Phase
+        var feedCursor: FeedCursor
+        var bulkAfter: (organizationID: UUID, streamID: String)?
+        var events: Int64
+        var totalEvents: Int64
+        var streams: Int64
+        var caughtUp: Int64 = 0
+
+        func progress(_ phase: ReplayProgress.Phase) -> ReplayProgress {
+            ReplayProgress(phase: phase, events: events, totalEvents: totalEvents, streams: streams, caughtUp: caughtUp)
+        }
+
+        var statement: PostgresStatement {
+            ("""
+             UPDATE ledger.replay_checkpoint SET phase = $1, feed_transaction = $2::text::xid8, feed_position = $3,
+                 bulk_after_organization = $4, bulk_after_stream = $5, events_folded = $6, streams_folded = $7,
+                 updated_at = now()
+             """, [phase == .bulk ? "bulk" : "catch_up", feedCursor.transactionID, feedCursor.position,
+                   bulkAfter?.organizationID, bulkAfter?.streamID, events, streams])
+        }
+    }
+
+    /// What a checkpoint's shadow tables are for: the projections and their versions.
+    static func signature(_ tables: [ShadowTable]) -> String {
+        tables.map { "\($0.projection.name):\($0.projection.version)" }.sorted().joined(separator: ",")
+    }
+
+    /// The checkpoint to continue, or a clean start (shadow tables empty, cursor at the present xmin).
+    static func start(_ connection: PostgresConnection, _ tables: [ShadowTable], told: (String) -> Void) throws -> Checkpoint {
+        let rows = try connection.query("""
+            SELECT projections, phase, feed_transaction::text, feed_position, bulk_after_organization, bulk_after_stream,
+                   events_folded, events_total, streams_folded, started_at
+            FROM ledger.replay_checkpoint
+            """)
+        let existing = try connection.query("""
+            SELECT count(*) FROM pg_tables WHERE schemaname = 'ledger_replay' AND tablename = ANY ($1::text[])
+            """, [PostgresArray(tables.map(\.name) + ["stream_versions"])]).int(0, 0)
+        if rows.count == 1, let kept = rows.string(0, 0), let phase = rows.string(0, 1), let transaction = rows.uint64(0, 2),
+           let position = rows.int64(0, 3), let events = rows.int64(0, 6), let total = rows.int64(0, 7),
+           let streams = rows.int64(0, 8) {
+            if kept == signature(tables), existing == tables.count + 1 {
+                let after = rows.uuid(0, 4).flatMap { organization in rows.string(0, 5).map { (organization, $0) } }
+                told("continuing the replay begun at \(rows.string(0, 9) ?? "?"): \(events) events of \(total) folded"
+                     + (phase == "bulk" ? "" : ", bulk pass done"))
+                return Checkpoint(phase: phase == "bulk" ? .bulk : .catchUp, feedCursor: FeedCursor(transactionID: transaction, position: position),
+                                  bulkAfter: after, events: events, totalEvents: total, streams: streams)
+            }
+            told("starting clean: the unfinished replay's checkpoint was for other projections (\(kept))")
+        } else if rows.count == 1 {
+            told("starting clean: the unfinished replay's checkpoint is unreadable")
+        }
+        try connection.transaction { tx in
+            try tx.execute("DELETE FROM ledger.replay_checkpoint")
+            try tx.execute("DROP TABLE IF EXISTS \(shadowNames(tables))")
+            for table in tables { try tx.execute(table.create) }
+            try tx.execute("""
+                CREATE UNLOGGED TABLE ledger_replay.stream_versions (
+                    organization_id uuid NOT NULL, stream_id text NOT NULL, version bigint NOT NULL,
+                    PRIMARY KEY (organization_id, stream_id))
+                """)
+            // The cursor is this snapshot's xmin: every event the bulk pass may not see is at or after it.
+            try tx.query("""
+                INSERT INTO ledger.replay_checkpoint (projections, phase, feed_transaction, feed_position, events_total)
+                SELECT $1, 'bulk', pg_snapshot_xmin(pg_current_snapshot()), 0, (SELECT count(*) FROM ledger.events)
+                """, [signature(tables)])
+        }
+        let fresh = try connection.query("SELECT feed_transaction::text, events_total FROM ledger.replay_checkpoint")
+        guard let transaction = fresh.uint64(0, 0), let total = fresh.int64(0, 1) else {
+            throw StorageError.unreadableRow(table: "replay_checkpoint", key: "singleton")
+        }
+        return Checkpoint(phase: .bulk, feedCursor: FeedCursor(transactionID: transaction, position: 0), bulkAfter: nil,
+                          events: 0, totalEvents: total, streams: 0)
+    }
+
+    /// The shadow tables and `stream_versions`, the version of each stream they were folded at.
+    static func shadowNames(_ tables: [ShadowTable]) -> String {
+        (tables.map { "ledger_replay.\($0.name)" } + ["ledger_replay.stream_versions"]).joined(separator: ", ")
+    }
+
+    static func finish(_ connection: PostgresConnection, _ tables: [ShadowTable]) throws {
+        try connection.transaction { tx in
+            try tx.execute("DROP TABLE IF EXISTS \(shadowNames(tables))")
+            try tx.execute("DELETE FROM ledger.replay_checkpoint")
+        }
+    }
+
+    // MARK: - Folding
+
+    /// Every event after the checkpoint's last stream, in (organization, stream, version) order, a page per
+    /// statement; the streams a page finishes are written with the checkpoint in one transaction.
+    static func bulk(_ connection: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ checkpoint: inout Checkpoint,
+                     pageSize page: Int, progress: (ReplayProgress) -> Void) throws {
+        guard checkpoint.phase == .bulk else { return }
+        var key: (UUID, String, Int64)? = checkpoint.bulkAfter.map { ($0.organizationID, $0.streamID, Int64.max) }
+        var open: (organizationID: UUID, id: String, state: VerificationState, version: Int64, events: Int64)?
+        var opener: StreamOpener?
+        while true {
+            // Two statements rather than one with "$1 IS NULL OR": each then walks the stream index as a range.
+            let select = "SELECT organization_id, stream_id, version, type, schema_version, data, occurred_at, event_id FROM ledger.events"
+            let order = "ORDER BY organization_id, stream_id, version LIMIT"
+            let rows = try key.map { key in
+                try connection.query("\(select) WHERE (organization_id, stream_id, version) > ($1, $2, $3) \(order) $4",
+                                     [key.0, key.1, key.2, page])
+            } ?? connection.query("\(select) \(order) $1", [page])
+            var finished: [StreamState] = []
+            var versions: [(UUID, String, Int64)] = []
+            var finishedEvents: Int64 = 0
+            for row in 0..<rows.count {
+                guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1), let version = rows.int64(row, 2),
+                      let type = rows.string(row, 3), let schemaVersion = rows.int(row, 4), let data = rows.json(row, 5),
+                      let occurredAt = rows.date(row, 6), let eventID = rows.uuid(row, 7) else {
+                    throw StorageError.unreadableRow(table: "events", key: "\(rows.string(row, 1) ?? "?")/\(rows.string(row, 2) ?? "?")")
+                }
+                if let current = open, current.organizationID != organizationID || current.id != id {
+                    if let stream = try streamState(connection, current, opener, vault: vault) { finished.append(stream) }
+                    versions.append((current.organizationID, current.id, current.version))
+                    finishedEvents += current.events
+                    checkpoint.bulkAfter = (current.organizationID, current.id)
+                    open = nil
+                    opener = nil
+                }
+                var current = open ?? (organizationID, id, VerificationDecider.initialState, 0, 0)
+                var streamOpener = opener ?? StreamOpener(organizationID: organizationID, vault: vault)
+                let opened = try streamOpener.open(connection, type: type, data: data, eventID: eventID, state: current.state)
+                opener = streamOpener
+                guard let event = try? VerificationEvent(type: type, schemaVersion: schemaVersion, data: opened) else {
+                    throw StorageError.unreadableRow(table: "events", key: "\(id)/\(version)")
+                }
+                current.state = VerificationDecider.evolve(current.state, event, at: occurredAt)
+                current.version = version
+                current.events += 1
+                open = current
+                key = (organizationID, id, version)
+            }
+            let done = rows.count < page
+            if done, let current = open {
+                if let stream = try streamState(connection, current, opener, vault: vault) { finished.append(stream) }
+                versions.append((current.organizationID, current.id, current.version))
+                finishedEvents += current.events
+                checkpoint.bulkAfter = (current.organizationID, current.id)
+                open = nil
+                opener = nil
+            }
+            checkpoint.events += finishedEvents
+            checkpoint.streams += Int64(finished.count)
+            if done { checkpoint.phase = .catchUp }
+            let statements = tables.compactMap { $0.insert(finished) } + [recordVersions(versions), checkpoint.statement].compactMap { $0 }
+            try connection.transaction { tx in _ = try tx.pipeline(statements) }
+            var shown = checkpoint.progress(.bulk)
+            shown.events += open?.events ?? 0
+            progress(shown)
+            if done { return }
+        }
+    }
+
+    static func streamState(_ connection: PostgresConnection,
+                            _ folded: (organizationID: UUID, id: String, state: VerificationState, version: Int64, events: Int64),
+                            _ opener: StreamOpener?, vault: PersonalDataVault?) throws -> StreamState? {
+        let state = opener?.finished(folded.state) ?? folded.state
+        guard state.exists else { return nil }
+        let loaded = LoadedVerification(id: folded.id, state: state, version: folded.version)
+        return StreamState(organizationID: folded.organizationID, loaded, sealing: try sealing(connection, vault: vault, folded.organizationID, state))
+    }
+
+    /// How the stream's rows are sealed, read-only: an entity with no key yet (its events predate encryption)
+    /// is rebuilt as it was written.
+    static func sealing(_ connection: PostgresConnection, vault: PersonalDataVault?, _ organizationID: UUID,
+                        _ state: VerificationState) throws -> StreamSealing? {
+        guard let vault, let invitation = state.invitation else { return nil }
+        let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
+        return StreamSealing(vault: vault, owner: owner, key: try vault.key(connection, owner, livemode: invitation.livemode))
+    }
+
+    /// Folds again, from the gap-safe feed, every stream changed since the cursor, a page at a time, each
+    /// committed with the cursor after it. A pass goes to the end of the log as it was when the pass began;
+    /// passes repeat while one took more than a page, at most `passes` times, so that writers faster than the
+    /// catch-up cannot keep it going: what is left is folded under the swap's lock.
+    static func catchUp(_ connection: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ checkpoint: inout Checkpoint,
+                        pageSize: Int, passes: Int = 4, progress: (ReplayProgress) -> Void) throws {
+        for _ in 0..<passes {
+            let end = try connection.query("""
+                SELECT transaction_id::text, position FROM ledger.events ORDER BY transaction_id DESC, position DESC LIMIT 1
+                """)
+            guard let transaction = end.uint64(0, 0), let position = end.int64(0, 1) else { return }
+            let target = FeedCursor(transactionID: transaction, position: position)
+            var pages = 0
+            while checkpoint.feedCursor < target {
+                let read = try connection.transaction { tx -> Int in
+                    try tx.execute(sessionSettings)
+                    let read = try foldSinceCursor(tx, tables, vault: vault, &checkpoint, pageSize: pageSize)
+                    _ = try tx.pipeline([checkpoint.statement])
+                    return read
+                }
+                pages += 1
+                progress(checkpoint.progress(.catchUp))
+                if read < pageSize { break }
+            }
+            if pages <= 1 { return }
+        }
+    }
+
+    /// One page of events after the cursor that the gap-safe feed hands out: their streams folded again into
+    /// the shadow tables; the cursor moves past them. Returns how many events it read.
+    @discardableResult
+    static func foldSinceCursor(_ tx: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ checkpoint: inout Checkpoint,
+                                pageSize: Int) throws -> Int {
+        let rows = try tx.query("""
+            SELECT organization_id, stream_id, transaction_id::text, position FROM ledger.events
+            WHERE (transaction_id, position) > ($1::text::xid8, $2) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY transaction_id, position LIMIT $3
+            """, [checkpoint.feedCursor.transactionID, checkpoint.feedCursor.position, pageSize])
+        var keys: [(UUID, String)] = []
+        var seen = Set<String>()
+        for row in 0..<rows.count {
+            guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1), let transaction = rows.uint64(row, 2),
+                  let position = rows.int64(row, 3) else {
+                throw StorageError.unreadableRow(table: "events", key: rows.string(row, 3) ?? "?")
+            }
+            if seen.insert("\(organizationID)/\(id)").inserted { keys.append((organizationID, id)) }
+            checkpoint.feedCursor = FeedCursor(transactionID: transaction, position: position)
+        }
+        try refold(tx, tables, vault: vault, keys)
+        checkpoint.caughtUp += Int64(rows.count)
+        return rows.count
+    }
+
+    /// The streams' shadow rows replaced by those of their latest state, folded from the log alone.
+    static func refold(_ tx: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ keys: [(UUID, String)]) throws {
+        guard !keys.isEmpty else { return }
+        var streams: [StreamState] = []
+        var versions: [(UUID, String, Int64)] = []
+        for (organizationID, id) in keys {
+            if let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id, fromSnapshot: false, vault: vault) {
+                streams.append(StreamState(organizationID: organizationID, loaded,
+                                           sealing: try sealing(tx, vault: vault, organizationID, loaded.state)))
+                versions.append((organizationID, id, loaded.version))
+            }
+        }
+        let forget: PostgresStatement = ("""
+            DELETE FROM ledger_replay.stream_versions
+            WHERE (organization_id, stream_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
+            """, [PostgresArray(keys.map { $0.0.postgresText }), PostgresArray(keys.map { $0.1 })])
+        _ = try tx.pipeline(tables.flatMap { table in [table.delete(keys)] + [table.insert(streams)].compactMap { $0 } }
+                            + [forget] + [recordVersions(versions)].compactMap { $0 })
+    }
+
+    static func recordVersions(_ versions: [(UUID, String, Int64)]) -> PostgresStatement? {
+        guard !versions.isEmpty else { return nil }
+        return ("""
+            INSERT INTO ledger_replay.stream_versions (organization_id, stream_id, version)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
+            """, [PostgresArray(versions.map { $0.0.postgresText }), PostgresArray(versions.map { $0.1 }),
+                  PostgresArray(versions.map { String($0.2) })])
+    }
+
+    /// Under the swap's lock (no command can commit a change to the locked tables meanwhile): every stream
+    /// whose committed version is not the one its shadow rows were folded at is folded again. Exact whatever
+    /// the feed held back, at the price of one join of the streams with their folded versions.
+    static func foldBehindStreams(_ tx: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, pageSize: Int) throws {
+        let rows = try tx.query("""
+            SELECT s.organization_id, s.stream_id FROM ledger.streams s
+            LEFT JOIN ledger_replay.stream_versions v ON v.organization_id = s.organization_id AND v.stream_id = s.stream_id
+            WHERE v.version IS DISTINCT FROM s.version
+            """)
+        var keys: [(UUID, String)] = []
+        for row in 0..<rows.count {
+            guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1) else {
+                throw StorageError.unreadableRow(table: "streams", key: rows.string(row, 1) ?? "?")
+            }
+            keys.append((organizationID, id))
+        }
+        for start in stride(from: 0, to: keys.count, by: max(1, pageSize)) {
+            try refold(tx, tables, vault: vault, Array(keys[start..<min(keys.count, start + max(1, pageSize))]))
+        }
+    }
+
+    // MARK: - Shadow tables
+
+    /// A projection's table in `ledger_replay`, made like the live one, with its column types for the
+    /// set-based writes.
+    struct ShadowTable {
+        let projection: any Projection
+        let types: [String]
+
+        var name: String { projection.table.name }
+        var columns: [String] { projection.table.columns }
+
+        init(_ connection: PostgresConnection, _ projection: any Projection) throws {
+            self.projection = projection
+            let rows = try connection.query("""
+                SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+                WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
+                """, ["ledger.\(projection.table.name)"])
+            var types: [String: String] = [:]
+            for row in 0..<rows.count { if let name = rows.string(row, 0), let type = rows.string(row, 1) { types[name] = type } }
+            self.types = try projection.table.columns.map { column in
+                guard let type = types[column] else { throw StorageError.unreadableRow(table: projection.table.name, key: column) }
+                return type
+            }
+        }
+
+        var create: String {
+            "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS, PRIMARY KEY (organization_id, id))"
+        }
+
+        /// All the rows of `streams`, in one statement (one array parameter per column).
+        func insert(_ streams: [StreamState]) -> PostgresStatement? {
+            var columnsText = Array(repeating: [String?](), count: columns.count)
+            for stream in streams {
+                for row in projection.rows(stream) {
+                    for (index, value) in row.values.enumerated() where index < columnsText.count {
+                        columnsText[index].append(value?.postgresText)
+                    }
+                }
+            }
+            guard let first = columnsText.first, !first.isEmpty else { return nil }
+            let unnest = types.indices.map { "$\($0 + 1)::\(types[$0])[]" }.joined(separator: ", ")
+            return ("INSERT INTO ledger_replay.\(name) (\(columns.joined(separator: ", "))) SELECT * FROM unnest(\(unnest))",
+                    columnsText.map { PostgresArray(nullable: $0) })
+        }
+
+        func delete(_ keys: [(UUID, String)]) -> PostgresStatement {
+            ("""
+             DELETE FROM ledger_replay.\(name)
+             WHERE (organization_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
+             """, [PostgresArray(keys.map { $0.0.postgresText }), PostgresArray(keys.map { $0.1 })])
+        }
+    }
+
+    /// Shadow against live, row by row (to_jsonb of each row: same values, whatever the bytes). Only keys
+    /// and the names of differing columns (in column order) come back, so memory follows the number of
+    /// differing rows, not their documents.
+    static func differences(_ tx: PostgresConnection, _ table: ShadowTable) throws -> [ReplayDifference] {
+        let rows = try tx.query("""
+            SELECT coalesce(l.organization_id, r.organization_id), coalesce(l.id, r.id),
+                   CASE WHEN l.id IS NULL THEN 'missing' WHEN r.id IS NULL THEN 'unexpected' ELSE 'fields' END,
+                   (SELECT coalesce(string_agg(e.key, ',' ORDER BY e.n), '')
+                    FROM json_each(row_to_json(l)) WITH ORDINALITY AS e(key, value, n)
+                    WHERE to_jsonb(r) -> e.key IS DISTINCT FROM e.value::jsonb)
+            FROM ledger.\(table.name) l
+            FULL JOIN ledger_replay.\(table.name) r ON r.organization_id = l.organization_id AND r.id = l.id
+            WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(r)
+            ORDER BY 1, 2
+            """)
+        return try (0..<rows.count).map { row in
+            guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1), let what = rows.string(row, 2) else {
+                throw StorageError.unreadableRow(table: table.name, key: rows.string(row, 1) ?? "?")
+            }
+            let kind: ReplayDifference.Kind
+            switch what {
+            case "missing": kind = .missing
+            case "unexpected": kind = .unexpected
+            default: kind = .fields((rows.string(row, 3) ?? "").split(separator: ",").map(String.init))
+            }
+            return ReplayDifference(projection: table.projection.name, organizationID: organizationID, id: id, kind: kind)
+        }
+    }
+
+    /// The live table made equal to the shadow one by writing only what differs: rows that differ or that the
+    /// log makes no row for go, then every shadow row the live table lacks comes in.
+    static func apply(_ tx: PostgresConnection, _ table: ShadowTable) throws {
+        let columns = table.columns.joined(separator: ", ")
+        try tx.execute("""
+            DELETE FROM ledger.\(table.name) l
+            WHERE NOT EXISTS (SELECT FROM ledger_replay.\(table.name) r
+                              WHERE r.organization_id = l.organization_id AND r.id = l.id AND to_jsonb(r) = to_jsonb(l));
+            INSERT INTO ledger.\(table.name) (\(columns))
+            SELECT \(columns) FROM ledger_replay.\(table.name) r
+            WHERE NOT EXISTS (SELECT FROM ledger.\(table.name) l WHERE l.organization_id = r.organization_id AND l.id = r.id);
+            """)
+    }
+
+    /// Deadlock or lock timeout while taking the swap's lock (a writer locked the tables in another order):
+    /// the transaction is rolled back whole, so the swap is tried again.
+    static func retryingLockConflicts(_ body: () throws -> Void) throws {
+        var attempt = 0
+        while true {
+            do { return try body() } catch let error as PostgresError where ["40P01", "55P03"].contains(error.sqlState) && attempt < 5 {
+                attempt += 1
+            }
+        }
     }
 
     /// Notes that the rows of `projections` are those of their code's version.
@@ -116,69 +566,4 @@ public enum Replay {
 
     /// Times read and written in UTC and ISO format, as the service's connections have them.
     static let sessionSettings = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'"
-
-    static func shadow(_ projection: any Projection) -> String { "pg_temp.replay_\(projection.table.name)" }
-
-    static func insert(into table: String, _ definition: ProjectionTable, _ row: ProjectionRow) -> PostgresStatement {
-        ("INSERT INTO \(table) (\(definition.columns.joined(separator: ", "))) VALUES (\(definition.columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))",
-         row.values)
-    }
-
-    /// Every stream's latest state, streams a page at a time in key order.
-    static func forEachStream(_ tx: PostgresConnection, vault: PersonalDataVault?, progress: (Int) -> Void,
-                              _ body: (StreamState) throws -> Void) throws {
-        var after: (UUID, String)?
-        var folded = 0
-        while true {
-            let page = try tx.query("""
-                SELECT organization_id, stream_id FROM ledger.streams
-                WHERE $1::uuid IS NULL OR (organization_id, stream_id) > ($1, $2)
-                ORDER BY organization_id, stream_id LIMIT 1000
-                """, [after?.0, after?.1])
-            for row in 0..<page.count {
-                guard let organizationID = page.uuid(row, 0), let id = page.string(row, 1) else {
-                    throw StorageError.unreadableRow(table: "streams", key: page.string(row, 1) ?? "?")
-                }
-                after = (organizationID, id)
-                if let loaded = try VerificationStore.load(tx, organizationID: organizationID, id: id, vault: vault) {
-                    // Read-only: an entity with no key yet (its events predate encryption) is compared as it was written.
-                    let sealing = try loaded.state.invitation.flatMap { invitation in
-                        try vault.map { vault in
-                            let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
-                            return StreamSealing(vault: vault, owner: owner, key: try vault.key(tx, owner, livemode: invitation.livemode))
-                        }
-                    }
-                    try body(StreamState(organizationID: organizationID, loaded, sealing: sealing))
-                }
-            }
-            folded += page.count
-            progress(folded)
-            guard page.count == 1000 else { return }
-        }
-    }
-
-    static func differences(_ tx: PostgresConnection, projection: any Projection) throws -> [ReplayDifference] {
-        let rows = try tx.query("""
-            SELECT coalesce(l.organization_id, r.organization_id), coalesce(l.id, r.id), to_jsonb(l)::text, to_jsonb(r)::text
-            FROM ledger.\(projection.table.name) l
-            FULL JOIN \(shadow(projection)) r ON r.organization_id = l.organization_id AND r.id = l.id
-            WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(r)
-            ORDER BY 1, 2
-            """)
-        return try (0..<rows.count).map { row in
-            guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1) else {
-                throw StorageError.unreadableRow(table: projection.table.name, key: rows.string(row, 1) ?? "?")
-            }
-            let live = rows.json(row, 2)?.objectValue, rebuilt = rows.json(row, 3)?.objectValue
-            let kind: ReplayDifference.Kind
-            switch (live, rebuilt) {
-            case (nil, _): kind = .missing
-            case (_, nil): kind = .unexpected
-            case let (live?, rebuilt?):
-                let rebuiltValues = Dictionary(rebuilt, uniquingKeysWith: { $1 })
-                kind = .fields(live.filter { rebuiltValues[$0.0] != $0.1 }.map(\.0))
-            }
-            return ReplayDifference(projection: projection.name, organizationID: organizationID, id: id, kind: kind)
-        }
-    }
 }

@@ -1,0 +1,152 @@
+import Foundation
+import LedgerDomain
+import LedgerEngine
+import LedgerLog
+import LedgerStorage
+
+/// `ledger bench replay`: a synthetic log of realistic lifecycles, read raw in feed order by COPY (the
+/// reference) and rebuilt by `ledger replay` as a child process (its peak RSS read from /proc), first at a
+/// tenth of the events and then at all of them, so that memory growth with the log shows in one run.
+enum ReplayBenchmark {
+    struct Figures {
+        var events: Int
+        var rawRowsPerSecond: Double
+        var replayEventsPerSecond: Double
+        var replayPeakRSS: Double
+        var checkEventsPerSecond: Double
+        var checkPeakRSS: Double
+    }
+
+    static func run(events: Int, settings: Settings) throws {
+        let database = try Database(settings: settings)
+        defer { database.close() }
+        try database.migrate()
+        let connection = try PostgresConnection(conninfo: database.conninfo)
+        try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
+        let organizationID = UUID()
+        var written = 0, stream = 0
+        var results: [Figures] = []
+        for target in [max(1, events / 10), events] {
+            while written < target {
+                let batch = try appendLifecycles(connection, organizationID: organizationID, from: stream, upTo: target - written)
+                written += batch.events
+                stream += batch.streams
+            }
+            try connection.execute("ANALYZE ledger.events")
+            let figures = try measure(database, connection, events: written)
+            results.append(figures)
+            print("""
+                \(figures.events) events in \(stream) streams: raw COPY in feed order \(BenchCommand.format(figures.rawRowsPerSecond)) rows/s; \
+                ledger replay \(BenchCommand.format(figures.replayEventsPerSecond)) events/s \
+                (ratio \(BenchCommand.format(figures.replayEventsPerSecond / figures.rawRowsPerSecond, 3)), target >= 0.50), \
+                peak RSS \(BenchCommand.format(figures.replayPeakRSS, 1)) MB; \
+                --check \(BenchCommand.format(figures.checkEventsPerSecond)) events/s, peak RSS \(BenchCommand.format(figures.checkPeakRSS, 1)) MB
+                """)
+        }
+        guard let small = results.first, let large = results.last else { return }
+        print("peak RSS at \(large.events) events / at \(small.events): \(BenchCommand.format(large.replayPeakRSS / small.replayPeakRSS, 2)) (target <= 1.20)")
+        print(JSONValue.object([
+            ("events", .int(Int64(large.events))),
+            ("events_per_s", .double(BenchCommand.round2(large.replayEventsPerSecond))),
+            ("raw_read_rows_per_s", .double(BenchCommand.round2(large.rawRowsPerSecond))),
+            ("ratio", .double((large.replayEventsPerSecond / large.rawRowsPerSecond * 1000).rounded() / 1000)),
+            ("peak_rss_mb", .double(BenchCommand.round2(large.replayPeakRSS))),
+            ("check_events_per_s", .double(BenchCommand.round2(large.checkEventsPerSecond))),
+            ("small_events", .int(Int64(small.events))),
+            ("small_peak_rss_mb", .double(BenchCommand.round2(small.replayPeakRSS))),
+            ("rss_growth", .double((large.replayPeakRSS / small.replayPeakRSS * 1000).rounded() / 1000)),
+        ]).jsonString)
+    }
+
+    /// The reference, then a full rebuild into emptied read models, then a check of them.
+    static func measure(_ database: Database, _ connection: PostgresConnection, events: Int) throws -> Figures {
+        let started = Date()
+        let copy = try ChildProcess.run("psql", [database.conninfo, "-X", "-q", "-o", "/dev/null", "-c",
+                                                 "COPY (SELECT * FROM ledger.events ORDER BY transaction_id, position) TO STDOUT"])
+        guard copy.status == 0 else { throw UsageError(message: "psql COPY failed: \(copy.output)") }
+        let raw = Double(events) / Date().timeIntervalSince(started)
+        try connection.execute("TRUNCATE \(Projections.inline.map { "ledger.\($0.table.name)" }.joined(separator: ", "))")
+        let replay = try timedReplay(database, [])
+        let check = try timedReplay(database, ["--check"])
+        guard check.status == 0 else { throw UsageError(message: "ledger replay --check found differences after a replay") }
+        return Figures(events: events, rawRowsPerSecond: raw, replayEventsPerSecond: Double(events) / replay.seconds,
+                       replayPeakRSS: replay.peakRSS, checkEventsPerSecond: Double(events) / check.seconds, checkPeakRSS: check.peakRSS)
+    }
+
+    static func timedReplay(_ database: Database, _ arguments: [String]) throws -> (seconds: Double, peakRSS: Double, status: Int32) {
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = database.conninfo
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let started = Date()
+        let child = try ChildProcess.Running(executable, ["replay"] + arguments, environment: environment)
+        var peak = 0.0
+        while child.poll() == nil {
+            let now = LifecycleBenchmark.peakResidentMegabytes(pid: child.pid)
+            if now.isFinite { peak = max(peak, now) }
+            Thread.sleep(forTimeInterval: 0.05) // sampling the child's high-water mark; it signals nothing
+        }
+        let outcome = child.wait()
+        if outcome.status > 1 { throw UsageError(message: "ledger replay failed:\n\(outcome.output)") }
+        return (Date().timeIntervalSince(started), peak, outcome.status)
+    }
+
+    /// Up to 200 lifecycles, appended as the engine would have (one append per stream, in one transaction),
+    /// stopping once `limit` events are written.
+    static func appendLifecycles(_ connection: PostgresConnection, organizationID: UUID, from first: Int,
+                                 upTo limit: Int) throws -> (streams: Int, events: Int) {
+        let actor = EventMetadata(actorID: "bench", actorType: .system)
+        var statements: [PostgresStatement] = []
+        var events = 0, streams = 0
+        while streams < 200, events < limit {
+            let index = first + streams
+            let now = Date(timeIntervalSince1970: 1_790_000_000 + Double(index))
+            let decided = lifecycle(index, now: now)
+            let new = decided.prefix(limit - events).map {
+                NewEvent(id: UUID(), type: $0.type, schemaVersion: $0.schemaVersion, data: $0.data, occurredAt: now)
+            }
+            statements.append(EventStore.appendStatement(organizationID: organizationID, streamID: "ver_bench_\(index)",
+                                                         expectedVersion: .noStream, events: Array(new), metadata: actor))
+            events += new.count
+            streams += 1
+        }
+        try connection.transaction { tx in _ = try tx.pipeline(statements) }
+        return (streams, events)
+    }
+
+    /// One of four lifecycles, about ten events each: approved after an attempt (and scored, or with
+    /// metadata changes), declined, withdrawn after reminders.
+    static func lifecycle(_ index: Int, now: Date) -> [VerificationEvent] {
+        let attempt = "att_\(index)"
+        var commands: [VerificationCommand] = [
+            .invite(Invitation(entityID: "cus_\(index % 5_000)", checks: [.identityVerification], expiresAt: now.addingTimeInterval(86_400))),
+            .updateMetadata(["source": "bench", "batch": String(index / 200)]),
+        ]
+        switch index % 4 {
+        case 0, 1:
+            commands += [.startAttempt(attemptID: attempt, url: "https://verify.example/\(attempt)", expiresAt: now.addingTimeInterval(3_600)),
+                         .recordProgress(attemptID: attempt, status: .captureInProgress),
+                         .recordProgress(attemptID: attempt, status: .checksInProgress),
+                         .recordResult(CheckResult(check: .identityVerification, status: .approved,
+                                                   responseCodes: [ResponseCode(code: 10000)], attemptID: attempt))]
+            commands += index % 4 == 0 ? [.assignScore(.idVerified, reason: "reviewed"), .updateMetadata(["reviewed": "yes"])]
+                : (0..<3).map { .updateMetadata(["step": String($0)]) }
+        case 2:
+            commands += [.startAttempt(attemptID: attempt, url: "https://verify.example/\(attempt)", expiresAt: now.addingTimeInterval(3_600)),
+                         .recordProgress(attemptID: attempt, status: .captureInProgress),
+                         .recordResult(CheckResult(check: .identityVerification, status: .declined,
+                                                   responseCodes: [ResponseCode(code: 20000)], attemptID: attempt)),
+                         .openDispute(disputeID: "dsp_\(index)", reason: "applicant disagrees")]
+        default:
+            commands += (0..<5).map { .updateMetadata(["reminder": String($0)]) } + [.withdraw(reason: "no longer needed")]
+        }
+        var state = VerificationDecider.initialState
+        var events: [VerificationEvent] = []
+        for command in commands {
+            // A command this state refuses is left out: the history stays one the decider allows.
+            guard let decided = try? VerificationDecider.run(command, state, now: now) else { continue }
+            events += decided.events
+            state = decided.state
+        }
+        return events
+    }
+}
