@@ -1,4 +1,5 @@
 import Foundation
+import LedgerCrypto
 import LedgerDomain
 import LedgerEngine
 import LedgerHTTP
@@ -60,7 +61,7 @@ enum CustomerVerificationsResource {
                      let limit = ListQuery(request).limit
                      let rows = try context.pool.withConnection { connection in
                          try connection.query("""
-                             SELECT c.document::text, \(latestActor) FROM ledger.customer_verifications c
+                             SELECT c.document::text, \(keyColumns), \(latestActor) FROM ledger.customer_verifications c \(keyJoin)
                              WHERE c.organization_id = $1 AND c.livemode = $2
                                AND ($3::text IS NULL OR c.customer_id = $3)
                                AND ($4::text IS NULL OR c.status = $4)
@@ -77,7 +78,7 @@ enum CustomerVerificationsResource {
                                    ListQuery.time(request, "occurred_after"), ListQuery.time(request, "occurred_before"),
                                    ListQuery.filter(request, "cursor"), limit + 1])
                      }
-                     let documents = withActors(rows)
+                     let documents = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault)
                      let shown = Array(documents.prefix(limit))
                      let next: JSONValue = documents.count > limit ? (shown.last?["id"] ?? .null) : .null
                      return .json(200, .object([("data", .array(shown)), ("next_cursor", next)]))
@@ -176,13 +177,24 @@ enum CustomerVerificationsResource {
          WHERE e.organization_id = c.organization_id AND e.stream_id = c.id ORDER BY e.version DESC LIMIT 1)
         """
 
-    /// The documents of rows (document, actor) with `actor_id` filled in.
-    static func withActors(_ rows: PostgresRows) -> [JSONValue] {
-        (0..<rows.count).compactMap { row in
-            guard case let .object(members)? = rows.string(row, 0).flatMap({ try? JSONValue.parse(Array($0.utf8), maxDepth: 512) }) else {
-                return nil
+    /// What `StoredDocuments.open` reads after the document: the customer is the entity whose key seals it.
+    static let keyColumns = "c.customer_id, k.wrapped_key, k.erased_at IS NOT NULL, c.id"
+    static let keyJoin = """
+        LEFT JOIN ledger.data_keys k ON k.organization_id = c.organization_id AND k.livemode = c.livemode AND k.entity_id = c.customer_id
+        """
+
+    /// The documents of rows (document, `keyColumns`, actor), opened, with `actor_id` filled in.
+    static func withActors(_ rows: PostgresRows, organizationID: UUID, vault: PersonalDataVault?) throws -> [JSONValue] {
+        try (0..<rows.count).compactMap { row in
+            guard let stored = rows.string(row, 0) else { return nil }
+            var document = stored
+            if let vault, let entity = rows.string(row, 1), let id = rows.string(row, 4) {
+                let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
+                document = try vault.openDocument(stored, documentID: PersonalDataVault.documentID(kind: SealedDocumentKind.customerVerification, streamID: id),
+                                                  owner: owner, key: try vault.key(owner, wrapped: rows.bytes(row, 2), erased: rows.bool(row, 3) ?? false))
             }
-            let actor = ViewJSON.text(rows.string(row, 1))
+            guard case let .object(members)? = try? JSONValue.parse(Array(document.utf8), maxDepth: 512) else { return nil }
+            let actor = ViewJSON.text(rows.string(row, 5))
             return .object(members.map { $0.0 == "actor_id" ? ($0.0, actor) : $0 })
         }
     }
@@ -191,11 +203,11 @@ enum CustomerVerificationsResource {
         let caller = try context.authenticated
         let rows = try context.pool.withConnection {
             try $0.query("""
-                SELECT c.document::text, \(latestActor) FROM ledger.customer_verifications c
+                SELECT c.document::text, \(keyColumns), \(latestActor) FROM ledger.customer_verifications c \(keyJoin)
                 WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3
                 """, [caller.organizationID, id, caller.livemode])
         }
-        guard let document = withActors(rows).first else { throw APIFailure.notFound("customer verification", id) }
+        guard let document = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault).first else { throw APIFailure.notFound("customer verification", id) }
         return .json(200, ["data": document])
     }
 }

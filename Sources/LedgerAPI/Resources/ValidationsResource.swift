@@ -68,11 +68,14 @@ enum ValidationsResource {
                          }), loaded.state.invitation?.livemode == caller.livemode else { throw APIFailure.notFound("validation", id) }
                          return .json(200, ValidationView.object(id: id, state: loaded.state))
                      }
-                     let rows = try context.pool.withConnection {
-                         try $0.query("SELECT document::text FROM ledger.validations WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                                      [caller.organizationID, id, caller.livemode])
+                     let documents = try context.pool.withConnection {
+                         try StoredDocuments.open($0.query("""
+                             SELECT v.document::text, \(StoredDocuments.keyColumns("v")) FROM ledger.validations v \(StoredDocuments.keyJoin("v"))
+                             WHERE v.organization_id = $1 AND v.id = $2 AND v.livemode = $3
+                             """, [caller.organizationID, id, caller.livemode]),
+                             kind: SealedDocumentKind.validation, organizationID: caller.organizationID, vault: context.engine.vault)
                      }
-                     guard let document = rows.string(0, 0) else { throw APIFailure.notFound("validation", id) }
+                     guard let document = documents.first else { throw APIFailure.notFound("validation", id) }
                      return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
                  }),
 
@@ -107,9 +110,9 @@ enum ValidationsResource {
                      let caller = try context.authenticated
                      let request = context.request
                      let limit = ListQuery(request).limit
-                     let rows = try context.pool.withConnection { connection in
-                         try connection.query("""
-                             SELECT v.document::text FROM ledger.validations v
+                     let stored = try context.pool.withConnection { connection in
+                         try StoredDocuments.open(connection.query("""
+                             SELECT v.document::text, \(StoredDocuments.keyColumns("v")) FROM ledger.validations v \(StoredDocuments.keyJoin("v"))
                              WHERE v.organization_id = $1 AND v.livemode = $2 AND v.entity_id = $3
                                AND ($4::text IS NULL OR (v.created_at, v.id) < (
                                    SELECT p.created_at, p.id FROM ledger.validations p
@@ -117,9 +120,10 @@ enum ValidationsResource {
                              ORDER BY v.created_at DESC, v.id DESC
                              LIMIT $5
                              """, [caller.organizationID, caller.livemode, request.parameter("entity_id"),
-                                   ListQuery.filter(request, "cursor"), limit + 1])
+                                   ListQuery.filter(request, "cursor"), limit + 1]),
+                             kind: SealedDocumentKind.validation, organizationID: caller.organizationID, vault: context.engine.vault)
                      }
-                     let documents = ListQuery.documents(rows)
+                     let documents = StoredDocuments.json(stored)
                      // An entity is known by its validations: one with none in this mode is not found, as for the KYC status.
                      if documents.isEmpty, ListQuery.filter(request, "cursor") == nil {
                          throw APIFailure.notFound("entity", request.parameter("entity_id"), param: "entity_id")

@@ -24,6 +24,14 @@ enum VerificationReportsResource {
     ]))
 
     static let url = "/v1/identity/verification_reports"
+
+    /// What `StoredDocuments.open` reads after a report: each report is sealed on its own, bound to its id, under
+    /// its verification's entity's key.
+    static let reportKeyColumns = "w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, r.value->>'id'"
+    static let reportKeyJoin = """
+        JOIN ledger.verifications w ON w.organization_id = v.organization_id AND w.id = v.id
+        LEFT JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.livemode = v.livemode AND k.entity_id = w.entity_id
+        """
     static let reportID = APIParameters.id("id", "A report's id (vr_…)")
     /// `expand[]`, and `expand[0]` to `expand[9]` as Stripe's clients number it: accepted and ignored, nothing here expands.
     static let expand = (["expand[]"] + (0..<10).map { "expand[\($0)]" }).map {
@@ -49,13 +57,15 @@ enum VerificationReportsResource {
                      else { throw missing }
                      return .json(200, found.object)
                  }
-                 let rows = try context.pool.withConnection {
-                     try $0.query("""
-                         SELECT r.value::text FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
+                 let documents = try context.pool.withConnection {
+                     try StoredDocuments.open($0.query("""
+                         SELECT r.value::text, \(reportKeyColumns) FROM ledger.verification_reports v
+                         CROSS JOIN LATERAL json_array_elements(v.reports) r \(reportKeyJoin)
                          WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
-                         """, [caller.organizationID, caller.livemode, verificationID, id])
+                         """, [caller.organizationID, caller.livemode, verificationID, id]),
+                         kind: SealedDocumentKind.verificationReport, organizationID: caller.organizationID, vault: context.engine.vault)
                  }
-                 guard let document = rows.string(0, 0) else { throw missing }
+                 guard let document = documents.first else { throw missing }
                  return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
              }),
 
@@ -107,8 +117,9 @@ enum VerificationReportsResource {
                      let newestFirst = before == nil
                      return try connection.query("""
                          WITH reports AS (
-                             SELECT r.value AS report, (r.value->>'created')::bigint AS created, r.value->>'id' AS id
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
+                             SELECT r.value AS report, (r.value->>'created')::bigint AS created, r.value->>'id' AS id,
+                                    w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL AS erased
+                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r \(reportKeyJoin)
                              WHERE v.organization_id = $1 AND v.livemode = $2
                                AND ($3::text IS NULL OR v.client_reference_id = $3)
                                AND ($4::text IS NULL OR v.id = $4)
@@ -117,7 +128,7 @@ enum VerificationReportsResource {
                              FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
                              WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $12 AND r.value->>'id' = $13
                          )
-                         SELECT report::text FROM reports
+                         SELECT report::text, entity_id, wrapped_key, erased, id FROM reports
                          WHERE ($5::text IS NULL OR report->>'type' = $5)
                            AND ($6::bigint IS NULL OR created = $6)
                            AND ($7::float8 IS NULL OR created >= $7)
@@ -134,7 +145,8 @@ enum VerificationReportsResource {
                                seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
                                newestFirst, (after ?? before)?.0, cursorID, query.limit + 1])
                  }
-                 var documents = ListQuery.documents(rows)
+                 var documents = StoredDocuments.json(try StoredDocuments.open(rows, kind: SealedDocumentKind.verificationReport,
+                                                                               organizationID: caller.organizationID, vault: context.engine.vault))
                  // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
                  if before != nil {
                      let more = documents.count > query.limit

@@ -49,6 +49,33 @@ public struct StreamSealing: Sendable {
     }
 }
 
+/// What each sealed document's ciphertext is bound to, with its id: the writers and the readers name them alike.
+public enum SealedDocumentKind {
+    public static let customerVerification = "customer_verification"
+    public static let validation = "validation"
+    /// One Stripe report, bound to the report's id.
+    public static let verificationReport = "verification_report"
+    public static let snapshot = "snapshot"
+}
+
+extension StreamState {
+    /// A document of this stream as its table keeps it, sealed like the verification and order documents: `render`
+    /// of the state, with its personal data sealed under the entity's key (`kind` and `documentID` bound in), and
+    /// without it (never in plain text) when it cannot be sealed or the key is destroyed.
+    public func sealedDocument(kind: String, documentID: String, _ render: (VerificationState) -> String) -> String {
+        var state = self.state
+        if case .erased? = sealing?.key, !state.personalDataErased {
+            state = state.personalDataRemoved
+            state.personalDataErased = true
+        }
+        let full = render(state)
+        guard let sealing, case .available = sealing.key else { return full }
+        let plain = render(state.personalDataRemoved)
+        return (try? sealing.vault.sealDocument(full: full, plain: plain, documentID: PersonalDataVault.documentID(kind: kind, streamID: documentID),
+                                                owner: sealing.owner, key: sealing.key)) ?? plain
+    }
+}
+
 /// The verification and order objects as JSON text: `verification` and `order` as the database keeps them (their
 /// personal data sealed when encryption is on), `shownVerification` as a command answers with it.
 public struct RenderedViews: Sendable {

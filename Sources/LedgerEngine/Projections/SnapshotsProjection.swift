@@ -6,11 +6,11 @@ import LedgerStorage
 /// only the events after that (none, usually) instead of the whole stream. Streams shorter than `threshold`
 /// have none: folding them is cheaper than decoding a snapshot. A projection like the others, so `ledger
 /// replay` rebuilds and checks it from the log; raise `version` when the state's shape changes. With encryption
-/// on, the state's personal data is sealed under the entity's key like the documents' (version 2), so the table
-/// holds none in plain text and none at all once the key is destroyed.
+/// on, the state's personal data is sealed under the entity's key like the documents', so the table holds none in
+/// plain text and none at all once the key is destroyed.
 struct SnapshotsProjection: Projection {
     let name = "stream_snapshots"
-    let version = 2
+    let version = 1
     let table = ProjectionTable(name: "stream_snapshots", columns: ["organization_id", "id", "version", "state"],
                                 versionColumn: "version", rowsCanDisappear: false)
 
@@ -33,7 +33,7 @@ struct SnapshotsProjection: Projection {
                                                 owner: sealing.owner, key: sealing.key)) ?? plainText
     }
 
-    static func documentID(_ streamID: String) -> String { PersonalDataVault.documentID(kind: "snapshot", streamID: streamID) }
+    static func documentID(_ streamID: String) -> String { PersonalDataVault.documentID(kind: SealedDocumentKind.snapshot, streamID: streamID) }
 
     /// Keys sorted, so that one state always gives the same text; dates as seconds, which round-trip exactly.
     static func encode(_ state: VerificationState) -> String? {

@@ -11,15 +11,18 @@ struct CustomerVerificationsProjection: Projection {
                                 columns: ["organization_id", "id", "livemode", "customer_id", "status", "verification_type",
                                           "created_at", "document", "version"],
                                 versionColumn: "version", rowsCanDisappear: false)
+    static let kind = SealedDocumentKind.customerVerification
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
         let state = stream.state
         guard let invitation = state.invitation, let created = state.createdAt else { return [] }
-        let object = CustomerVerificationView.object(id: stream.id, organizationID: stream.organizationID.uuidString.lowercased(),
-                                                     actorID: nil, state: state)
+        let document = stream.sealedDocument(kind: Self.kind, documentID: stream.id) { state in
+            PersonalDataMarker.marking(CustomerVerificationView.object(id: stream.id, organizationID: stream.organizationID.uuidString.lowercased(),
+                                                                       actorID: nil, state: state), state).jsonString
+        }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID,
                                CustomerVerificationView.status(state), invitation.verificationType.rawValue, created,
-                               object.jsonString, stream.version])]
+                               document, stream.version])]
     }
 }
 
@@ -30,12 +33,14 @@ struct ValidationsProjection: Projection {
     let table = ProjectionTable(name: "validations",
                                 columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version"],
                                 versionColumn: "version", rowsCanDisappear: false)
+    static let kind = SealedDocumentKind.validation
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
         let state = stream.state
         guard let invitation = state.invitation, let created = state.createdAt else { return [] }
+        let document = stream.sealedDocument(kind: Self.kind, documentID: stream.id) { PersonalDataMarker.marking(ValidationView.object(id: stream.id, state: $0), $0).jsonString }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID, ValidationView.status(state),
-                               created, ValidationView.object(id: stream.id, state: state).jsonString, stream.version])]
+                               created, document, stream.version])]
     }
 }
 
@@ -47,13 +52,23 @@ struct VerificationReportsProjection: Projection {
     let table = ProjectionTable(name: "verification_reports",
                                 columns: ["organization_id", "id", "livemode", "client_reference_id", "created_at", "reports"],
                                 versionColumn: nil, rowsCanDisappear: false)
+    static let kind = SealedDocumentKind.verificationReport
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
         let state = stream.state
         guard let invitation = state.invitation, let created = state.createdAt else { return [] }
         let reports = StripeReportView.reports(verificationID: stream.id, state: state)
         guard !reports.isEmpty else { return [] }
+        // Each report sealed on its own (bound to its id), so the reads still find reports by id and time in SQL.
+        let sealed = reports.map { report in
+            stream.sealedDocument(kind: Self.kind, documentID: report.id) { state in
+                // The same reports without personal data (results stay), so `report.id` is among them.
+                PersonalDataMarker.marking(StripeReportView.reports(verificationID: stream.id, state: state)
+                    .first { $0.id == report.id }?.object ?? .object([("id", .string(report.id)), ("created", report.object["created"] ?? .null)]),
+                    state).jsonString
+            }
+        }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.clientReferenceID, created,
-                               JSONValue.array(reports.map(\.object)).jsonString])]
+                               "[" + sealed.joined(separator: ",") + "]"])]
     }
 }
