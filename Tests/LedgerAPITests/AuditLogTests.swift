@@ -409,6 +409,7 @@ final class AuditLogTests: XCTestCase {
         environment["LEDGER_CHECKPOINT_SECONDS"] = "1"
         environment["LEDGER_CHECKPOINT_KEY"] = signer.key.text
         environment["LEDGER_WEBHOOK_DISPATCH"] = "0"
+        environment["LEDGER_KEK"] = TestKeyEncryptionKey.base64
         let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: ServeCommandTests.projectDirectory.path,
                                              environment: environment)
         stopWhenTheTestEnds(serve)

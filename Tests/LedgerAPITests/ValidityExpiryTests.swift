@@ -16,7 +16,7 @@ final class ValidityExpiryTests: VendorViewsTestCase {
         XCTAssertEqual(approved?["status"], "verified")
         let validUntil = approved?["expires_at"]?.stringValue.flatMap(Timestamp.parse) ?? .distantPast
         let clock = self.clock
-        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), clock: { clock.get() })
+        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), vault: try TestKeyEncryptionKey.vault(), clock: { clock.get() })
 
         advance(364 * 86_400)
         XCTAssertEqual(try scheduler.runOnce(), 0, "still valid")
@@ -58,7 +58,7 @@ final class ValidityExpiryTests: VendorViewsTestCase {
         advance(86_400 + 1)
         XCTAssertEqual(try get("/v1/entities/cus_short/kyc-status")["needsReverification"], true, "two days before the end")
         advance(2 * 86_400)
-        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), clock: { clock.get() })
+        let scheduler = ExpiryScheduler(pool: database.pool(size: 2), vault: try TestKeyEncryptionKey.vault(), clock: { clock.get() })
         XCTAssertEqual(try scheduler.runOnce(), 1)
         XCTAssertEqual(try get("/v1/customer_verifications/\(id)")["data"]?["status"], "expired")
     }
