@@ -69,12 +69,25 @@ final class PersonalDataDumpTests: XCTestCase {
         XCTAssertTrue(eventually(timeout: 20) { received.get().contains { $0.contains("jolanda.q@example.org") } },
                       "the dispatcher sends the object with its personal data, decrypted: \(received.get().count) received")
 
+        // The audit reads (the history, the entity's history and its export) show the events' personal data, decrypted.
+        let auditReads = ["/v1/events", "/v1/entities/cus_4410/events", "/v1/entities/cus_4410/export"]
+        func audit(_ path: String) -> String { (try? client.get(path, headers: .bearer(acme.adminKey)).text) ?? "" }
+        for path in auditReads {
+            XCTAssertTrue(eventually(timeout: 10) { ["jolanda.q@example.org", "X7Q4410982"].allSatisfy(audit(path).contains) },
+                          "\(path) shows the personal data while it exists: \(audit(path).prefix(500))")
+        }
+
         let before = try dump(database)
         for value in Self.values { XCTAssertFalse(before.contains(value), "the dump shows \(value)") }
 
         try post("/v1/entities/cus_4410/erase", ["reason": "the customer asked", "override_retention": true])
         let after = try dump(database)
         for value in Self.values { XCTAssertFalse(after.contains(value), "the dump after the erasure shows \(value)") }
+        for path in auditReads {
+            let shown = audit(path)
+            XCTAssertTrue(shown.contains("cus_4410"), "\(path) still lists the events: \(shown.prefix(500))")
+            for value in Self.values { XCTAssertFalse(shown.contains(value), "\(path) after the erasure shows \(value)") }
+        }
 
         let queued = try database.ownerConnection().query("SELECT count(*) FROM ledger.outbox WHERE status = 'pending'").int(0, 0) ?? 0
         XCTAssertGreaterThan(queued, 0, "messages were still queued at the erasure")
