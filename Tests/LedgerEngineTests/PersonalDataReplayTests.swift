@@ -43,4 +43,33 @@ final class PersonalDataReplayTests: XCTestCase {
                        "the repaired row is sealed again")
         XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.orders WHERE document::text LIKE '%X7Q4410982%'").int64(0, 0), 0)
     }
+
+    /// A long stream's snapshot keeps the state sealed under the entity's key: the table holds no personal value
+    /// in plain text, a command's fold reads it back whole, and a replay makes the same row.
+    func testALongStreamsSnapshotHoldsItsPersonalDataOnlySealed() throws {
+        let database = try makeDatabase()
+        let organizationID = try TestOrganization(database: database).id
+        let vault = PersonalDataVault(keyEncryptionKey: try KeyEncryptionKey.generate())
+        let engine = CommandEngine(pool: database.pool(size: 4), stateCacheSize: 0, vault: vault)
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        func execute(_ command: VerificationCommand) throws {
+            try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_long", command: command,
+                                              actor: EventMetadata(actorID: "test", actorType: .system), now: now))
+        }
+        try execute(.invite(Invitation(entityID: "cus_long", checks: [.identityVerification],
+                                       applicant: Applicant(firstName: "Jolanda", email: "jolanda.q@example.org"),
+                                       expiresAt: now.addingTimeInterval(86_400))))
+        for round in 1..<SnapshotsProjection.threshold { try execute(.updateMetadata(["n": String(round)])) }
+        let owner = try database.ownerConnection()
+        let rows = try owner.query("SELECT version, state::text FROM ledger.stream_snapshots WHERE organization_id = $1 AND id = 'ver_long'",
+                                   [organizationID])
+        XCTAssertEqual(rows.int64(0, 0), SnapshotsProjection.threshold, "the long stream has its snapshot")
+        let stored = try XCTUnwrap(rows.string(0, 1))
+        XCTAssertTrue(stored.contains(PersonalDataEnvelope.member), "the snapshot's personal data is sealed")
+        for value in ["Jolanda", "jolanda.q@example.org"] { XCTAssertFalse(stored.contains(value), "the snapshot shows \(value)") }
+        let loaded = try XCTUnwrap(try owner.transaction { try VerificationStore.load($0, organizationID: organizationID, id: "ver_long", vault: vault) })
+        XCTAssertEqual(loaded.version, SnapshotsProjection.threshold)
+        XCTAssertEqual(loaded.state.invitation?.applicant.email, "jolanda.q@example.org", "folded from the snapshot, the state is whole")
+        XCTAssertEqual(try Replay.check(owner, vault: vault), [], "a replay makes the same sealed snapshot")
+    }
 }
