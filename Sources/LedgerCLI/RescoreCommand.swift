@@ -73,7 +73,9 @@ enum RescoreCommand {
                 return id
             }
         }
-        let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0), batchSize: batch)
+        // The folds for as_of, the stored orders and an apply's commands read and write personal data as serve does.
+        let vault = try PersonalDataSetup.vault(settings, embedded: database.embedded != nil)
+        let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: vault), batchSize: batch)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         try rescoring.drain(only: id) {
             guard let bar, let run = try? report(pool, scope, organization, livemode, id) else { return }

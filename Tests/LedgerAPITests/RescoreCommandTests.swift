@@ -21,10 +21,11 @@ final class RescoreCommandTests: XCTestCase {
     /// `count` orders whose flow has ended, through the command path (each in one command), and ruleset `risk`
     /// whose `band` gives every one of them a new score.
     func seed(_ count: Int) throws {
-        let engine = CommandEngine(pool: pool, stateCacheSize: 0)
+        let engine = CommandEngine(pool: pool, stateCacheSize: 0, vault: try TestKeyEncryptionKey.vault())
         let now = Date()
         for index in 0..<count {
-            let invitation = Invitation(entityID: "cus_\(index)", checks: [.identityVerification], metadata: ["risk": String(index * 3 % 10)],
+            let invitation = Invitation(entityID: "cus_\(index)", checks: [.identityVerification], applicant: Applicant(firstName: "Ada"),
+                                        metadata: ["risk": String(index * 3 % 10)],
                                         expiresAt: now.addingTimeInterval(86_400))
             try engine.execute(CommandRequest(organizationID: acme.id, livemode: false, streamID: "ver_\(String(format: "%024d", index))", commands: [
                 .invite(invitation), .startAttempt(attemptID: "att_\(index)", url: "https://capture.example/\(index)", expiresAt: now.addingTimeInterval(900)),
@@ -40,6 +41,9 @@ final class RescoreCommandTests: XCTestCase {
     func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
+        // As deployed: the orders' personal data is sealed under the test key, which the command needs.
+        environment["LEDGER_KEK"] = TestKeyEncryptionKey.base64
+        environment["LEDGER_KEK_FILE"] = nil
         return environment.merging(extra) { $1 }
     }
 
