@@ -51,9 +51,9 @@ enum VerificationReportsResource {
                  }
                  let rows = try context.pool.withConnection {
                      try $0.query("""
-                         SELECT r.value::text FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
-                         WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
-                         """, [caller.organizationID, caller.livemode, verificationID, id])
+                         SELECT document::text FROM ledger.verification_reports
+                         WHERE organization_id = $1 AND id = $2 AND report_id = $3 AND livemode = $4
+                         """, [caller.organizationID, verificationID, id, caller.livemode])
                  }
                  guard let document = rows.string(0, 0) else { throw missing }
                  return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
@@ -95,44 +95,39 @@ enum VerificationReportsResource {
                  let session = ListQuery.filter(request, "verification_session").map { StripeReportView.verificationID(sessionID: $0) ?? "" }
                  func seconds(_ name: String) -> Double? { ListQuery.time(request, name)?.timeIntervalSince1970 }
                  let rows = try context.pool.withConnection { connection -> PostgresRows in
+                     var cursorCreated: Int64?
                      for (name, key) in [("starting_after", after), ("ending_before", before)] {
                          guard let (verificationID, id) = key else { continue }
                          let found = try connection.query("""
-                             SELECT 1 FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
-                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
-                             """, [caller.organizationID, caller.livemode, verificationID, id])
-                         guard found.count == 1 else { throw APIFailure.notFound("verification report", id, param: name) }
+                             SELECT created FROM ledger.verification_reports
+                             WHERE organization_id = $1 AND id = $2 AND report_id = $3 AND livemode = $4
+                             """, [caller.organizationID, verificationID, id, caller.livemode])
+                         guard let created = found.int64(0, 0) else { throw APIFailure.notFound("verification report", id, param: name) }
+                         cursorCreated = created
                      }
-                     let cursorID = after?.1 ?? before?.1
-                     let newestFirst = before == nil
+                     // A keyset page of `verification_reports_list`: newest first, or (before a cursor) oldest first
+                     // from it, each direction its own statement so that the index gives the order.
+                     let (beyondCursor, order) = before == nil
+                         ? ("(created, report_id) < ($11::bigint, $12::text)", "created DESC, report_id DESC")
+                         : ("(created, report_id) > ($11::bigint, $12::text)", "created ASC, report_id ASC")
                      return try connection.query("""
-                         WITH reports AS (
-                             SELECT r.value AS report, (r.value->>'created')::bigint AS created, r.value->>'id' AS id
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
-                             WHERE v.organization_id = $1 AND v.livemode = $2
-                               AND ($3::text IS NULL OR v.client_reference_id = $3)
-                               AND ($4::text IS NULL OR v.id = $4)
-                         ), cursor AS (
-                             SELECT (r.value->>'created')::bigint AS created, r.value->>'id' AS id
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
-                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $12 AND r.value->>'id' = $13
-                         )
-                         SELECT report::text FROM reports
-                         WHERE ($5::text IS NULL OR report->>'type' = $5)
+                         SELECT document::text FROM ledger.verification_reports
+                         WHERE organization_id = $1 AND livemode = $2
+                           AND ($3::text IS NULL OR client_reference_id = $3)
+                           AND ($4::text IS NULL OR id = $4)
+                           AND ($5::text IS NULL OR type = $5)
                            AND ($6::bigint IS NULL OR created = $6)
                            AND ($7::float8 IS NULL OR created >= $7)
                            AND ($8::float8 IS NULL OR created > $8)
                            AND ($9::float8 IS NULL OR created <= $9)
                            AND ($10::float8 IS NULL OR created < $10)
-                           AND ($13::text IS NULL OR CASE WHEN $11 THEN (created, id) < (SELECT created, id FROM cursor)
-                                                          ELSE (created, id) > (SELECT created, id FROM cursor) END)
-                         ORDER BY CASE WHEN $11 THEN created END DESC, CASE WHEN $11 THEN id END DESC,
-                                  CASE WHEN NOT $11 THEN created END ASC, CASE WHEN NOT $11 THEN id END ASC
-                         LIMIT $14
+                           AND ($12::text IS NULL OR \(beyondCursor))
+                         ORDER BY \(order)
+                         LIMIT $13
                          """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "client_reference_id"), session,
                                request.queryValue("type"), request.queryValue("created").flatMap { Int64($0) },
                                seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
-                               newestFirst, (after ?? before)?.0, cursorID, query.limit + 1])
+                               cursorCreated, (after ?? before)?.1, query.limit + 1])
                  }
                  var documents = ListQuery.documents(rows)
                  // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
