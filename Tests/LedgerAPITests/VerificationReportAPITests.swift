@@ -52,6 +52,19 @@ final class VerificationReportAPITests: VendorViewsTestCase {
         XCTAssertEqual(failed["selfie"]?["status"], "unverified")
         XCTAssertEqual(failed["selfie"]?["error"]?["code"], "selfie_face_mismatch")
 
+        // A page splices the stored reports in unparsed: still one JSON object, encoded as every answer is, either way.
+        var shown: [String] = []
+        for cursor in ["", "&starting_after=", "&ending_before="] {
+            let listed = try client.get("/v1/identity/verification_reports?limit=1" + cursor + (cursor.isEmpty ? "" : shown.last ?? ""),
+                                        headers: auth)
+            XCTAssertEqual(listed.status, 200, listed.text)
+            XCTAssertEqual(listed.text, listed.json?.jsonString, cursor)
+            shown += listed.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        }
+        XCTAssertEqual(shown.count, 3)
+        XCTAssertEqual(shown.first, shown.last, "back to the first page")
+        XCTAssertEqual(Set(shown).count, 2, "the two reports")
+
         let missing = try client.get("/v1/identity/verification_reports/vr_nothing_a1", headers: auth)
         XCTAssertEqual(missing.status, 404)
         XCTAssertEqual(missing.json?["error"]?["code"], "resource_missing")

@@ -129,14 +129,12 @@ enum VerificationReportsResource {
                                seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
                                cursorCreated, (after ?? before)?.1, query.limit + 1])
                  }
-                 var documents = ListQuery.documents(rows)
+                 let documents = (0..<rows.count).compactMap { rows.string($0, 0) }
                  // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
                  if before != nil {
-                     let more = documents.count > query.limit
-                     documents = Array(documents.prefix(query.limit).reversed())
-                     return .json(200, ["object": "list", "url": .string(url), "has_more": .bool(more), "data": .array(documents)])
+                     return ListQuery.storedPage(documents.prefix(query.limit).reversed(), hasMore: documents.count > query.limit, url: url)
                  }
-                 return query.page(documents, url: url)
+                 return query.page(stored: documents, url: url)
              }),
     ]
 }
