@@ -106,28 +106,32 @@ enum VerificationReportsResource {
                          cursorCreated = created
                      }
                      // A keyset page of `verification_reports_list`: newest first, or (before a cursor) oldest first
-                     // from it, each direction its own statement so that the index gives the order.
-                     let (beyondCursor, order) = before == nil
-                         ? ("(created, report_id) < ($11::bigint, $12::text)", "created DESC, report_id DESC")
-                         : ("(created, report_id) > ($11::bigint, $12::text)", "created ASC, report_id ASC")
-                     return try connection.query("""
-                         SELECT document::text FROM ledger.verification_reports
-                         WHERE organization_id = $1 AND livemode = $2
-                           AND ($3::text IS NULL OR client_reference_id = $3)
-                           AND ($4::text IS NULL OR id = $4)
-                           AND ($5::text IS NULL OR type = $5)
-                           AND ($6::bigint IS NULL OR created = $6)
-                           AND ($7::float8 IS NULL OR created >= $7)
-                           AND ($8::float8 IS NULL OR created > $8)
-                           AND ($9::float8 IS NULL OR created <= $9)
-                           AND ($10::float8 IS NULL OR created < $10)
-                           AND ($12::text IS NULL OR \(beyondCursor))
-                         ORDER BY \(order)
-                         LIMIT $13
-                         """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "client_reference_id"), session,
-                               request.queryValue("type"), request.queryValue("created").flatMap { Int64($0) },
-                               seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
-                               cursorCreated, (after ?? before)?.1, query.limit + 1])
+                     // from it, so that the index gives the order. Only the filters given are in the statement: its
+                     // planning is most of what a page costs PostgreSQL.
+                     var conditions = ["organization_id = $1", "livemode = $2"]
+                     var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
+                     func narrow(_ condition: String, _ value: (any PostgresEncodable)?) {
+                         guard let value else { return }
+                         parameters.append(value)
+                         conditions.append(condition.replacingOccurrences(of: "$?", with: "$\(parameters.count)"))
+                     }
+                     narrow("client_reference_id = $?", ListQuery.filter(request, "client_reference_id"))
+                     narrow("id = $?", session)
+                     narrow("type = $?", request.queryValue("type"))
+                     narrow("created = $?::bigint", request.queryValue("created").flatMap { Int64($0) })
+                     for (bound, comparison) in [("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<")] {
+                         narrow("created \(comparison) $?::float8", seconds("created[\(bound)]"))
+                     }
+                     let newer = before != nil
+                     if let cursorCreated, let cursorID = (after ?? before)?.1 {
+                         parameters += [cursorCreated, cursorID]
+                         conditions.append("(created, report_id) \(newer ? ">" : "<") ($\(parameters.count - 1)::bigint, $\(parameters.count)::text)")
+                     }
+                     parameters.append(query.limit + 1)
+                     return try connection.query("SELECT document::text FROM ledger.verification_reports WHERE "
+                         + conditions.joined(separator: " AND ")
+                         + (newer ? " ORDER BY created ASC, report_id ASC" : " ORDER BY created DESC, report_id DESC")
+                         + " LIMIT $\(parameters.count)", parameters)
                  }
                  let documents = (0..<rows.count).compactMap { rows.string($0, 0) }
                  // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
