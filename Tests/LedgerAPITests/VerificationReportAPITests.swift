@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerEngine
 import LedgerStorage
 import LedgerTestSupport
 import XCTest
@@ -23,6 +24,26 @@ final class VerificationReportAPITests: VendorViewsTestCase {
     }
 
     func reportIDForCursor(_ verificationID: String) -> String { StripeReportView.reportID(verificationID: verificationID, key: "a1") }
+
+    /// Reports are one row each, keyed by verification and report: the replay check names a verification whose
+    /// report row was altered or lost, and the repair brings back exactly the rows the log makes.
+    func testReplayChecksAndRepairsReportRowsOneByOne() throws {
+        let first = try verification("cus_replay_retry", checks: ["identity_verification"])
+        let second = try verification("cus_replay_2", checks: ["identity_verification"])
+        XCTAssertEqual(try database.ownerConnection().query("SELECT count(*) FROM ledger.verification_reports WHERE id = $1", [first])
+            .int64(0, 0), 2, "a report per attempt")
+        let owner = try database.ownerConnection()
+        XCTAssertEqual(try Replay.check(owner), [])
+        try owner.query("UPDATE ledger.verification_reports SET type = 'id_number' WHERE id = $1 AND report_id = $2",
+                        [first, StripeReportView.reportID(verificationID: first, key: "a2")])
+        try owner.query("DELETE FROM ledger.verification_reports WHERE id = $1", [second])
+        let found = try Replay.check(owner).filter { $0.projection == "verification_reports" }
+        XCTAssertEqual(found.map(\.id).sorted(), [first, second].sorted())
+        try Replay.repair(owner)
+        XCTAssertEqual(try Replay.check(owner), [])
+        XCTAssertEqual(try get("/v1/identity/verification_reports?verification_session=\(StripeReportView.sessionID(verificationID: second))")["data"]?
+            .arrayValue?.count, 1)
+    }
 
     func testAReportIsStripesObjectWithEachFieldOfItsType() throws {
         let id = try verification("cus_doc", checks: ["identity_verification"], reference: "ref-doc")
