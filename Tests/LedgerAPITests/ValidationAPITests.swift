@@ -82,6 +82,37 @@ final class ValidationAPITests: VendorViewsTestCase {
         XCTAssertEqual(try get("/v1/entities/ent_ok/kyc-status?as_of=\(earlier)")["needsReverification"], false)
     }
 
+    /// The status now is computed from the validations' rows and the clock; `?as_of=` folds the streams. At the
+    /// same moment both must say the same, through an approval that lapses, a newer one an admin cut short, a
+    /// decline and one still pending.
+    func testKYCStatusFromRowsIsTheFoldedStatusAtTheSameMoment() throws {
+        try sync(try createCustomerVerification("ent_rows"))
+        advance(60)
+        let cutShort = try createCustomerVerification("ent_rows")
+        try sync(cutShort)
+        advance(60)
+        try send("/v1/customer_verifications/\(cutShort)", ["status": "expired", "reason": "document revoked"], method: "PATCH")
+        let cutShortAt = Timestamp.rfc3339(clock.get())
+        advance(60)
+        try sync(try createCustomerVerification("ent_rows_decline_62304"))
+        advance(60)
+        try createCustomerVerification("ent_rows_expire_after_capture")
+        for entity in ["ent_rows", "ent_rows_decline_62304", "ent_rows_expire_after_capture", "ent_unknown"] {
+            for days in [0, 336, 30] {
+                advance(Double(days) * 86_400)
+                let now = Timestamp.rfc3339(clock.get())
+                let fromRows = try client.get("/v1/entities/\(entity)/kyc-status", headers: auth)
+                let folded = try client.get("/v1/entities/\(entity)/kyc-status?as_of=\(now)", headers: auth)
+                XCTAssertEqual(fromRows.status, folded.status, "\(entity) at \(now)")
+                XCTAssertEqual(fromRows.json, folded.json, "\(entity) at \(now)")
+            }
+        }
+        let status = try get("/v1/entities/ent_rows/kyc-status")
+        XCTAssertEqual(status["verified"], false, "the first approval lapsed too")
+        XCTAssertEqual(status["currentValidationId"]?.stringValue, cutShort)
+        XCTAssertEqual(status["expiresAt"]?.stringValue, cutShortAt, "the newest approval ended when the admin expired it")
+    }
+
     func testHistoryIsNewestFirstAndPaginates() throws {
         var ids: [String] = []
         for _ in 0..<5 {

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerEngine
 import LedgerStorage
 import LedgerTestSupport
 import XCTest
@@ -23,6 +24,26 @@ final class VerificationReportAPITests: VendorViewsTestCase {
     }
 
     func reportIDForCursor(_ verificationID: String) -> String { StripeReportView.reportID(verificationID: verificationID, key: "a1") }
+
+    /// Reports are one row each, keyed by verification and report: the replay check names a verification whose
+    /// report row was altered or lost, and the repair brings back exactly the rows the log makes.
+    func testReplayChecksAndRepairsReportRowsOneByOne() throws {
+        let first = try verification("cus_replay_retry", checks: ["identity_verification"])
+        let second = try verification("cus_replay_2", checks: ["identity_verification"])
+        XCTAssertEqual(try database.ownerConnection().query("SELECT count(*) FROM ledger.verification_reports WHERE id = $1", [first])
+            .int64(0, 0), 2, "a report per attempt")
+        let owner = try database.ownerConnection()
+        XCTAssertEqual(try Replay.check(owner), [])
+        try owner.query("UPDATE ledger.verification_reports SET type = 'id_number' WHERE id = $1 AND report_id = $2",
+                        [first, StripeReportView.reportID(verificationID: first, key: "a2")])
+        try owner.query("DELETE FROM ledger.verification_reports WHERE id = $1", [second])
+        let found = try Replay.check(owner).filter { $0.projection == "verification_reports" }
+        XCTAssertEqual(found.map(\.id).sorted(), [first, second].sorted())
+        try Replay.repair(owner)
+        XCTAssertEqual(try Replay.check(owner), [])
+        XCTAssertEqual(try get("/v1/identity/verification_reports?verification_session=\(StripeReportView.sessionID(verificationID: second))")["data"]?
+            .arrayValue?.count, 1)
+    }
 
     func testAReportIsStripesObjectWithEachFieldOfItsType() throws {
         let id = try verification("cus_doc", checks: ["identity_verification"], reference: "ref-doc")
@@ -51,6 +72,19 @@ final class VerificationReportAPITests: VendorViewsTestCase {
         let failed = try get("/v1/identity/verification_reports/\(StripeReportView.reportID(verificationID: declined, key: "a1"))")
         XCTAssertEqual(failed["selfie"]?["status"], "unverified")
         XCTAssertEqual(failed["selfie"]?["error"]?["code"], "selfie_face_mismatch")
+
+        // A page splices the stored reports in unparsed: still one JSON object, encoded as every answer is, either way.
+        var shown: [String] = []
+        for cursor in ["", "&starting_after=", "&ending_before="] {
+            let listed = try client.get("/v1/identity/verification_reports?limit=1" + cursor + (cursor.isEmpty ? "" : shown.last ?? ""),
+                                        headers: auth)
+            XCTAssertEqual(listed.status, 200, listed.text)
+            XCTAssertEqual(listed.text, listed.json?.jsonString, cursor)
+            shown += listed.json?["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        }
+        XCTAssertEqual(shown.count, 3)
+        XCTAssertEqual(shown.first, shown.last, "back to the first page")
+        XCTAssertEqual(Set(shown).count, 2, "the two reports")
 
         let missing = try client.get("/v1/identity/verification_reports/vr_nothing_a1", headers: auth)
         XCTAssertEqual(missing.status, 404)

@@ -27,7 +27,7 @@ enum VerificationReportsResource {
 
     /// What `StoredDocuments.open` reads after a report: each report is sealed on its own, bound to its id, under
     /// its verification's entity's key.
-    static let reportKeyColumns = "w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, r.value->>'id'"
+    static let reportKeyColumns = "w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, v.report_id"
     static let reportKeyJoin = """
         JOIN ledger.verifications w ON w.organization_id = v.organization_id AND w.id = v.id
         LEFT JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.livemode = v.livemode AND k.entity_id = w.entity_id
@@ -59,10 +59,9 @@ enum VerificationReportsResource {
                  }
                  let documents = try context.pool.withConnection {
                      try StoredDocuments.open($0.query("""
-                         SELECT r.value::text, \(reportKeyColumns) FROM ledger.verification_reports v
-                         CROSS JOIN LATERAL json_array_elements(v.reports) r \(reportKeyJoin)
-                         WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
-                         """, [caller.organizationID, caller.livemode, verificationID, id]),
+                         SELECT v.document::text, \(reportKeyColumns) FROM ledger.verification_reports v \(reportKeyJoin)
+                         WHERE v.organization_id = $1 AND v.id = $2 AND v.report_id = $3 AND v.livemode = $4
+                         """, [caller.organizationID, verificationID, id, caller.livemode]),
                          kind: SealedDocumentKind.verificationReport, organizationID: caller.organizationID, vault: context.engine.vault)
                  }
                  guard let document = documents.first else { throw missing }
@@ -105,55 +104,51 @@ enum VerificationReportsResource {
                  let session = ListQuery.filter(request, "verification_session").map { StripeReportView.verificationID(sessionID: $0) ?? "" }
                  func seconds(_ name: String) -> Double? { ListQuery.time(request, name)?.timeIntervalSince1970 }
                  let rows = try context.pool.withConnection { connection -> PostgresRows in
+                     var cursorCreated: Int64?
                      for (name, key) in [("starting_after", after), ("ending_before", before)] {
                          guard let (verificationID, id) = key else { continue }
                          let found = try connection.query("""
-                             SELECT 1 FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
-                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $3 AND r.value->>'id' = $4
-                             """, [caller.organizationID, caller.livemode, verificationID, id])
-                         guard found.count == 1 else { throw APIFailure.notFound("verification report", id, param: name) }
+                             SELECT created FROM ledger.verification_reports
+                             WHERE organization_id = $1 AND id = $2 AND report_id = $3 AND livemode = $4
+                             """, [caller.organizationID, verificationID, id, caller.livemode])
+                         guard let created = found.int64(0, 0) else { throw APIFailure.notFound("verification report", id, param: name) }
+                         cursorCreated = created
                      }
-                     let cursorID = after?.1 ?? before?.1
-                     let newestFirst = before == nil
-                     return try connection.query("""
-                         WITH reports AS (
-                             SELECT r.value AS report, (r.value->>'created')::bigint AS created, r.value->>'id' AS id,
-                                    w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL AS erased
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r \(reportKeyJoin)
-                             WHERE v.organization_id = $1 AND v.livemode = $2
-                               AND ($3::text IS NULL OR v.client_reference_id = $3)
-                               AND ($4::text IS NULL OR v.id = $4)
-                         ), cursor AS (
-                             SELECT (r.value->>'created')::bigint AS created, r.value->>'id' AS id
-                             FROM ledger.verification_reports v CROSS JOIN LATERAL json_array_elements(v.reports) r
-                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.id = $12 AND r.value->>'id' = $13
-                         )
-                         SELECT report::text, entity_id, wrapped_key, erased, id FROM reports
-                         WHERE ($5::text IS NULL OR report->>'type' = $5)
-                           AND ($6::bigint IS NULL OR created = $6)
-                           AND ($7::float8 IS NULL OR created >= $7)
-                           AND ($8::float8 IS NULL OR created > $8)
-                           AND ($9::float8 IS NULL OR created <= $9)
-                           AND ($10::float8 IS NULL OR created < $10)
-                           AND ($13::text IS NULL OR CASE WHEN $11 THEN (created, id) < (SELECT created, id FROM cursor)
-                                                          ELSE (created, id) > (SELECT created, id FROM cursor) END)
-                         ORDER BY CASE WHEN $11 THEN created END DESC, CASE WHEN $11 THEN id END DESC,
-                                  CASE WHEN NOT $11 THEN created END ASC, CASE WHEN NOT $11 THEN id END ASC
-                         LIMIT $14
-                         """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "client_reference_id"), session,
-                               request.queryValue("type"), request.queryValue("created").flatMap { Int64($0) },
-                               seconds("created[gte]"), seconds("created[gt]"), seconds("created[lte]"), seconds("created[lt]"),
-                               newestFirst, (after ?? before)?.0, cursorID, query.limit + 1])
+                     // A keyset page of `verification_reports_list`: newest first, or (before a cursor) oldest first
+                     // from it, so that the index gives the order. Only the filters given are in the statement: its
+                     // planning is most of what a page costs PostgreSQL.
+                     var conditions = ["v.organization_id = $1", "v.livemode = $2"]
+                     var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
+                     func narrow(_ condition: String, _ value: (any PostgresEncodable)?) {
+                         guard let value else { return }
+                         parameters.append(value)
+                         conditions.append(condition.replacingOccurrences(of: "$?", with: "$\(parameters.count)"))
+                     }
+                     narrow("v.client_reference_id = $?", ListQuery.filter(request, "client_reference_id"))
+                     narrow("v.id = $?", session)
+                     narrow("v.type = $?", request.queryValue("type"))
+                     narrow("v.created = $?::bigint", request.queryValue("created").flatMap { Int64($0) })
+                     for (bound, comparison) in [("gte", ">="), ("gt", ">"), ("lte", "<="), ("lt", "<")] {
+                         narrow("v.created \(comparison) $?::float8", seconds("created[\(bound)]"))
+                     }
+                     let newer = before != nil
+                     if let cursorCreated, let cursorID = (after ?? before)?.1 {
+                         parameters += [cursorCreated, cursorID]
+                         conditions.append("(v.created, v.report_id) \(newer ? ">" : "<") ($\(parameters.count - 1)::bigint, $\(parameters.count)::text)")
+                     }
+                     parameters.append(query.limit + 1)
+                     return try connection.query("SELECT v.document::text, \(reportKeyColumns) FROM ledger.verification_reports v \(reportKeyJoin) WHERE "
+                         + conditions.joined(separator: " AND ")
+                         + (newer ? " ORDER BY v.created ASC, v.report_id ASC" : " ORDER BY v.created DESC, v.report_id DESC")
+                         + " LIMIT $\(parameters.count)", parameters)
                  }
-                 var documents = StoredDocuments.json(try StoredDocuments.open(rows, kind: SealedDocumentKind.verificationReport,
-                                                                               organizationID: caller.organizationID, vault: context.engine.vault))
+                 let documents = try StoredDocuments.open(rows, kind: SealedDocumentKind.verificationReport,
+                                                         organizationID: caller.organizationID, vault: context.engine.vault)
                  // Before a cursor, the page is the `limit` reports nearest to it, shown newest first like every page.
                  if before != nil {
-                     let more = documents.count > query.limit
-                     documents = Array(documents.prefix(query.limit).reversed())
-                     return .json(200, ["object": "list", "url": .string(url), "has_more": .bool(more), "data": .array(documents)])
+                     return ListQuery.storedPage(documents.prefix(query.limit).reversed(), hasMore: documents.count > query.limit, url: url)
                  }
-                 return query.page(documents, url: url)
+                 return query.page(stored: documents, url: url)
              }),
     ]
 }

@@ -25,6 +25,25 @@ struct ListQuery {
                     "data": .array(Array(documents.prefix(limit)))])
     }
 
+    /// The same list object from documents as stored, their text spliced in unparsed (parsing and encoding a
+    /// page of them again costs more than its query): `limit + 1` texts were asked for, as above.
+    func page(stored documents: [String], url: String) -> HTTPResponse {
+        Self.storedPage(Array(documents.prefix(limit)), hasMore: documents.count > limit, url: url)
+    }
+
+    /// `{"object":"list","url","has_more","data"}` around documents' text, encoded as `JSONValue` encodes.
+    static func storedPage(_ documents: [String], hasMore: Bool, url: String) -> HTTPResponse {
+        var body = Array(#"{"object":"list","url":"#.utf8)
+        JSONValue.string(url).write(to: &body)
+        body += #","has_more":\#(hasMore),"data":["#.utf8
+        for (index, document) in documents.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body += document.utf8
+        }
+        body += "]}".utf8
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
+    }
+
     /// A narrowing of a list of documents: a column equal to a value, or the creation time past a bound (the
     /// `created[…]` parameters). One without a value narrows nothing.
     enum Filter {

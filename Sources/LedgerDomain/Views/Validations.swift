@@ -12,13 +12,6 @@ public enum ValidationView {
         return Views.validationStatus(overall, captureStarted: state.captureStarted)
     }
 
-    /// The status at `now`: an approval past its validity reads `expired` before the scheduler has written so.
-    public static func status(_ state: VerificationState, at now: Date, policy: ValidityPolicy) -> String {
-        let status = status(state)
-        if status == "approved", let end = policy.validUntil(state), now >= end { return "expired" }
-        return status
-    }
-
     public static func object(id: String, state: VerificationState, policy: ValidityPolicy = .standard) -> JSONValue {
         guard let invitation = state.invitation else { return .null }
         let status = status(state)
@@ -135,21 +128,64 @@ public struct KYCStatus: Sendable, Equatable {
     /// - needsReverification: that approval has lapsed, or ends within the policy's window.
     public static func of(_ validations: [(id: String, state: VerificationState)], at now: Date,
                           policy: ValidityPolicy = .standard) -> KYCStatus {
-        let newestFirst = validations.filter { $0.state.exists }.sorted {
-            ($0.state.createdAt ?? .distantPast, $0.id) > ($1.state.createdAt ?? .distantPast, $1.id)
-        }
-        let statuses = newestFirst.map { (id: $0.id, state: $0.state, status: ValidationView.status($0.state, at: now, policy: policy)) }
+        of(validations: validations.compactMap { KYCValidation(id: $0.id, state: $0.state) }, at: now, policy: policy)
+    }
+
+    /// The same from what the validations projection keeps of each validation.
+    public static func of(validations: [KYCValidation], at now: Date, policy: ValidityPolicy = .standard) -> KYCStatus {
+        let newestFirst = validations.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }
+        let statuses = newestFirst.map { (validation: $0, status: $0.status(at: now, policy: policy)) }
         let approved = statuses.firstIndex { $0.status == "approved" }
         let rejectedSince = approved.map { index in statuses[..<index].contains { $0.status == "rejected" } } ?? false
         let verified = approved != nil && !rejectedSince
-        let lastApproval = statuses.first { $0.state.approvedAt != nil && ($0.status == "approved" || $0.status == "expired") }
-        let expiresAt = lastApproval.flatMap { policy.validUntil($0.state) }
+        let lastApproval = statuses.first { $0.validation.approvedAt != nil && ($0.status == "approved" || $0.status == "expired") }
+        let expiresAt = lastApproval.flatMap { $0.validation.validUntil(policy) }
         let current = verified ? approved.map { statuses[$0] } : statuses.first {
-            $0.status != "abandoned" && !($0.status == "expired" && $0.state.approvedAt == nil)
+            $0.status != "abandoned" && !($0.status == "expired" && $0.validation.approvedAt == nil)
         }
-        return KYCStatus(verified: verified, status: current?.status ?? "not_started", verifiedAt: lastApproval?.state.approvedAt,
+        return KYCStatus(verified: verified, status: current?.status ?? "not_started", verifiedAt: lastApproval?.validation.approvedAt,
                          expiresAt: expiresAt,
                          needsReverification: expiresAt.map { now >= $0.addingTimeInterval(-policy.reverificationWindow) } ?? false,
-                         currentValidationID: current?.id)
+                         currentValidationID: current?.validation.id)
+    }
+}
+
+/// What an entity's KYC status needs of one of its validations, whatever the moment and the policy: the
+/// validations projection keeps it in columns, so the status is computed from rows and the clock.
+public struct KYCValidation: Sendable, Equatable {
+    public var id: String
+    public var createdAt: Date
+    /// `ValidationView.status` of the state, before the moment is applied.
+    public var status: String
+    public var approvedAt: Date?
+    /// The invite's own validity in seconds; nil for the policy's.
+    public var validFor: Int64?
+    /// `ValidityPolicy.approvalCutShort`.
+    public var approvalCutShortAt: Date?
+
+    public init(id: String, createdAt: Date, status: String, approvedAt: Date?, validFor: Int64?, approvalCutShortAt: Date?) {
+        self.id = id
+        self.createdAt = createdAt
+        self.status = status
+        self.approvedAt = approvedAt
+        self.validFor = validFor
+        self.approvalCutShortAt = approvalCutShortAt
+    }
+
+    /// Nil for a stream that is no validation (it has no invite).
+    public init?(id: String, state: VerificationState) {
+        guard let invitation = state.invitation else { return nil }
+        self.init(id: id, createdAt: state.createdAt ?? .distantPast, status: ValidationView.status(state), approvedAt: state.approvedAt,
+                  validFor: invitation.validFor, approvalCutShortAt: ValidityPolicy.approvalCutShort(state))
+    }
+
+    public func validUntil(_ policy: ValidityPolicy) -> Date? {
+        policy.validUntil(approvedAt: approvedAt, validFor: validFor, cutShortAt: approvalCutShortAt)
+    }
+
+    /// The status at `now`: an approval past its validity reads `expired` before the scheduler has written so.
+    public func status(at now: Date, policy: ValidityPolicy) -> String {
+        if status == "approved", let end = validUntil(policy), now >= end { return "expired" }
+        return status
     }
 }

@@ -24,10 +24,23 @@ public struct ValidityPolicy: Sendable, Equatable {
     /// When the approval of a verification stops counting: its validity after it was approved, or earlier when
     /// it was expired since (an admin's override) or its validity was ended. Nil if it was never approved.
     public func validUntil(_ state: VerificationState) -> Date? {
+        validUntil(approvedAt: state.approvedAt, validFor: state.invitation?.validFor, cutShortAt: Self.approvalCutShort(state))
+    }
+
+    /// The same from what a projection row keeps of the state: the approval, the invite's own validity (nil for
+    /// the policy's) and `approvalCutShort`.
+    public func validUntil(approvedAt: Date?, validFor: Int64?, cutShortAt: Date?) -> Date? {
+        guard let approvedAt else { return nil }
+        let end = approvedAt.addingTimeInterval(validFor.map(Double.init) ?? validity)
+        return [end, cutShortAt].compactMap { $0 }.min()
+    }
+
+    /// When the approval stopped counting whatever the policy: expired since (an admin's override) or its
+    /// validity ended, whichever came first. Nil if neither happened or it was never approved.
+    public static func approvalCutShort(_ state: VerificationState) -> Date? {
         guard let approvedAt = state.approvedAt else { return nil }
-        let end = approvedAt.addingTimeInterval(state.invitation?.validFor.map(Double.init) ?? validity)
         let expiredAt = state.statusChanges.last { $0.status == .expired && $0.at >= approvedAt }?.at
-        return [end, expiredAt, state.validityEndedAt].compactMap { $0 }.min()
+        return [expiredAt, state.validityEndedAt].compactMap { $0 }.min()
     }
 }
 
@@ -53,7 +66,7 @@ public enum ViewJSON {
 
     /// Whole seconds since 1970, rounded down; a date outside what the API can hold is clamped to its bounds so
     /// the conversion never traps.
-    static func unixSeconds(_ date: Date) -> Int64 {
+    public static func unixSeconds(_ date: Date) -> Int64 {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         let bounded = seconds.isNaN ? Timestamp.representable.lowerBound
             : min(max(seconds, Timestamp.representable.lowerBound), Timestamp.representable.upperBound - 1)

@@ -130,15 +130,28 @@ private final class RenderedOnce: Sendable {
 }
 
 /// A read-model table: every row belongs to one stream, named by its first two columns, `organization_id`
-/// and `id`.
+/// and `id`; a stream with several rows tells them apart by the columns after those (`keyLength`).
 public struct ProjectionTable: Sendable {
     public let name: String
     /// Every column, `organization_id` and `id` first.
     public let columns: [String]
+    /// How many of the first columns are the table's primary key: 2, or more when a stream has several rows.
+    public let keyLength: Int
     /// When set, a stored row is replaced only by one of a newer stream version (commits may land out of order).
     public let versionColumn: String?
     /// Whether a stream's row can go away as its state moves on (the service may delete from this table).
     public let rowsCanDisappear: Bool
+
+    public init(name: String, columns: [String], keyLength: Int = 2, versionColumn: String?, rowsCanDisappear: Bool) {
+        self.name = name
+        self.columns = columns
+        self.keyLength = keyLength
+        self.versionColumn = versionColumn
+        self.rowsCanDisappear = rowsCanDisappear
+    }
+
+    /// The primary key's columns.
+    public var key: [String] { Array(columns.prefix(keyLength)) }
 }
 
 /// One row, its values in the table's column order.
@@ -188,8 +201,8 @@ public enum Projections {
             let stored = projection.rows(before)
             let storedText = stored.map(\.text)
             var statements = rows.filter { !storedText.contains($0.text) }.map { upsert(table, $0) }
-            let keys = rows.map { Array($0.text.prefix(2)) }
-            if table.rowsCanDisappear, stored.contains(where: { !keys.contains(Array($0.text.prefix(2))) }) {
+            let keys = rows.map { Array($0.text.prefix(table.keyLength)) }
+            if table.rowsCanDisappear, stored.contains(where: { !keys.contains(Array($0.text.prefix(table.keyLength))) }) {
                 statements.append(deleteAll(table, after))
             }
             return statements
@@ -198,12 +211,12 @@ public enum Projections {
 
     static func upsert(_ table: ProjectionTable, _ row: ProjectionRow) -> PostgresStatement {
         let columns = table.columns
-        let updates = columns.dropFirst(2).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let updates = columns.dropFirst(table.keyLength).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         let guardVersion = table.versionColumn.map { " WHERE ledger.\(table.name).\($0) < excluded.\($0)" } ?? ""
         return ("""
             INSERT INTO ledger.\(table.name) (\(columns.joined(separator: ", ")))
             VALUES (\(columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))
-            ON CONFLICT (organization_id, id) DO UPDATE SET \(updates)\(guardVersion)
+            ON CONFLICT (\(table.key.joined(separator: ", "))) DO UPDATE SET \(updates)\(guardVersion)
             """, row.values)
     }
 

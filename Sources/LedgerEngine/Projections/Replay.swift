@@ -457,6 +457,8 @@ public enum Replay {
 
         var name: String { projection.table.name }
         var columns: [String] { projection.table.columns }
+        /// Live row `l` and shadow row `r` have the same key.
+        var sameRow: String { projection.table.key.map { "r.\($0) = l.\($0)" }.joined(separator: " AND ") }
 
         init(_ connection: PostgresConnection, _ projection: any Projection) throws {
             self.projection = projection
@@ -473,7 +475,7 @@ public enum Replay {
         }
 
         var create: String {
-            "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS, PRIMARY KEY (organization_id, id))"
+            "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS, PRIMARY KEY (\(projection.table.key.joined(separator: ", "))))"
         }
 
         /// All the rows of `streams`, in one statement (one array parameter per column).
@@ -511,7 +513,7 @@ public enum Replay {
                     FROM json_each(row_to_json(l)) WITH ORDINALITY AS e(key, value, n)
                     WHERE to_jsonb(r) -> e.key IS DISTINCT FROM e.value::jsonb)
             FROM ledger.\(table.name) l
-            FULL JOIN ledger_replay.\(table.name) r ON r.organization_id = l.organization_id AND r.id = l.id
+            FULL JOIN ledger_replay.\(table.name) r ON \(table.sameRow)
             WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(r)
             ORDER BY 1, 2
             """)
@@ -536,10 +538,10 @@ public enum Replay {
         try tx.execute("""
             DELETE FROM ledger.\(table.name) l
             WHERE NOT EXISTS (SELECT FROM ledger_replay.\(table.name) r
-                              WHERE r.organization_id = l.organization_id AND r.id = l.id AND to_jsonb(r) = to_jsonb(l));
+                              WHERE \(table.sameRow) AND to_jsonb(r) = to_jsonb(l));
             INSERT INTO ledger.\(table.name) (\(columns))
             SELECT \(columns) FROM ledger_replay.\(table.name) r
-            WHERE NOT EXISTS (SELECT FROM ledger.\(table.name) l WHERE l.organization_id = r.organization_id AND l.id = r.id);
+            WHERE NOT EXISTS (SELECT FROM ledger.\(table.name) l WHERE \(table.sameRow));
             """)
     }
 

@@ -26,49 +26,51 @@ struct CustomerVerificationsProjection: Projection {
     }
 }
 
-/// `ledger.validations`: seed 004's validation, by entity.
+/// `ledger.validations`: seed 004's validation, by entity, with what the entity's KYC status needs of it
+/// (`KYCValidation`, version 2), so that the status is computed from rows and the clock.
 struct ValidationsProjection: Projection {
     let name = "validations"
-    let version = 1
+    let version = 2
     let table = ProjectionTable(name: "validations",
-                                columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version"],
+                                columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version",
+                                          "approved_at", "valid_for", "approval_cut_short_at"],
                                 versionColumn: "version", rowsCanDisappear: false)
     static let kind = SealedDocumentKind.validation
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
         let state = stream.state
-        guard let invitation = state.invitation, let created = state.createdAt else { return [] }
+        guard let invitation = state.invitation, let created = state.createdAt,
+              let kyc = KYCValidation(id: stream.id, state: state) else { return [] }
         let document = stream.sealedDocument(kind: Self.kind, documentID: stream.id) { PersonalDataMarker.marking(ValidationView.object(id: stream.id, state: $0), $0).jsonString }
-        return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID, ValidationView.status(state),
-                               created, document, stream.version])]
+        return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID, kyc.status,
+                               created, document, stream.version,
+                               kyc.approvedAt, kyc.validFor, kyc.approvalCutShortAt])]
     }
 }
 
-/// `ledger.verification_reports`: seed 001's reports of one verification, oldest first, once it has any. No
-/// version column: the row is written only when a command adds a report (reports never change once written).
+/// `ledger.verification_reports`: seed 001's reports, one row each (version 2; version 1 kept all of a
+/// verification's reports in one row, which every list page had to unnest and sort), with the columns the list
+/// filters and pages on. No version column: a row is written only when a command adds its report (reports never
+/// change once written).
 struct VerificationReportsProjection: Projection {
     let name = "verification_reports"
-    let version = 1
+    let version = 2
     let table = ProjectionTable(name: "verification_reports",
-                                columns: ["organization_id", "id", "livemode", "client_reference_id", "created_at", "reports"],
-                                versionColumn: nil, rowsCanDisappear: false)
+                                columns: ["organization_id", "id", "report_id", "livemode", "client_reference_id", "type", "created",
+                                          "document"],
+                                keyLength: 3, versionColumn: nil, rowsCanDisappear: false)
     static let kind = SealedDocumentKind.verificationReport
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
-        let state = stream.state
-        guard let invitation = state.invitation, let created = state.createdAt else { return [] }
-        let reports = StripeReportView.reports(verificationID: stream.id, state: state)
-        guard !reports.isEmpty else { return [] }
-        // Each report sealed on its own (bound to its id), so the reads still find reports by id and time in SQL.
-        let sealed = reports.map { report in
-            stream.sealedDocument(kind: Self.kind, documentID: report.id) { state in
-                // The same reports without personal data (results stay), so `report.id` is among them.
+        StripeReportView.reports(verificationID: stream.id, state: stream.state).map { report in
+            // Each report sealed on its own (bound to its id); the same report without personal data (results stay).
+            let document = stream.sealedDocument(kind: Self.kind, documentID: report.id) { state in
                 PersonalDataMarker.marking(StripeReportView.reports(verificationID: stream.id, state: state)
                     .first { $0.id == report.id }?.object ?? .object([("id", .string(report.id)), ("created", report.object["created"] ?? .null)]),
                     state).jsonString
             }
+            return ProjectionRow([stream.organizationID, stream.id, report.id, report.livemode, report.clientReferenceID, report.type.rawValue,
+                                  ViewJSON.unixSeconds(report.created), document])
         }
-        return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.clientReferenceID, created,
-                               "[" + sealed.joined(separator: ",") + "]"])]
     }
 }
