@@ -33,14 +33,15 @@ final class VerificationReportAPITests: VendorViewsTestCase {
         XCTAssertEqual(try database.ownerConnection().query("SELECT count(*) FROM ledger.verification_reports WHERE id = $1", [first])
             .int64(0, 0), 2, "a report per attempt")
         let owner = try database.ownerConnection()
-        XCTAssertEqual(try Replay.check(owner), [])
+        let vault = try TestKeyEncryptionKey.vault()
+        XCTAssertEqual(try Replay.check(owner, vault: vault), [])
         try owner.query("UPDATE ledger.verification_reports SET type = 'id_number' WHERE id = $1 AND report_id = $2",
                         [first, StripeReportView.reportID(verificationID: first, key: "a2")])
         try owner.query("DELETE FROM ledger.verification_reports WHERE id = $1", [second])
-        let found = try Replay.check(owner).filter { $0.projection == "verification_reports" }
+        let found = try Replay.check(owner, vault: vault).filter { $0.projection == "verification_reports" }
         XCTAssertEqual(found.map(\.id).sorted(), [first, second].sorted())
-        try Replay.repair(owner)
-        XCTAssertEqual(try Replay.check(owner), [])
+        try Replay.repair(owner, vault: vault)
+        XCTAssertEqual(try Replay.check(owner, vault: vault), [])
         XCTAssertEqual(try get("/v1/identity/verification_reports?verification_session=\(StripeReportView.sessionID(verificationID: second))")["data"]?
             .arrayValue?.count, 1)
     }
