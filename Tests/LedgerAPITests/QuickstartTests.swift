@@ -25,12 +25,14 @@ final class QuickstartTests: XCTestCase {
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"
         environment["LEDGER_WEBHOOK_ALLOW_PRIVATE"] = "1"
         environment["LEDGER_LOG_REQUESTS"] = "0"
+        environment["LEDGER_KEK"] = TestKeyEncryptionKey.base64
         let serve = try ChildProcess.Running(try ledgerExecutable(), ["serve"], workingDirectory: Self.projectDirectory.path,
                                              environment: environment)
         stopWhenTheTestEnds(serve)
         let client = TestClient(baseURL: "http://127.0.0.1:\(port)")
-        XCTAssertTrue(eventually(timeout: 60, interval: 0.1) { serve.poll() == nil && (try? client.get("/readyz").status) == 200 },
-                      serve.outputSoFar)
+        guard eventually(timeout: 60, interval: 0.1, { serve.poll() == nil && (try? client.get("/readyz").status) == 200 }) else {
+            return XCTFail("ledger serve did not become ready:\n\(serve.outputSoFar)")
+        }
 
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ledger-quickstart-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -46,7 +48,9 @@ final class QuickstartTests: XCTestCase {
                                            environment: shell)
         stopWhenTheTestEnds(run, signal: SIGKILL)
         let written = { (try? String(contentsOf: directory.appendingPathComponent("output.txt"), encoding: .utf8)) ?? "" }
-        XCTAssertTrue(eventually(timeout: 120, interval: 0.1) { run.poll() != nil }, "the quickstart did not finish:\n\(written())")
+        guard eventually(timeout: 120, interval: 0.1, { run.poll() != nil }) else {
+            return XCTFail("the quickstart did not finish:\n\(written())")
+        }
         let output = written()
         XCTAssertEqual(run.wait().status, 0, output)
         for expected in ["VALIDATION_STATUS_CHANGE", "signature verified", #""object":"verification","status":"approved""#,
