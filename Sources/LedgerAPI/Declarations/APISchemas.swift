@@ -14,6 +14,9 @@ enum APISchemas {
     static let optionalText = Schema.nullable(.string(.init()))
     static let text = Schema.string(.init())
     static let metadata = Schema.map(values: text)
+    /// Every view of a verification carries this member once its entity's personal data was erased (and only then).
+    static let personalDataErased = P(PersonalDataMarker.member, .constant(PersonalDataMarker.erased), required: false,
+                                      description: "Present once the entity's personal data was erased: its personal fields are then null")
     /// A custom score's value as a request gives it (`CustomScore`'s bounds) and as every view shows it.
     static let customScoreValue = Schema.anyOf([.text(minLength: 1, maxLength: CustomScore.maxStringLength), .number, .boolean])
     static let customScores = Schema.map(values: .anyOf([text, .number, .boolean]))
@@ -110,6 +113,7 @@ enum APISchemas {
         P("livemode", .boolean, required: true), P("expires_at", optionalTime, required: true),
         P("created_at", optionalTime, required: true), P("updated_at", optionalTime, required: true),
         P("version", .integer(minimum: 1), required: true, description: "The stream version, also the ETag"),
+        personalDataErased,
     ]))
 
     static let order = Schema.named("Order", .object([
@@ -133,6 +137,7 @@ enum APISchemas {
         P("package_id", optionalText, required: true), P("entity_id", text, required: true),
         P("livemode", .boolean, required: true), P("created_at", optionalTime, required: true),
         P("updated_at", optionalTime, required: true), P("completed_at", optionalTime, required: true),
+        personalDataErased,
     ]))
 
     static let event = Schema.named("Event", .object([

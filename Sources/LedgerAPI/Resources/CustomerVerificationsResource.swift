@@ -28,6 +28,7 @@ enum CustomerVerificationsResource {
         APISchemas.P("updated_at", APISchemas.time, required: true),
         APISchemas.P("verification_type", .choice(VerificationType.self), required: true),
         APISchemas.P("verified_at", APISchemas.optionalTime, required: true),
+        APISchemas.personalDataErased,
     ]))
     static let wrapped = Schema.named("CustomerVerificationData", .object([APISchemas.P("data", object, required: true)]))
     static let page = Schema.named("CustomerVerificationList", .object([

@@ -32,6 +32,7 @@ enum ValidationsResource {
         P("livemode", .boolean, required: true), P("createdAt", APISchemas.time, required: true),
         P("updatedAt", APISchemas.time, required: true), P("verifiedAt", APISchemas.optionalTime, required: true),
         P("expiresAt", APISchemas.optionalTime, required: true),
+        APISchemas.personalDataErased,
     ]))
     static let kycStatus = Schema.named("KycStatus", .object([
         P("verified", .boolean, required: true), P("status", APISchemas.text, required: true),

@@ -21,6 +21,7 @@ enum VerificationReportsResource {
         P("selfie", subObject, required: true), P("type", .choice(StripeReport.Kind.self), required: true),
         P("verification_flow", APISchemas.optionalText, required: true),
         P("verification_session", .string(.init(pattern: "^vs_")), required: true, description: "The verification, as vs_…"),
+        APISchemas.personalDataErased,
     ]))
 
     static let url = "/v1/identity/verification_reports"
