@@ -66,8 +66,10 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(try owner.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'ledger_replay'").int(0, 0), 0,
                        "nor shadow tables")
 
-        XCTAssertEqual(try Replay.repair(owner), found)
-        XCTAssertEqual(try Replay.check(owner), [])
+        var repaired: [ReplayDifference] = []
+        XCTAssertEqual(try Replay.repair(owner) { repaired.append($0) }, ReplayTally(rows: 4, streams: 4))
+        XCTAssertEqual(repaired, found, "each repaired row is handed over, in projection and key order")
+        XCTAssertEqual(try Replay.check(owner) { XCTFail("\($0)") }, ReplayTally(rows: 0, streams: 0))
         XCTAssertEqual(try count(owner, "events"), events, "a replay appends nothing to the log")
         XCTAssertEqual(try count(owner, "outbox"), outbox, "a replay queues no webhook")
     }
