@@ -579,8 +579,9 @@ public enum Replay {
         /// Live row `l` and shadow row `r` have the same key.
         var sameRow: String { projection.table.key.map { "r.\($0) = l.\($0)" }.joined(separator: " AND ") }
 
+        /// Stored as the live table stores (`INCLUDING COMPRESSION`: lz4 for the sealed documents, `Schema/058`).
         var create: String {
-            "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS, PRIMARY KEY (\(projection.table.key.joined(separator: ", "))))"
+            "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS INCLUDING COMPRESSION, PRIMARY KEY (\(projection.table.key.joined(separator: ", "))))"
         }
 
         /// All the rows of `streams`, as one COPY takes them (rendering and sealing their documents).
