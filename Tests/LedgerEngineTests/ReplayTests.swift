@@ -192,6 +192,7 @@ final class RaisedProjectionVersionTests: XCTestCase {
     /// Sealed documents (ciphertext) do not compress: lz4 gives up on them at once where pglz spent most of a write's
     /// time trying, and the shadow tables store as the live ones (fails with either left at the default).
     func testDocumentsAreStoredWithLz4InTheLiveAndTheShadowTables() throws {
+        let database = try makeDatabase()
         let owner = try database.ownerConnection()
         func compression(_ schema: String, _ table: String) throws -> [String: String] {
             let rows = try owner.query("""
