@@ -36,18 +36,39 @@ extension EventStore {
         let select = columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
             + ", v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL"
         let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
-                                             after: cursor, limit: limit)
+                                             after: try start(connection, filter: filter, after: cursor), limit: limit)
         let rows = try connection.query(sql, parameters)
         let events = try decode(rows)
         guard let vault else { return events }
         let keyColumn = columns.split(separator: ",").count
+        var keys = EntityKeys(vault: vault, organizationID: organizationID)
         return try events.enumerated().map { row, event in
             guard let entity = rows.string(row, keyColumn) else { return event }
-            let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
             var opened = event
-            opened.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id, owner: owner,
-                                         key: try vault.key(owner, wrapped: rows.bytes(row, keyColumn + 1), erased: rows.bool(row, keyColumn + 2) ?? false))
+            opened.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id,
+                                         owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
+                                         key: try keys.key(entity, wrapped: rows.bytes(row, keyColumn + 1), erased: rows.bool(row, keyColumn + 2) ?? false))
             return opened
+        }
+    }
+
+    /// The data keys of the entities one read meets, each unwrapped once for the whole read: its rows come from one
+    /// snapshot, so every row of an entity carries the same wrapped key.
+    struct EntityKeys {
+        let vault: PersonalDataVault
+        let organizationID: UUID
+        private var keys: [String: PersonalDataKey] = [:]
+
+        init(vault: PersonalDataVault, organizationID: UUID) {
+            self.vault = vault
+            self.organizationID = organizationID
+        }
+
+        mutating func key(_ entity: String, wrapped: [UInt8]?, erased: Bool) throws -> PersonalDataKey {
+            if let known = keys[entity] { return known }
+            let key = try vault.key(DataKeyOwner(organizationID: organizationID, entityID: entity), wrapped: wrapped, erased: erased)
+            keys[entity] = key
+            return key
         }
     }
 
@@ -64,8 +85,10 @@ extension EventStore {
     /// Every event of the history as `readHistory` orders it, each as the JSON of the audit event object (the
     /// members of `GET /v1/events`' items, equal as JSON: a test compares them), handed to `body` a page at a
     /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
-    /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
-    /// personal data is parsed and its data opened as `readHistory` opens it (the others pass as PostgreSQL wrote them).
+    /// however many pages they fill, and only a page is in memory here. With a `vault`, an event of a type that
+    /// carries personal data is parsed and its data opened as `readHistory` opens it when it holds sealed personal
+    /// data or its entity is erased (then even an event written before encryption shows none); the others pass as
+    /// PostgreSQL wrote them.
     public static func forEachHistoryDocument(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                               pageSize: Int, vault: PersonalDataVault? = nil,
                                               _ body: ([HistoryDocument]) throws -> Void) throws {
@@ -75,12 +98,13 @@ extension EventStore {
                 'position', e.position, 'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                 'data', e.data, 'metadata', e.metadata, 'hash', encode(e.hash, 'hex'), 'verification_id', e.stream_id,
                 'previous_hash', encode(e.previous_hash, 'hex'))::text,
-            e.type, e.event_id, v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL
+            e.type, e.event_id, v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, e.data ? '\(PersonalDataEnvelope.member)'
             """
         let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
-                                             after: .start, limit: nil)
+                                             after: try start(transaction, filter: filter, after: .start), limit: nil)
         try transaction.query("DECLARE history_documents NO SCROLL CURSOR FOR " + sql, parameters)
         let pageSize = max(1, pageSize)
+        var keys = vault.map { EntityKeys(vault: $0, organizationID: organizationID) }
         while true {
             let rows = try transaction.query("FETCH \(pageSize) FROM history_documents")
             var documents: [HistoryDocument] = []
@@ -90,12 +114,15 @@ extension EventStore {
                       let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), var json = rows.string(row, 5) else {
                     throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
                 }
-                if let vault, json.contains(PersonalDataEnvelope.member), let type = rows.string(row, 6), let eventID = rows.uuid(row, 7),
-                   let entity = rows.string(row, 8), case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
+                let erased = rows.bool(row, 10) ?? false
+                if let vault, var entityKeys = keys, let type = rows.string(row, 6), PersonalDataPolicy.verification.carriesPersonalData(eventType: type),
+                   erased || rows.bool(row, 11) == true, let eventID = rows.uuid(row, 7), let entity = rows.string(row, 8),
+                   case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
-                    let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
-                    members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID, owner: owner,
-                                                      key: try vault.key(owner, wrapped: rows.bytes(row, 9), erased: rows.bool(row, 10) ?? false))
+                    members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID,
+                                                      owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
+                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 9), erased: erased))
+                    keys = entityKeys
                     json = JSONValue.object(members).jsonString
                 }
                 documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transactionID, position: position), streamID: stream,
@@ -105,6 +132,19 @@ extension EventStore {
             if rows.count < pageSize { break }
         }
         try transaction.query("CLOSE history_documents")
+    }
+
+    /// Where the walk of the feed starts: after `cursor` or, for `occurredAfter`, after the last leaf of the tree
+    /// whose event and every earlier one occurred at or before that time (Schema/052), whichever is later, so
+    /// that the events before it are not read only to be filtered out.
+    static func start(_ connection: PostgresConnection, filter: EventFilter, after cursor: FeedCursor) throws -> FeedCursor {
+        guard let time = filter.occurredAfter else { return cursor }
+        let rows = try connection.query("""
+            SELECT transaction_id::text, position FROM ledger.merkle_leaves
+            WHERE latest_occurred_at <= $1::timestamptz ORDER BY latest_occurred_at DESC, leaf_index DESC LIMIT 1
+            """, [time])
+        guard let transactionID = rows.uint64(0, 0), let position = rows.int64(0, 1) else { return cursor }
+        return max(cursor, FeedCursor(transactionID: transactionID, position: position))
     }
 
     /// Only the filters given become conditions, so the planner picks the index of each (Schema/034) instead
