@@ -85,10 +85,9 @@ extension EventStore {
     /// Every event of the history as `readHistory` orders it, each as the JSON of the audit event object (the
     /// members of `GET /v1/events`' items, equal as JSON: a test compares them), handed to `body` a page at a
     /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
-    /// however many pages they fill, and only a page is in memory here. With a `vault`, an event of a type that
-    /// carries personal data is parsed and its data opened as `readHistory` opens it when it holds sealed personal
-    /// data or its entity is erased (then even an event written before encryption shows none); the others pass as
-    /// PostgreSQL wrote them.
+    /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
+    /// personal data (PostgreSQL tells which) is parsed and its data opened as `readHistory` opens it, under its
+    /// entity's key unwrapped once for the export; the others pass as PostgreSQL wrote them.
     public static func forEachHistoryDocument(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                               pageSize: Int, vault: PersonalDataVault? = nil,
                                               _ body: ([HistoryDocument]) throws -> Void) throws {
@@ -114,14 +113,13 @@ extension EventStore {
                       let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), var json = rows.string(row, 5) else {
                     throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
                 }
-                let erased = rows.bool(row, 10) ?? false
-                if let vault, var entityKeys = keys, let type = rows.string(row, 6), PersonalDataPolicy.verification.carriesPersonalData(eventType: type),
-                   erased || rows.bool(row, 11) == true, let eventID = rows.uuid(row, 7), let entity = rows.string(row, 8),
+                if let vault, var entityKeys = keys, rows.bool(row, 11) == true, let type = rows.string(row, 6),
+                   let eventID = rows.uuid(row, 7), let entity = rows.string(row, 8),
                    case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
                     members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID,
                                                       owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
-                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 9), erased: erased))
+                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 9), erased: rows.bool(row, 10) ?? false))
                     keys = entityKeys
                     json = JSONValue.object(members).jsonString
                 }
