@@ -72,14 +72,13 @@ extension EventStore {
         }
     }
 
-    /// One event of a history as its JSON text, rendered by PostgreSQL (so a long export costs no parsing and
-    /// encoding here), with what the export's summary needs.
-    public struct HistoryDocument: Sendable {
-        public var cursor: FeedCursor
-        public var streamID: String
-        public var version: Int64
-        public var hash: [UInt8]
-        public var json: String
+    /// A page of a history as NDJSON, rendered by PostgreSQL (so a long export costs no parsing and encoding
+    /// here), with what the export's summary needs of each event.
+    public struct HistoryPage: Sendable {
+        /// Each event's JSON and a newline, in order.
+        public var lines: [UInt8] = []
+        /// Each event's stream, version and hash (hex), in the same order.
+        public var events: [(streamID: String, version: Int64, hash: String)] = []
     }
 
     /// Every event of the history as `readHistory` orders it, each as the JSON of the audit event object (the
@@ -87,20 +86,20 @@ extension EventStore {
     /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
     /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
     /// personal data (PostgreSQL tells which) is parsed and its data opened as `readHistory` opens it, under its
-    /// entity's key unwrapped once for the export; the others pass as PostgreSQL wrote them.
-    public static func forEachHistoryDocument(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
-                                              pageSize: Int, vault: PersonalDataVault? = nil,
-                                              _ body: ([HistoryDocument]) throws -> Void) throws {
+    /// entity's key unwrapped once for the export; the others' bytes pass as PostgreSQL wrote them.
+    public static func forEachHistoryPage(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
+                                          pageSize: Int, vault: PersonalDataVault? = nil,
+                                          _ body: (HistoryPage) throws -> Void) throws {
         // The line is put together as text, in the members' order of GET /v1/events: building a jsonb object first
         // would copy each event's data and metadata once more only to print them.
         let select = """
-            e.transaction_id::text, e.position, e.stream_id, e.version, e.hash,
+            e.stream_id, e.version, encode(e.hash, 'hex'),
             '{"id":"' || e.event_id || '","object":"event","type":' || to_json(e.type)::text || ',"schema_version":' || e.schema_version
                 || ',"version":' || e.version || ',"position":' || e.position
                 || ',"occurred_at":"' || to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
                 || '","data":' || e.data::text || ',"metadata":' || e.metadata::text || ',"hash":"' || encode(e.hash, 'hex')
                 || '","verification_id":' || to_json(e.stream_id)::text || ',"previous_hash":"' || encode(e.previous_hash, 'hex') || '"}',
-            e.type, e.event_id, v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, e.data ? '\(PersonalDataEnvelope.member)'
+            e.data ? '\(PersonalDataEnvelope.member)', e.type, e.event_id, v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL
             """
         let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
                                              after: try start(transaction, filter: filter, after: .start), limit: nil)
@@ -109,27 +108,29 @@ extension EventStore {
         var keys = vault.map { EntityKeys(vault: $0, organizationID: organizationID) }
         while true {
             let rows = try transaction.query("FETCH \(pageSize) FROM history_documents")
-            var documents: [HistoryDocument] = []
-            documents.reserveCapacity(rows.count)
+            var page = HistoryPage()
+            page.events.reserveCapacity(rows.count)
+            page.lines.reserveCapacity(rows.count * 512)
             for row in 0..<rows.count {
-                guard let transactionID = rows.uint64(row, 0), let position = rows.int64(row, 1), let stream = rows.string(row, 2),
-                      let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), var json = rows.string(row, 5) else {
-                    throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
+                guard let stream = rows.string(row, 0), let version = rows.int64(row, 1), let hash = rows.string(row, 2) else {
+                    throw StorageError.unreadableRow(table: "events", key: rows.string(row, 0) ?? "?")
                 }
-                if let vault, var entityKeys = keys, rows.bool(row, 11) == true, let type = rows.string(row, 6),
-                   let eventID = rows.uuid(row, 7), let entity = rows.string(row, 8),
+                if let vault, var entityKeys = keys, rows.bool(row, 4) == true, let json = rows.string(row, 3), let type = rows.string(row, 5),
+                   let eventID = rows.uuid(row, 6), let entity = rows.string(row, 7),
                    case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
                     members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID,
                                                       owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
-                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 9), erased: rows.bool(row, 10) ?? false))
+                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 8), erased: rows.bool(row, 9) ?? false))
                     keys = entityKeys
-                    json = JSONValue.object(members).jsonString
+                    page.lines += JSONValue.object(members).jsonString.utf8
+                } else if !rows.appendText(row, 3, to: &page.lines) {
+                    throw StorageError.unreadableRow(table: "events", key: stream)
                 }
-                documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transactionID, position: position), streamID: stream,
-                                                 version: version, hash: hash, json: json))
+                page.lines.append(UInt8(ascii: "\n"))
+                page.events.append((stream, version, hash))
             }
-            if !documents.isEmpty { try body(documents) }
+            if !page.events.isEmpty { try body(page) }
             if rows.count < pageSize { break }
         }
         try transaction.query("CLOSE history_documents")

@@ -133,7 +133,10 @@ public enum MerkleLog {
             SELECT tree_size, root_hash, note, created_at FROM inserted
             UNION ALL SELECT tree_size, root_hash, note, created_at FROM ledger.checkpoints WHERE tree_size = $1
             """, [treeSize, ByteA(rootHash), note])
-        guard let stored = try decodeCheckpoint(rows) else { throw StorageError.unreadableRow(table: "checkpoints", key: String(treeSize)) }
+        // Nothing when another instance's insert of the size committed during the statement, after its snapshot.
+        guard let stored = try decodeCheckpoint(rows) ?? storedCheckpoint(connection, treeSize: treeSize) else {
+            throw StorageError.unreadableRow(table: "checkpoints", key: String(treeSize))
+        }
         return stored
     }
 

@@ -253,26 +253,22 @@ enum AuditResource {
     static func export(pool: ScopedPool, organizationID: UUID, livemode: Bool, entity: String, vault: PersonalDataVault? = nil,
                        write: ([UInt8]) throws -> Void) throws {
         var count: Int64 = 0
-        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
+        var heads: [String: (version: Int64, hash: String)] = [:]
         var order: [String] = []
         try pool.transaction { transaction in
-            try EventStore.forEachHistoryDocument(transaction, organizationID: organizationID, livemode: livemode,
-                                                  filter: EventFilter(entityID: entity), pageSize: exportPageSize, vault: vault) { documents in
-                var chunk: [UInt8] = []
-                chunk.reserveCapacity(documents.reduce(0) { $0 + $1.json.utf8.count + 1 })
-                for document in documents {
-                    chunk += document.json.utf8
-                    chunk.append(UInt8(ascii: "\n"))
-                    if heads[document.streamID] == nil { order.append(document.streamID) }
-                    heads[document.streamID] = (document.version, document.hash)
-                    count += 1
+            try EventStore.forEachHistoryPage(transaction, organizationID: organizationID, livemode: livemode,
+                                              filter: EventFilter(entityID: entity), pageSize: exportPageSize, vault: vault) { page in
+                for event in page.events {
+                    if heads[event.streamID] == nil { order.append(event.streamID) }
+                    heads[event.streamID] = (event.version, event.hash)
                 }
-                try write(chunk)
+                count += Int64(page.events.count)
+                try write(page.lines)
             }
         }
         let summary: JSONValue = ["object": "export_summary", "entity_id": .string(entity), "event_count": .int(count),
                                   "chain_heads": .array(order.compactMap { id in
-                                      heads[id].map { ["verification_id": .string(id), "version": .int($0.version), "hash": .string($0.hash.hexString)] }
+                                      heads[id].map { ["verification_id": .string(id), "version": .int($0.version), "hash": .string($0.hash)] }
                                   })]
         try write(summary.encoded() + [UInt8(ascii: "\n")])
     }
