@@ -4,20 +4,10 @@ import LedgerDomain
 import LedgerTestSupport
 import XCTest
 
-final class JsonLogicAPITests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class JsonLogicAPITests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
-    }
-
-    override func tearDown() { server?.stop() }
+    override func setUpWithError() throws { try startService() }
 
     func evaluate(_ body: JSONValue, expect status: Int, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
         let response = try client.post("/v1/jsonlogic/evaluate", json: body, headers: .bearer(acme.readKey))
