@@ -14,20 +14,23 @@ public enum ListFilter: Sendable, Equatable {
         public var parameterName: String { "created[\(String(describing: self))]" }
     }
 
-    /// The filters as conditions on the rows of `alias` (its `created_at` and the named columns), their values
-    /// appended to `parameters` and numbered after those already there. Column names come from the code, values
-    /// only as parameters; the conditions are the same whichever filters have values, so that a statement is
-    /// planned once.
+    /// The conditions of the filters that have a value, on the rows of `alias` (its `created_at` and the named
+    /// columns), their values appended to `parameters` and numbered after those already there. Column names come
+    /// from the code, values only as parameters. A filter without a value adds no condition: each combination is a
+    /// statement of its own, planned for what it selects. (Written as `$n IS NULL OR …`, every filter looks
+    /// selective to a generic plan, which then sorts the whole table instead of reading an index in order.)
     public static func conditions(_ filters: [ListFilter], on alias: String, parameters: inout [(any PostgresEncodable)?]) -> [String] {
-        filters.map { filter in
+        filters.compactMap { filter in
             let placeholder = "$\(parameters.count + 1)"
             switch filter {
-            case let .equals(column, value):
+            case let .equals(column, value?):
                 parameters.append(value)
-                return "(\(placeholder)::text IS NULL OR \(alias).\(column) = \(placeholder))"
-            case let .created(bound, time):
+                return "\(alias).\(column) = \(placeholder)"
+            case let .created(bound, time?):
                 parameters.append(time)
-                return "(\(placeholder)::timestamptz IS NULL OR \(alias).created_at \(bound.rawValue) \(placeholder))"
+                return "\(alias).created_at \(bound.rawValue) \(placeholder)::timestamptz"
+            case .equals(_, nil), .created(_, nil):
+                return nil
             }
         }
     }

@@ -27,6 +27,24 @@ final class JsonLogicAPITests: XCTestCase, ServiceTestCase {
         XCTAssertEqual(try evaluate(["rule": ["var": ["missing", 7]]], expect: 200)["result"], 7, "data absent is null")
     }
 
+    /// The suites' `decimal` cases (and two of JavaScript's binary neighbours), compared as decimals read from the
+    /// answer's own text: the tester must spell each number as the decimal it is, not as a longer binary neighbour.
+    func testNumbersAnswerAsTheDecimalsTheyAre() throws {
+        let cases: [(rule: JSONValue, decimal: String)] = [
+            (["+": "1.5"], "1.5"), (["+": "-1.5"], "-1.5"), (["+": "0.5"], "0.5"), (["/": [2, 4]], "0.5"), (["/": [-1, 2]], "-0.5"),
+            (["/": 2], "0.5"), (["%": [1, 0.5]], "0"), (["*": [0.1, 3]], "0.30000000000000004"), (["+": [0.1, 0.2]], "0.30000000000000004"),
+            (["-": [1e21, 1]], "1e21"), (["/": [1, 3]], "0.3333333333333333"),
+        ]
+        for (rule, decimal) in cases {
+            let response = try client.post("/v1/jsonlogic/evaluate", json: ["rule": rule], headers: .bearer(acme.readKey))
+            XCTAssertEqual(response.status, 200, response.text)
+            let text = response.text
+            XCTAssertTrue(text.hasPrefix(#"{"result":"#) && text.hasSuffix("}"), text)
+            let number = String(text.dropFirst(#"{"result":"#.count).dropLast())
+            XCTAssertEqual(Decimal(string: number), Decimal(string: decimal), "\(rule.jsonString) answered \(text)")
+        }
+    }
+
     func testAFailingRuleIsA400WithTheSuitesErrorTypeAndThePath() throws {
         let nan = try evaluate(["rule": ["+": ["a"]], "data": .null], expect: 400)["error"]
         XCTAssertEqual(nan?["code"], "jsonlogic_error")

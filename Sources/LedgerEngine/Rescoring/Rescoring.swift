@@ -123,7 +123,7 @@ public final class Rescoring: Sendable {
         var parameters: [(any PostgresEncodable)?] = [organizationID, livemode]
         let conditions = ListFilter.conditions(request.filter.listFilters, on: "o", parameters: &parameters)
         let total = try tx.query("""
-            SELECT count(*) FROM ledger.orders o WHERE o.organization_id = $1 AND o.livemode = $2 AND \(conditions.joined(separator: " AND "))
+            SELECT count(*) FROM ledger.orders o WHERE \((["o.organization_id = $1", "o.livemode = $2"] + conditions).joined(separator: " AND "))
             """, parameters).int64(0, 0) ?? 0
         return try tx.query("""
             INSERT INTO ledger.rescoring_runs (organization_id, livemode, id, ruleset_name, ruleset_version, ruleset_hash, evaluator_version,
@@ -400,18 +400,21 @@ public final class Rescoring: Sendable {
     /// and the entity with its stored key (for `orderDocument`).
     public static func orderBatch(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, filter: OrderFilter,
                                   after cursor: (Date, String)?, limit: Int) throws -> PostgresRows {
-        var parameters: [(any PostgresEncodable)?] = [organizationID, livemode, cursor?.0, cursor?.1 ?? "", limit]
+        var parameters: [(any PostgresEncodable)?] = [organizationID, livemode, cursor?.0, cursor?.1 ?? ""]
         let conditions = ListFilter.conditions(filter.listFilters, on: "o", parameters: &parameters)
-        // The cursor is a condition an index scan starts from in every plan: `$3 IS NULL OR …` is none once the
-        // statement is planned generically, and every batch would read all the orders before it again.
+        // Planned generically once the statement has run a few times, so written for the index (created_at, id):
+        // the cursor is a condition a scan starts from (`$3 IS NULL OR …` is none), the key's mode is the constant
+        // (`k.livemode = o.livemode` on the outer join hides that every row has it, and with it the index order),
+        // and the limit is a number (a parameter reads as 10 % of the rows, which a parallel scan would fetch).
+        // Else every batch sorts all the orders before it again.
         return try connection.query("""
             SELECT o.id, o.created_at, o.version, o.document::text, v.document->>'postback_url', (v.document->'postback_events')::text,
                    o.entity_id, k.wrapped_key, k.erased_at IS NOT NULL
             FROM ledger.orders o JOIN ledger.verifications v ON v.organization_id = o.organization_id AND v.id = o.id
-            LEFT JOIN ledger.data_keys k ON k.organization_id = o.organization_id AND k.livemode = o.livemode AND k.entity_id = o.entity_id
-            WHERE o.organization_id = $1 AND o.livemode = $2
-              AND (o.created_at, o.id) > (coalesce($3::timestamptz, '-infinity'), $4) AND \(conditions.joined(separator: " AND "))
-            ORDER BY o.created_at, o.id LIMIT $5
+            LEFT JOIN ledger.data_keys k ON k.organization_id = o.organization_id AND k.livemode = $2 AND k.entity_id = o.entity_id
+            WHERE \((["o.organization_id = $1", "o.livemode = $2", "(o.created_at, o.id) > (coalesce($3::timestamptz, '-infinity'), $4)"]
+                     + conditions).joined(separator: " AND "))
+            ORDER BY o.created_at, o.id LIMIT \(max(1, limit))
             """, parameters)
     }
 
