@@ -209,6 +209,44 @@ public enum Projections {
         }
     }
 
+    /// `statements` (the upserts and deletes `statements(before:after:)` makes) as one statement of data-modifying
+    /// CTEs, each with its parameters renumbered after the ones before: a command's read-model writes then cost
+    /// PostgreSQL one statement's overhead (protocol messages, portal, snapshot, executor start and end) instead of
+    /// one per row. They touch distinct rows, so running them in one statement (one snapshot) changes nothing.
+    public static func combined(_ statements: [PostgresStatement]) -> [PostgresStatement] {
+        guard statements.count > 1 else { return statements }
+        var parts: [String] = []
+        var parameters: [(any PostgresEncodable)?] = []
+        for (index, statement) in statements.enumerated() {
+            parts.append("w\(index) AS (\(renumbered(statement.0, after: parameters.count)))")
+            parameters += statement.1
+        }
+        return [("WITH " + parts.joined(separator: ", ") + " SELECT", parameters)]
+    }
+
+    /// `sql` with each placeholder `$n` made `$(n + offset)`; the statements given have no `$` but in placeholders.
+    static func renumbered(_ sql: String, after offset: Int) -> String {
+        guard offset > 0 else { return sql }
+        let dollar = UInt8(ascii: "$"), zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
+        let bytes = Array(sql.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 32)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            out.append(byte)
+            guard byte == dollar, index < bytes.count, (zero...nine).contains(bytes[index]) else { continue }
+            var number = 0
+            while index < bytes.count, (zero...nine).contains(bytes[index]), number < 1_000_000 {
+                number = number * 10 + Int(bytes[index] - zero)
+                index += 1
+            }
+            out += Array(String(number + offset).utf8)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func upsert(_ table: ProjectionTable, _ row: ProjectionRow) -> PostgresStatement {
         let columns = table.columns
         let updates = columns.dropFirst(table.keyLength).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
