@@ -62,7 +62,7 @@ enum CustomerVerificationsResource {
                      let limit = ListQuery(request).limit
                      let rows = try context.pool.withConnection { connection in
                          try connection.query("""
-                             SELECT c.document::text, \(keyColumns), \(latestActor) FROM ledger.customer_verifications c \(keyJoin)
+                             SELECT c.document::text, \(keyColumns), \(decisionActor) FROM ledger.customer_verifications c \(keyJoin)
                              WHERE c.organization_id = $1 AND c.livemode = $2
                                AND ($3::text IS NULL OR c.customer_id = $3)
                                AND ($4::text IS NULL OR c.status = $4)
@@ -131,12 +131,11 @@ enum CustomerVerificationsResource {
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
                      if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
-                         let (loaded, actor) = try context.pool.withConnection { connection in
-                             (try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault),
-                              try connection.query("""
-                                  SELECT metadata->>'actor_id' FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND occurred_at <= $3
-                                  ORDER BY version DESC LIMIT 1
-                                  """, [caller.organizationID, id, asOf]).string(0, 0))
+                         let (loaded, actor) = try context.pool.withConnection { connection -> (LoadedVerification?, String?) in
+                             guard let loaded = try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf,
+                                                                           vault: context.engine.vault) else { return (nil, nil) }
+                             return (loaded, try actorID(connection, organizationID: caller.organizationID, id: id,
+                                                         version: loaded.state.statusDecisionVersion))
                          }
                          guard let loaded, loaded.state.invitation?.livemode == caller.livemode else {
                              throw APIFailure.notFound("customer verification", id)
@@ -163,20 +162,32 @@ enum CustomerVerificationsResource {
                          guard let override = overrides[status] else { throw APIFailure.invalid("status", "status is verified, failed or expired") }
                          return try VerificationsResource.commandRequest(
                              context, id: id, command: .override(override, reason: try context.body.requiredString("reason")), now: clock())
-                     }, inTransaction: transaction.run) { outcome, _ in
-                         HTTPResponse.json(200, ["data": CustomerVerificationView.object(
-                             id: id, organizationID: caller.organizationID.uuidString.lowercased(), actorID: caller.keyID,
-                             state: outcome.verification.state)])
+                     }, inTransaction: transaction.run) { outcome, tx in
+                         // The override decided the status unless it changed nothing; then the decision is an earlier event's.
+                         let state = outcome.verification.state
+                         let decidedNow = state.statusDecisionVersion > outcome.verification.version - Int64(outcome.events.count)
+                         let actor = decidedNow ? caller.keyID
+                             : try actorID(tx, organizationID: caller.organizationID, id: id, version: state.statusDecisionVersion)
+                         return HTTPResponse.json(200, ["data": CustomerVerificationView.object(
+                             id: id, organizationID: caller.organizationID.uuidString.lowercased(), actorID: actor, state: state)])
                      }
                  }),
         ]
     }
 
-    /// The actor of the verification's latest event, beside its stored document (which leaves `actor_id` null).
-    static let latestActor = """
+    /// The actor of the event that last decided the status (`VerificationState.statusDecisionVersion`), beside the
+    /// stored document (which leaves `actor_id` null).
+    static let decisionActor = """
         (SELECT e.metadata->>'actor_id' FROM ledger.events e
-         WHERE e.organization_id = c.organization_id AND e.stream_id = c.id ORDER BY e.version DESC LIMIT 1)
+         WHERE e.organization_id = c.organization_id AND e.stream_id = c.id AND e.version = c.status_version)
         """
+
+    /// The actor of one event of the verification's stream.
+    static func actorID(_ connection: PostgresConnection, organizationID: UUID, id: String, version: Int64) throws -> String? {
+        try connection.query("""
+            SELECT metadata->>'actor_id' FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND version = $3
+            """, [organizationID, id, version]).string(0, 0)
+    }
 
     /// What `StoredDocuments.open` reads after the document: the customer is the entity whose key seals it.
     static let keyColumns = "c.customer_id, k.wrapped_key, k.erased_at IS NOT NULL, c.id"
@@ -204,7 +215,7 @@ enum CustomerVerificationsResource {
         let caller = try context.authenticated
         let rows = try context.pool.withConnection {
             try $0.query("""
-                SELECT c.document::text, \(keyColumns), \(latestActor) FROM ledger.customer_verifications c \(keyJoin)
+                SELECT c.document::text, \(keyColumns), \(decisionActor) FROM ledger.customer_verifications c \(keyJoin)
                 WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3
                 """, [caller.organizationID, id, caller.livemode])
         }

@@ -305,11 +305,24 @@ public enum VerificationDecider: Decider {
         if next.exists, !state.exists || state.overallStatus != next.overallStatus {
             next.statusChanges.append(StatusChange(status: next.overallStatus, at: at, reason: endingReason(event)))
         }
+        next.eventCount = state.eventCount + 1
+        if next.exists, !state.exists || isDecisionByWord(event)
+            || CustomerVerificationView.status(state) != CustomerVerificationView.status(next) {
+            next.statusDecisionVersion = next.eventCount
+        }
         let orderStatus = nextOrderStatus(next)
         if orderStatus != nil && next.orderOpenedAt == nil { next.orderOpenedAt = at }
         if orderStatus == .complete && next.orderStatus != .complete { next.orderCompletedAt = at }
         next.orderStatus = orderStatus
         return next
+    }
+
+    /// Someone ended the verification by their word (an admin, the client), whatever the status was.
+    static func isDecisionByWord(_ event: VerificationEvent) -> Bool {
+        switch event {
+        case .statusOverridden, .withdrawn: return true
+        default: return false
+        }
     }
 
     static func endingReason(_ event: VerificationEvent) -> String? {

@@ -3,13 +3,14 @@ import LedgerDomain
 import LedgerStorage
 
 /// `ledger.customer_verifications`: seed 003's object, with the columns its list filters on. `actor_id` is
-/// not in the state (it is in the events' metadata), so the row leaves it null and the read fills it in.
+/// not in the state (it is in the events' metadata), so the row leaves it null and keeps the version of the event
+/// whose actor it is (`status_version`, version 2), which the read looks up.
 struct CustomerVerificationsProjection: Projection {
     let name = "customer_verifications"
-    let version = 1
+    let version = 2
     let table = ProjectionTable(name: "customer_verifications",
                                 columns: ["organization_id", "id", "livemode", "customer_id", "status", "verification_type",
-                                          "created_at", "document", "version"],
+                                          "created_at", "document", "version", "status_version"],
                                 versionColumn: "version", rowsCanDisappear: false)
     static let kind = SealedDocumentKind.customerVerification
 
@@ -22,7 +23,7 @@ struct CustomerVerificationsProjection: Projection {
         }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID,
                                CustomerVerificationView.status(state), invitation.verificationType.rawValue, created,
-                               document, stream.version])]
+                               document, stream.version, state.statusDecisionVersion])]
     }
 }
 
