@@ -509,7 +509,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
               let dataIndex = payload.firstIndex(where: { $0.0 == "data" }), case var .object(data) = payload[dataIndex].1,
               let objectIndex = data.firstIndex(where: { $0.0 == "object" }) else { return body }
         let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
-        let kind = eventType?.hasPrefix("ORDER_") == true ? "order" : "verification"
+        let kind = (eventType.flatMap(WebhookEventType.init(rawValue:))?.object ?? .verification).rawValue
         let stored = data[objectIndex].1.jsonString
         let opened: String
         do {

@@ -188,12 +188,13 @@ enum EntitiesResource {
                                actor: actor, now: now, rewritingReadModels: true)
             }, inTransaction: { body in try body(tx) }, answer: { outcome, _ in outcome })
         }
-        // Messages queued before the erasure go out without the personal data they were queued with.
+        // Messages queued before the erasure go out without the personal data they were queued with, and marked erased
+        // as every view of the entity now is, also an object that held none (a validation still pending).
         _ = try tx.query("""
             UPDATE ledger.outbox SET payload = jsonb_set(payload, '{data,object}',
                 ((payload #> '{data,object}') - '\(PersonalDataEnvelope.member)') || jsonb_build_object('\(PersonalDataMarker.member)', '\(PersonalDataMarker.erased)'))
             WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[]) AND status <> 'delivered'
-              AND payload #> '{data,object}' ? '\(PersonalDataEnvelope.member)'
+              AND NOT payload #> '{data,object}' ? '\(PersonalDataMarker.member)'
             """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
         return .json(200, [
             "object": "entity_erasure", "entity_id": .string(entity), "livemode": .bool(caller.livemode),

@@ -28,7 +28,8 @@ struct CustomerVerificationsProjection: Projection {
 }
 
 /// `ledger.validations`: seed 004's validation, by entity, with what the entity's KYC status needs of it
-/// (`KYCValidation`, version 2), so that the status is computed from rows and the clock.
+/// (`KYCValidation`, version 2), so that the status is computed from rows and the clock. The document is the one
+/// the validation webhooks carry (`RenderedViews.validation`).
 struct ValidationsProjection: Projection {
     let name = "validations"
     let version = 2
@@ -36,15 +37,13 @@ struct ValidationsProjection: Projection {
                                 columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version",
                                           "approved_at", "valid_for", "approval_cut_short_at"],
                                 versionColumn: "version", rowsCanDisappear: false)
-    static let kind = SealedDocumentKind.validation
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
         let state = stream.state
         guard let invitation = state.invitation, let created = state.createdAt,
               let kyc = KYCValidation(id: stream.id, state: state) else { return [] }
-        let document = stream.sealedDocument(kind: Self.kind, documentID: stream.id) { PersonalDataMarker.marking(ValidationView.object(id: stream.id, state: $0), $0).jsonString }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID, kyc.status,
-                               created, document, stream.version,
+                               created, stream.views.validation, stream.version,
                                kyc.approvedAt, kyc.validFor, kyc.approvalCutShortAt])]
     }
 }
