@@ -59,29 +59,16 @@ enum CustomerVerificationsResource {
                  .read { context in
                      let caller = try context.authenticated
                      let request = context.request
-                     let limit = ListQuery(request).limit
-                     let rows = try context.pool.withConnection { connection in
-                         try connection.query("""
-                             SELECT c.document::text, \(keyColumns), \(decisionActor) FROM ledger.customer_verifications c \(keyJoin)
-                             WHERE c.organization_id = $1 AND c.livemode = $2
-                               AND ($3::text IS NULL OR c.customer_id = $3)
-                               AND ($4::text IS NULL OR c.status = $4)
-                               AND ($5::text IS NULL OR c.verification_type = $5)
-                               AND ($6::timestamptz IS NULL OR c.created_at >= $6)
-                               AND ($7::timestamptz IS NULL OR c.created_at < $7)
-                               AND ($8::text IS NULL OR (c.created_at, c.id) < (
-                                   SELECT p.created_at, p.id FROM ledger.customer_verifications p
-                                   WHERE p.organization_id = $1 AND p.livemode = $2 AND p.id = $8))
-                             ORDER BY c.created_at DESC, c.id DESC
-                             LIMIT $9
-                             """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "customer_id"),
-                                   request.queryValue("status"), request.queryValue("verification_type"),
-                                   ListQuery.time(request, "occurred_after"), ListQuery.time(request, "occurred_before"),
-                                   ListQuery.filter(request, "cursor"), limit + 1])
-                     }
+                     let query = ListQuery(request, cursor: "cursor")
+                     let rows = try query.rows(of: "customer_verifications", [
+                         .equals(column: "customer_id", ListQuery.filter(request, "customer_id")),
+                         .equals(column: "status", request.queryValue("status")),
+                         .equals(column: "verification_type", request.queryValue("verification_type")),
+                         .created(.gte, ListQuery.time(request, "occurred_after")), .created(.lt, ListQuery.time(request, "occurred_before")),
+                     ], entity: "customer_id", also: [decisionActor("t")], caller: caller, pool: context.pool)
                      let documents = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault)
-                     let shown = Array(documents.prefix(limit))
-                     let next: JSONValue = documents.count > limit ? (shown.last?["id"] ?? .null) : .null
+                     let shown = Array(documents.prefix(query.limit))
+                     let next: JSONValue = documents.count > query.limit ? (shown.last?["id"] ?? .null) : .null
                      return .json(200, .object([("data", .array(shown)), ("next_cursor", next)]))
                  }),
 
@@ -176,11 +163,13 @@ enum CustomerVerificationsResource {
     }
 
     /// The actor of the event that last decided the status (`VerificationState.statusDecisionVersion`), beside the
-    /// stored document (which leaves `actor_id` null).
-    static let decisionActor = """
-        (SELECT e.metadata->>'actor_id' FROM ledger.events e
-         WHERE e.organization_id = c.organization_id AND e.stream_id = c.id AND e.version = c.status_version)
+    /// stored document (which leaves `actor_id` null), of the row under `alias`.
+    static func decisionActor(_ alias: String) -> String {
         """
+        (SELECT e.metadata->>'actor_id' FROM ledger.events e
+         WHERE e.organization_id = \(alias).organization_id AND e.stream_id = \(alias).id AND e.version = \(alias).status_version)
+        """
+    }
 
     /// The actor of one event of the verification's stream.
     static func actorID(_ connection: PostgresConnection, organizationID: UUID, id: String, version: Int64) throws -> String? {
@@ -189,13 +178,8 @@ enum CustomerVerificationsResource {
             """, [organizationID, id, version]).string(0, 0)
     }
 
-    /// What `StoredDocuments.open` reads after the document: the customer is the entity whose key seals it.
-    static let keyColumns = "c.customer_id, k.wrapped_key, k.erased_at IS NOT NULL, c.id"
-    static let keyJoin = """
-        LEFT JOIN ledger.data_keys k ON k.organization_id = c.organization_id AND k.livemode = c.livemode AND k.entity_id = c.customer_id
-        """
-
-    /// The documents of rows (document, `keyColumns`, actor), opened, with `actor_id` filled in.
+    /// The documents of rows (document, `StoredDocuments.keyColumns` with the customer as the entity, actor), opened,
+    /// with `actor_id` filled in.
     static func withActors(_ rows: PostgresRows, organizationID: UUID, vault: PersonalDataVault?) throws -> [JSONValue] {
         try (0..<rows.count).compactMap { row in
             guard let stored = rows.string(row, 0) else { return nil }
@@ -215,7 +199,8 @@ enum CustomerVerificationsResource {
         let caller = try context.authenticated
         let rows = try context.pool.withConnection {
             try $0.query("""
-                SELECT c.document::text, \(keyColumns), \(decisionActor) FROM ledger.customer_verifications c \(keyJoin)
+                SELECT c.document::text, \(StoredDocuments.keyColumns("c", entity: "customer_id")), \(decisionActor("c"))
+                FROM ledger.customer_verifications c \(StoredDocuments.keyJoin("c", entity: "customer_id"))
                 WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3
                 """, [caller.organizationID, id, caller.livemode])
         }
