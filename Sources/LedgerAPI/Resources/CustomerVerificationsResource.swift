@@ -12,7 +12,8 @@ enum CustomerVerificationsResource {
     static let statuses = ["pending", "verified", "failed", "expired"]
 
     static let object = Schema.named("CustomerVerification", .object([
-        APISchemas.P("actor_id", APISchemas.optionalText, required: true, description: "Who made the latest change (an API key, the provider, the scheduler)"),
+        APISchemas.P("actor_id", APISchemas.optionalText, required: true,
+                     description: "Who made the latest decision on the status (an API key, the provider, the scheduler): not changed by a metadata update"),
         APISchemas.P("check_type", APISchemas.text, required: true),
         APISchemas.P("created_at", APISchemas.time, required: true),
         APISchemas.P("customer_id", APISchemas.text, required: true),
