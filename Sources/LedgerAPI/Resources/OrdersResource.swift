@@ -1,5 +1,6 @@
 import Foundation
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerStorage
 
@@ -38,10 +39,10 @@ enum OrdersResource {
              .read { context in
             let caller = try context.authenticated
             let request = context.request
-            return try ListQuery(request).page(of: "orders", kind: "order", [
-                .equals(column: "package_id", ListQuery.filter(request, "package_id")), .equals(column: "status", request.queryValue("status")),
-                .equals(column: "score", request.queryValue("score")), .equals(column: "entity_id", ListQuery.filter(request, "entity_id")),
-            ] + ListQuery.Filter.createdBounds(request), caller: caller, pool: context.pool,
+            let filter = OrderFilter(packageID: ListQuery.filter(request, "package_id"), status: request.queryValue("status"),
+                                     score: request.queryValue("score"), entityID: ListQuery.filter(request, "entity_id"),
+                                     created: ListQuery.createdBounds(request))
+            return try ListQuery(request).page(of: "orders", kind: "order", filter.listFilters, caller: caller, pool: context.pool,
                                                vault: context.engine.vault, url: "/v1/orders")
         }),
     ]

@@ -118,7 +118,7 @@ enum ValidationsResource {
                      let request = context.request
                      let query = ListQuery(request, cursor: "cursor")
                      let documents = try query.documents(of: "validations", kind: SealedDocumentKind.validation,
-                                                         [.always(column: "entity_id", request.parameter("entity_id"))],
+                                                         [.equals(column: "entity_id", request.parameter("entity_id"))],
                                                          caller: caller, pool: context.pool, vault: context.engine.vault)
                      // An entity is known by its validations: one with none in this mode is not found, as for the KYC status.
                      if documents.isEmpty, query.startingAfter == nil {

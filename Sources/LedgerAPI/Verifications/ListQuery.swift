@@ -45,35 +45,21 @@ struct ListQuery {
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
     }
 
-    /// A narrowing of a list of documents: a column equal to a value, or the creation time past a bound (the
-    /// `created[…]` parameters). One without a value narrows nothing. `always` is a column equal to a value every
-    /// request gives (a path parameter), written without the branch for a missing one so that its index is used.
-    enum Filter {
-        case equals(column: String, String?)
-        case always(column: String, String)
-        case created(Bound, Date?)
-
-        /// Named as in `created[gte]`; the raw value is the comparison.
-        enum Bound: String, CaseIterable {
-            case gte = ">=", gt = ">", lte = "<=", lt = "<"
-        }
-
-        /// The four `created[…]` parameters of a request.
-        static func createdBounds(_ request: HTTPRequest) -> [Filter] {
-            Bound.allCases.map { .created($0, ListQuery.time(request, "created[\(String(describing: $0))]")) }
-        }
+    /// The `created[…]` parameters of a request that it gives.
+    static func createdBounds(_ request: HTTPRequest) -> [ListFilter.Bound: Date] {
+        ListFilter.Bound.allCases.reduce(into: [:]) { bounds, bound in bounds[bound] = time(request, bound.parameterName) }
     }
 
     /// A page of the documents of a table of the caller's (its `organization_id`, `livemode`, `id`, `created_at`
     /// and `document`), newest first, after the cursor and within every filter, as the list object. Each document is
     /// opened under its entity's key (`StoredDocuments`), as a `kind` of document, read in the same statement.
-    func page(of table: String, kind: String, _ filters: [Filter], caller: Caller, pool: ScopedPool, vault: PersonalDataVault?,
+    func page(of table: String, kind: String, _ filters: [ListFilter], caller: Caller, pool: ScopedPool, vault: PersonalDataVault?,
               url: String) throws -> HTTPResponse {
         page(try documents(of: table, kind: kind, filters, caller: caller, pool: pool, vault: vault), url: url)
     }
 
     /// The `limit + 1` documents of such a page, opened, for a list with an envelope of its own.
-    func documents(of table: String, kind: String, _ filters: [Filter], caller: Caller, pool: ScopedPool,
+    func documents(of table: String, kind: String, _ filters: [ListFilter], caller: Caller, pool: ScopedPool,
                    vault: PersonalDataVault?) throws -> [JSONValue] {
         let rows = try self.rows(of: table, filters, caller: caller, pool: pool)
         return StoredDocuments.json(try StoredDocuments.open(rows, kind: kind, organizationID: caller.organizationID, vault: vault))
@@ -81,26 +67,11 @@ struct ListQuery {
 
     /// The `limit + 1` rows of such a page, unopened: the document, `StoredDocuments.keyColumns` (the entity being
     /// the table's `entity` column), then the `also` columns (on alias `t`). The table and column names come from the
-    /// code, the values as parameters; the statement is the same whichever optional filters have values, so that it
-    /// is planned once.
-    func rows(of table: String, _ filters: [Filter], entity: String = "entity_id", also: [String] = [], caller: Caller,
+    /// code, the values as parameters (`ListFilter.conditions`).
+    func rows(of table: String, _ filters: [ListFilter], entity: String = "entity_id", also: [String] = [], caller: Caller,
               pool: ScopedPool) throws -> PostgresRows {
-        var conditions = ["t.organization_id = $1", "t.livemode = $2"]
         var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
-        for filter in filters {
-            let placeholder = "$\(parameters.count + 1)"
-            switch filter {
-            case let .equals(column, value):
-                conditions.append("(\(placeholder)::text IS NULL OR t.\(column) = \(placeholder))")
-                parameters.append(value)
-            case let .always(column, value):
-                conditions.append("t.\(column) = \(placeholder)")
-                parameters.append(value)
-            case let .created(bound, time):
-                conditions.append("(\(placeholder)::timestamptz IS NULL OR t.created_at \(bound.rawValue) \(placeholder))")
-                parameters.append(time)
-            }
-        }
+        var conditions = ["t.organization_id = $1", "t.livemode = $2"] + ListFilter.conditions(filters, on: "t", parameters: &parameters)
         let cursor = "$\(parameters.count + 1)"
         conditions.append("(\(cursor)::text IS NULL OR (t.created_at, t.id) < ("
             + "SELECT c.created_at, c.id FROM ledger.\(table) c WHERE c.organization_id = $1 AND c.livemode = $2 AND c.id = \(cursor)))")
