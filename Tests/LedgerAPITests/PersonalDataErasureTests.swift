@@ -24,6 +24,33 @@ final class PersonalDataErasureTests: XCTestCase {
         return (0..<rows.count).compactMap { rows.string($0, 0) }
     }
 
+    /// Every read that shows the entity's data, by path: each view and list, each `?as_of=` (at `past`), the events
+    /// pages, the export (NDJSON) and the reviewer's timeline page (HTML), as their readers get them.
+    func everyRead(_ id: String, past: Date) throws -> [String: String] {
+        let asOf = "as_of=\(Timestamp.rfc3339(past))", entity = "/v1/entities/cus_4410"
+        var paths = [
+            "/v1/verifications/\(id)", "/v1/verifications?entity_id=cus_4410", "/v1/verifications/\(id)?\(asOf)", "/v1/verifications/\(id)/events",
+            "/v1/orders/\(id)", "/v1/orders?entity_id=cus_4410", "/v1/customer_verifications/\(id)", "/v1/customer_verifications",
+            "/v1/customer_verifications/\(id)?\(asOf)", "/v1/validations/\(id)", "/v1/validations/\(id)?\(asOf)", "\(entity)/validations",
+            "\(entity)/validations/current", "\(entity)/validations/current?\(asOf)", "\(entity)/kyc-status", "\(entity)/kyc-status?\(asOf)",
+            "/v1/identity/verification_reports?verification_session=vs_\(id.dropFirst(4))", "/v1/events", "/v1/events?entity_id=cus_4410",
+            "\(entity)/events", "\(entity)/export",
+        ]
+        let reports = try subject.get("/v1/identity/verification_reports?verification_session=vs_\(id.dropFirst(4))")["data"]?.arrayValue ?? []
+        XCTAssertFalse(reports.isEmpty, "the verification has Stripe reports")
+        for report in reports.compactMap({ $0["id"]?.stringValue }) {
+            paths += ["/v1/identity/verification_reports/\(report)", "/v1/identity/verification_reports/\(report)?\(asOf)"]
+        }
+        let link = try XCTUnwrap(try subject.post("/v1/verifications/\(id)/timeline_links", [:], expect: 201)["url"]?.stringValue)
+        var reads: [String: String] = [:]
+        for path in paths + [link] {
+            let response = try subject.client.get(path, headers: .bearer(subject.acme.adminKey))
+            XCTAssertEqual(response.status, 200, "\(path): \(response.text)")
+            reads[path == link ? "the timeline page" : path] = response.text
+        }
+        return reads
+    }
+
     func testAfterErasureNoReadListPastStateOrQueuedWebhookShowsPersonalDataAndTheChainIsAsBefore() throws {
         try subject.post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks", "events": ["*"]], expect: 201)
         let id = try subject.lifecycle()
@@ -33,6 +60,14 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertTrue(try ChainVerifier.verifyAll(owner).isIntact)
         let hashes = try eventHashes()
         let beforeErasure = subject.now
+        let shown = try everyRead(id, past: beforeErasure)
+        for value in PersonalDataFixture.personalValues {
+            XCTAssertFalse(shown.filter { $0.value.contains(value) }.isEmpty, "no read shows \(value) before the erasure")
+        }
+        for value in ["Jolanda", "jolanda.q@example.org"] {
+            XCTAssertTrue(shown["the timeline page"]?.contains(value) == true, "the timeline page shows \(value) before the erasure")
+        }
+        XCTAssertTrue(shown["/v1/entities/cus_4410/export"]?.contains("X7Q4410982") == true, "the export holds the document number before the erasure")
         subject.clock.set(beforeErasure.addingTimeInterval(3600))
 
         let refused = try erase(["reason": "the customer asked (Art. 17)"], expect: 409)
@@ -43,7 +78,7 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertEqual(erased["verifications"], [.string(id)])
         XCTAssertNotEqual(erased["retention_until"], .null)
 
-        for (read, text) in try subject.reads(id) {
+        for (read, text) in try everyRead(id, past: beforeErasure) {
             for value in PersonalDataFixture.personalValues {
                 XCTAssertFalse(text.contains(value), "\(read) still shows \(value) after the erasure: \(text)")
             }
@@ -160,3 +195,37 @@ final class PersonalDataErasureTests: XCTestCase {
     }
 }
 
+
+/// An erasure on one instance while another keeps the entity's data key in memory for writing: the other's next
+/// command finds the key destroyed in its own transaction and writes no personal data.
+final class PersonalDataTwoInstancesTests: XCTestCase, TwoInstancesTestCase {
+    var database: TestDatabase!
+    var first: TestServer!
+    var second: TestServer!
+    var auth: [String: String] = [:]
+
+    override func setUpWithError() throws { try startTwoInstances() }
+
+    func testAKeyKeptByOneInstanceIsNotUsedOnceAnotherErasedTheEntity() throws {
+        let acme = try TestOrganization(database: database, name: "Erasing")
+        func post(_ server: TestServer, _ path: String, _ body: JSONValue, expect status: Int) throws -> JSONValue {
+            let response = try TestClient(baseURL: server.baseURL).post(path, json: body, headers: .bearer(acme.adminKey))
+            XCTAssertEqual(response.status, status, response.text)
+            return response.json ?? .null
+        }
+        let invite: JSONValue = ["entity_id": "cus_twice", "checks": ["email"], "applicant": ["email": "jolanda.q@example.org"]]
+        let kept = try post(first, "/v1/verifications", invite, expect: 201)
+        XCTAssertEqual(kept["applicant"]?["email"], "jolanda.q@example.org", "the first instance wrote, and keeps, the entity's key")
+
+        try post(second, "/v1/entities/cus_twice/erase", ["reason": "asked", "override_retention": true], expect: 200)
+
+        let after = try post(first, "/v1/verifications", invite, expect: 201)
+        XCTAssertEqual(after["applicant"]?["email"], .null, "written after the erasure, the verification keeps no personal data: \(after.jsonString)")
+        XCTAssertEqual(after["personal_data"], "erased")
+        let id = try XCTUnwrap(after["id"]?.stringValue)
+        let owner = try database.ownerConnection()
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.events WHERE stream_id = $1 AND data ? 'encrypted_personal_data'", [id]).int(0, 0), 0,
+                       "nothing was sealed under the destroyed key")
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.verifications WHERE id = $1 AND document::jsonb ? 'encrypted_personal_data'", [id]).int(0, 0), 0)
+    }
+}

@@ -195,11 +195,33 @@ enum EntitiesResource {
             WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[]) AND status <> 'delivered'
               AND payload #> '{data,object}' ? '\(PersonalDataEnvelope.member)'
             """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
+        try plainTextWebhooksErased(tx, caller, ids)
+        try ReplayPersonalData.erasedInPlainText(tx, caller, entity: entity)
         return .json(200, [
             "object": "entity_erasure", "entity_id": .string(entity), "livemode": .bool(caller.livemode),
             "erased_at": .string(Timestamp.rfc3339(erasedAt)), "verifications": .array(ids.map(JSONValue.string)),
             "retention_until": retention.flatMap { $0 == .distantFuture ? nil : JSONValue.string(Timestamp.rfc3339($0)) } ?? .null,
         ])
+    }
+
+    /// The entity's undelivered messages queued in plain text (before personal data was encrypted), rewritten without
+    /// their object's personal data: sealed ones had their sealed part stripped above.
+    static func plainTextWebhooksErased(_ tx: PostgresConnection, _ caller: Caller, _ ids: [String]) throws {
+        let rows = try tx.query("""
+            SELECT id, payload::text FROM ledger.outbox
+            WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[]) AND status <> 'delivered'
+              AND NOT coalesce(payload #> '{data,object}' ?| ARRAY['\(PersonalDataEnvelope.member)', '\(PersonalDataMarker.member)'], false)
+            """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
+        for row in 0..<rows.count {
+            guard let id = rows.int64(row, 0), let text = rows.string(row, 1),
+                  case var .object(payload)? = try? JSONValue.parse(Array(text.utf8), maxDepth: 512),
+                  let dataIndex = payload.firstIndex(where: { $0.0 == "data" }), case var .object(data) = payload[dataIndex].1,
+                  let objectIndex = data.firstIndex(where: { $0.0 == "object" }),
+                  let erased = PersonalDataPolicy.erased(renderedObject: data[objectIndex].1) else { continue }
+            data[objectIndex].1 = erased
+            payload[dataIndex].1 = .object(data)
+            _ = try tx.query("UPDATE ledger.outbox SET payload = $2::text::jsonb WHERE id = $1", [id, JSONValue.object(payload).jsonString])
+        }
     }
 
     static func personalDataJSON(_ context: RequestContext, _ connection: PostgresConnection) throws -> HTTPResponse {

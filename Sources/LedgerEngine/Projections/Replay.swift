@@ -146,6 +146,8 @@ public enum Replay {
                       progress: (ReplayProgress) -> Void, told: (String) -> Void) throws -> [ReplayDifference] {
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         let tables = try projections.map { try ShadowTable(connection, $0) }
+        // A repair seals the rows of entities whose events predate encryption too (a check only reads).
+        if swap { try vault?.issueMissingKeys(connection) }
         var checkpoint = try start(connection, tables, told: told)
         try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
         try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
@@ -336,7 +338,7 @@ public enum Replay {
     }
 
     /// How the stream's rows are sealed, read-only: an entity with no key yet (its events predate encryption)
-    /// is rebuilt as it was written.
+    /// is rebuilt as it was written by a check; a repair has issued it one first.
     static func sealing(_ connection: PostgresConnection, vault: PersonalDataVault?, _ organizationID: UUID,
                         _ state: VerificationState) throws -> StreamSealing? {
         guard let vault, let invitation = state.invitation else { return nil }

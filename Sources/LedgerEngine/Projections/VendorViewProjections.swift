@@ -6,7 +6,8 @@ import LedgerStorage
 /// not in the state (it is in the events' metadata), so the row leaves it null and the read fills it in.
 struct CustomerVerificationsProjection: Projection {
     let name = "customer_verifications"
-    let version = 1
+    /// Version 2: the document's personal data sealed under the entity's key.
+    let version = 2
     let table = ProjectionTable(name: "customer_verifications",
                                 columns: ["organization_id", "id", "livemode", "customer_id", "status", "verification_type",
                                           "created_at", "document", "version"],
@@ -30,7 +31,8 @@ struct CustomerVerificationsProjection: Projection {
 /// (`KYCValidation`, version 2), so that the status is computed from rows and the clock.
 struct ValidationsProjection: Projection {
     let name = "validations"
-    let version = 2
+    /// Version 3: the document's personal data sealed under the entity's key.
+    let version = 3
     let table = ProjectionTable(name: "validations",
                                 columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version",
                                           "approved_at", "valid_for", "approval_cut_short_at"],
@@ -54,7 +56,8 @@ struct ValidationsProjection: Projection {
 /// change once written).
 struct VerificationReportsProjection: Projection {
     let name = "verification_reports"
-    let version = 2
+    /// Version 3: each report's personal data sealed under the entity's key.
+    let version = 3
     let table = ProjectionTable(name: "verification_reports",
                                 columns: ["organization_id", "id", "report_id", "livemode", "client_reference_id", "type", "created",
                                           "document"],
