@@ -65,7 +65,8 @@ extension EventStore {
     /// members of `GET /v1/events`' items, equal as JSON: a test compares them), handed to `body` a page at a
     /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
     /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
-    /// personal data is parsed and its data opened as `readHistory` opens it (the others pass as PostgreSQL wrote them).
+    /// personal data, or an erased entity's event that carries personal data, is parsed and its data opened as
+    /// `readHistory` opens it (the others pass as PostgreSQL wrote them).
     public static func forEachHistoryDocument(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                               pageSize: Int, vault: PersonalDataVault? = nil,
                                               _ body: ([HistoryDocument]) throws -> Void) throws {
@@ -90,12 +91,16 @@ extension EventStore {
                       let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), var json = rows.string(row, 5) else {
                     throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
                 }
-                if let vault, json.contains(PersonalDataEnvelope.member), let type = rows.string(row, 6), let eventID = rows.uuid(row, 7),
+                // Sealed personal data is opened; so is an erased entity's event written before encryption, whose
+                // personal values are in plain text and must read as null.
+                let erased = rows.bool(row, 10) ?? false
+                if let vault, let type = rows.string(row, 6), PersonalDataPolicy.verification.carriesPersonalData(eventType: type),
+                   erased || json.contains(PersonalDataEnvelope.member), let eventID = rows.uuid(row, 7),
                    let entity = rows.string(row, 8), case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
                     let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
                     members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID, owner: owner,
-                                                      key: try vault.key(owner, wrapped: rows.bytes(row, 9), erased: rows.bool(row, 10) ?? false))
+                                                      key: try vault.key(owner, wrapped: rows.bytes(row, 9), erased: erased))
                     json = JSONValue.object(members).jsonString
                 }
                 documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transactionID, position: position), streamID: stream,

@@ -119,6 +119,59 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertEqual(try eventHashes().count, after.count)
     }
 
+    /// An entity whose events, rows, queued webhooks and kept replies were all written before personal data was
+    /// encrypted: its events are read as they were written (the upcast of their unsealed shape), and once it is
+    /// erased no read, webhook or reply shows its personal data; only the log keeps it, in plain text (see README).
+    func testAnEntityWrittenBeforeEncryptionIsErasedFromEveryReadWebhookAndReplyAndOnlyTheLogKeepsItsPlainText() throws {
+        subject.stop()
+        try subject.startServerWithoutEncryption(allowPrivateWebhooks: true)
+        try subject.post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks", "events": ["*"]], expect: 201)
+        let id = try subject.lifecycle()
+        let invite: JSONValue = ["entity_id": "cus_4410", "checks": ["email"], "applicant": ["first_name": "Jolanda", "email": "jolanda.q@example.org"]]
+        func inviteOnce() throws -> TestResponse {
+            try subject.client.post("/v1/verifications", json: invite, headers: .bearer(subject.acme.adminKey).merging(["Idempotency-Key": "old-1"]) { $1 })
+        }
+        XCTAssertEqual(try inviteOnce().status, 201)
+        let owner = try subject.database.ownerConnection()
+        XCTAssertEqual(Set(try subject.placesHolding("jolanda.q@example.org")),
+                       ["events.data", "verifications.document", "orders.document", "outbox.payload", "idempotency_keys.response_body"],
+                       "the build before encryption kept everything in plain text")
+        let hashes = try eventHashes()
+
+        subject.stop()
+        try subject.startServer(allowPrivateWebhooks: true)
+        XCTAssertEqual(try subject.get("/v1/verifications/\(id)")["applicant"]?["email"], "jolanda.q@example.org")
+        XCTAssertEqual(try subject.get("/v1/entities/cus_4410/personal_data")["verifications"]?.arrayValue?.first?["applicant"]?["email"],
+                       "jolanda.q@example.org", "the subject access request shows the plain-text events' data")
+        let beforeErasure = subject.now
+        subject.clock.set(beforeErasure.addingTimeInterval(3600))
+        try erase(["reason": "the customer asked (Art. 17)", "override_retention": true])
+
+        for (read, text) in try everyRead(id, past: beforeErasure) {
+            for value in PersonalDataFixture.personalValues {
+                XCTAssertFalse(text.contains(value), "\(read) still shows \(value) after the erasure: \(text)")
+            }
+        }
+        XCTAssertEqual(try subject.get("/v1/verifications/\(id)")["personal_data"], "erased")
+        let payloads = try owner.query("SELECT payload::text FROM ledger.outbox WHERE status <> 'delivered' ORDER BY id")
+        XCTAssertGreaterThan(payloads.count, 0)
+        for row in 0..<payloads.count {
+            let payload = try XCTUnwrap(payloads.string(row, 0))
+            XCTAssertTrue(payload.contains("\"personal_data\": \"erased\""), "a queued payload is not marked erased: \(payload)")
+        }
+        let replayed = try inviteOnce()
+        XCTAssertEqual(replayed.header("Idempotent-Replayed"), "true")
+        XCTAssertEqual(replayed.json?["personal_data"], "erased", replayed.text)
+        XCTAssertEqual(replayed.json?["applicant"]?["email"], .null, replayed.text)
+        for value in PersonalDataFixture.personalValues {
+            XCTAssertEqual(try subject.placesHolding(value).filter { $0 != "events.data" }, [], "\(value) in plain text after the erasure")
+        }
+        XCTAssertEqual(try subject.placesHolding("jolanda.q@example.org"), ["events.data"],
+                       "the log keeps what was written before encryption: it is never rewritten")
+        XCTAssertEqual(Array(try eventHashes().prefix(hashes.count)), hashes)
+        XCTAssertTrue(try ChainVerifier.verifyAll(owner).isIntact)
+    }
+
     func testALegalHoldRefusesErasureWith409NamingItUntilItIsLifted() throws {
         _ = try subject.lifecycle()
         let held = try subject.post("/v1/entities/cus_4410/legal_hold", ["reason": "court order 2026-118"])

@@ -204,12 +204,13 @@ enum EntitiesResource {
         ])
     }
 
-    /// The entity's undelivered messages queued in plain text (before personal data was encrypted), rewritten without
-    /// their object's personal data: sealed ones had their sealed part stripped above.
+    /// The entity's messages queued in plain text (before personal data was encrypted), rewritten without their
+    /// object's personal data: those still to be sent go out without it, and those sent no longer keep it. Sealed ones
+    /// had their sealed part stripped above, or (sent) are unreadable without the key.
     static func plainTextWebhooksErased(_ tx: PostgresConnection, _ caller: Caller, _ ids: [String]) throws {
         let rows = try tx.query("""
             SELECT id, payload::text FROM ledger.outbox
-            WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[]) AND status <> 'delivered'
+            WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[])
               AND NOT coalesce(payload #> '{data,object}' ?| ARRAY['\(PersonalDataEnvelope.member)', '\(PersonalDataMarker.member)'], false)
             """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
         for row in 0..<rows.count {
