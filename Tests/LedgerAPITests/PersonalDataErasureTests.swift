@@ -172,10 +172,15 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertTrue(try ChainVerifier.verifyAll(owner).isIntact)
     }
 
-    func testALegalHoldRefusesErasureWith409NamingItUntilItIsLifted() throws {
-        _ = try subject.lifecycle()
+    func testALegalHoldRefusesErasureWith409NamingItUntilItIsLiftedAndEachChangeIsAnEventOfTheEntitysStreams() throws {
+        let id = try subject.lifecycle()
+        let other = try XCTUnwrap(try subject.post("/v1/verifications", ["entity_id": "cus_4410", "checks": ["email"]], expect: 201)["id"]?.stringValue)
+        let updatedAt = try subject.get("/v1/verifications/\(id)")["updated_at"]
         let held = try subject.post("/v1/entities/cus_4410/legal_hold", ["reason": "court order 2026-118"])
         XCTAssertEqual(held["legal_hold"]?["reason"], "court order 2026-118")
+        XCTAssertEqual(try subject.post("/v1/entities/cus_4410/legal_hold", ["reason": "another"])["legal_hold"]?["reason"], "court order 2026-118",
+                       "a second hold keeps the first")
+        XCTAssertEqual(try subject.get("/v1/verifications/\(id)")["updated_at"], updatedAt, "a hold is no change of the verification")
         let refused = try erase(["reason": "asked", "override_retention": true], expect: 409)
         XCTAssertEqual(refused["error"]?["code"], "legal_hold")
         XCTAssertTrue(refused["error"]?["message"]?.stringValue?.contains("court order 2026-118") == true, refused.jsonString)
@@ -187,9 +192,18 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertEqual(lifted.status, 200, lifted.text)
         XCTAssertEqual(lifted.json?["legal_hold"], .null)
         try erase(["reason": "asked", "override_retention": true])
-        let changes = try subject.database.ownerConnection().query("SELECT action, reason FROM ledger.legal_hold_changes ORDER BY id")
-        XCTAssertEqual((0..<changes.count).map { "\(changes.string($0, 0) ?? "") \(changes.string($0, 1) ?? "")" },
-                       ["placed court order 2026-118", "lifted case closed"])
+        let changes = try subject.database.ownerConnection().query("""
+            SELECT stream_id, type, data->>'reason', metadata->>'actor_id' FROM ledger.events
+            WHERE type IN ('LegalHoldPlaced', 'LegalHoldLifted') ORDER BY position
+            """)
+        XCTAssertEqual((0..<changes.count).map { "\(changes.string($0, 0) ?? "") \(changes.string($0, 1) ?? ""): \(changes.string($0, 2) ?? "")" },
+                       ["\(id) LegalHoldPlaced: court order 2026-118", "\(other) LegalHoldPlaced: court order 2026-118",
+                        "\(id) LegalHoldLifted: case closed", "\(other) LegalHoldLifted: case closed"],
+                       "each placing and lifting is an event of each of the entity's streams, with its reason")
+        for row in 0..<changes.count {
+            XCTAssertEqual(changes.string(row, 3)?.hasPrefix("key_"), true, "the admin's key placed or lifted it")
+        }
+        XCTAssertTrue(try ChainVerifier.verifyAll(subject.database.ownerConnection()).isIntact)
     }
 
     func testThePersonalDataEndpointShowsWhatIsHeldDecryptedAndNothingOnceErased() throws {

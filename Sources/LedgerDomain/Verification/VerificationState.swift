@@ -102,6 +102,8 @@ public struct VerificationState: Sendable, Equatable, Codable {
     public var validityEndedAt: Date?
     /// The entity's data key was destroyed: the personal values are gone (see `personalDataRemoved`).
     public var personalDataErased = false
+    /// The reason of the legal hold on the entity since this stream recorded it (`LegalHoldPlaced`); nil when none.
+    public var legalHold: String?
 
     public init() {}
 
