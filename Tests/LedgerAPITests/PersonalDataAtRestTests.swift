@@ -72,23 +72,7 @@ final class PersonalDataFixture {
         return id
     }
 
-    /// Every (table, column) of the ledger schema whose text (or bytes) contains `value`.
-    func placesHolding(_ value: String) throws -> [String] {
-        let owner = try database.ownerConnection()
-        let columns = try owner.query("""
-            SELECT table_name, column_name, data_type FROM information_schema.columns
-            WHERE table_schema = 'ledger' AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'bytea', 'ARRAY')
-            ORDER BY table_name, column_name
-            """)
-        var places: [String] = []
-        for row in 0..<columns.count {
-            guard let table = columns.string(row, 0), let column = columns.string(row, 1), let type = columns.string(row, 2) else { continue }
-            let text = type == "bytea" ? "\"\(column)\"" : "convert_to(\"\(column)\"::text, 'UTF8')"
-            let found = try owner.query("SELECT count(*) FROM ledger.\"\(table)\" WHERE position(convert_to($1, 'UTF8') in \(text)) > 0", [value])
-            if (found.int(0, 0) ?? 0) > 0 { places.append("\(table).\(column)") }
-        }
-        return places
-    }
+    func placesHolding(_ value: String) throws -> [String] { try database.placesHolding(value) }
 
     /// What every read shows of the verification: the object, the list, `as_of`, the events, the order and its list.
     func reads(_ id: String) throws -> [String: String] {

@@ -18,31 +18,12 @@ final class SecretsAtRestTests: XCTestCase, ServiceTestCase {
         try client.post(path, json: body, headers: .bearer(acme.adminKey).merging(["Idempotency-Key": idempotencyKey]) { $1 })
     }
 
-    /// Every (table, column) of the ledger schema whose value contains `secret`, bytea columns read as bytes.
-    private func placesHolding(_ secret: String) throws -> [String] {
-        let owner = try database.ownerConnection()
-        let columns = try owner.query("""
-            SELECT table_name, column_name, data_type FROM information_schema.columns
-            WHERE table_schema = 'ledger' AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'bytea', 'ARRAY')
-            ORDER BY table_name, column_name
-            """)
-        var places: [String] = []
-        for row in 0..<columns.count {
-            guard let table = columns.string(row, 0), let column = columns.string(row, 1), let type = columns.string(row, 2) else { continue }
-            let value = type == "bytea" ? "\"\(column)\"" : "convert_to(\"\(column)\"::text, 'UTF8')"
-            let found = try owner.query("SELECT count(*) FROM ledger.\"\(table)\" WHERE position(convert_to($1, 'UTF8') in \(value)) > 0",
-                                        [secret])
-            if (found.int(0, 0) ?? 0) > 0 { places.append("\(table).\(column)") }
-        }
-        return places
-    }
-
     func testAKeyCreatedWithAnIdempotencyKeyIsNowhereInTheDatabaseAndItsReplayIsRedacted() throws {
         let created = try post("/v1/api_keys", ["scopes": ["read"]], idempotencyKey: "key-1")
         XCTAssertEqual(created.status, 201)
         guard case let .string(secret)? = created.json?["secret"] else { return XCTFail("no secret: \(created.text)") }
         XCTAssertTrue(secret.hasPrefix("sk_test_"))
-        XCTAssertEqual(try placesHolding(secret), [])
+        XCTAssertEqual(try database.placesHolding(secret), [])
 
         let replayed = try post("/v1/api_keys", ["scopes": ["read"]], idempotencyKey: "key-1")
         XCTAssertEqual(replayed.status, 201)
@@ -64,9 +45,9 @@ final class SecretsAtRestTests: XCTestCase, ServiceTestCase {
         let postback = try post("/v1/webhook_secret/rotate", [:], idempotencyKey: "postback-1")
         guard case let .string(third)? = postback.json?["secret"] else { return XCTFail(postback.text) }
 
-        XCTAssertEqual(try placesHolding(first), ["webhook_endpoints.previous_secret"])
-        XCTAssertEqual(try placesHolding(second), ["webhook_endpoints.secret"])
-        XCTAssertEqual(try placesHolding(third), ["postback_secrets.secret"])
+        XCTAssertEqual(try database.placesHolding(first), ["webhook_endpoints.previous_secret"])
+        XCTAssertEqual(try database.placesHolding(second), ["webhook_endpoints.secret"])
+        XCTAssertEqual(try database.placesHolding(third), ["postback_secrets.secret"])
         let replayed = try post("/v1/webhook_endpoints/\(id)/rotate_secret", [:], idempotencyKey: "rotate-1")
         XCTAssertEqual(replayed.header("Idempotent-Replayed"), "true")
         XCTAssertEqual(replayed.json?["secret"], .null)

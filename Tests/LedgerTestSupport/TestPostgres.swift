@@ -110,6 +110,25 @@ public struct TestDatabase: Sendable {
         try connection.execute("SET search_path = ledger, public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         return connection
     }
+
+    /// Every (table, column) of the ledger schema whose value contains `value` in plain text (bytea columns read
+    /// as bytes), as "table.column": what at-rest tests expect to be empty for secrets and personal data.
+    public func placesHolding(_ value: String) throws -> [String] {
+        let owner = try ownerConnection()
+        let columns = try owner.query("""
+            SELECT table_name, column_name, data_type FROM information_schema.columns
+            WHERE table_schema = 'ledger' AND data_type IN ('text', 'character varying', 'json', 'jsonb', 'bytea', 'ARRAY')
+            ORDER BY table_name, column_name
+            """)
+        var places: [String] = []
+        for row in 0..<columns.count {
+            guard let table = columns.string(row, 0), let column = columns.string(row, 1), let type = columns.string(row, 2) else { continue }
+            let bytes = type == "bytea" ? "\"\(column)\"" : "convert_to(\"\(column)\"::text, 'UTF8')"
+            let found = try owner.query("SELECT count(*) FROM ledger.\"\(table)\" WHERE position(convert_to($1, 'UTF8') in \(bytes)) > 0", [value])
+            if (found.int(0, 0) ?? 0) > 0 { places.append("\(table).\(column)") }
+        }
+        return places
+    }
 }
 
 extension XCTestCase {
