@@ -58,16 +58,18 @@ enum ReplayCommand {
         let vault = try PersonalDataSetup.configuredVault(settings, embedded: database.embedded != nil)
         try vault?.checkKeyEncryptionKey(connection)
         let report = ReplayProgressReport(terminal: isatty(STDERR_FILENO) == 1)
-        let differences = check ? try Replay.check(connection, projections: projections, vault: vault, progress: report.show, told: report.say)
-            : try Replay.repair(connection, projections: projections, vault: vault, progress: report.show, told: report.say)
-        report.end()
-        for difference in differences { print(difference.description) }
-        let streams = Set(differences.map { "\($0.organizationID)/\($0.id)" }).count
-        if check {
-            print(differences.isEmpty ? "no differences" : "\(differences.count) differing rows in \(streams) streams")
-            return differences.isEmpty ? 0 : 1
+        let show: (ReplayDifference) -> Void = { difference in
+            report.end()
+            print(difference.description)
         }
-        print(differences.isEmpty ? "nothing to repair" : "repaired \(differences.count) rows in \(streams) streams")
+        let tally = check ? try Replay.check(connection, projections: projections, vault: vault, progress: report.show, told: report.say, differences: show)
+            : try Replay.repair(connection, projections: projections, vault: vault, progress: report.show, told: report.say, differences: show)
+        report.end()
+        if check {
+            print(tally.rows == 0 ? "no differences" : "\(tally.rows) differing rows in \(tally.streams) streams")
+            return tally.rows == 0 ? 0 : 1
+        }
+        print(tally.rows == 0 ? "nothing to repair" : "repaired \(tally.rows) rows in \(tally.streams) streams")
         return 0
     }
 }

@@ -119,11 +119,14 @@ public enum VerificationStore {
 struct StreamOpener {
     let organizationID: UUID
     let vault: PersonalDataVault?
+    /// Where the entity's key is read from: the database, or a replay's keys read once per entity.
+    let keys: ReplayKeys?
     var entity: (owner: DataKeyOwner, key: PersonalDataKey)?
 
-    init(organizationID: UUID, vault: PersonalDataVault?) {
+    init(organizationID: UUID, vault: PersonalDataVault?, keys: ReplayKeys? = nil) {
         self.organizationID = organizationID
         self.vault = vault
+        self.keys = keys
     }
 
     /// The event's data as the fold reads it; `state` is the fold so far.
@@ -133,7 +136,7 @@ struct StreamOpener {
         if entity == nil, let entityID = state.invitation?.entityID ?? stored["entity_id"]?.stringValue,
            let livemode = state.invitation?.livemode ?? stored["livemode"]?.boolValue {
             let owner = DataKeyOwner(organizationID: organizationID, entityID: entityID)
-            entity = (owner, try vault?.key(connection, owner, livemode: livemode) ?? .notIssued)
+            entity = (owner, try keys?.key(connection, owner, livemode: livemode) ?? vault?.key(connection, owner, livemode: livemode) ?? .notIssued)
         }
         guard let entity else { return stored }
         let context = PersonalDataContext(organizationID: organizationID, entityID: entity.owner.entityID, eventID: eventID)

@@ -10,6 +10,13 @@ public struct DataKeyDestroyedMeanwhile: Error {}
 /// The domain's cipher over one entity's data key: AES-256-GCM from libcrypto.
 struct DataKeyCipher: PersonalDataCipher {
     let key: DataKey
+    /// The key of `sealDeterministically`'s nonces, derived once per cipher rather than once per document.
+    private let nonceKey: [UInt8]
+
+    init(key: DataKey) {
+        self.key = key
+        nonceKey = Digest.hmacSHA256(key: key.bytes, message: Array("ledger document nonce".utf8))
+    }
 
     func seal(_ plaintext: [UInt8], associatedData: [UInt8]) throws(PersonalDataError) -> [UInt8] {
         do { return try key.seal(plaintext, associatedData: associatedData) } catch { throw .sealingFailed(error.description) }
@@ -25,7 +32,6 @@ struct DataKeyCipher: PersonalDataCipher {
     /// repeats only with the very same plaintext and associated data, whose sealed box is then the same too, so
     /// all it tells is that two stored documents are equal.
     func sealDeterministically(_ plaintext: [UInt8], associatedData: [UInt8]) throws(PersonalDataError) -> [UInt8] {
-        let nonceKey = Digest.hmacSHA256(key: key.bytes, message: Array("ledger document nonce".utf8))
         let nonce = Array(Digest.hmacSHA256(key: nonceKey, message: associatedData + plaintext).prefix(AESGCM.nonceSize))
         do { return try AESGCM.seal(plaintext, key: key.bytes, nonce: nonce, associatedData: associatedData) } catch {
             throw .sealingFailed(error.description)

@@ -4,6 +4,7 @@ import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 import LedgerTestSupport
+@testable import LedgerWebhooks
 import XCTest
 
 /// Erasure by destroying the entity's data key: afterwards no read, list, past state or queued webhook shows the
@@ -49,6 +50,28 @@ final class PersonalDataErasureTests: XCTestCase {
             reads[path == link ? "the timeline page" : path] = response.text
         }
         return reads
+    }
+
+    /// The dispatcher sends a queued payload's personal data opened under the entity's key, and a payload the erasure
+    /// stripped as it is now: marked erased, with nothing sealed left in it.
+    func testTheDispatcherSendsPersonalDataOpenedAndAnErasedEntitysMessagesWithout() throws {
+        try subject.post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks", "events": ["*"]], expect: 201)
+        _ = try subject.lifecycle()
+        var configuration = WebhookDispatcher.Configuration(concurrency: 100, policy: WebhookURLPolicy(allowPrivate: true))
+        configuration.personalDataVault = PersonalDataVault(keyEncryptionKey: subject.keyEncryptionKey)
+        let dispatcher = WebhookDispatcher(pool: subject.database.pool(size: 2), conninfo: subject.database.conninfo, configuration: configuration)
+        let sent = try dispatcher.claim(100).messages.map { String(decoding: $0.body, as: UTF8.self) }
+        XCTAssertFalse(sent.isEmpty)
+        XCTAssertEqual(sent.filter { $0.contains(PersonalDataEnvelope.member) }, [], "every payload is sent opened")
+        XCTAssertTrue(sent.allSatisfy { $0.contains("jolanda.q@example.org") }, "\(sent)")
+
+        _ = try subject.lifecycle(entity: "cus_9001")
+        subject.clock.set(subject.now.addingTimeInterval(3600))
+        try erase(["reason": "the customer asked (Art. 17)", "override_retention": true], entity: "cus_9001")
+        let afterErasure = try dispatcher.claim(100).messages.map { String(decoding: $0.body, as: UTF8.self) }
+        XCTAssertFalse(afterErasure.isEmpty)
+        XCTAssertTrue(afterErasure.allSatisfy { !$0.contains("jolanda.q@example.org") && !$0.contains(PersonalDataEnvelope.member) }, "\(afterErasure)")
+        XCTAssertTrue(afterErasure.allSatisfy { $0.contains("erased") }, "\(afterErasure)")
     }
 
     func testAfterErasureNoReadListPastStateOrQueuedWebhookShowsPersonalDataAndTheChainIsAsBefore() throws {

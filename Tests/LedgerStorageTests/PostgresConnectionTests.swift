@@ -25,6 +25,39 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(rows.map { $0.int(0, 0) }, [1, 42, 1])
     }
 
+    func testCopyInTakesRowsWithTabsNewlinesBackslashesAndNullsAsGivenInTheTransaction() throws {
+        let connection = try database.ownerConnection()
+        try connection.execute("CREATE TABLE ledger.copied (n int PRIMARY KEY, text text, at timestamptz, document json)")
+        let tricky = "tab\there\nnew line\r\\N not null \\ back\\slash é ✓"
+        let at = Date(timeIntervalSince1970: 1_790_000_000.25)
+        var rows = PostgresCopyRows()
+        rows.append([1, tricky, at, "{\"a\":\"x\\ty\"}"])
+        rows.append([2, nil, nil, nil])
+        XCTAssertEqual(rows.count, 2)
+        try connection.transaction { tx in
+            try tx.query("INSERT INTO ledger.t VALUES (1)")
+            try tx.copyIn("COPY ledger.copied (n, text, at, document) FROM STDIN", rows)
+        }
+        let read = try connection.query("SELECT n, text, at, document::text FROM ledger.copied ORDER BY n")
+        XCTAssertEqual(read.count, 2)
+        XCTAssertEqual(read.string(0, 1), tricky)
+        XCTAssertEqual(read.date(0, 2), at)
+        XCTAssertEqual(read.string(0, 3), "{\"a\":\"x\\ty\"}")
+        XCTAssertTrue(read.isNull(1, 1) && read.isNull(1, 2) && read.isNull(1, 3))
+        XCTAssertEqual(try count(connection), 1, "the statement before the COPY is in its transaction")
+
+        var duplicate = PostgresCopyRows()
+        duplicate.append([3, "kept?", nil, nil])
+        duplicate.append([1, "again", nil, nil])
+        XCTAssertThrowsError(try connection.transaction { tx in try tx.copyIn("COPY ledger.copied (n, text, at, document) FROM STDIN", duplicate) }) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState, "23505")
+        }
+        XCTAssertFalse(connection.isBroken)
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM ledger.copied").int(0, 0), 2, "a failed COPY keeps none of its rows")
+        XCTAssertThrowsError(try connection.copyIn("SELECT 1", rows), "a statement that is no COPY FROM STDIN")
+        XCTAssertEqual(try connection.query("SELECT 41 + 1").int(0, 0), 42, "and the connection goes on")
+    }
+
     func testAFailingStatementThrowsAndTheTransactionLeavesNothing() throws {
         let connection = try database.ownerConnection()
         XCTAssertThrowsError(try connection.transaction { tx in

@@ -44,43 +44,19 @@ struct ListQuery {
         return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
     }
 
-    /// A narrowing of a list of documents: a column equal to a value, or the creation time past a bound (the
-    /// `created[…]` parameters). One without a value narrows nothing.
-    enum Filter {
-        case equals(column: String, String?)
-        case created(Bound, Date?)
-
-        /// Named as in `created[gte]`; the raw value is the comparison.
-        enum Bound: String, CaseIterable {
-            case gte = ">=", gt = ">", lte = "<=", lt = "<"
-        }
-
-        /// The four `created[…]` parameters of a request.
-        static func createdBounds(_ request: HTTPRequest) -> [Filter] {
-            Bound.allCases.map { .created($0, ListQuery.time(request, "created[\(String(describing: $0))]")) }
-        }
+    /// The `created[…]` parameters of a request that it gives.
+    static func createdBounds(_ request: HTTPRequest) -> [ListFilter.Bound: Date] {
+        ListFilter.Bound.allCases.reduce(into: [:]) { bounds, bound in bounds[bound] = time(request, bound.parameterName) }
     }
 
     /// A page of the documents of a table of the caller's (its `organization_id`, `livemode`, `id`, `created_at`
     /// and `document`), newest first, after the `starting_after` cursor and within every filter. The table and
-    /// column names come from the code, the values as parameters; the statement is the same whichever filters
-    /// have values, so that it is planned once. Each document is opened under its entity's key (`StoredDocuments`),
-    /// as a `kind` of document, read in the same statement.
-    func page(of table: String, kind: String, _ filters: [Filter], caller: Caller, pool: ScopedPool, vault: PersonalDataVault?,
+    /// column names come from the code, the values as parameters (`ListFilter.conditions`). Each document is
+    /// opened under its entity's key (`StoredDocuments`), as a `kind` of document, read in the same statement.
+    func page(of table: String, kind: String, _ filters: [ListFilter], caller: Caller, pool: ScopedPool, vault: PersonalDataVault?,
               url: String) throws -> HTTPResponse {
-        var conditions = ["t.organization_id = $1", "t.livemode = $2"]
         var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
-        for filter in filters {
-            let placeholder = "$\(parameters.count + 1)"
-            switch filter {
-            case let .equals(column, value):
-                conditions.append("(\(placeholder)::text IS NULL OR t.\(column) = \(placeholder))")
-                parameters.append(value)
-            case let .created(bound, time):
-                conditions.append("(\(placeholder)::timestamptz IS NULL OR t.created_at \(bound.rawValue) \(placeholder))")
-                parameters.append(time)
-            }
-        }
+        var conditions = ["t.organization_id = $1", "t.livemode = $2"] + ListFilter.conditions(filters, on: "t", parameters: &parameters)
         let cursor = "$\(parameters.count + 1)"
         conditions.append("(\(cursor)::text IS NULL OR (t.created_at, t.id) < ("
             + "SELECT c.created_at, c.id FROM ledger.\(table) c WHERE c.organization_id = $1 AND c.id = \(cursor)))")

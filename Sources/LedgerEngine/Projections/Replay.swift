@@ -2,6 +2,7 @@ import Foundation
 import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
+import Synchronization
 
 /// A live read-model row that is not what its projection makes of the log.
 public struct ReplayDifference: Sendable, Equatable, CustomStringConvertible {
@@ -50,6 +51,12 @@ public struct ReplayProgress: Sendable, Equatable {
     public var caughtUp: Int64
 }
 
+/// How many rows a replay found differing (and, for a rebuild, wrote), and in how many streams.
+public struct ReplayTally: Sendable, Equatable {
+    public let rows: Int
+    public let streams: Int
+}
+
 public enum ReplayError: Error, CustomStringConvertible {
     case alreadyRunning
 
@@ -58,6 +65,85 @@ public enum ReplayError: Error, CustomStringConvertible {
         case .alreadyRunning: return "another ledger replay is running on this database; wait for it to finish"
         }
     }
+}
+
+/// The entities' data keys as a replay's bulk pass reads them: each read once per pass (a stream of it would
+/// otherwise read it twice, to open its events and to seal its documents), and held until the pass ends.
+///
+/// Holding them is safe: a key destroyed after the replay began is destroyed by an erasure that appends to every
+/// stream of the entity, after the feed cursor, so the catch-up (which reads keys afresh) folds those streams again.
+final class ReplayKeys {
+    let vault: PersonalDataVault
+    private var read: [Holder: PersonalDataKey] = [:]
+    private struct Holder: Hashable {
+        let owner: DataKeyOwner
+        let livemode: Bool
+    }
+
+    /// Entities' keys held at most (about a megabyte); past that, the held ones are dropped and read again as needed.
+    static let capacity = 10_000
+
+    init(_ vault: PersonalDataVault) { self.vault = vault }
+
+    func key(_ connection: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool) throws -> PersonalDataKey {
+        let holder = Holder(owner: owner, livemode: livemode)
+        if let held = read[holder] { return held }
+        let key = try vault.key(connection, owner, livemode: livemode)
+        if read.count >= Self.capacity { read.removeAll(keepingCapacity: true) }
+        read[holder] = key
+        return key
+    }
+}
+
+/// The bulk pass's writes, on a thread and a connection of their own: the documents of one page's streams are
+/// rendered and sealed, and PostgreSQL takes their rows in, while the next page is read and folded (two cores
+/// then work at once). Pages are written in order, each with its checkpoint in one transaction (so a run killed
+/// at any point continues from a page boundary), at most two pages behind the folding (memory stays flat).
+final class ReplayPageWriter: @unchecked Sendable { // its connection is used on `queue` alone
+    struct Page: Sendable {
+        let streams: [StreamState]
+        let versions: [(UUID, String, Int64)]
+        let checkpoint: Replay.Checkpoint
+    }
+
+    private let connection: PostgresConnection
+    private let tables: [Replay.ShadowTable]
+    private let queue = DispatchQueue(label: "ledger.replay.writer")
+    private let room = DispatchSemaphore(value: 2)
+    private let failure = Mutex<(any Error)?>(nil)
+
+    init(conninfo: String, tables: [Replay.ShadowTable]) throws {
+        connection = try PostgresConnection(conninfo: conninfo)
+        try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
+        self.tables = tables
+    }
+
+    /// Queues the page (waiting while two are queued); throws what an earlier page's write failed with.
+    func write(_ page: Page) throws {
+        if let failed = failure.withLock({ $0 }) { throw failed }
+        room.wait()
+        queue.async { [self] in
+            defer { room.signal() }
+            guard failure.withLock({ $0 == nil }) else { return }
+            do {
+                let rows = tables.map { $0.rows(page.streams) }
+                try connection.transaction { tx in
+                    for (table, rows) in zip(tables, rows) { try table.insert(tx, rows) }
+                    _ = try tx.pipeline([Replay.recordVersions(page.versions), page.checkpoint.statement].compactMap { $0 })
+                }
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+    }
+
+    /// Waits for every queued page; throws what a write failed with.
+    func finish() throws {
+        waitForWrites()
+        if let failed = failure.withLock({ $0 }) { throw failed }
+    }
+
+    func waitForWrites() { queue.sync {} }
 }
 
 /// Read models rebuilt from the log alone, with the projections' own `rows`, into shadow tables
@@ -83,20 +169,44 @@ public enum ReplayError: Error, CustomStringConvertible {
 /// Nothing here appends to the log or queues a webhook: no reaction runs.
 public enum Replay {
     /// Builds the shadow tables and compares them with the live ones under the brief lock; changes no live
-    /// row. Returns every difference.
+    /// row. Hands every difference to `found`, a page at a time after the lock is released (memory does not grow
+    /// with their number).
+    @discardableResult
+    public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                             vault: PersonalDataVault? = nil, pageSize: Int = defaultPageSize,
+                             progress: (ReplayProgress) -> Void = { _ in }, told: (String) -> Void = { _ in },
+                             differences found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
+        try run(connection, projections: projections, vault: vault, swap: false, pageSize: pageSize, progress: progress, told: told, found: found)
+    }
+
+    /// `check`, returning every difference.
     public static func check(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
                              vault: PersonalDataVault? = nil, pageSize: Int = defaultPageSize,
                              progress: (ReplayProgress) -> Void = { _ in }, told: (String) -> Void = { _ in }) throws -> [ReplayDifference] {
-        try run(connection, projections: projections, vault: vault, swap: false, pageSize: pageSize, progress: progress, told: told)
+        var all: [ReplayDifference] = []
+        try check(connection, projections: projections, vault: vault, pageSize: pageSize, progress: progress, told: told) { all.append($0) }
+        return all
     }
 
     /// Builds the shadow tables, then writes every differing row into the live tables in one short
-    /// transaction, and records the projections' versions. Returns what it repaired.
+    /// transaction, and records the projections' versions. Hands what it repaired to `found` once that is
+    /// committed, as `check` does.
+    @discardableResult
+    public static func repair(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
+                              vault: PersonalDataVault? = nil, pageSize: Int = defaultPageSize,
+                              progress: (ReplayProgress) -> Void = { _ in }, told: (String) -> Void = { _ in },
+                              differences found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
+        try run(connection, projections: projections, vault: vault, swap: true, pageSize: pageSize, progress: progress, told: told, found: found)
+    }
+
+    /// `repair`, returning what it repaired.
     @discardableResult
     public static func repair(_ connection: PostgresConnection, projections: [any Projection] = Projections.inline,
                               vault: PersonalDataVault? = nil, pageSize: Int = defaultPageSize,
                               progress: (ReplayProgress) -> Void = { _ in }, told: (String) -> Void = { _ in }) throws -> [ReplayDifference] {
-        try run(connection, projections: projections, vault: vault, swap: true, pageSize: pageSize, progress: progress, told: told)
+        var all: [ReplayDifference] = []
+        try repair(connection, projections: projections, vault: vault, pageSize: pageSize, progress: progress, told: told) { all.append($0) }
+        return all
     }
 
     /// Rebuilds (`repair`) every projection whose code is at a newer version than the one its rows were
@@ -121,7 +231,8 @@ public enum Replay {
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
         let rebuilding = try raised()
         guard !rebuilding.isEmpty else { return [] }
-        try build(connection, projections: rebuilding, vault: vault, swap: true, pageSize: defaultPageSize, progress: { _ in }, told: { _ in })
+        try build(connection, projections: rebuilding, vault: vault, swap: true, pageSize: defaultPageSize, progress: { _ in }, told: { _ in },
+                  found: { _ in })
         return rebuilding.map { $0.name }
     }
 
@@ -134,24 +245,25 @@ public enum Replay {
     static let lockKey = 0x6c65_6467_6572_7270
 
     static func run(_ connection: PostgresConnection, projections: [any Projection], vault: PersonalDataVault?, swap: Bool, pageSize: Int,
-                    progress: (ReplayProgress) -> Void, told: (String) -> Void) throws -> [ReplayDifference] {
+                    progress: (ReplayProgress) -> Void, told: (String) -> Void, found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
         guard try connection.query("SELECT pg_try_advisory_lock(\(lockKey))").bool(0, 0) == true else { throw ReplayError.alreadyRunning }
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(lockKey))") }
-        return try build(connection, projections: projections, vault: vault, swap: swap, pageSize: pageSize, progress: progress, told: told)
+        return try build(connection, projections: projections, vault: vault, swap: swap, pageSize: pageSize, progress: progress, told: told,
+                         found: found)
     }
 
     /// The three steps, continuing a checkpoint for the same projections if there is one.
     @discardableResult
     static func build(_ connection: PostgresConnection, projections: [any Projection], vault: PersonalDataVault?, swap: Bool, pageSize: Int,
-                      progress: (ReplayProgress) -> Void, told: (String) -> Void) throws -> [ReplayDifference] {
+                      progress: (ReplayProgress) -> Void, told: (String) -> Void,
+                      found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
-        let tables = try projections.map { try ShadowTable(connection, $0) }
+        let tables = projections.map(ShadowTable.init)
         // A repair seals the rows of entities whose events predate encryption too (a check only reads).
         if swap { try vault?.issueMissingKeys(connection) }
         var checkpoint = try start(connection, tables, told: told)
         try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
         try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
-        var found: [ReplayDifference] = []
         try retryingLockConflicts {
             try connection.transaction { tx in
                 try tx.execute(sessionSettings)
@@ -159,20 +271,21 @@ public enum Replay {
                 try tx.execute("LOCK TABLE \(tables.map { "ledger.\($0.name)" }.joined(separator: ", ")) IN EXCLUSIVE MODE")
                 try foldBehindStreams(tx, tables, vault: vault, pageSize: pageSize)
                 progress(checkpoint.progress(.swap))
-                found = try tables.flatMap { try differences(tx, $0) }
+                try recordDifferences(tx, tables)
                 if swap {
                     for table in tables { try apply(tx, table) }
                     try record(tx, projections)
                 }
             }
         }
+        let tally = try reportDifferences(connection, tables, pageSize: pageSize, found)
         try finish(connection, tables)
-        return found
+        return tally
     }
 
     // MARK: - Checkpoint
 
-    struct Checkpoint {
+    struct Checkpoint: Sendable {
         var phase: ReplayProgress.Phase
         var feedCursor: FeedCursor
         var bulkAfter: (organizationID: UUID, streamID: String)?
@@ -249,8 +362,11 @@ public enum Replay {
 
     /// The shadow tables and `stream_versions`, the version of each stream they were folded at.
     static func shadowNames(_ tables: [ShadowTable]) -> String {
-        (tables.map { "ledger_replay.\($0.name)" } + ["ledger_replay.stream_versions"]).joined(separator: ", ")
+        (tables.map { "ledger_replay.\($0.name)" } + ["ledger_replay.stream_versions", differencesTable]).joined(separator: ", ")
     }
+
+    /// The rows that differ, as the swap's comparison found them (one row each: `recordDifferences`).
+    static let differencesTable = "ledger_replay.differences"
 
     static func finish(_ connection: PostgresConnection, _ tables: [ShadowTable]) throws {
         try connection.transaction { tx in
@@ -262,13 +378,17 @@ public enum Replay {
     // MARK: - Folding
 
     /// Every event after the checkpoint's last stream, in (organization, stream, version) order, a page per
-    /// statement; the streams a page finishes are written with the checkpoint in one transaction.
+    /// statement; the streams a page finishes are written with the checkpoint in one transaction, by the page
+    /// writer while the next page is read and folded.
     static func bulk(_ connection: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ checkpoint: inout Checkpoint,
                      pageSize page: Int, progress: (ReplayProgress) -> Void) throws {
         guard checkpoint.phase == .bulk else { return }
         var key: (UUID, String, Int64)? = checkpoint.bulkAfter.map { ($0.organizationID, $0.streamID, Int64.max) }
         var open: (organizationID: UUID, id: String, state: VerificationState, version: Int64, events: Int64)?
         var opener: StreamOpener?
+        let keys = vault.map(ReplayKeys.init)
+        let writer = try ReplayPageWriter(conninfo: connection.conninfo, tables: tables)
+        defer { writer.waitForWrites() }
         while true {
             // Two statements rather than one with "$1 IS NULL OR": each then walks the stream index as a range.
             let select = "SELECT organization_id, stream_id, version, type, schema_version, data, occurred_at, event_id FROM ledger.events"
@@ -287,7 +407,7 @@ public enum Replay {
                     throw StorageError.unreadableRow(table: "events", key: "\(rows.string(row, 1) ?? "?")/\(rows.string(row, 2) ?? "?")")
                 }
                 if let current = open, current.organizationID != organizationID || current.id != id {
-                    if let stream = try streamState(connection, current, opener, vault: vault) { finished.append(stream) }
+                    if let stream = try streamState(connection, current, opener, keys: keys) { finished.append(stream) }
                     versions.append((current.organizationID, current.id, current.version))
                     finishedEvents += current.events
                     checkpoint.bulkAfter = (current.organizationID, current.id)
@@ -295,7 +415,7 @@ public enum Replay {
                     opener = nil
                 }
                 var current = open ?? (organizationID, id, VerificationDecider.initialState, 0, 0)
-                var streamOpener = opener ?? StreamOpener(organizationID: organizationID, vault: vault)
+                var streamOpener = opener ?? StreamOpener(organizationID: organizationID, vault: vault, keys: keys)
                 let opened = try streamOpener.open(connection, type: type, data: data, eventID: eventID, state: current.state)
                 opener = streamOpener
                 guard let event = try? VerificationEvent(type: type, schemaVersion: schemaVersion, data: opened) else {
@@ -309,7 +429,7 @@ public enum Replay {
             }
             let done = rows.count < page
             if done, let current = open {
-                if let stream = try streamState(connection, current, opener, vault: vault) { finished.append(stream) }
+                if let stream = try streamState(connection, current, opener, keys: keys) { finished.append(stream) }
                 versions.append((current.organizationID, current.id, current.version))
                 finishedEvents += current.events
                 checkpoint.bulkAfter = (current.organizationID, current.id)
@@ -319,31 +439,32 @@ public enum Replay {
             checkpoint.events += finishedEvents
             checkpoint.streams += Int64(finished.count)
             if done { checkpoint.phase = .catchUp }
-            let statements = tables.compactMap { $0.insert(finished) } + [recordVersions(versions), checkpoint.statement].compactMap { $0 }
-            try connection.transaction { tx in _ = try tx.pipeline(statements) }
+            try writer.write(ReplayPageWriter.Page(streams: finished, versions: versions, checkpoint: checkpoint))
             var shown = checkpoint.progress(.bulk)
             shown.events += open?.events ?? 0
             progress(shown)
-            if done { return }
+            if done { return try writer.finish() }
         }
     }
 
     static func streamState(_ connection: PostgresConnection,
                             _ folded: (organizationID: UUID, id: String, state: VerificationState, version: Int64, events: Int64),
-                            _ opener: StreamOpener?, vault: PersonalDataVault?) throws -> StreamState? {
+                            _ opener: StreamOpener?, keys: ReplayKeys?) throws -> StreamState? {
         let state = opener?.finished(folded.state) ?? folded.state
         guard state.exists else { return nil }
         let loaded = LoadedVerification(id: folded.id, state: state, version: folded.version)
-        return StreamState(organizationID: folded.organizationID, loaded, sealing: try sealing(connection, vault: vault, folded.organizationID, state))
+        return StreamState(organizationID: folded.organizationID, loaded,
+                           sealing: try keys.flatMap { try sealing(connection, vault: $0.vault, folded.organizationID, state, keys: $0) })
     }
 
     /// How the stream's rows are sealed, read-only: an entity with no key yet (its events predate encryption)
     /// is rebuilt as it was written by a check; a repair has issued it one first.
     static func sealing(_ connection: PostgresConnection, vault: PersonalDataVault?, _ organizationID: UUID,
-                        _ state: VerificationState) throws -> StreamSealing? {
+                        _ state: VerificationState, keys: ReplayKeys? = nil) throws -> StreamSealing? {
         guard let vault, let invitation = state.invitation else { return nil }
         let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
-        return StreamSealing(vault: vault, owner: owner, key: try vault.key(connection, owner, livemode: invitation.livemode))
+        let key = try keys?.key(connection, owner, livemode: invitation.livemode) ?? vault.key(connection, owner, livemode: invitation.livemode)
+        return StreamSealing(vault: vault, owner: owner, key: key)
     }
 
     /// Folds again, from the gap-safe feed, every stream changed since the cursor, a page at a time, each
@@ -415,8 +536,8 @@ public enum Replay {
             DELETE FROM ledger_replay.stream_versions
             WHERE (organization_id, stream_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))
             """, [PostgresArray(keys.map { $0.0.postgresText }), PostgresArray(keys.map { $0.1 })])
-        _ = try tx.pipeline(tables.flatMap { table in [table.delete(keys)] + [table.insert(streams)].compactMap { $0 } }
-                            + [forget] + [recordVersions(versions)].compactMap { $0 })
+        _ = try tx.pipeline(tables.map { $0.delete(keys) } + [forget] + [recordVersions(versions)].compactMap { $0 })
+        for table in tables { try table.insert(tx, table.rows(streams)) }
     }
 
     static func recordVersions(_ versions: [(UUID, String, Int64)]) -> PostgresStatement? {
@@ -451,49 +572,31 @@ public enum Replay {
 
     // MARK: - Shadow tables
 
-    /// A projection's table in `ledger_replay`, made like the live one, with its column types for the
-    /// set-based writes.
+    /// A projection's table in `ledger_replay`, made like the live one.
     struct ShadowTable {
         let projection: any Projection
-        let types: [String]
 
         var name: String { projection.table.name }
         var columns: [String] { projection.table.columns }
         /// Live row `l` and shadow row `r` have the same key.
         var sameRow: String { projection.table.key.map { "r.\($0) = l.\($0)" }.joined(separator: " AND ") }
 
-        init(_ connection: PostgresConnection, _ projection: any Projection) throws {
-            self.projection = projection
-            let rows = try connection.query("""
-                SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
-                WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
-                """, ["ledger.\(projection.table.name)"])
-            var types: [String: String] = [:]
-            for row in 0..<rows.count { if let name = rows.string(row, 0), let type = rows.string(row, 1) { types[name] = type } }
-            self.types = try projection.table.columns.map { column in
-                guard let type = types[column] else { throw StorageError.unreadableRow(table: projection.table.name, key: column) }
-                return type
-            }
-        }
-
         var create: String {
             "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS, PRIMARY KEY (\(projection.table.key.joined(separator: ", "))))"
         }
 
-        /// All the rows of `streams`, in one statement (one array parameter per column).
-        func insert(_ streams: [StreamState]) -> PostgresStatement? {
-            var columnsText = Array(repeating: [String?](), count: columns.count)
+        /// All the rows of `streams`, as one COPY takes them (rendering and sealing their documents).
+        func rows(_ streams: [StreamState]) -> PostgresCopyRows {
+            var rows = PostgresCopyRows()
             for stream in streams {
-                for row in projection.rows(stream) {
-                    for (index, value) in row.values.enumerated() where index < columnsText.count {
-                        columnsText[index].append(value?.postgresText)
-                    }
-                }
+                for row in projection.rows(stream) { rows.append(row.values) }
             }
-            guard let first = columnsText.first, !first.isEmpty else { return nil }
-            let unnest = types.indices.map { "$\($0 + 1)::\(types[$0])[]" }.joined(separator: ", ")
-            return ("INSERT INTO ledger_replay.\(name) (\(columns.joined(separator: ", "))) SELECT * FROM unnest(\(unnest))",
-                    columnsText.map { PostgresArray(nullable: $0) })
+            return rows
+        }
+
+        func insert(_ tx: PostgresConnection, _ rows: PostgresCopyRows) throws {
+            guard rows.count > 0 else { return }
+            try tx.copyIn("COPY ledger_replay.\(name) (\(columns.joined(separator: ", "))) FROM STDIN", rows)
         }
 
         func delete(_ keys: [(UUID, String)]) -> PostgresStatement {
@@ -504,33 +607,62 @@ public enum Replay {
         }
     }
 
-    /// Shadow against live, row by row (to_jsonb of each row: same values, whatever the bytes). Only keys
-    /// and the names of differing columns (in column order) come back, so memory follows the number of
-    /// differing rows, not their documents.
-    static func differences(_ tx: PostgresConnection, _ table: ShadowTable) throws -> [ReplayDifference] {
-        let rows = try tx.query("""
-            SELECT coalesce(l.organization_id, r.organization_id), coalesce(l.id, r.id),
-                   CASE WHEN l.id IS NULL THEN 'missing' WHEN r.id IS NULL THEN 'unexpected' ELSE 'fields' END,
-                   (SELECT coalesce(string_agg(e.key, ',' ORDER BY e.n), '')
-                    FROM json_each(row_to_json(l)) WITH ORDINALITY AS e(key, value, n)
-                    WHERE to_jsonb(r) -> e.key IS DISTINCT FROM e.value::jsonb)
-            FROM ledger.\(table.name) l
-            FULL JOIN ledger_replay.\(table.name) r ON \(table.sameRow)
-            WHERE to_jsonb(l) IS DISTINCT FROM to_jsonb(r)
-            ORDER BY 1, 2
+    /// Shadow against live, row by row, into `differencesTable`: the keys of the differing rows and the names of
+    /// their differing columns (in column order), set-based, so that nothing of their number is held by this
+    /// process. Rows are the same when their values are (to_jsonb of each: whatever the bytes); a row on one side
+    /// only differs, and rows whose text is the same are the same, both without building any jsonb (most of a
+    /// comparison's cost).
+    static func recordDifferences(_ tx: PostgresConnection, _ tables: [ShadowTable]) throws {
+        try tx.execute("""
+            DROP TABLE IF EXISTS \(differencesTable);
+            CREATE UNLOGGED TABLE \(differencesTable) (
+                n bigserial PRIMARY KEY, projection integer NOT NULL, organization_id uuid NOT NULL, id text NOT NULL,
+                kind text NOT NULL, fields text NOT NULL)
             """)
-        return try (0..<rows.count).map { row in
-            guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1), let what = rows.string(row, 2) else {
-                throw StorageError.unreadableRow(table: table.name, key: rows.string(row, 1) ?? "?")
-            }
-            let kind: ReplayDifference.Kind
-            switch what {
-            case "missing": kind = .missing
-            case "unexpected": kind = .unexpected
-            default: kind = .fields((rows.string(row, 3) ?? "").split(separator: ",").map(String.init))
-            }
-            return ReplayDifference(projection: table.projection.name, organizationID: organizationID, id: id, kind: kind)
+        for (index, table) in tables.enumerated() {
+            try tx.execute("""
+                INSERT INTO \(differencesTable) (projection, organization_id, id, kind, fields)
+                SELECT \(index), coalesce(l.organization_id, r.organization_id), coalesce(l.id, r.id),
+                       CASE WHEN l.id IS NULL THEN 'missing' WHEN r.id IS NULL THEN 'unexpected' ELSE 'fields' END,
+                       CASE WHEN l.id IS NULL OR r.id IS NULL THEN '' ELSE
+                           (SELECT coalesce(string_agg(e.key, ',' ORDER BY e.n), '')
+                            FROM json_each(row_to_json(l)) WITH ORDINALITY AS e(key, value, n)
+                            WHERE to_jsonb(r) -> e.key IS DISTINCT FROM e.value::jsonb) END
+                FROM ledger.\(table.name) l
+                FULL JOIN ledger_replay.\(table.name) r ON \(table.sameRow)
+                WHERE CASE WHEN l.id IS NULL OR r.id IS NULL THEN true WHEN l::text = r::text THEN false
+                           ELSE to_jsonb(l) IS DISTINCT FROM to_jsonb(r) END
+                ORDER BY 2, 3
+                """)
         }
+    }
+
+    /// The differences recorded under the swap's lock, a page at a time, in projection and key order.
+    static func reportDifferences(_ connection: PostgresConnection, _ tables: [ShadowTable], pageSize: Int,
+                                  _ found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
+        let counts = try connection.query("SELECT count(*), count(DISTINCT (organization_id, id)) FROM \(differencesTable)")
+        var after: Int64 = 0
+        while true {
+            let rows = try connection.query("""
+                SELECT n, projection, organization_id, id, kind, fields FROM \(differencesTable) WHERE n > $1 ORDER BY n LIMIT $2
+                """, [after, max(1, pageSize)])
+            for row in 0..<rows.count {
+                guard let n = rows.int64(row, 0), let projection = rows.int(row, 1), tables.indices.contains(projection),
+                      let organizationID = rows.uuid(row, 2), let id = rows.string(row, 3), let what = rows.string(row, 4) else {
+                    throw StorageError.unreadableRow(table: "replay differences", key: rows.string(row, 0) ?? "?")
+                }
+                let kind: ReplayDifference.Kind
+                switch what {
+                case "missing": kind = .missing
+                case "unexpected": kind = .unexpected
+                default: kind = .fields((rows.string(row, 5) ?? "").split(separator: ",").map(String.init))
+                }
+                try found(ReplayDifference(projection: tables[projection].projection.name, organizationID: organizationID, id: id, kind: kind))
+                after = n
+            }
+            if rows.count < max(1, pageSize) { break }
+        }
+        return ReplayTally(rows: counts.int(0, 0) ?? 0, streams: counts.int(0, 1) ?? 0)
     }
 
     /// The live table made equal to the shadow one by writing only what differs: rows that differ or that the
@@ -540,7 +672,7 @@ public enum Replay {
         try tx.execute("""
             DELETE FROM ledger.\(table.name) l
             WHERE NOT EXISTS (SELECT FROM ledger_replay.\(table.name) r
-                              WHERE \(table.sameRow) AND to_jsonb(r) = to_jsonb(l));
+                              WHERE \(table.sameRow) AND CASE WHEN r::text = l::text THEN true ELSE to_jsonb(r) = to_jsonb(l) END);
             INSERT INTO ledger.\(table.name) (\(columns))
             SELECT \(columns) FROM ledger_replay.\(table.name) r
             WHERE NOT EXISTS (SELECT FROM ledger.\(table.name) l WHERE \(table.sameRow));
