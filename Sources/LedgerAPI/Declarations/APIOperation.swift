@@ -68,6 +68,8 @@ extension HTTPOperation where Handler == Endpoint {
 }
 
 enum APIParameters {
+    /// A view as the log had it at a time: its streams folded up to it.
+    static let asOf = Parameter.query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")
     static let idempotencyKey = Parameter(
         "Idempotency-Key", in: .header, .text(minLength: 1, maxLength: 255, pattern: "^[\\x20-\\x7E]+$"),
         description: "Up to 255 printable ASCII characters. The same key with the same request replays the first response "

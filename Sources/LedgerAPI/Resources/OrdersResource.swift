@@ -7,12 +7,20 @@ import LedgerStorage
 /// `/v1/orders` (seed 000): an order's id is its verification's; it exists once the flow first ends.
 enum OrdersResource {
     static let operations: [APIOperation] = [
-        .api("GET", "/v1/orders/{id}", id: "getOrder", summary: "An order (404 until the flow first ends)", scope: .read,
-             parameters: [APIParameters.id("id", "The order's id, its verification's")],
+        .api("GET", "/v1/orders/{id}", id: "getOrder", summary: "An order (404 until the flow first ends); with as_of, as it was then",
+             scope: .read, parameters: [APIParameters.id("id", "The order's id, its verification's"), APIParameters.asOf],
              responses: [APIResponses.ok("The order", APISchemas.order)],
              .read { context in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
+            if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
+                guard let loaded = try context.pool.withConnection({
+                    try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault)
+                }), loaded.state.invitation?.livemode == caller.livemode, let order = OrderView.object(id: id, state: loaded.state) else {
+                    throw APIFailure.notFound("order", id)
+                }
+                return .json(200, PersonalDataMarker.marking(order, loaded.state))
+            }
             let rows = try context.pool.withConnection {
                 try $0.query("""
                     SELECT o.document::text, \(StoredDocuments.keyColumns("o")) FROM ledger.orders o \(StoredDocuments.keyJoin("o"))

@@ -53,13 +53,12 @@ enum ValidationsResource {
 
     static let id = APIParameters.id("id", "A validation's id (ver_…, its verification's)")
     static let entityID = APIParameters.id("entity_id", "The entity (the invite's entity_id)")
-    static let asOf = Parameter.query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")
 
     static func operations(configuration: APIConfiguration) -> [APIOperation] {
         let clock = configuration.clock, policy = configuration.validity
         return [
             .api("GET", "/v1/validations/{id}", id: "getValidation", summary: "A validation; with as_of, as it was then", scope: .read,
-                 parameters: [id, asOf], responses: [APIResponses.ok("The validation", validation)],
+                 parameters: [id, APIParameters.asOf], responses: [APIResponses.ok("The validation", validation)],
                  .read { context in
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
@@ -81,7 +80,7 @@ enum ValidationsResource {
                  }),
 
             .api("GET", "/v1/entities/{entity_id}/validations/current", id: "getCurrentValidation",
-                 summary: "The entity's current validation (404 if it has none)", scope: .read, parameters: [entityID, asOf],
+                 summary: "The entity's current validation (404 if it has none)", scope: .read, parameters: [entityID, APIParameters.asOf],
                  responses: [APIResponses.ok("The current validation", validation)],
                  .read { context in
                      let entity = context.request.parameter("entity_id")
@@ -94,7 +93,7 @@ enum ValidationsResource {
                  }),
 
             .api("GET", "/v1/entities/{entity_id}/kyc-status", id: "getKycStatus", summary: "The entity's KYC status", scope: .read,
-                 parameters: [entityID, asOf], responses: [APIResponses.ok("The KYC status", kycStatus)],
+                 parameters: [entityID, APIParameters.asOf], responses: [APIResponses.ok("The KYC status", kycStatus)],
                  .read { context in
                      let entity = context.request.parameter("entity_id")
                      // Now, from the projection's rows and the clock; at an earlier moment, from the streams folded to it.

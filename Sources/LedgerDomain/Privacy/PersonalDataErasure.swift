@@ -32,3 +32,19 @@ public enum PersonalDataMarker {
         return .object(members)
     }
 }
+
+extension PersonalDataPolicy {
+    /// The personal members of the objects the service renders that leave it whole, by their `object` member: the
+    /// verification and the order objects that webhooks carry (`data.object`) and kept idempotent replies hold. Sealed
+    /// since personal data is encrypted; objects written before hold them in plain text, and an erasure takes them out.
+    public static let renderedObjects = PersonalDataPolicy(pathsByEventType: [
+        "verification": [PersonalDataPath(.member("applicant"), .everyMember)],
+        "order": [PersonalDataPath(.member("user"), .everyMember), PersonalDataPath(.member("documents"))],
+    ])
+
+    /// A rendered object in plain text without its personal members, marked erased; nil for an object that has none.
+    public static func erased(renderedObject object: JSONValue) -> JSONValue? {
+        guard let kind = object["object"]?.stringValue, renderedObjects.carriesPersonalData(eventType: kind) else { return nil }
+        return PersonalDataMarker.markedErased(renderedObjects.split(eventType: kind, data: object).plain)
+    }
+}

@@ -108,6 +108,8 @@ public struct VerificationState: Sendable, Equatable, Codable {
     /// invite, the result, expiry or end of validity that moved it, or an admin's override or a withdrawal (a
     /// decision even when it confirms the status). Its actor is the customer verification's `actor_id`.
     public var statusDecisionVersion: Int64 = 0
+    /// The reason of the legal hold on the entity since this stream recorded it (`LegalHoldPlaced`); nil when none.
+    public var legalHold: String?
 
     public init() {}
 

@@ -15,6 +15,10 @@ public enum WebhookEventType: String, Sendable, CaseIterable {
     /// endpoints that name it (not to `*`): it is about the log, not about a verification.
     case ledgerCheckpoint = "LEDGER_CHECKPOINT"
 
+    /// What a verification's own postbacks may name (`postback_events`): everything about a verification or its
+    /// order, not the log's checkpoints, which only webhook endpoints receive.
+    public static let verificationEvents = allCases.filter { $0 != .ledgerCheckpoint }
+
     /// Order events carry the order; the others the verification.
     public var isOrderEvent: Bool { rawValue.hasPrefix("ORDER_") }
 

@@ -7,6 +7,7 @@ import LedgerStorage
 /// whose actor it is (`status_version`, version 2), which the read looks up.
 struct CustomerVerificationsProjection: Projection {
     let name = "customer_verifications"
+    /// Version 2: the document's personal data sealed under the entity's key, and `status_version` filled.
     let version = 2
     let table = ProjectionTable(name: "customer_verifications",
                                 columns: ["organization_id", "id", "livemode", "customer_id", "status", "verification_type",
@@ -32,7 +33,8 @@ struct CustomerVerificationsProjection: Projection {
 /// the validation webhooks carry (`RenderedViews.validation`).
 struct ValidationsProjection: Projection {
     let name = "validations"
-    let version = 2
+    /// Version 3: the document's personal data sealed under the entity's key.
+    let version = 3
     let table = ProjectionTable(name: "validations",
                                 columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version",
                                           "approved_at", "valid_for", "approval_cut_short_at"],
@@ -54,7 +56,8 @@ struct ValidationsProjection: Projection {
 /// change once written).
 struct VerificationReportsProjection: Projection {
     let name = "verification_reports"
-    let version = 2
+    /// Version 3: each report's personal data sealed under the entity's key.
+    let version = 3
     let table = ProjectionTable(name: "verification_reports",
                                 columns: ["organization_id", "id", "report_id", "livemode", "client_reference_id", "type", "created",
                                           "document"],
