@@ -197,6 +197,8 @@ enum EntitiesResource {
                                actor: actor, now: now, rewritingReadModels: true)
             }, inTransaction: { body in try body(tx) }, answer: { outcome, _ in outcome })
         }
+        // First the messages written in plain text (before encryption): the marking below would hide them from it.
+        try plainTextWebhooksErased(tx, caller, ids)
         // Messages queued before the erasure go out without the personal data they were queued with, and marked erased
         // as every view of the entity now is, also an object that held none (a validation still pending).
         _ = try tx.query("""
@@ -205,7 +207,6 @@ enum EntitiesResource {
             WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[]) AND status <> 'delivered'
               AND NOT payload #> '{data,object}' ? '\(PersonalDataMarker.member)'
             """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
-        try plainTextWebhooksErased(tx, caller, ids)
         try ReplayPersonalData.erasedInPlainText(tx, caller, entity: entity)
         return .json(200, [
             "object": "entity_erasure", "entity_id": .string(entity), "livemode": .bool(caller.livemode),
@@ -228,7 +229,9 @@ enum EntitiesResource {
                   case var .object(payload)? = try? JSONValue.parse(Array(text.utf8), maxDepth: 512),
                   let dataIndex = payload.firstIndex(where: { $0.0 == "data" }), case var .object(data) = payload[dataIndex].1,
                   let objectIndex = data.firstIndex(where: { $0.0 == "object" }),
-                  let erased = PersonalDataPolicy.erased(renderedObject: data[objectIndex].1) else { continue }
+                  let erased = PersonalDataPolicy.erased(renderedObject: data[objectIndex].1,
+                                                         kind: payload.first { $0.0 == "type" }?.1.stringValue
+                                                             .flatMap(WebhookEventType.init(rawValue:))?.object.rawValue) else { continue }
             data[objectIndex].1 = erased
             payload[dataIndex].1 = .object(data)
             _ = try tx.query("UPDATE ledger.outbox SET payload = $2::text::jsonb WHERE id = $1", [id, JSONValue.object(payload).jsonString])

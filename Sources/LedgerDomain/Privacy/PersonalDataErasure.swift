@@ -40,11 +40,13 @@ extension PersonalDataPolicy {
     public static let renderedObjects = PersonalDataPolicy(pathsByEventType: [
         "verification": [PersonalDataPath(.member("applicant"), .everyMember)],
         "order": [PersonalDataPath(.member("user"), .everyMember), PersonalDataPath(.member("documents"))],
+        WebhookObject.validation.rawValue: [PersonalDataPath(.member("decision"), .member("extractedData"))],
     ])
 
     /// A rendered object in plain text without its personal members, marked erased; nil for an object that has none.
-    public static func erased(renderedObject object: JSONValue) -> JSONValue? {
-        guard let kind = object["object"]?.stringValue, renderedObjects.carriesPersonalData(eventType: kind) else { return nil }
+    /// `kind` is what the object is when it does not say so itself (seed 004's validation has no `object` member).
+    public static func erased(renderedObject object: JSONValue, kind: String? = nil) -> JSONValue? {
+        guard let kind = object["object"]?.stringValue ?? kind, renderedObjects.carriesPersonalData(eventType: kind) else { return nil }
         return PersonalDataMarker.markedErased(renderedObjects.split(eventType: kind, data: object).plain)
     }
 }
