@@ -21,16 +21,18 @@ enum RescoreBenchmark {
         try database.migrate()
         let pool = database.makePool(size: 3, applicationName: "ledger-bench-rescore")
         defer { pool.close() }
+        // As serve keeps them: every order document's personal data sealed under its entity's key.
+        let vault = try PersonalDataSetup.vault(settings, embedded: database.embedded != nil)
         let owner = try PostgresConnection(conninfo: database.conninfo)
         try owner.execute("SET search_path = ledger, public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         let organization = try AccessStore.createOrganization(owner, name: "bench rescore \(orders)").id
-        try seed(pool: pool, owner: owner, organization: organization, orders: orders)
+        try seed(pool: pool, vault: vault, owner: owner, organization: organization, orders: orders)
         let scope = DatabaseScope.tenant(organizationID: organization, livemode: false)
         let ruleset = try RulesetStore.make(name: "bench", description: nil, rules: rules)
         let stored = try pool.transaction(scope: scope) {
             try RulesetStore.create($0, organizationID: organization, livemode: false, ruleset, actor: "bench", now: Date()).stored
         }
-        let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0))
+        let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: vault))
 
         _ = try rawRead(pool, scope, organization, batch: rescoring.batchSize) // warms the caches for both
         let rawStarted = Date()
@@ -45,14 +47,16 @@ enum RescoreBenchmark {
         let started = Date()
         try rescoring.drain(only: id)
         let seconds = Date().timeIntervalSince(started)
-        let evaluated = try owner.query("SELECT orders_evaluated, status FROM ledger.rescoring_runs WHERE id = $1", [id])
-        guard evaluated.int(0, 0) == orders, evaluated.string(0, 1) == "completed" else {
-            throw UsageError(message: "the dry run evaluated \(evaluated.int(0, 0) ?? 0) of \(orders) orders (\(evaluated.string(0, 1) ?? "?"))")
+        let evaluated = try owner.query("SELECT orders_evaluated, status, errors, orders_changed FROM ledger.rescoring_runs WHERE id = $1", [id])
+        guard evaluated.int(0, 0) == orders, evaluated.string(0, 1) == "completed", evaluated.int(0, 2) == 0, evaluated.int(0, 3) == orders else {
+            throw UsageError(message: "the dry run evaluated \(evaluated.int(0, 0) ?? 0) of \(orders) orders (\(evaluated.string(0, 1) ?? "?"), "
+                                 + "\(evaluated.int(0, 2) ?? 0) errors, \(evaluated.int(0, 3) ?? 0) changed)")
         }
         let ordersPerSecond = Double(orders) / seconds, rawPerSecond = Double(rows) / rawSeconds
         let peak = LifecycleBenchmark.peakResidentMegabytes(pid: getpid())
         print("dry run:   \(BenchCommand.format(ordersPerSecond)) orders/s  (\(orders) orders, \(BenchCommand.format(seconds, 2)) s, 3 rules, batches of \(rescoring.batchSize))")
-        print("raw read:  \(BenchCommand.format(rawPerSecond)) rows/s  (the same documents by the same keyset query, unparsed)")
+        print("raw read:  \(BenchCommand.format(rawPerSecond)) rows/s  (the same documents by the same keyset query, unparsed; "
+              + (vault == nil ? "not sealed: encryption is off)" : "sealed; the rules read no personal member, so the dry run opens none)"))
         print("ratio:     \(BenchCommand.format(ordersPerSecond / rawPerSecond, 3))  (target >= 0.3)   peak RSS \(BenchCommand.format(peak, 1)) MB")
         print(JSONValue.object([
             ("orders", .int(Int64(orders))), ("orders_per_s", .double(BenchCommand.round2(ordersPerSecond))),
@@ -79,13 +83,16 @@ enum RescoreBenchmark {
     }
 
     /// `templates` orders through the command path (risk 0–9 in their metadata, some declined), then copies of
-    /// them up to `orders` in the verification and order read models.
-    static func seed(pool: ConnectionPool, owner: PostgresConnection, organization: UUID, orders: Int) throws {
-        let engine = CommandEngine(pool: pool, stateCacheSize: 0)
+    /// them up to `orders` in the verification and order read models. Each has an applicant, so its documents are
+    /// sealed; a copy's sealed part stays bound to its template's id and would not open (the rules read none of it).
+    static func seed(pool: ConnectionPool, vault: PersonalDataVault?, owner: PostgresConnection, organization: UUID, orders: Int) throws {
+        let engine = CommandEngine(pool: pool, stateCacheSize: 0, vault: vault)
         let now = Date()
         for index in 0..<min(orders, templates) {
             let attempt = "att_\(index)"
-            let invitation = Invitation(entityID: "cus_\(index)", checks: [.identityVerification], metadata: ["risk": String(index % 10)],
+            let invitation = Invitation(entityID: "cus_\(index)", checks: [.identityVerification],
+                                        applicant: Applicant(firstName: "Ada", lastName: "Bench \(index)", email: "ada\(index)@example.com"),
+                                        metadata: ["risk": String(index % 10)],
                                         expiresAt: now.addingTimeInterval(86_400))
             try engine.execute(CommandRequest(organizationID: organization, livemode: false, streamID: "ver_t\(String(format: "%023d", index))", commands: [
                 .invite(invitation), .startAttempt(attemptID: attempt, url: "https://capture.example/\(index)", expiresAt: now.addingTimeInterval(900)),

@@ -13,7 +13,9 @@ enum RescoreCommand {
         POST /v1/rescoring_runs does, and works the run in this process: a progress bar on a terminal, then the
         diff as a table (or the run as JSON with --json, as GET /v1/rescoring_runs/{id} shows it). Without
         --apply it is a dry run and changes nothing; with it, the changed scores are recorded once evaluated.
-        --resume works an existing run on from its checkpoint (one a killed process left half done).
+        --resume works an existing run on from its checkpoint (one a killed process left half done, or one that
+        failed: its attempts start again). A failing batch is tried again after
+        \(RescoringRetryPolicy.standard.delays.map { "\(Int($0)) s" }.joined(separator: ", ")), then the run fails.
         Filters: package_id, status, score, entity_id, created[gte|gt|lte|lt] (RFC 3339).
         LEDGER_RESCORING_BATCH (default 500): orders per checkpoint.
         Uses DATABASE_URL or the embedded PostgreSQL, as the database owner.
@@ -60,6 +62,12 @@ enum RescoreCommand {
         let id: String
         if let resume {
             id = resume
+            // A run that failed after its attempts is resumed as POST /v1/rescoring_runs/{id}/retry does.
+            try pool.transaction(scope: scope) { tx in
+                do {
+                    _ = try Rescoring.retry(tx, organizationID: organization, livemode: livemode, id: resume, now: Date())
+                } catch is RescoringRetryRefused {}
+            }
         } else {
             guard let rulesetName, let version else { throw UsageError(message: "--ruleset and --version are required (or --resume)") }
             id = try pool.transaction(scope: scope) { tx in
@@ -77,9 +85,16 @@ enum RescoreCommand {
         let vault = try PersonalDataSetup.vault(settings, embedded: database.embedded != nil)
         let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: vault), batchSize: batch)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
-        try rescoring.drain(only: id) {
-            guard let bar, let run = try? report(pool, scope, organization, livemode, id) else { return }
-            bar.show(run)
+        // A batch that fails is tried again after the policy's pause, here as in serve, until the run fails.
+        while true {
+            try rescoring.drain(only: id) {
+                guard let bar, let run = try? report(pool, scope, organization, livemode, id) else { return }
+                bar.show(run)
+            }
+            guard let due = try rescoring.retryDue(organizationID: organization, livemode: livemode, id: id) else { break }
+            let error = (try? report(pool, scope, organization, livemode, id))?["last_error"]?.stringValue ?? ""
+            FileHandle.standardError.write(Data("a batch failed (\(error)); trying again at \(Timestamp.rfc3339(due))\n".utf8))
+            Thread.sleep(forTimeInterval: max(0, due.timeIntervalSinceNow))
         }
         bar?.finish()
         guard let run = try report(pool, scope, organization, livemode, id) else { throw UsageError(message: "no run \(id)") }
@@ -105,11 +120,11 @@ enum RescoreCommand {
         case "status": filter.status = text
         case "score": filter.score = text
         case "entity_id": filter.entityID = text
-        case "created[gte]": filter.createdGTE = try time()
-        case "created[gt]": filter.createdGT = try time()
-        case "created[lte]": filter.createdLTE = try time()
-        case "created[lt]": filter.createdLT = try time()
-        default: throw UsageError(message: "unknown filter \(key)")
+        default:
+            guard let bound = ListFilter.Bound.allCases.first(where: { $0.parameterName == key }) else {
+                throw UsageError(message: "unknown filter \(key)")
+            }
+            filter.created[bound] = try time()
         }
     }
 
@@ -120,6 +135,7 @@ enum RescoreCommand {
                      "ruleset \(text(run["ruleset"]?["name"])) v\(text(run["ruleset"]?["version"])) \(text(run["ruleset"]?["hash"]))",
                      "orders evaluated \(text(run["orders_evaluated"])), changed \(text(run["orders_changed"])), errors \(text(run["errors"])), "
                         + "applied \(text(run["orders_applied"])), conflicts \(text(run["conflicts"]))"]
+        if let failure = run["failure"]?.stringValue { lines.append("failed: \(failure)") }
         guard let diff = run["diff"], !diff.isNull else { return lines.joined(separator: "\n") }
         lines.append("")
         lines.append("score".padding(toLength: 24, withPad: " ", startingAt: 0) + "old".padding(toLength: 24, withPad: " ", startingAt: 0)

@@ -23,6 +23,12 @@ public struct CheckpointSigner: Sendable {
     public func checkpoint(_ connection: PostgresConnection, treeSize: UInt64) throws -> StoredCheckpoint? {
         try MerkleLog.checkpoint(connection, treeSize: treeSize, hasher: hasher, sign: note)
     }
+
+    /// The checkpoint of `treeSize` whose root the caller has just computed: signed now and stored, or the one
+    /// stored already.
+    public func checkpoint(_ connection: PostgresConnection, treeSize: UInt64, rootHash: [UInt8]) throws -> StoredCheckpoint {
+        try MerkleLog.store(connection, treeSize: treeSize, rootHash: rootHash, note: try note(treeSize: treeSize, rootHash: rootHash))
+    }
 }
 
 /// The background step of `ledger serve` that keeps the Merkle tree up with the feed and signs a checkpoint

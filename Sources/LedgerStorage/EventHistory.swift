@@ -36,75 +36,122 @@ extension EventStore {
         let select = columns.split(separator: ",").map { "e." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
             + ", v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL"
         let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
-                                             after: cursor, limit: limit)
+                                             after: try start(connection, filter: filter, after: cursor), limit: limit)
         let rows = try connection.query(sql, parameters)
         let events = try decode(rows)
         guard let vault else { return events }
         let keyColumn = columns.split(separator: ",").count
+        var keys = EntityKeys(vault: vault, organizationID: organizationID)
         return try events.enumerated().map { row, event in
             guard let entity = rows.string(row, keyColumn) else { return event }
-            let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
             var opened = event
-            opened.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id, owner: owner,
-                                         key: try vault.key(owner, wrapped: rows.bytes(row, keyColumn + 1), erased: rows.bool(row, keyColumn + 2) ?? false))
+            opened.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id,
+                                         owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
+                                         key: try keys.key(entity, wrapped: rows.bytes(row, keyColumn + 1), erased: rows.bool(row, keyColumn + 2) ?? false))
             return opened
         }
     }
 
-    /// One event of a history as its JSON text, rendered by PostgreSQL (so a long export costs no parsing and
-    /// encoding here), with what the export's summary needs.
-    public struct HistoryDocument: Sendable {
-        public var cursor: FeedCursor
-        public var streamID: String
-        public var version: Int64
-        public var hash: [UInt8]
-        public var json: String
+    /// The data keys of the entities one read meets, each unwrapped once for the whole read: its rows come from one
+    /// snapshot, so every row of an entity carries the same wrapped key.
+    struct EntityKeys {
+        let vault: PersonalDataVault
+        let organizationID: UUID
+        private var keys: [String: PersonalDataKey] = [:]
+
+        init(vault: PersonalDataVault, organizationID: UUID) {
+            self.vault = vault
+            self.organizationID = organizationID
+        }
+
+        mutating func key(_ entity: String, wrapped: [UInt8]?, erased: Bool) throws -> PersonalDataKey {
+            if let known = keys[entity] { return known }
+            let key = try vault.key(DataKeyOwner(organizationID: organizationID, entityID: entity), wrapped: wrapped, erased: erased)
+            keys[entity] = key
+            return key
+        }
+    }
+
+    /// A page of a history as NDJSON, rendered by PostgreSQL (so a long export costs no parsing and encoding
+    /// here), with what the export's summary needs of each event.
+    public struct HistoryPage: Sendable {
+        /// Each event's JSON and a newline, in order.
+        public var lines: [UInt8] = []
+        /// Each event's stream, version and hash (hex), in the same order.
+        public var events: [(streamID: String, version: Int64, hash: String)] = []
     }
 
     /// Every event of the history as `readHistory` orders it, each as the JSON of the audit event object (the
     /// members of `GET /v1/events`' items, equal as JSON: a test compares them), handed to `body` a page at a
     /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
     /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
-    /// personal data is parsed and its data opened as `readHistory` opens it (the others pass as PostgreSQL wrote them).
-    public static func forEachHistoryDocument(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
-                                              pageSize: Int, vault: PersonalDataVault? = nil,
-                                              _ body: ([HistoryDocument]) throws -> Void) throws {
+    /// personal data (PostgreSQL tells which), or an erased entity's event that carries personal data (written before
+    /// encryption, so in plain text), is parsed and its data opened as `readHistory` opens it, under its
+    /// entity's key unwrapped once for the export; the others' bytes pass as PostgreSQL wrote them.
+    public static func forEachHistoryPage(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
+                                          pageSize: Int, vault: PersonalDataVault? = nil,
+                                          _ body: (HistoryPage) throws -> Void) throws {
+        // The line is put together as text, in the members' order of GET /v1/events: building a jsonb object first
+        // would copy each event's data and metadata once more only to print them.
         let select = """
-            e.transaction_id::text, e.position, e.stream_id, e.version, e.hash, jsonb_build_object(
-                'id', e.event_id, 'object', 'event', 'type', e.type, 'schema_version', e.schema_version, 'version', e.version,
-                'position', e.position, 'occurred_at', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                'data', e.data, 'metadata', e.metadata, 'hash', encode(e.hash, 'hex'), 'verification_id', e.stream_id,
-                'previous_hash', encode(e.previous_hash, 'hex'))::text,
-            e.type, e.event_id, v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL
+            e.stream_id, e.version, encode(e.hash, 'hex'),
+            '{"id":"' || e.event_id || '","object":"event","type":' || to_json(e.type)::text || ',"schema_version":' || e.schema_version
+                || ',"version":' || e.version || ',"position":' || e.position
+                || ',"occurred_at":"' || to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                || '","data":' || e.data::text || ',"metadata":' || e.metadata::text || ',"hash":"' || encode(e.hash, 'hex')
+                || '","verification_id":' || to_json(e.stream_id)::text || ',"previous_hash":"' || encode(e.previous_hash, 'hex') || '"}',
+            e.data ? '\(PersonalDataEnvelope.member)', e.type, e.event_id, v.entity_id, k.wrapped_key, k.erased_at IS NOT NULL
             """
         let (sql, parameters) = historyQuery(select: select, organizationID: organizationID, livemode: livemode, filter: filter,
-                                             after: .start, limit: nil)
+                                             after: try start(transaction, filter: filter, after: .start), limit: nil)
         try transaction.query("DECLARE history_documents NO SCROLL CURSOR FOR " + sql, parameters)
         let pageSize = max(1, pageSize)
+        var keys = vault.map { EntityKeys(vault: $0, organizationID: organizationID) }
         while true {
             let rows = try transaction.query("FETCH \(pageSize) FROM history_documents")
-            var documents: [HistoryDocument] = []
-            documents.reserveCapacity(rows.count)
+            var page = HistoryPage()
+            page.events.reserveCapacity(rows.count)
+            page.lines.reserveCapacity(rows.count * 512)
             for row in 0..<rows.count {
-                guard let transactionID = rows.uint64(row, 0), let position = rows.int64(row, 1), let stream = rows.string(row, 2),
-                      let version = rows.int64(row, 3), let hash = rows.bytes(row, 4), var json = rows.string(row, 5) else {
-                    throw StorageError.unreadableRow(table: "events", key: rows.string(row, 1) ?? "?")
+                guard let stream = rows.string(row, 0), let version = rows.int64(row, 1), let hash = rows.string(row, 2) else {
+                    throw StorageError.unreadableRow(table: "events", key: rows.string(row, 0) ?? "?")
                 }
-                if let vault, json.contains(PersonalDataEnvelope.member), let type = rows.string(row, 6), let eventID = rows.uuid(row, 7),
-                   let entity = rows.string(row, 8), case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
+                // Sealed personal data is opened; so is an erased entity's event written before encryption, whose
+                // personal values are in plain text and must read as null.
+                let erased = rows.bool(row, 9) ?? false
+                if let vault, var entityKeys = keys, let type = rows.string(row, 5),
+                   rows.bool(row, 4) == true || (erased && PersonalDataPolicy.verification.carriesPersonalData(eventType: type)),
+                   let json = rows.string(row, 3), let eventID = rows.uuid(row, 6), let entity = rows.string(row, 7),
+                   case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
-                    let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
-                    members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID, owner: owner,
-                                                      key: try vault.key(owner, wrapped: rows.bytes(row, 9), erased: rows.bool(row, 10) ?? false))
-                    json = JSONValue.object(members).jsonString
+                    members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID,
+                                                      owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
+                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 8), erased: erased))
+                    keys = entityKeys
+                    page.lines += JSONValue.object(members).jsonString.utf8
+                } else if !rows.appendText(row, 3, to: &page.lines) {
+                    throw StorageError.unreadableRow(table: "events", key: stream)
                 }
-                documents.append(HistoryDocument(cursor: FeedCursor(transactionID: transactionID, position: position), streamID: stream,
-                                                 version: version, hash: hash, json: json))
+                page.lines.append(UInt8(ascii: "\n"))
+                page.events.append((stream, version, hash))
             }
-            if !documents.isEmpty { try body(documents) }
+            if !page.events.isEmpty { try body(page) }
             if rows.count < pageSize { break }
         }
         try transaction.query("CLOSE history_documents")
+    }
+
+    /// Where the walk of the feed starts: after `cursor` or, for `occurredAfter`, after the last leaf of the tree
+    /// whose event and every earlier one occurred at or before that time (Schema/052), whichever is later, so
+    /// that the events before it are not read only to be filtered out.
+    static func start(_ connection: PostgresConnection, filter: EventFilter, after cursor: FeedCursor) throws -> FeedCursor {
+        guard let time = filter.occurredAfter else { return cursor }
+        let rows = try connection.query("""
+            SELECT transaction_id::text, position FROM ledger.merkle_leaves
+            WHERE latest_occurred_at <= $1::timestamptz ORDER BY latest_occurred_at DESC, leaf_index DESC LIMIT 1
+            """, [time])
+        guard let transactionID = rows.uint64(0, 0), let position = rows.int64(0, 1) else { return cursor }
+        return max(cursor, FeedCursor(transactionID: transactionID, position: position))
     }
 
     /// Only the filters given become conditions, so the planner picks the index of each (Schema/034) instead

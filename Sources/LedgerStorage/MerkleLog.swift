@@ -4,10 +4,16 @@ import LedgerDomain
 /// The log's Merkle tree as Schema/034 stores it, read over one connection: a proof is one query.
 public struct StoredMerkleTree: MerkleHashStore {
     let connection: PostgresConnection
+    let knownLeafCount: UInt64?
 
-    public init(_ connection: PostgresConnection) { self.connection = connection }
+    /// `leafCount`: the tree's size as a query of the caller's just read it, so that a proof asks only for hashes.
+    public init(_ connection: PostgresConnection, leafCount: UInt64? = nil) {
+        self.connection = connection
+        knownLeafCount = leafCount
+    }
 
     public func leafCount() throws -> UInt64 {
+        if let knownLeafCount { return knownLeafCount }
         guard let count = try connection.query("SELECT leaf_count FROM ledger.merkle_log").uint64(0, 0) else {
             throw StorageError.unreadableRow(table: "merkle_log", key: "leaf_count")
         }
@@ -74,7 +80,14 @@ public enum MerkleLog {
             }
             let completed = leafHashes.flatMap { frontier.append(leafHash: $0) }
             try tx.pipeline([
-                ("INSERT INTO ledger.merkle_leaves (leaf_index, position) SELECT $1::bigint + i - 1, p FROM unnest($2::bigint[]) WITH ORDINALITY AS u(p, i)",
+                // The latest time so far is kept in SQL, at PostgreSQL's precision (Schema/052).
+                ("""
+                 INSERT INTO ledger.merkle_leaves (leaf_index, position, transaction_id, latest_occurred_at)
+                 SELECT $1::bigint + u.i - 1, u.p, e.transaction_id,
+                        greatest(max(e.occurred_at) OVER (ORDER BY u.i),
+                                 (SELECT latest_occurred_at FROM ledger.merkle_leaves WHERE leaf_index = $1::bigint - 1))
+                 FROM unnest($2::bigint[]) WITH ORDINALITY AS u(p, i) JOIN ledger.events e ON e.position = u.p
+                 """,
                  [leafCount, PostgresArray(positions.map { String($0) })]),
                 ("INSERT INTO ledger.merkle_subtrees (level, index, hash) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])",
                  [PostgresArray(completed.map { String($0.0.level) }), PostgresArray(completed.map { String($0.0.index) }),
@@ -105,11 +118,40 @@ public enum MerkleLog {
         let tree = MerkleTree(hasher: hasher, store: StoredMerkleTree(connection))
         guard treeSize <= (try tree.store.leafCount()) else { return nil }
         let root = try tree.rootHash(treeSize: treeSize)
-        let note = try sign(treeSize, root)
-        try connection.query("""
-            INSERT INTO ledger.checkpoints (tree_size, root_hash, note) VALUES ($1, $2, $3) ON CONFLICT (tree_size) DO NOTHING
-            """, [treeSize, ByteA(root), note])
-        return try storedCheckpoint(connection, treeSize: treeSize)
+        return try store(connection, treeSize: treeSize, rootHash: root, note: try sign(treeSize, root))
+    }
+
+    /// Stores `note`, the signed checkpoint of `treeSize` and `rootHash`, unless one is stored already, and
+    /// returns the stored one, in one statement. Its commit does not wait for the disk: a checkpoint is a
+    /// deterministic function of the tree, so one lost in a crash (with whatever its transaction queued) is
+    /// signed again, the same, the next time it is asked for or the tree grows.
+    public static func store(_ connection: PostgresConnection, treeSize: UInt64, rootHash: [UInt8], note: String) throws -> StoredCheckpoint {
+        let rows = try connection.query("""
+            WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
+                 inserted AS (INSERT INTO ledger.checkpoints (tree_size, root_hash, note) SELECT $1, $2, $3 FROM relaxed
+                              ON CONFLICT (tree_size) DO NOTHING RETURNING tree_size, root_hash, note, created_at)
+            SELECT tree_size, root_hash, note, created_at FROM inserted
+            UNION ALL SELECT tree_size, root_hash, note, created_at FROM ledger.checkpoints WHERE tree_size = $1
+            """, [treeSize, ByteA(rootHash), note])
+        // Nothing when another instance's insert of the size committed during the statement, after its snapshot.
+        guard let stored = try decodeCheckpoint(rows) ?? storedCheckpoint(connection, treeSize: treeSize) else {
+            throw StorageError.unreadableRow(table: "checkpoints", key: String(treeSize))
+        }
+        return stored
+    }
+
+    /// The tree's size and the stored checkpoints of `treeSizes` (those that have one), in one query.
+    public static func checkpoints(_ connection: PostgresConnection, treeSizes: [UInt64]) throws -> (leafCount: UInt64, stored: [UInt64: StoredCheckpoint]) {
+        let rows = try connection.query("""
+            SELECT m.leaf_count, c.tree_size, c.root_hash, c.note, c.created_at FROM ledger.merkle_log m
+            LEFT JOIN ledger.checkpoints c ON c.tree_size = ANY ($1::bigint[])
+            """, [PostgresArray(treeSizes.map { String($0) })])
+        guard let leafCount = rows.uint64(0, 0) else { throw StorageError.unreadableRow(table: "merkle_log", key: "leaf_count") }
+        var stored: [UInt64: StoredCheckpoint] = [:]
+        for row in 0..<rows.count {
+            if let checkpoint = try decodeCheckpoint(rows, row: row, first: 1) { stored[checkpoint.treeSize] = checkpoint }
+        }
+        return (leafCount, stored)
     }
 
     /// The newest stored checkpoint, if any.
@@ -123,17 +165,48 @@ public enum MerkleLog {
             "SELECT tree_size, root_hash, note, created_at FROM ledger.checkpoints WHERE tree_size = $1", [treeSize]))
     }
 
-    private static func decodeCheckpoint(_ rows: PostgresRows) throws -> StoredCheckpoint? {
-        guard rows.count > 0 else { return nil }
-        guard let size = rows.uint64(0, 0), let root = rows.bytes(0, 1), let note = rows.string(0, 2), let created = rows.date(0, 3) else {
-            throw StorageError.unreadableRow(table: "checkpoints", key: rows.string(0, 0) ?? "?")
+    /// The checkpoint in columns `first..<first + 4` of a row (tree size, root, note, created at); nil when they are null.
+    private static func decodeCheckpoint(_ rows: PostgresRows, row: Int = 0, first: Int = 0) throws -> StoredCheckpoint? {
+        guard rows.count > row, rows.string(row, first) != nil else { return nil }
+        guard let size = rows.uint64(row, first), let root = rows.bytes(row, first + 1), let note = rows.string(row, first + 2),
+              let created = rows.date(row, first + 3) else {
+            throw StorageError.unreadableRow(table: "checkpoints", key: rows.string(row, first) ?? "?")
         }
         return StoredCheckpoint(treeSize: size, rootHash: root, note: note, createdAt: created)
     }
 
-    /// The leaf of the event at `position`, if the tree has it yet.
-    public static func leafIndex(_ connection: PostgresConnection, position: Int64) throws -> UInt64? {
-        try connection.query("SELECT leaf_index FROM ledger.merkle_leaves WHERE position = $1", [position]).uint64(0, 0)
+    /// What an inclusion proof of one event starts from, read in one query.
+    public struct ProofStart: Sendable {
+        /// The event as the log holds it now.
+        public var position: Int64
+        public var hash: [UInt8]
+        /// Nil until the background step has appended the event.
+        public var leafIndex: UInt64?
+        public var leafCount: UInt64
+        /// The stored checkpoint of the tree size asked for or, without one, the newest.
+        public var checkpoint: StoredCheckpoint?
+    }
+
+    /// The event `eventID` of the organization's mode with its leaf, the tree's size and the checkpoint of
+    /// `treeSize` (the newest without it); nil when the caller has no such event.
+    public static func proofStart(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, eventID: UUID,
+                                  treeSize: UInt64?) throws -> ProofStart? {
+        let rows = try connection.query("""
+            SELECT e.position, e.hash, l.leaf_index, m.leaf_count, c.tree_size, c.root_hash, c.note, c.created_at
+            FROM ledger.events e
+            JOIN ledger.verifications v ON v.organization_id = e.organization_id AND v.id = e.stream_id
+            CROSS JOIN ledger.merkle_log m
+            LEFT JOIN ledger.merkle_leaves l ON l.position = e.position
+            LEFT JOIN LATERAL (SELECT tree_size, root_hash, note, created_at FROM ledger.checkpoints
+                               WHERE $4::bigint IS NULL OR tree_size = $4::bigint ORDER BY tree_size DESC LIMIT 1) c ON true
+            WHERE e.organization_id = $1 AND v.livemode = $2 AND e.event_id = $3
+            """, [organizationID, livemode, eventID, treeSize])
+        guard rows.count > 0 else { return nil }
+        guard let position = rows.int64(0, 0), let hash = rows.bytes(0, 1), let leafCount = rows.uint64(0, 3) else {
+            throw StorageError.unreadableRow(table: "events", key: eventID.uuidString)
+        }
+        return ProofStart(position: position, hash: hash, leafIndex: rows.uint64(0, 2), leafCount: leafCount,
+                          checkpoint: try decodeCheckpoint(rows, first: 4))
     }
 }
 

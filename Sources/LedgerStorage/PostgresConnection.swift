@@ -121,6 +121,15 @@ public final class PostgresRows {
         return String(cString: value)
     }
 
+    /// Appends a cell's text to `buffer` as its bytes, with no string in between (a long read's documents);
+    /// false for NULL.
+    public func appendText(_ row: Int, _ column: Int, to buffer: inout [UInt8]) -> Bool {
+        guard !isNull(row, column), let value = PQgetvalue(result, Int32(row), Int32(column)) else { return false }
+        let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+        value.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
+        return true
+    }
+
     public func int64(_ row: Int, _ column: Int) -> Int64? { string(row, column).flatMap { Int64($0) } }
     public func int(_ row: Int, _ column: Int) -> Int? { string(row, column).flatMap { Int($0) } }
     public func uint64(_ row: Int, _ column: Int) -> UInt64? { string(row, column).flatMap { UInt64($0) } }

@@ -9,28 +9,20 @@ import XCTest
 
 /// The log's Merkle tree in the database: every committed event a leaf in feed order, checkpoints signed by
 /// the log's key, and proofs served over HTTP that verify offline exactly as `ledger verify-proof` does.
-final class AuditLogTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class AuditLogTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var globex: TestOrganization!
     var signer: CheckpointSigner!
     var keeper: AuditLogKeeper!
     let crypto = LibcryptoAudit()
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
         let seed = try XCTUnwrap(Ed25519.generateSeed())
         signer = CheckpointSigner(key: try NoteSignerKey(name: "ledger.test/log", seed: seed, crypto: crypto))
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, checkpointSigner: signer))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database, name: "Acme")
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, checkpointSigner: signer))
         globex = try TestOrganization(database: database, name: "Globex")
         keeper = AuditLogKeeper(pool: database.pool(size: 2), signer: signer)
     }
-
-    override func tearDown() { server?.stop() }
 
     @discardableResult
     func createVerification(_ key: String, entity: String = "cus_1") throws -> String {
@@ -135,9 +127,7 @@ final class AuditLogTests: XCTestCase {
     }
 
     func testWithoutAKeyCheckpointsAndProofsAnswer503AndTheTreeStillGrows() throws {
-        server.stop()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        client = TestClient(baseURL: server.baseURL)
+        try restartServer(api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
         XCTAssertEqual(try client.get("/v1/checkpoints/public_key").status, 503)
         XCTAssertEqual(try get("/v1/checkpoints/latest", expect: 503)["error"]?["code"], "checkpoints_unavailable")
         try createVerification(acme.writeKey)
@@ -362,10 +352,7 @@ final class AuditLogTests: XCTestCase {
     // MARK: Webhooks
 
     func testEachNewCheckpointIsAWebhookToTheEndpointsThatNameIt() throws {
-        server.stop()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true,
-                                                                          checkpointSigner: signer))
-        client = TestClient(baseURL: server.baseURL)
+        try restartServer(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true, checkpointSigner: signer))
         func endpoint(_ key: String, _ events: [JSONValue]) throws -> String {
             let created = try client.post("/v1/webhook_endpoints", json: ["url": "https://127.0.0.1:9/hooks", "events": .array(events)], headers: .bearer(key))
             XCTAssertEqual(created.status, 201, created.text)

@@ -1,5 +1,6 @@
 import Foundation
 import LedgerAPI
+import LedgerCrypto
 import LedgerDomain
 import LedgerStorage
 import LedgerTestSupport
@@ -7,25 +8,17 @@ import XCTest
 
 /// `GET /v1/events` and `GET /v1/entities/{entity_id}/events`: every filter, their combinations, and a cursor
 /// that follows the gap-safe feed, so that an event committed late is never skipped.
-final class EventHistoryTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class EventHistoryTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var globex: TestOrganization!
-    let start = Date(timeIntervalSince1970: 1_795_000_000)
-    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+    var start: Date!
+    var clock: LockedBox<Date> { service.clock }
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database, name: "Acme")
+        try startService(clocked: true)
+        start = clock.get()
         globex = try TestOrganization(database: database, name: "Globex")
     }
-
-    override func tearDown() { server?.stop() }
 
     func create(_ key: String, entity: String, at seconds: Double) throws -> String {
         clock.set(start.addingTimeInterval(seconds))
@@ -149,6 +142,32 @@ final class EventHistoryTests: XCTestCase {
         XCTAssertEqual(positions.count, 2)
         XCTAssertLessThan(positions.first ?? 0, positions.last ?? 0,
                           "the late event holds the earlier position: a cursor by position alone, handed out at the later one, skips it")
+    }
+
+    /// `occurred_after` starts its walk of the feed after the last leaf of the tree whose events all occurred at
+    /// or before the time (Schema/052). Times out of feed order, events the tree has not taken yet and another
+    /// organization's leaves in between must change nothing in the answer: every later event, in feed order.
+    func testOccurredAfterFindsEveryLaterEventWhateverTheOrderOfTimesAlongTheFeed() throws {
+        let first = try create(acme.writeKey, entity: "cus_a", at: 0)
+        _ = try create(globex.writeKey, entity: "cus_g", at: 500)
+        var version: Int64 = 1
+        for seconds in [100.0, 50, 200, 10, 300, 300, 20] {
+            _ = try appendSystemEvent(to: first, version: version, at: seconds)
+            version += 1
+        }
+        XCTAssertEqual(try MerkleLog.appendAll(database.pool(size: 1), hasher: LibcryptoAudit().merkleHasher), 9)
+        for seconds in [5.0, 400] {
+            _ = try appendSystemEvent(to: first, version: version, at: seconds)
+            version += 1
+        }
+        let all = try get("/v1/events")["data"]?.arrayValue ?? []
+        XCTAssertEqual(all.count, 10)
+        for seconds in [-1.0, 0, 5, 10, 15, 20, 50, 99, 100, 150, 200, 250, 300, 350, 400, 500] {
+            let time = start.addingTimeInterval(seconds)
+            let expected = all.filter { ($0["occurred_at"]?.stringValue.flatMap(Timestamp.parse) ?? .distantPast) > time }.compactMap { $0["id"]?.stringValue }
+            XCTAssertEqual(try ids("/v1/events?occurred_after=\(Timestamp.rfc3339(time))"), expected, "occurred after \(seconds) s")
+            XCTAssertEqual(try ids("/v1/events?occurred_after=\(Timestamp.rfc3339(time))&verification_id=\(first)"), expected)
+        }
     }
 
     func testTheEntityExportStreamsEveryEventInOrderThenTheCountAndTheChainHeads() throws {

@@ -4,20 +4,10 @@ import LedgerDomain
 import LedgerTestSupport
 import XCTest
 
-final class JsonLogicAPITests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class JsonLogicAPITests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
-    }
-
-    override func tearDown() { server?.stop() }
+    override func setUpWithError() throws { try startService() }
 
     func evaluate(_ body: JSONValue, expect status: Int, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
         let response = try client.post("/v1/jsonlogic/evaluate", json: body, headers: .bearer(acme.readKey))
@@ -35,6 +25,24 @@ final class JsonLogicAPITests: XCTestCase {
                                   expect: 200)
         XCTAssertEqual(answer.jsonString, #"{"result":"high"}"#)
         XCTAssertEqual(try evaluate(["rule": ["var": ["missing", 7]]], expect: 200)["result"], 7, "data absent is null")
+    }
+
+    /// The suites' `decimal` cases (and two of JavaScript's binary neighbours), compared as decimals read from the
+    /// answer's own text: the tester must spell each number as the decimal it is, not as a longer binary neighbour.
+    func testNumbersAnswerAsTheDecimalsTheyAre() throws {
+        let cases: [(rule: JSONValue, decimal: String)] = [
+            (["+": "1.5"], "1.5"), (["+": "-1.5"], "-1.5"), (["+": "0.5"], "0.5"), (["/": [2, 4]], "0.5"), (["/": [-1, 2]], "-0.5"),
+            (["/": 2], "0.5"), (["%": [1, 0.5]], "0"), (["*": [0.1, 3]], "0.30000000000000004"), (["+": [0.1, 0.2]], "0.30000000000000004"),
+            (["-": [1e21, 1]], "1e21"), (["/": [1, 3]], "0.3333333333333333"),
+        ]
+        for (rule, decimal) in cases {
+            let response = try client.post("/v1/jsonlogic/evaluate", json: ["rule": rule], headers: .bearer(acme.readKey))
+            XCTAssertEqual(response.status, 200, response.text)
+            let text = response.text
+            XCTAssertTrue(text.hasPrefix(#"{"result":"#) && text.hasSuffix("}"), text)
+            let number = String(text.dropFirst(#"{"result":"#.count).dropLast())
+            XCTAssertEqual(Decimal(string: number), Decimal(string: decimal), "\(rule.jsonString) answered \(text)")
+        }
     }
 
     func testAFailingRuleIsA400WithTheSuitesErrorTypeAndThePath() throws {

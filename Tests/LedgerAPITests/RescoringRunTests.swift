@@ -6,24 +6,16 @@ import LedgerStorage
 import LedgerTestSupport
 import XCTest
 
-final class RescoringRunTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class RescoringRunTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var rescoring: Rescoring!
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
         let pool = database.pool(size: 4)
-        // Batches of two, so that three orders take more than one checkpoint.
-        rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0), batchSize: 2)
+        // Batches of two, so that three orders take more than one checkpoint. The server's key, as serve's worker has it.
+        rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: try TestKeyEncryptionKey.vault()), batchSize: 2)
     }
-
-    override func tearDown() { server?.stop() }
 
     @discardableResult
     func post(_ path: String, _ body: JSONValue, key: String? = nil, expect status: Int, file: StaticString = #filePath,
@@ -39,10 +31,15 @@ final class RescoringRunTests: XCTestCase {
         return response.json ?? .null
     }
 
-    /// A completed order with `risk` in its metadata and a postback.
-    func order(risk: String) throws -> String {
-        let created = try post("/v1/verifications", ["entity_id": "cus_1", "checks": ["identity_verification"], "metadata": ["risk": .string(risk)],
-                                                     "postback_url": "http://127.0.0.1:9/postback"], expect: 201)
+    /// A completed order with `risk` in its metadata and a postback (and with `email`, an applicant: personal data).
+    func order(risk: String, entity: String = "cus_1", email: String? = nil) throws -> String {
+        var invite: JSONValue = ["entity_id": .string(entity), "checks": ["identity_verification"], "metadata": ["risk": .string(risk)],
+                                 "postback_url": "http://127.0.0.1:9/postback"]
+        if let email, case var .object(members) = invite {
+            members.append(("applicant", ["first_name": "Ada", "email": .string(email)]))
+            invite = .object(members)
+        }
+        let created = try post("/v1/verifications", invite, expect: 201)
         let id = created["id"]?.stringValue ?? ""
         let attempt = try post("/v1/verifications/\(id)/attempts", [:], expect: 201)["id"]?.stringValue ?? ""
         for status in ["capture_in_progress", "completed"] {
@@ -214,5 +211,114 @@ final class RescoringRunTests: XCTestCase {
         XCTAssertEqual(try get("/v1/rescoring_runs", key: other.readKey)["data"], [])
         XCTAssertEqual(try post("/v1/rescoring_runs", ["ruleset": "risk", "version": 1], key: other.adminKey, expect: 404)["error"]?["param"], "ruleset",
                        "another organization's ruleset")
+    }
+
+    /// An entity's data key moved out of reach (and back): its orders' personal data cannot be opened meanwhile.
+    func moveKey(of entity: String, to other: String) throws {
+        _ = try database.ownerConnection().query("UPDATE ledger.data_keys SET entity_id = $2 WHERE entity_id = $1", [entity, other])
+    }
+
+    func testRulesThatReadNoPersonalDataOpenNoneAndRulesThatDoSeeIt() throws {
+        for (index, entity) in ["cus_a", "cus_a", "cus_b"].enumerated() { _ = try order(risk: "\(index)", entity: entity, email: "ada\(index)@example.com") }
+        let sealed = try database.ownerConnection().query("SELECT count(*) FROM ledger.orders WHERE document::text LIKE '%encrypted_personal_data%'")
+        XCTAssertEqual(sealed.int(0, 0), 3, "the orders' personal data is sealed")
+        try post("/v1/rulesets", ["name": "plain", "rules": ["band": ["if": [[">": [["var": "metadata.risk"], 1]], "high", "low"]]]], expect: 201)
+        try post("/v1/rulesets", ["name": "pii", "rules": ["reachable": ["in": ["@example.com", ["var": "user.email"]]]]], expect: 201)
+
+        try moveKey(of: "cus_b", to: "cus_b_aside")
+        let plain = try post("/v1/rescoring_runs", ["ruleset": "plain", "version": 1], expect: 201)["id"]?.stringValue ?? ""
+        try rescoring.drain()
+        let run = try get("/v1/rescoring_runs/\(plain)")
+        XCTAssertEqual(run["status"], "completed", "no key is needed for rules that read no personal data")
+        XCTAssertEqual(run["orders_changed"], 3)
+        XCTAssertEqual(run["attempts"], 0)
+
+        try moveKey(of: "cus_b_aside", to: "cus_b")
+        let pii = try post("/v1/rescoring_runs", ["ruleset": "pii", "version": 1], expect: 201)["id"]?.stringValue ?? ""
+        try rescoring.drain()
+        let seen = try get("/v1/rescoring_runs/\(pii)")
+        XCTAssertEqual(seen["status"], "completed")
+        XCTAssertEqual(seen["diff"]?["scores"]?.jsonString, #"{"reachable":[{"old":null,"new":true,"orders":3}]}"#,
+                       "the rules see the applicant's email, opened under the entity's key")
+        XCTAssertEqual(seen["missing_fields"]?.jsonString, "{}")
+    }
+
+    func testAFailingBatchIsTriedAgainThenFailsVisiblyAndAFailedRunResumesFromItsCheckpoint() throws {
+        let now = LockedBox(Date(timeIntervalSince1970: 1_800_000_000))
+        let pool = database.pool(size: 4)
+        let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: try TestKeyEncryptionKey.vault()),
+                                  batchSize: 2, retries: RescoringRetryPolicy(delays: [10, 20]), clock: { now.get() })
+        for (index, entity) in ["cus_a", "cus_a", "cus_b"].enumerated() { _ = try order(risk: "\(index)", entity: entity, email: "ada\(index)@example.com") }
+        try post("/v1/rulesets", ["name": "pii", "rules": ["reachable": ["in": ["@example.com", ["var": "user.email"]]]]], expect: 201)
+        try moveKey(of: "cus_b", to: "cus_b_aside")
+        let id = try post("/v1/rescoring_runs", ["ruleset": "pii", "version": 1], expect: 201)["id"]?.stringValue ?? ""
+
+        XCTAssertTrue(try rescoring.step(), "the first batch (cus_a's two orders) is evaluated")
+        XCTAssertTrue(try rescoring.step(), "the second fails: cus_b's key is out of reach")
+        var run = try get("/v1/rescoring_runs/\(id)")
+        XCTAssertEqual(run["status"], "running")
+        XCTAssertEqual(run["orders_evaluated"], 2, "the failed batch wrote nothing; the checkpoint stays")
+        XCTAssertEqual(run["attempts"], 1)
+        XCTAssertEqual(run["last_error"], .string(PersonalDataError.keyMissing.description))
+        XCTAssertEqual(run["retry_at"], .string(Timestamp.rfc3339(now.get().addingTimeInterval(10))))
+        XCTAssertFalse(try rescoring.step(), "not tried again before its pause is over")
+
+        now.update { $0.addTimeInterval(10) }
+        XCTAssertTrue(try rescoring.step())
+        XCTAssertEqual(try get("/v1/rescoring_runs/\(id)")["attempts"], 2)
+        now.update { $0.addTimeInterval(20) }
+        XCTAssertTrue(try rescoring.step())
+        run = try get("/v1/rescoring_runs/\(id)")
+        XCTAssertEqual(run["status"], "failed", "the third attempt was the last")
+        XCTAssertEqual(run["attempts"], 3)
+        XCTAssertEqual(run["retry_at"], .null)
+        XCTAssertEqual(run["failure"], .string("gave up after 3 attempts: \(PersonalDataError.keyMissing.description)"))
+        XCTAssertFalse(try rescoring.step(), "a failed run is left alone")
+
+        let other = try TestOrganization(database: database, name: "Other")
+        XCTAssertEqual(try post("/v1/rescoring_runs/\(id)/retry", [:], key: other.adminKey, expect: 404)["error"]?["code"], "resource_missing")
+        try moveKey(of: "cus_b_aside", to: "cus_b")
+        let resumed = try post("/v1/rescoring_runs/\(id)/retry", [:], expect: 200)
+        XCTAssertEqual(resumed["status"], "queued")
+        XCTAssertEqual(resumed["attempts"], 0)
+        XCTAssertEqual(resumed["failure"], .null)
+        try rescoring.drain()
+        run = try get("/v1/rescoring_runs/\(id)")
+        XCTAssertEqual(run["status"], "completed")
+        XCTAssertEqual(run["orders_evaluated"], 3, "each order evaluated once: the run went on from its checkpoint")
+        XCTAssertEqual(run["last_error"], .string(PersonalDataError.keyMissing.description), "the last error stays to be read")
+        let changes = try database.ownerConnection().query("SELECT count(*), count(DISTINCT verification_id) FROM ledger.rescoring_changes WHERE run_id = $1", [id])
+        XCTAssertEqual(changes.int(0, 0), 3)
+        XCTAssertEqual(changes.int(0, 1), 3)
+        XCTAssertEqual(try post("/v1/rescoring_runs/\(id)/retry", [:], expect: 409)["error"]?["code"], "run_not_failed")
+    }
+
+    func testAnApplyThatKeepsFailingFailsItsApplyAndResumesWhereItStopped() throws {
+        let now = LockedBox(Date(timeIntervalSince1970: 1_800_000_000))
+        let pool = database.pool(size: 4)
+        let rescoring = Rescoring(pool: pool, engine: CommandEngine(pool: pool, stateCacheSize: 0, vault: try TestKeyEncryptionKey.vault()),
+                                  batchSize: 2, retries: RescoringRetryPolicy(delays: [0]), clock: { now.get() })
+        let (low, high, _, _) = try scenario()
+        let id = try dryRun()
+        XCTAssertEqual(try post("/v1/rescoring_runs/\(id)/apply", [:], expect: 200)["apply_status"], "pending")
+        // The service may not mark a change applied: every apply batch is refused by the database until the grant is back.
+        let owner = try database.ownerConnection()
+        try owner.execute("REVOKE UPDATE ON ledger.rescoring_changes FROM ledger_service")
+        try rescoring.drain()
+        var run = try get("/v1/rescoring_runs/\(id)")
+        XCTAssertEqual(run["status"], "completed")
+        XCTAssertEqual(run["apply_status"], "failed")
+        XCTAssertEqual(run["attempts"], 2)
+        XCTAssertTrue(run["failure"]?.stringValue?.hasPrefix("gave up after 2 attempts: ") == true, run.jsonString)
+        XCTAssertTrue(run["failure"]?.stringValue?.contains("42501") == true, "permission denied, by its SQL state: \(run.jsonString)")
+        XCTAssertEqual(try get("/v1/orders/\(low)")["custom_scores"]?.jsonString, "{}")
+
+        try owner.execute("GRANT UPDATE ON ledger.rescoring_changes TO ledger_service")
+        XCTAssertEqual(try post("/v1/rescoring_runs/\(id)/retry", [:], expect: 200)["apply_status"], "pending")
+        try rescoring.drain()
+        run = try get("/v1/rescoring_runs/\(id)")
+        XCTAssertEqual(run["apply_status"], "applied")
+        XCTAssertEqual(run["orders_applied"], 2)
+        XCTAssertEqual(try get("/v1/orders/\(high)")["custom_scores"]?.jsonString, #"{"band":"high"}"#)
     }
 }

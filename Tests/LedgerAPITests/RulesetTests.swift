@@ -4,20 +4,10 @@ import LedgerDomain
 import LedgerTestSupport
 import XCTest
 
-final class RulesetTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class RulesetTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
 
-    override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
-    }
-
-    override func tearDown() { server?.stop() }
+    override func setUpWithError() throws { try startService() }
 
     func post(_ body: JSONValue, key: String? = nil, expect status: Int, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
         let response = try client.post("/v1/rulesets", json: body, headers: .bearer(key ?? acme.writeKey))

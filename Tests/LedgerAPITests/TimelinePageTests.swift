@@ -7,42 +7,28 @@ import XCTest
 
 /// The reviewer's timeline page, opened through a signed link and rendered by headless Chromium (Debian's
 /// `chromium`, which scripts/install-dependencies installs): the DOM it builds must tell the history.
-final class TimelinePageTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class TimelinePageTests: XCTestCase, ClockedServiceTestCase {
+    var service: ServiceFixture!
     var globex: TestOrganization!
-    let clock = LockedBox(Date(timeIntervalSince1970: 1_795_000_000))
+    /// The page's size, as the server pages (TimelinePage.pageSize).
+    static let pageSize = 50
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        let clock = self.clock
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { clock.get() }))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database, name: "Acme")
+        try startClockedService()
         globex = try TestOrganization(database: database, name: "Globex")
-    }
-
-    override func tearDown() { server?.stop() }
-
-    func post(_ path: String, _ body: JSONValue, key: String? = nil, expect status: Int = 200) throws -> JSONValue {
-        let response = try client.post(path, json: body, headers: .bearer(key ?? acme.writeKey))
-        XCTAssertEqual(response.status, status, "\(path): \(response.text)")
-        return response.json ?? .null
     }
 
     /// A verification taken through an attempt to an approved identity check.
     func approvedVerification() throws -> String {
         let id = try XCTUnwrap(try post("/v1/verifications", ["entity_id": "cus_timeline", "checks": ["identity_verification"],
                                                                "applicant": ["first_name": "Ada", "last_name": "Lovelace"]], expect: 201)["id"]?.stringValue)
-        clock.set(clock.get().addingTimeInterval(60))
+        advance(60)
         let attempt = try XCTUnwrap(try post("/v1/verifications/\(id)/attempts", [:], expect: 201)["id"]?.stringValue)
         for status in ["capture_in_progress", "completed"] {
-            clock.set(clock.get().addingTimeInterval(60))
+            advance(60)
             _ = try post("/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": .string(status)])
         }
-        clock.set(clock.get().addingTimeInterval(60))
+        advance(60)
         _ = try post("/v1/verifications/\(id)/results", ["check": "identity_verification", "status": "approved", "response_codes": [10000]])
         return id
     }
@@ -99,6 +85,40 @@ final class TimelinePageTests: XCTestCase {
         XCTAssertGreaterThan(bytes.count, 10_000, "with something drawn on it")
     }
 
+    /// A long stream is read a page at a time through the same link: each page's first change reads against
+    /// the state before it, and the pages link to each other with the link's token.
+    func testChromiumReadsALongStreamPageByPageThroughTheSameLink() throws {
+        let id = try XCTUnwrap(try post("/v1/verifications", ["entity_id": "cus_long", "checks": ["email"]], expect: 201)["id"]?.stringValue)
+        let count = 2 * TimelinePageTests.pageSize + 20
+        let started = clock.get()
+        _ = try EventStore.append(try database.ownerConnection(), organizationID: acme.id, streamID: id, expectedVersion: .exact(1),
+                                  events: (2...count).map { step in
+                                      NewEvent(id: UUID(), type: "MetadataUpdated", schemaVersion: 2, data: ["changes": ["step": .string("\(step)")]],
+                                               occurredAt: started.addingTimeInterval(Double(step)))
+                                  },
+                                  metadata: EventMetadata(actorID: "scheduler", actorType: .system))
+        let page = server.baseURL + "/ui/verifications/\(id)"
+        var pages: [String] = []
+        var next: String? = server.baseURL + (try link(id))
+        while let address = next, pages.count < 5 {
+            let dom = try chromium(["--dump-dom", address])
+            XCTAssertEqual(dom.status, 0, dom.output)
+            pages.append(dom.output)
+            next = dom.output.components(separatedBy: "<a rel=\"next\" href=\"").dropFirst().first?.components(separatedBy: "\"").first
+                .map { page + $0.replacingOccurrences(of: "&amp;", with: "&") }
+        }
+        XCTAssertEqual(pages.count, 3, "two full pages and the rest")
+        XCTAssertEqual(pages.map { $0.components(separatedBy: "<li class=\"event\"").count - 1 }, [50, 50, 20])
+        for (index, range) in ["1–50", "51–100", "101–120"].enumerated() where index < pages.count {
+            XCTAssertTrue(pages[index].contains("events \(range) of \(count)"), "page \(index + 1) says which events it shows")
+            XCTAssertTrue(pages[index].contains("Chain intact: \(count) events checked now"), "the whole chain is checked on every page")
+            XCTAssertEqual(pages[index].contains("rel=\"prev\""), index > 0, "a link to the earlier page from the second on")
+        }
+        XCTAssertTrue(pages.dropFirst().first?.contains("<th>metadata.step</th><td class=\"old\">50</td><td>→</td><td class=\"new\">51</td>") == true,
+                      "the second page's first change reads against the last state of the first")
+        XCTAssertEqual(try client.get("/ui/verifications/\(id)?token=x&after=50").status, 400)
+    }
+
     func testALinkOpensOnlyItsVerificationForFifteenMinutesAndNeedsAKeyToBeMade() throws {
         let id = try approvedVerification()
         let other = try XCTUnwrap(try post("/v1/verifications", ["entity_id": "cus_other", "checks": ["email"]], expect: 201)["id"]?.stringValue)
@@ -121,9 +141,9 @@ final class TimelinePageTests: XCTestCase {
         XCTAssertEqual(try code("/ui/verifications/\(id)?token=\(otherMode)"), "link_invalid", "bound to its mode")
         XCTAssertEqual(try client.get("/ui/verifications/\(id)").status, 400, "a token is required")
 
-        clock.set(clock.get().addingTimeInterval(14 * 60))
+        advance(14 * 60)
         XCTAssertEqual(try client.get(url).status, 200)
-        clock.set(clock.get().addingTimeInterval(61))
+        advance(61)
         XCTAssertEqual(try code(url), "link_expired")
 
         XCTAssertEqual(try client.post("/v1/verifications/\(id)/timeline_links", json: [:]).status, 401)

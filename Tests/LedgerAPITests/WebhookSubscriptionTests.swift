@@ -85,6 +85,19 @@ final class WebhookSubscriptionTests: XCTestCase, ServiceTestCase {
         XCTAssertEqual(try post("/v1/webhook_endpoints", ["url": "https://example.com", "events": ["*"]], key: acme.writeKey, expect: 403)["error"]?["code"], "insufficient_scope")
     }
 
+    /// LEDGER_CHECKPOINT is about the log, not about a verification: an endpoint may subscribe to it, a
+    /// verification's own postbacks may not name it (it would never be sent to them).
+    func testTheLogsCheckpointsAreForEndpointsNotForAVerificationsPostbacks() throws {
+        let refused = try post("/v1/verifications", ["entity_id": "cus_1", "checks": ["email"], "postback_url": "http://127.0.0.1:9/postback",
+                                                     "postback_events": ["VERIFICATION_STATUS_CHANGE", "LEDGER_CHECKPOINT"]], expect: 400)
+        XCTAssertEqual(refused["error"]?["param"], "postback_events[1]")
+        let message = try XCTUnwrap(refused["error"]?["message"]?.stringValue)
+        XCTAssertTrue(message.contains("VERIFICATION_STATUS_CHANGE") && !message.contains("LEDGER_CHECKPOINT"), message)
+        XCTAssertEqual(try database.ownerConnection().query("SELECT count(*) FROM ledger.events").int(0, 0), 0, "nothing is written")
+        XCTAssertEqual(try post("/v1/webhook_endpoints", ["url": "http://127.0.0.1:9/hooks", "events": ["LEDGER_CHECKPOINT"]], expect: 201)["events"],
+                       ["LEDGER_CHECKPOINT"])
+    }
+
     func testPrivateAddressesAreRefusedUnlessAllowed() throws {
         let strict = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false))
         defer { strict.stop() }

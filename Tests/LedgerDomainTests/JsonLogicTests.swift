@@ -267,6 +267,20 @@ final class JsonLogicTests: XCTestCase {
         XCTAssertEqual(failure(#"{"==": ["a", 1]}"#)?.kind, .notANumber)
     }
 
+    func testAnIntegerAndADoubleCompareByTheirExactValues() {
+        // 2^53 + 1 is no double: rounded to one first, it would equal 2^53.
+        assertResult(#"{"==": [9007199254740993, 9007199254740992.0]}"#, "null", "false")
+        assertResult(#"{"===": [{"var": "id"}, 9007199254740992.0]}"#, #"{"id": 9007199254740993}"#, "false")
+        assertResult(#"{"<": [9007199254740992.0, 9007199254740993, 9007199254740994.0]}"#, "null", "true")
+        // 9223372036854775807.0 is the double 2^63, above every integer.
+        assertResult(#"{"<": [9223372036854775807, 9223372036854775807.0]}"#, "null", "true")
+        assertResult(#"{"==": [-9223372036854775808, -9223372036854775808.0]}"#, "null", "true")
+        assertResult(#"{"<=": [3, 3.0, 3.5]}"#, "null", "true")
+        assertResult(#"{"<": [-3, -3.5]}"#, "null", "false")
+        // A string still converts as JavaScript converts it.
+        assertResult(#"{"==": [7, "7.0"]}"#, "null", "true")
+    }
+
     func testStrictEqualityComparesTypeAndContent() {
         let table: [(String, String, Bool)] = [
             ("1", "1.0", true), ("1", #""1""#, false), ("null", "null", true), ("null", "0", false), ("true", "1", false),

@@ -38,6 +38,42 @@ final class RulesetDomainTests: XCTestCase {
         XCTAssertEqual(ruleset.missingFields(in: ["status": "COMPLETE", "metadata": [:], "checks": []]), ["metadata.tier", "score"])
     }
 
+    func testTheDocumentMembersTheRulesReadAreKnownOrSaidUnknown() throws {
+        let ruleset = try make([
+            "a": ["if": [["var": ["metadata.risk", ["var": "score"]]], ["val": ["alert"]], ["missing": ["status", "package_id.x"]]]],
+            "b": ["reduce": [["var": "checks"], ["+": [["var": "accumulator"], ["var": "current.x"]]], ["var": "custom_scores.base"]]],
+            "c": ["missing_some": [1, ["entity_id", "livemode"]]], "d": ["var": 3],
+        ])
+        XCTAssertEqual(ruleset.documentMembersRead,
+                       ["metadata", "score", "alert", "status", "package_id", "checks", "custom_scores", "entity_id", "livemode", "3"],
+                       "a reduce's initial value reads the document, its body the element")
+        XCTAssertEqual(ruleset.variablePaths, ["metadata.risk", "score", "checks", "custom_scores.base"], "with the reduce's initial value")
+        for unknown: JSONValue in [["var": ""], ["var": [["cat": ["me", "tadata"]]]], ["val": []], ["missing": [["var": "keys"]]],
+                                   ["missing_some": [1, ["merge": [["a"]]]]], ["!!": [["var": nil]]]] {
+            XCTAssertNil(try make(["x": ["var": "status"], "y": unknown]).documentMembersRead, unknown.jsonString)
+        }
+        XCTAssertEqual(try make(["x": ["map": [["var": "checks"], ["var": ""]]]]).documentMembersRead, ["checks"],
+                       "the whole element, not the whole document")
+    }
+
+    func testOrderDocumentsReadTheSameWithoutTheirPersonalMembers() throws {
+        let start = Date(timeIntervalSince1970: 1_790_000_000)
+        let events: [VerificationEvent] = [
+            .invited(PersonalDataPolicyTests.invitation), .resultRecorded(PersonalDataPolicyTests.result),
+            .resultRecorded(CheckResult(check: .amlScreening, status: .approved, signals: Signals(aml: .clear),
+                                        extractedData: ExtractedData(lastName: "Quackenbush-Øre"), raw: ["list": "sanctions"])),
+        ]
+        let state = events.enumerated().reduce(VerificationDecider.initialState) { state, step in
+            VerificationDecider.evolve(state, step.element, at: start.addingTimeInterval(Double(step.offset)))
+        }
+        guard case let .object(full)? = OrderView.object(id: "ver_1", state: state),
+              case let .object(plain)? = OrderView.object(id: "ver_1", state: state.personalDataRemoved) else { return XCTFail("no order") }
+        XCTAssertEqual(full.map(\.0), plain.map(\.0))
+        let differing = zip(full, plain).filter { $0.1 != $1.1 }.map(\.0.0)
+        XCTAssertEqual(differing, ["user", "documents"], "there was personal data to remove")
+        XCTAssertTrue(Set(differing).isSubset(of: OrderView.personalMembers))
+    }
+
     func testNamesAndRulesAreChecked() {
         XCTAssertThrowsError(try Ruleset(name: "Bad Name", description: nil, rules: ["a": 1], sha256: digest)) {
             XCTAssertEqual(($0 as? Ruleset.Problem)?.param, "name")

@@ -176,10 +176,14 @@ enum AuditResource {
                      let from = try treeSize(context.request, "from"), to = try treeSize(context.request, "to")
                      guard from <= to else { throw noTree("from", "no consistency proof leads from a larger tree (\(from)) to a smaller one (\(to))") }
                      return try context.pool.withConnection { connection in
-                         guard let first = try signer.checkpoint(connection, treeSize: from), let second = try signer.checkpoint(connection, treeSize: to) else {
+                         let known = try MerkleLog.checkpoints(connection, treeSizes: [from, to])
+                         guard to <= known.leafCount else { throw noTree("to", "the log's tree has fewer than \(to) leaves") }
+                         let (firstRoot, path) = try MerkleTree(hasher: signer.hasher, store: StoredMerkleTree(connection, leafCount: known.leafCount))
+                             .rootAndConsistencyProof(from: from, to: to)
+                         let first = try known.stored[from] ?? signer.checkpoint(connection, treeSize: from, rootHash: firstRoot)
+                         guard let second = try known.stored[to] ?? signer.checkpoint(connection, treeSize: to) else {
                              throw noTree("to", "the log's tree has fewer than \(to) leaves")
                          }
-                         let path = try MerkleTree(hasher: signer.hasher, store: StoredMerkleTree(connection)).consistencyProof(from: from, to: to)
                          return .json(200, ["object": "consistency_proof", "from": .int(Int64(clamping: from)), "to": .int(Int64(clamping: to)),
                                             "consistency_path": .array(path.map { .string(base64($0)) }),
                                             "from_checkpoint": .string(first.note), "to_checkpoint": .string(second.note)])
@@ -213,37 +217,32 @@ enum AuditResource {
     /// holds it now (so a rewritten event no longer matches its leaf), the path and the checkpoint.
     static func inclusionProof(_ connection: PostgresConnection, signer: CheckpointSigner, organizationID: UUID, livemode: Bool,
                                eventID: String, treeSize requested: UInt64?) throws -> ProofDocument {
-        guard let id = UUID(uuidString: eventID) else { throw APIFailure.notFound("event", eventID, param: "event_id") }
-        let rows = try connection.query("""
-            SELECT e.position, e.hash FROM ledger.events e
-            JOIN ledger.verifications v ON v.organization_id = e.organization_id AND v.id = e.stream_id
-            WHERE e.organization_id = $1 AND v.livemode = $2 AND e.event_id = $3
-            """, [organizationID, livemode, id])
-        guard let position = rows.int64(0, 0), let hash = rows.bytes(0, 1) else { throw APIFailure.notFound("event", eventID, param: "event_id") }
-        guard let leafIndex = try MerkleLog.leafIndex(connection, position: position) else {
+        guard let id = UUID(uuidString: eventID),
+              let start = try MerkleLog.proofStart(connection, organizationID: organizationID, livemode: livemode, eventID: id, treeSize: requested) else {
+            throw APIFailure.notFound("event", eventID, param: "event_id")
+        }
+        guard let leafIndex = start.leafIndex else {
             throw APIFailure(status: 409, type: "invalid_request_error", code: "event_not_in_tree_yet",
                              message: "event \(eventID) is not in the log's tree yet; it is appended within seconds of its commit", param: "event_id")
         }
-        let store = StoredMerkleTree(connection)
         let size: UInt64
         if let requested {
             guard requested > leafIndex else {
                 throw noTree("tree_size", "the event is leaf \(leafIndex): a tree that holds it has more than \(leafIndex) leaves")
             }
             size = requested
-        } else if let latest = try MerkleLog.latestCheckpoint(connection), latest.treeSize > leafIndex {
+        } else if let latest = start.checkpoint, latest.treeSize > leafIndex {
             size = latest.treeSize
         } else {
-            size = try store.leafCount()
+            size = start.leafCount
         }
-        guard let checkpoint = try signer.checkpoint(connection, treeSize: size) else {
+        guard let checkpoint = try start.checkpoint.flatMap({ $0.treeSize == size ? $0 : nil }) ?? signer.checkpoint(connection, treeSize: size) else {
             throw noTree("tree_size", "the log's tree has fewer than \(size) leaves")
         }
-        let leaf = MerkleSubtree(level: 0, index: leafIndex)
-        guard let leafHash = try store.hashes(of: [leaf])[leaf] else { throw MerkleTreeError.missingSubtree(leaf) }
-        let path = try MerkleTree(hasher: signer.hasher, store: store).inclusionProof(leafIndex: leafIndex, treeSize: size)
+        let (leafHash, path) = try MerkleTree(hasher: signer.hasher, store: StoredMerkleTree(connection, leafCount: start.leafCount))
+            .leafAndInclusionProof(leafIndex: leafIndex, treeSize: size)
         return ProofDocument(leafIndex: leafIndex, treeSize: size, leafHash: leafHash, inclusionPath: path, checkpoint: checkpoint.note,
-                             event: .init(position: position, chainHash: hash))
+                             event: .init(position: start.position, chainHash: start.hash))
     }
 
     static let exportPageSize = 1_000
@@ -254,26 +253,22 @@ enum AuditResource {
     static func export(pool: ScopedPool, organizationID: UUID, livemode: Bool, entity: String, vault: PersonalDataVault? = nil,
                        write: ([UInt8]) throws -> Void) throws {
         var count: Int64 = 0
-        var heads: [String: (version: Int64, hash: [UInt8])] = [:]
+        var heads: [String: (version: Int64, hash: String)] = [:]
         var order: [String] = []
         try pool.transaction { transaction in
-            try EventStore.forEachHistoryDocument(transaction, organizationID: organizationID, livemode: livemode,
-                                                  filter: EventFilter(entityID: entity), pageSize: exportPageSize, vault: vault) { documents in
-                var chunk: [UInt8] = []
-                chunk.reserveCapacity(documents.reduce(0) { $0 + $1.json.utf8.count + 1 })
-                for document in documents {
-                    chunk += document.json.utf8
-                    chunk.append(UInt8(ascii: "\n"))
-                    if heads[document.streamID] == nil { order.append(document.streamID) }
-                    heads[document.streamID] = (document.version, document.hash)
-                    count += 1
+            try EventStore.forEachHistoryPage(transaction, organizationID: organizationID, livemode: livemode,
+                                              filter: EventFilter(entityID: entity), pageSize: exportPageSize, vault: vault) { page in
+                for event in page.events {
+                    if heads[event.streamID] == nil { order.append(event.streamID) }
+                    heads[event.streamID] = (event.version, event.hash)
                 }
-                try write(chunk)
+                count += Int64(page.events.count)
+                try write(page.lines)
             }
         }
         let summary: JSONValue = ["object": "export_summary", "entity_id": .string(entity), "event_count": .int(count),
                                   "chain_heads": .array(order.compactMap { id in
-                                      heads[id].map { ["verification_id": .string(id), "version": .int($0.version), "hash": .string($0.hash.hexString)] }
+                                      heads[id].map { ["verification_id": .string(id), "version": .int($0.version), "hash": .string($0.hash)] }
                                   })]
         try write(summary.encoded() + [UInt8(ascii: "\n")])
     }

@@ -1,17 +1,26 @@
 import Foundation
 import LedgerDomain
+import LedgerEngine
 import LedgerHTTP
 import LedgerStorage
 
 /// `/v1/orders` (seed 000): an order's id is its verification's; it exists once the flow first ends.
 enum OrdersResource {
     static let operations: [APIOperation] = [
-        .api("GET", "/v1/orders/{id}", id: "getOrder", summary: "An order (404 until the flow first ends)", scope: .read,
-             parameters: [APIParameters.id("id", "The order's id, its verification's")],
+        .api("GET", "/v1/orders/{id}", id: "getOrder", summary: "An order (404 until the flow first ends); with as_of, as it was then",
+             scope: .read, parameters: [APIParameters.id("id", "The order's id, its verification's"), APIParameters.asOf],
              responses: [APIResponses.ok("The order", APISchemas.order)],
              .read { context in
             let caller = try context.authenticated
             let id = context.request.parameter("id")
+            if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
+                guard let loaded = try context.pool.withConnection({
+                    try VerificationStore.load($0, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault)
+                }), loaded.state.invitation?.livemode == caller.livemode, let order = OrderView.object(id: id, state: loaded.state) else {
+                    throw APIFailure.notFound("order", id)
+                }
+                return .json(200, PersonalDataMarker.marking(order, loaded.state))
+            }
             let rows = try context.pool.withConnection {
                 try $0.query("""
                     SELECT o.document::text, \(StoredDocuments.keyColumns("o")) FROM ledger.orders o \(StoredDocuments.keyJoin("o"))
@@ -38,10 +47,10 @@ enum OrdersResource {
              .read { context in
             let caller = try context.authenticated
             let request = context.request
-            return try ListQuery(request).page(of: "orders", kind: "order", [
-                .equals(column: "package_id", ListQuery.filter(request, "package_id")), .equals(column: "status", request.queryValue("status")),
-                .equals(column: "score", request.queryValue("score")), .equals(column: "entity_id", ListQuery.filter(request, "entity_id")),
-            ] + ListQuery.Filter.createdBounds(request), caller: caller, pool: context.pool,
+            let filter = OrderFilter(packageID: ListQuery.filter(request, "package_id"), status: request.queryValue("status"),
+                                     score: request.queryValue("score"), entityID: ListQuery.filter(request, "entity_id"),
+                                     created: ListQuery.createdBounds(request))
+            return try ListQuery(request).page(of: "orders", kind: "order", filter.listFilters, caller: caller, pool: context.pool,
                                                vault: context.engine.vault, url: "/v1/orders")
         }),
     ]

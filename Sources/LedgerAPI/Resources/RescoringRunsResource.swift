@@ -26,14 +26,18 @@ enum RescoringRunsResource {
                                                                         description: "The time the rules see as now"),
         .init("dry_run", .boolean, required: true),
         .init("status", .choice(["queued", "running", "completed", "failed", "canceled"]), required: true),
-        .init("apply_status", .nullable(.choice(["pending", "applied"])), required: true),
+        .init("apply_status", .nullable(.choice(["pending", "applied", "failed"])), required: true),
         .init("orders_total", .integer(), required: true), .init("orders_evaluated", .integer(), required: true),
         .init("orders_changed", .integer(), required: true), .init("errors", .integer(), required: true),
         .init("orders_applied", .integer(), required: true),
         .init("conflicts", .integer(), required: true, description: "Orders that changed between evaluation and apply; not applied"),
         .init("progress", .number, required: true, description: "0 to 1"),
         .init("missing_fields", .map(values: .integer()), required: true, description: "Fields the rules read that orders lacked: orders per path"),
-        .init("failure", APISchemas.optionalText, required: true),
+        .init("failure", APISchemas.optionalText, required: true, description: "Why the run (or its apply) failed"),
+        .init("attempts", .integer(), required: true,
+              description: "Failed attempts at the current batch; after \(RescoringRetryPolicy.standard.maxAttempts) the run fails"),
+        .init("last_error", APISchemas.optionalText, required: true, description: "The last attempt's error"),
+        .init("retry_at", APISchemas.optionalTime, required: true, description: "When the failed batch is tried again"),
         .init("created_at", APISchemas.time, required: true), .init("completed_at", APISchemas.optionalTime, required: true),
         .init("applied_at", APISchemas.optionalTime, required: true),
         .init("diff", .nullable(.object([
@@ -146,6 +150,22 @@ enum RescoringRunsResource {
             let rows = try Rescoring.cancel(tx, organizationID: caller.organizationID, livemode: caller.livemode,
                                             id: context.request.parameter("id"), now: clock())
             return .json(200, try answer(context, tx, caller, rows))
+        }),
+
+        .api("POST", "/v1/rescoring_runs/{id}/retry", id: "retryRescoringRun", summary: "Resume a failed run from its checkpoint",
+             description: "A run (or its apply) that failed after its attempts goes on from where it stopped, with its attempts counted "
+                + "afresh; 409 run_not_failed for any other run.",
+             scope: .write, parameters: [runID], responses: [APIResponses.ok("The run, queued again", run)],
+             .command { context, tx in
+            let caller = try context.authenticated
+            do {
+                let rows = try Rescoring.retry(tx, organizationID: caller.organizationID, livemode: caller.livemode,
+                                               id: context.request.parameter("id"), now: clock())
+                return .json(200, try answer(context, tx, caller, rows))
+            } catch let refused as RescoringRetryRefused {
+                throw APIFailure(status: 409, type: "invalid_request_error", code: "run_not_failed",
+                                 message: "only a failed run can be resumed; this one is \(refused.status)", param: nil)
+            }
         }),
 
         .api("POST", "/v1/rescoring_runs/{id}/apply", id: "applyRescoringRun", summary: "Apply a completed dry run as it was computed",

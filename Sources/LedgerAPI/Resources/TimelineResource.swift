@@ -44,6 +44,8 @@ enum TimelineResource {
     ]))
     static let token = Parameter("token", in: .query, .text(maxLength: 140, pattern: "^[0-9a-f-]{36}\\.[tl]\\.[0-9]{1,12}\\.[0-9a-f]{64}$"),
                                  required: true, description: "The token of a link made by POST /v1/verifications/{id}/timeline_links")
+    static let after = Parameter.query("after", .integer(minimum: 0, maximum: 1_000_000_000),
+                                       description: "Show the events after this version, \(TimelinePage.pageSize) at most (default 0: from the first)")
     static let forbidden = Response(403, "The link is not valid for this verification, or it expired", APISchemas.error)
 
     static func operations(key: [UInt8], clock: @escaping @Sendable () -> Date) -> [APIOperation] {
@@ -70,9 +72,10 @@ enum TimelineResource {
 
             .api("GET", "/ui/verifications/{id}", id: "viewTimeline", summary: "The verification's timeline, as an HTML page",
                  description: "Opened with a link's token, no key. Every event with its time, actor, changes (old → new), new "
-                    + "response codes and a link to its inclusion proof, and the stream's chain checked now. No script runs on it.",
+                    + "response codes and a link to its inclusion proof, and the stream's chain checked now, "
+                    + "\(TimelinePage.pageSize) events a page with links to the pages before and after. No script runs on it.",
                  scope: nil,
-                 parameters: [APIParameters.id("id", "A verification's id (ver_…)"), token],
+                 parameters: [APIParameters.id("id", "A verification's id (ver_…)"), token, after],
                  responses: [Response(200, "The page", .string(.init()), contentType: "text/html"), forbidden],
                  .read { context in
                      let id = context.request.parameter("id")
@@ -87,11 +90,18 @@ enum TimelineResource {
                      }
                      let pool = ScopedPool(context.pool.pool, scope: .tenant(organizationID: claims.organizationID, livemode: claims.livemode))
                      let vault = context.engine.vault
+                     let after = try context.request.queryValue("after").map { text -> Int64 in
+                         guard let version = Int64(text) else { throw APIFailure.invalid("after", "after is not a version") }
+                         return version
+                     } ?? 0
                      let (events, chain) = try pool.withConnection { connection -> ([RecordedEvent], ChainReport) in
                          let owned = try connection.query("SELECT entity_id FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
                                                           [claims.organizationID, id, claims.livemode])
                          guard owned.count == 1, let entity = owned.string(0, 0) else { throw APIFailure.notFound("verification", id) }
-                         var events = try EventStore.readStream(connection, organizationID: claims.organizationID, streamID: id)
+                         // The events up to the page's end, and one more to tell whether a later page exists; those before the page
+                         // are folded only, so that its first change reads against the state before it.
+                         var events = try EventStore.readStreamPage(connection, organizationID: claims.organizationID, streamID: id, afterVersion: 0,
+                                                                    limit: Int(after) + TimelinePage.pageSize + 1)
                          if let vault {
                              // Shown while the entity's key exists; after erasure, the page shows no personal data.
                              let owner = DataKeyOwner(organizationID: claims.organizationID, entityID: entity)
@@ -105,13 +115,16 @@ enum TimelineResource {
                          return (events, try ChainVerifier.verifyStream(connection, organizationID: claims.organizationID, streamID: id))
                      }
                      let nonce = Data(Digest.randomBytes(16) ?? Digest.sha256(UUID().uuidString)).base64EncodedString()
+                     let shown = Array(Timeline.entries(id: id, events: events, after: after).prefix(TimelinePage.pageSize))
+                     let page = TimelinePage.Page(after: after, hasLater: events.last.map { $0.version > (shown.last?.version ?? after) } ?? false,
+                                                  token: context.request.queryValue("token") ?? "")
                      return HTTPResponse(status: 200, headers: [
                          ("Content-Type", "text/html; charset=utf-8"),
                          ("Content-Security-Policy", "default-src 'none'; style-src 'nonce-\(nonce)'; img-src 'none'; base-uri 'none'; "
                              + "form-action 'none'; frame-ancestors 'none'"),
                          // The token is in the address: it must not travel on in a Referer, nor stay in a cache.
                          ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
-                     ], body: Array(TimelinePage.html(id: id, entries: Timeline.entries(id: id, events: events), chain: chain, nonce: nonce).utf8))
+                     ], body: Array(TimelinePage.html(id: id, entries: shown, chain: chain, page: page, nonce: nonce).utf8))
                  }),
         ]
     }
@@ -119,7 +132,17 @@ enum TimelineResource {
 
 /// The page itself: plain HTML and one style sheet, every text escaped.
 enum TimelinePage {
-    static func html(id: String, entries: [TimelineEntry], chain: ChainReport, nonce: String) -> String {
+    static let pageSize = 50
+
+    /// Where a page stands in the stream: after which version it starts, whether later events exist, and the
+    /// link's token, which the links to the pages before and after carry on.
+    struct Page {
+        var after: Int64
+        var hasLater: Bool
+        var token: String
+    }
+
+    static func html(id: String, entries: [TimelineEntry], chain: ChainReport, page: Page, nonce: String) -> String {
         let chainLine: String
         if let broken = chain.firstBreak {
             chainLine = "<p id=\"chain\" class=\"broken\">Chain broken: \(escape(broken.description))</p>"
@@ -143,6 +166,15 @@ enum TimelinePage {
                 </li>
                 """
         }.joined(separator: "\n")
+        func link(after version: Int64, rel: String, text: String) -> String {
+            "<a rel=\"\(rel)\" href=\"?token=\(escape(page.token))&amp;after=\(version)\">\(text)</a>"
+        }
+        let shown = entries.isEmpty ? "no events after version \(page.after)"
+            : "events \(entries.first?.version ?? 0)–\(entries.last?.version ?? 0) of \(chain.eventsChecked)"
+        let navigation = [page.after > 0 ? link(after: max(0, page.after - Int64(pageSize)), rel: "prev", text: "← earlier events") : nil,
+                          "<span>\(shown)</span>",
+                          page.hasLater ? link(after: entries.last?.version ?? page.after, rel: "next", text: "later events →") : nil]
+            .compactMap { $0 }.joined(separator: " · ")
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
@@ -158,6 +190,7 @@ enum TimelinePage {
             <body>
             <h1>Verification <code>\(escape(id))</code></h1>
             \(chainLine)
+            <nav id="pages">\(navigation)</nav>
             <ol id="timeline">
             \(items)
             </ol>

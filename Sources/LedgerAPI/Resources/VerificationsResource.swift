@@ -315,7 +315,9 @@ enum VerificationsResource {
         ])),
         .init("metadata", .map(values: .text(maxLength: 500), maxMembers: 50, maxKeyLength: 40)),
         .init("postback_url", WebhookEndpointsResource.url, description: "Where this verification's webhooks also go"),
-        .init("postback_events", .array(of: .choice(WebhookEventType.self), maxItems: WebhookEventType.allCases.count)),
+        .init("postback_events", .array(of: .choice(WebhookEventType.verificationEvents.map(\.rawValue)),
+                                        maxItems: WebhookEventType.verificationEvents.count),
+              description: "Events of this verification (LEDGER_CHECKPOINT is the log's: subscribe a webhook endpoint to it)"),
         .init("expires_at", .dateTime, description: "In the future; default 7 days from now"),
     ])
 

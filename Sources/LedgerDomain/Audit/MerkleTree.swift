@@ -82,18 +82,42 @@ public struct MerkleTree<Store: MerkleHashStore> {
 
     /// PATH(m, D[0:n]) of RFC 9162 §2.1.3.1: the sibling hashes from the leaf up to the root.
     public func inclusionProof(leafIndex: UInt64, treeSize: UInt64) throws -> [[UInt8]] {
+        try evaluate(try inclusionRanges(leafIndex: leafIndex, treeSize: treeSize))
+    }
+
+    /// The leaf's hash as the store holds it and its PATH(m, D[0:n]), from the one batch of subtree hashes.
+    public func leafAndInclusionProof(leafIndex: UInt64, treeSize: UInt64) throws -> (leafHash: [UInt8], path: [[UInt8]]) {
+        let path = try inclusionRanges(leafIndex: leafIndex, treeSize: treeSize)
+        let hashes = try evaluate([MerkleRange(start: leafIndex, end: leafIndex + 1)] + path)
+        return (hashes[0], Array(hashes.dropFirst()))
+    }
+
+    private func inclusionRanges(leafIndex: UInt64, treeSize: UInt64) throws -> [MerkleRange] {
         try checkWithinLog(treeSize)
         guard leafIndex < treeSize else { throw MerkleTreeError.leafIndexOutOfRange(leafIndex: leafIndex, treeSize: treeSize) }
-        return try evaluate(Self.inclusionRanges(leafIndex, in: MerkleRange(start: 0, end: treeSize)))
+        return Self.inclusionRanges(leafIndex, in: MerkleRange(start: 0, end: treeSize))
     }
 
     /// PROOF(m, D[0:n]) of RFC 9162 §2.1.4.1. Empty when the sizes are equal or the first tree is empty:
     /// there is nothing to prove then.
     public func consistencyProof(from firstSize: UInt64, to secondSize: UInt64) throws -> [[UInt8]] {
+        try evaluate(try consistencyRanges(from: firstSize, to: secondSize))
+    }
+
+    /// MTH(D[0:m]) and PROOF(m, D[0:n]), from the one batch of subtree hashes: what a consistency proof
+    /// needs when the first tree's checkpoint is yet to be signed.
+    public func rootAndConsistencyProof(from firstSize: UInt64, to secondSize: UInt64) throws -> (firstRoot: [UInt8], path: [[UInt8]]) {
+        let path = try consistencyRanges(from: firstSize, to: secondSize)
+        guard firstSize > 0 else { return (hasher.emptyTreeHash, []) }
+        let hashes = try evaluate([MerkleRange(start: 0, end: firstSize)] + path)
+        return (hashes[0], Array(hashes.dropFirst()))
+    }
+
+    private func consistencyRanges(from firstSize: UInt64, to secondSize: UInt64) throws -> [MerkleRange] {
         guard firstSize <= secondSize else { throw MerkleTreeError.treeSizesOutOfOrder(from: firstSize, to: secondSize) }
         try checkWithinLog(secondSize)
         guard firstSize > 0, firstSize < secondSize else { return [] }
-        return try evaluate(Self.consistencyRanges(firstSize, in: MerkleRange(start: 0, end: secondSize), startsAtRoot: true))
+        return Self.consistencyRanges(firstSize, in: MerkleRange(start: 0, end: secondSize), startsAtRoot: true)
     }
 
     private func checkWithinLog(_ treeSize: UInt64) throws {
@@ -125,6 +149,7 @@ public struct MerkleTree<Store: MerkleHashStore> {
 
     /// MTH of each range, from one batch of subtree hashes.
     private func evaluate(_ ranges: [MerkleRange]) throws -> [[UInt8]] {
+        guard !ranges.isEmpty else { return [] }
         var needed = Set<MerkleSubtree>()
         for range in ranges { range.collectSubtrees(into: &needed) }
         let known = try store.hashes(of: needed)

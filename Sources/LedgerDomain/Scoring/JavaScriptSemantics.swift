@@ -220,22 +220,32 @@ enum JavaScript {
         }
     }
 
-    /// Integers compare exactly; anything else as doubles. Nil when either side is NaN.
+    /// Numbers compare by their exact values: an integer with a double too, without rounding the integer to a
+    /// double first (9007199254740993 is more than 9007199254740992.0). Nil when either side is NaN.
     static func compare(_ a: Numeric, _ b: Numeric) -> Int? {
         switch (a, b) {
-        case let (.int(x), .int(y)): return x < y ? -1 : (x == y ? 0 : 1)
-        default:
-            let x = double(a), y = double(b)
+        case let (.int(x), .int(y)): return order(x, y)
+        case let (.int(x), .double(y)): return compare(x, y)
+        case let (.double(x), .int(y)): return compare(y, x).map { -$0 }
+        case let (.double(x), .double(y)):
             if x.isNaN || y.isNaN { return nil }
             return x < y ? -1 : (x == y ? 0 : 1)
         }
     }
 
-    private static func double(_ number: Numeric) -> Double {
-        switch number {
-        case let .int(i): return Double(i)
-        case let .double(d): return d
-        }
+    private static func order<T: Comparable>(_ x: T, _ y: T) -> Int { x < y ? -1 : (x == y ? 0 : 1) }
+
+    /// An integer against a double, exactly: by the double's whole part, then by its fraction.
+    private static func compare(_ integer: Int64, _ double: Double) -> Int? {
+        if double.isNaN { return nil }
+        // 2^63: every Int64 is below it, and every double at or above it is past every Int64.
+        if double >= 9_223_372_036_854_775_808.0 { return -1 }
+        if double < -9_223_372_036_854_775_808.0 { return 1 }
+        let whole = double.rounded(.towardZero)
+        guard let wholeInteger = Int64(exactly: whole) else { return nil }
+        if integer != wholeInteger { return order(integer, wholeInteger) }
+        let fraction = double - whole
+        return fraction > 0 ? -1 : (fraction < 0 ? 1 : 0)
     }
 
     /// ToNumber keeping integers exact, for comparisons.

@@ -84,6 +84,12 @@ struct JsonLogicOperation: Sendable {
     let op: JsonLogicOperator
     let arguments: [JsonLogicNode]
     let path: String
+
+    /// The arguments evaluated over the operation's own data: all but an iteration's body (its second), which
+    /// reads each element.
+    var argumentsOverTheData: [JsonLogicNode] {
+        op.isIteration ? arguments.enumerated().filter { $0.offset != 1 }.map(\.element) : arguments
+    }
 }
 
 struct JsonLogicCompiler {

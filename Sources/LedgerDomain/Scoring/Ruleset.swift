@@ -83,6 +83,51 @@ public struct Ruleset: Sendable {
         return missing
     }
 
+    /// The top-level members of the document that the rules can read (`var`, `val`, `missing`, `missing_some`
+    /// outside the bodies of `map`/`filter`/…, which read the element), or nil when that is not known before
+    /// evaluation: a path computed by an operation, or the whole document (`{"var": ""}`). A reader that leaves
+    /// other members out of the document (its personal data) changes no result.
+    public var documentMembersRead: Set<String>? {
+        var members = Set<String>()
+        func member(_ key: JSONValue) -> Bool {
+            switch key {
+            case let .string(path) where !path.isEmpty:
+                members.insert(String(path.prefix { $0 != "." }))
+            case .int, .double, .bool:
+                members.insert(String(JavaScript.toString(key).prefix { $0 != "." }))
+            default:
+                return false
+            }
+            return true
+        }
+        func walk(_ node: JsonLogicNode) -> Bool {
+            switch node {
+            case .literal: return true
+            case let .array(items, _): return items.allSatisfy(walk)
+            case let .operation(operation):
+                let arguments = operation.arguments
+                let literals = arguments.compactMap(\.literalValue)
+                switch operation.op {
+                case .variable:
+                    guard let path = arguments.first?.literalValue, member(path) else { return false }
+                    return arguments.dropFirst().allSatisfy(walk)
+                case .value:
+                    guard literals.count == arguments.count, let first = literals.first else { return false }
+                    return member(first)
+                case .missing:
+                    guard literals.count == arguments.count else { return false }
+                    return (literals.first?.arrayValue ?? literals).allSatisfy(member)
+                case .missingSome:
+                    guard let keys = arguments[1].literalValue?.arrayValue else { return false }
+                    return walk(arguments[0]) && keys.allSatisfy(member)
+                default:
+                    return operation.argumentsOverTheData.allSatisfy(walk)
+                }
+            }
+        }
+        return compiled.allSatisfy { walk($0.rule.root) } ? members : nil
+    }
+
     /// Every literal `var` path of the rules, once each, in order.
     public var variablePaths: [String] {
         var paths: [String] = []
@@ -95,7 +140,7 @@ public struct Ruleset: Sendable {
                    !paths.contains(path) {
                     paths.append(path)
                 }
-                operation.op.isIteration ? operation.arguments.prefix(1).forEach(walk) : operation.arguments.forEach(walk)
+                operation.argumentsOverTheData.forEach(walk)
             }
         }
         compiled.forEach { walk($0.rule.root) }

@@ -15,8 +15,26 @@ public enum WebhookEventType: String, Sendable, CaseIterable {
     /// endpoints that name it (not to `*`): it is about the log, not about a verification.
     case ledgerCheckpoint = "LEDGER_CHECKPOINT"
 
+    /// What a verification's own postbacks may name (`postback_events`): everything about a verification or its
+    /// order, not the log's checkpoints, which only webhook endpoints receive.
+    public static let verificationEvents = allCases.filter { $0 != .ledgerCheckpoint }
+
     /// Order events carry the order; the others the verification.
     public var isOrderEvent: Bool { rawValue.hasPrefix("ORDER_") }
+
+    /// What the payload's `data.object` is: the order for order events, the validation for validation events (the
+    /// vocabulary that moved), the verification for the others.
+    public var object: WebhookObject {
+        if isOrderEvent { return .order }
+        return self == .validationStatusChange ? .validation : .verification
+    }
+}
+
+/// A view a webhook carries; the raw value is the kind its sealed document is bound to.
+public enum WebhookObject: String, Sendable, CaseIterable {
+    case verification, order
+    /// Seed 004's validation, in camelCase, as `GET /v1/validations/{id}` shows it.
+    case validation
 }
 
 /// One thing a webhook receiver is told about: its type and the old values of what changed.

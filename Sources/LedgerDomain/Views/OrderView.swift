@@ -2,6 +2,10 @@ import Foundation
 
 /// Seed 000's order object, a pure function of the verification's state.
 public enum OrderView {
+    /// The members that carry personal data (the applicant's, the documents' extracted data) or say it was erased;
+    /// the rest read the same with the personal data removed.
+    public static let personalMembers: Set<String> = ["user", "documents", PersonalDataMarker.member]
+
     /// Seed 000's order; nil until the order exists.
     public static func object(id: String, state: VerificationState) -> JSONValue? {
         guard let invitation = state.invitation, let status = state.orderStatus else { return nil }

@@ -32,15 +32,17 @@ public enum Timeline {
     /// Paths that change with every event and say nothing of their own.
     static let ignored: Set<String> = ["version", "updated_at"]
 
-    /// The entries of a stream's events, oldest first. An event the codec cannot read is shown with no changes.
-    public static func entries(id: String, events: [RecordedEvent]) -> [TimelineEntry] {
-        var state = VerificationDecider.initialState
-        var before = flatten(VerificationView.object(id: id, state: state, version: 0))
-        var codesBefore = codes(VerificationView.object(id: id, state: state, version: 0))
-        return events.map { recorded in
-            if let event = try? VerificationEvent(type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data) {
-                state = VerificationDecider.evolve(state, event, at: recorded.occurredAt)
-            }
+    /// The entries of a stream's events after version `after`, oldest first; the events up to it (which must
+    /// lead `events`) are folded only, so that a page of a long stream shows its first change against the state
+    /// before it. An event the codec cannot read is shown with no changes.
+    public static func entries(id: String, events: [RecordedEvent], after: Int64 = 0) -> [TimelineEntry] {
+        let earlier = events.prefix { $0.version <= after }
+        var state = earlier.reduce(VerificationDecider.initialState, evolve)
+        let start = VerificationView.object(id: id, state: state, version: earlier.last?.version ?? 0)
+        var before = flatten(start)
+        var codesBefore = codes(start)
+        return events.dropFirst(earlier.count).map { recorded in
+            state = evolve(state, recorded)
             let view = VerificationView.object(id: id, state: state, version: recorded.version)
             let after = flatten(view)
             let codesAfter = codes(view)
@@ -56,6 +58,11 @@ public enum Timeline {
                                  occurredAt: recorded.occurredAt, actor: "\(recorded.metadata.actorType.rawValue) \(recorded.metadata.actorID)",
                                  changes: changes, newCodes: newCodes)
         }
+    }
+
+    private static func evolve(_ state: VerificationState, _ recorded: RecordedEvent) -> VerificationState {
+        guard let event = try? VerificationEvent(type: recorded.type, schemaVersion: recorded.schemaVersion, data: recorded.data) else { return state }
+        return VerificationDecider.evolve(state, event, at: recorded.occurredAt)
     }
 
     /// A value at a path, and where the path first appeared in the object (so changes read in its order).

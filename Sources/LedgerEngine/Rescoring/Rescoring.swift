@@ -4,52 +4,46 @@ import LedgerDomain
 import LedgerLog
 import LedgerStorage
 
-/// Which orders a run evaluates: the filters of `GET /v1/orders`.
+/// Which orders a run evaluates, and which the order list (`GET /v1/orders`) shows: that list's filters, defined
+/// once for both, named as its parameters are.
 public struct OrderFilter: Sendable, Equatable {
     public var packageID: String?
     public var status: String?
     public var score: String?
     public var entityID: String?
-    public var createdGTE: Date?
-    public var createdGT: Date?
-    public var createdLTE: Date?
-    public var createdLT: Date?
+    /// `created[gte]`, `created[gt]`, …: the creation time past each bound given.
+    public var created: [ListFilter.Bound: Date]
 
     public init(packageID: String? = nil, status: String? = nil, score: String? = nil, entityID: String? = nil,
-                createdGTE: Date? = nil, createdGT: Date? = nil, createdLTE: Date? = nil, createdLT: Date? = nil) {
+                created: [ListFilter.Bound: Date] = [:]) {
         self.packageID = packageID
         self.status = status
         self.score = score
         self.entityID = entityID
-        self.createdGTE = createdGTE
-        self.createdGT = createdGT
-        self.createdLTE = createdLTE
-        self.createdLT = createdLT
+        self.created = created
+    }
+
+    /// The filters as the lists apply them (`ListFilter.conditions`), each named by its column.
+    public var listFilters: [ListFilter] {
+        [.equals(column: "package_id", packageID), .equals(column: "status", status), .equals(column: "score", score),
+         .equals(column: "entity_id", entityID)] + ListFilter.Bound.allCases.map { .created($0, created[$0]) }
     }
 
     public var json: JSONValue {
-        .object([("package_id", packageID), ("status", status), ("score", score), ("entity_id", entityID),
-                 ("created[gte]", createdGTE.map(Timestamp.rfc3339)), ("created[gt]", createdGT.map(Timestamp.rfc3339)),
-                 ("created[lte]", createdLTE.map(Timestamp.rfc3339)), ("created[lt]", createdLT.map(Timestamp.rfc3339))]
-            .compactMap { name, value in value.map { (name, .string($0)) } })
+        .object(listFilters.compactMap { filter in
+            switch filter {
+            case let .equals(column, value): return value.map { (column, .string($0)) }
+            case let .created(bound, time): return time.map { (bound.parameterName, .string(Timestamp.rfc3339($0))) }
+            }
+        })
     }
 
     public init(json: JSONValue) {
-        func time(_ key: String) -> Date? { json[key]?.stringValue.flatMap(Timestamp.parse) }
         self.init(packageID: json["package_id"]?.stringValue, status: json["status"]?.stringValue, score: json["score"]?.stringValue,
-                  entityID: json["entity_id"]?.stringValue, createdGTE: time("created[gte]"), createdGT: time("created[gt]"),
-                  createdLTE: time("created[lte]"), createdLT: time("created[lt]"))
-    }
-
-    /// The conditions on `ledger.orders o`, its parameters numbered from `first`.
-    func condition(from first: Int) -> (sql: String, parameters: [(any PostgresEncodable)?]) {
-        let n = (first...(first + 7)).map { "$\($0)" }
-        return ("""
-            (\(n[0])::text IS NULL OR o.package_id = \(n[0])) AND (\(n[1])::text IS NULL OR o.status = \(n[1]))
-            AND (\(n[2])::text IS NULL OR o.score = \(n[2])) AND (\(n[3])::text IS NULL OR o.entity_id = \(n[3]))
-            AND (\(n[4])::timestamptz IS NULL OR o.created_at >= \(n[4])) AND (\(n[5])::timestamptz IS NULL OR o.created_at > \(n[5]))
-            AND (\(n[6])::timestamptz IS NULL OR o.created_at <= \(n[6])) AND (\(n[7])::timestamptz IS NULL OR o.created_at < \(n[7]))
-            """, [packageID, status, score, entityID, createdGTE, createdGT, createdLTE, createdLT])
+                  entityID: json["entity_id"]?.stringValue,
+                  created: ListFilter.Bound.allCases.reduce(into: [:]) { bounds, bound in
+                      bounds[bound] = json[bound.parameterName]?.stringValue.flatMap(Timestamp.parse)
+                  })
     }
 }
 
@@ -76,6 +70,25 @@ public enum RescoringApplyError: Error, Equatable {
     case ordersChanged([String])
 }
 
+/// Only a failed run (its evaluation, or its apply) can be resumed; this one is in the status named.
+public struct RescoringRetryRefused: Error, Equatable {
+    public let status: String
+}
+
+/// How often and when a run's failing batch is tried again: after attempt n (from 1) fails, the pause is
+/// `delays[n - 1]`; the attempt after the last delay is the last.
+public struct RescoringRetryPolicy: Sendable {
+    public let delays: [TimeInterval]
+
+    /// Five attempts in about a quarter of an hour: a database restart or a failover is over by then; a key that
+    /// cannot be read or a statement refused every time is not going to change by itself.
+    public static let standard = RescoringRetryPolicy(delays: [5, 30, 120, 600])
+
+    public init(delays: [TimeInterval]) { self.delays = delays }
+
+    public var maxAttempts: Int { delays.count + 1 }
+}
+
 /// Re-scoring runs: a ruleset version evaluated over the orders a filter selects, batch by batch, each batch's
 /// changes and the run's checkpoint written in one transaction; then, for a run that is applied, one command per
 /// changed order through the command engine, with the run as causation.
@@ -85,10 +98,14 @@ public final class Rescoring: Sendable {
     public let batchSize: Int
     let clock: @Sendable () -> Date
 
-    public init(pool: ConnectionPool, engine: CommandEngine, batchSize: Int = 500, clock: @escaping @Sendable () -> Date = Date.init) {
+    let retries: RescoringRetryPolicy
+
+    public init(pool: ConnectionPool, engine: CommandEngine, batchSize: Int = 500, retries: RescoringRetryPolicy = .standard,
+                clock: @escaping @Sendable () -> Date = Date.init) {
         self.pool = pool
         self.engine = engine
         self.batchSize = max(1, batchSize)
+        self.retries = retries
         self.clock = clock
     }
 
@@ -97,15 +114,17 @@ public final class Rescoring: Sendable {
     public static let columns = """
         id, livemode, ruleset_name, ruleset_version, ruleset_hash, evaluator_version, filter::text, as_of, evaluated_at, dry_run, status,
         apply_status, orders_total, orders_evaluated, orders_changed, errors, orders_applied, conflicts, missing_fields::text, failure,
-        created_at, completed_at, applied_at
+        created_at, completed_at, applied_at, attempts, last_error, retry_at
         """
 
     /// Queues a run; the orders it will look at are counted now, for its progress.
     public static func create(_ tx: PostgresConnection, organizationID: UUID, livemode: Bool, id: String, _ request: RescoringRequest,
                               actor: String, now: Date) throws -> PostgresRows {
-        let condition = request.filter.condition(from: 3)
-        let total = try tx.query("SELECT count(*) FROM ledger.orders o WHERE o.organization_id = $1 AND o.livemode = $2 AND \(condition.sql)",
-                                 [organizationID, livemode] + condition.parameters).int64(0, 0) ?? 0
+        var parameters: [(any PostgresEncodable)?] = [organizationID, livemode]
+        let conditions = ListFilter.conditions(request.filter.listFilters, on: "o", parameters: &parameters)
+        let total = try tx.query("""
+            SELECT count(*) FROM ledger.orders o WHERE \((["o.organization_id = $1", "o.livemode = $2"] + conditions).joined(separator: " AND "))
+            """, parameters).int64(0, 0) ?? 0
         return try tx.query("""
             INSERT INTO ledger.rescoring_runs (organization_id, livemode, id, ruleset_name, ruleset_version, ruleset_hash, evaluator_version,
                 filter, as_of, evaluated_at, dry_run, status, orders_total, created_by, created_at, updated_at)
@@ -149,24 +168,100 @@ public final class Rescoring: Sendable {
         return try find(tx, organizationID: organizationID, livemode: livemode, id: id)
     }
 
+    /// Resumes a failed run from its checkpoint (a failed apply from the orders it has not applied), with its
+    /// attempts counted afresh. Refused for a run that has not failed.
+    public static func retry(_ tx: PostgresConnection, organizationID: UUID, livemode: Bool, id: String, now: Date) throws -> PostgresRows {
+        let run = try find(tx, organizationID: organizationID, livemode: livemode, id: id, lock: true)
+        guard run.count > 0 else { return run }
+        let status = run.string(0, 10) ?? "", applyStatus = run.string(0, 11)
+        guard status == "failed" || applyStatus == "failed" else { throw RescoringRetryRefused(status: applyStatus.map { "apply \($0)" } ?? status) }
+        _ = try tx.query("""
+            UPDATE ledger.rescoring_runs SET attempts = 0, retry_at = NULL, failure = NULL, updated_at = $3,
+                status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END,
+                completed_at = CASE WHEN status = 'failed' THEN NULL ELSE completed_at END,
+                apply_status = CASE WHEN apply_status = 'failed' THEN 'pending' ELSE apply_status END
+            WHERE organization_id = $1 AND id = $2
+            """, [organizationID, id, now])
+        return try find(tx, organizationID: organizationID, livemode: livemode, id: id)
+    }
+
     // MARK: the work
 
-    /// Works on the oldest run that has work left (its next batch of evaluation or of apply), unless another worker
-    /// holds it. Answers whether there was any.
+    /// Works on the oldest run that has work left (its next batch of evaluation or of apply) and is not waiting
+    /// to be tried again, unless another worker holds it. A batch that fails is counted against its run (see
+    /// `recordFailure`) and the next run is tried. Answers whether there was any.
     @discardableResult
     public func step(only runID: String? = nil) throws -> Bool {
         let due = try pool.withConnection(scope: .system) {
             try $0.query("""
                 SELECT organization_id, livemode, id FROM ledger.rescoring_runs
                 WHERE (status IN ('queued', 'running') OR apply_status = 'pending') AND ($1::text IS NULL OR id = $1)
+                  AND (retry_at IS NULL OR retry_at <= $2)
                 ORDER BY created_at LIMIT 8
-                """, [runID])
+                """, [runID, clock()])
         }
         for row in 0..<due.count {
             guard let organizationID = due.uuid(row, 0), let livemode = due.bool(row, 1), let id = due.string(row, 2) else { continue }
-            if try work(organizationID: organizationID, livemode: livemode, id: id) { return true }
+            do {
+                if try work(organizationID: organizationID, livemode: livemode, id: id) { return true }
+            } catch {
+                try recordFailure(organizationID: organizationID, livemode: livemode, id: id, error)
+                return true
+            }
         }
         return false
+    }
+
+    /// When a run that is waiting to be tried again is due (nil: it is not waiting).
+    public func retryDue(organizationID: UUID, livemode: Bool, id: String) throws -> Date? {
+        try pool.withConnection(scope: .tenant(organizationID: organizationID, livemode: livemode)) {
+            try $0.query("""
+                SELECT retry_at FROM ledger.rescoring_runs
+                WHERE organization_id = $1 AND id = $2 AND (status IN ('queued', 'running') OR apply_status = 'pending')
+                """, [organizationID, id]).date(0, 0)
+        }
+    }
+
+    /// A batch of the run failed and nothing of it was written: the run keeps the error and waits for its next
+    /// attempt, or once the attempts are spent, fails with it (its evaluation, or its apply).
+    private func recordFailure(organizationID: UUID, livemode: Bool, id: String, _ error: Error) throws {
+        let reason = Self.describe(error)
+        // The log names the kind of error only: a database's message can quote a value.
+        Log.warning("re-scoring batch failed", ["run": .string(id), "error": .string(String(describing: type(of: error))),
+                                                 "sql_state": .string((error as? PostgresError)?.sqlState ?? "")])
+        try pool.transaction(scope: .tenant(organizationID: organizationID, livemode: livemode)) { tx in
+            let run = try tx.query("""
+                SELECT attempts, status FROM ledger.rescoring_runs
+                WHERE organization_id = $1 AND id = $2 AND (status IN ('queued', 'running') OR apply_status = 'pending') FOR UPDATE
+                """, [organizationID, id])
+            guard run.count > 0 else { return }
+            let attempts = (run.int(0, 0) ?? 0) + 1, evaluating = run.string(0, 1) != "completed", now = clock()
+            if attempts < retries.maxAttempts {
+                _ = try tx.query("""
+                    UPDATE ledger.rescoring_runs SET attempts = $3, last_error = $4, retry_at = $5, updated_at = $6
+                    WHERE organization_id = $1 AND id = $2
+                    """, [organizationID, id, attempts, reason, now.addingTimeInterval(retries.delays[attempts - 1]), now])
+            } else {
+                _ = try tx.query("""
+                    UPDATE ledger.rescoring_runs SET attempts = $3, last_error = $4, retry_at = NULL, updated_at = $5,
+                        failure = $6, status = CASE WHEN $7 THEN 'failed' ELSE status END,
+                        completed_at = CASE WHEN $7 THEN $5 ELSE completed_at END,
+                        apply_status = CASE WHEN $7 THEN apply_status ELSE 'failed' END
+                    WHERE organization_id = $1 AND id = $2
+                    """, [organizationID, id, attempts, reason, now, "gave up after \(attempts) attempts: \(reason)", evaluating])
+            }
+        }
+    }
+
+    /// An error as the run's owner may read it: what failed, without the values a database error's detail can
+    /// quote (personal data among them).
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case let PostgresError.server(state, message, _, _): return "PostgreSQL error \(state): \(message)"
+        case let error as PostgresError: return error.description
+        case let error as PersonalDataError: return error.description
+        default: return String(describing: type(of: error))
+        }
     }
 
     /// Steps until no run has work left.
@@ -233,6 +328,8 @@ public final class Rescoring: Sendable {
               stored.ruleset.hash == row.string(0, 4) else {
             return try fail(tx, run, "ruleset \(name) version \(version) is missing or no longer has the run's hash")
         }
+        let personalData = engine.vault != nil
+            && stored.ruleset.documentMembersRead.map { !$0.isDisjoint(with: OrderView.personalMembers) } ?? true
         let filter = OrderFilter(json: row.json(0, 5) ?? .object([]))
         let asOf = row.date(0, 6), now = row.date(0, 7) ?? clock()
         let orders = try Self.orderBatch(tx, organizationID: run.organizationID, livemode: run.livemode, filter: filter,
@@ -256,7 +353,8 @@ public final class Rescoring: Sendable {
                 document = then.flatMap { OrderView.object(id: orderID, state: $0.state) }
                 postback = then?.state.invitation.map { Self.postbackWants($0.postbackURL, $0.postbackEvents) } ?? false
             } else {
-                document = try Self.orderDocument(orders, index, organizationID: run.organizationID, vault: engine.vault)
+                document = try Self.orderDocument(orders, index, organizationID: run.organizationID, vault: engine.vault,
+                                                  personalData: personalData)
                 let events = orders.json(index, 5)?.arrayValue?.compactMap(\.stringValue) ?? []
                 postback = Self.postbackWants(orders.string(index, 4), events)
             }
@@ -302,28 +400,38 @@ public final class Rescoring: Sendable {
     /// and the entity with its stored key (for `orderDocument`).
     public static func orderBatch(_ connection: PostgresConnection, organizationID: UUID, livemode: Bool, filter: OrderFilter,
                                   after cursor: (Date, String)?, limit: Int) throws -> PostgresRows {
-        let condition = filter.condition(from: 6)
+        var parameters: [(any PostgresEncodable)?] = [organizationID, livemode, cursor?.0, cursor?.1 ?? ""]
+        let conditions = ListFilter.conditions(filter.listFilters, on: "o", parameters: &parameters)
+        // Planned generically once the statement has run a few times, so written for the index (created_at, id):
+        // the cursor is a condition a scan starts from (`$3 IS NULL OR …` is none), the key's mode is the constant
+        // (`k.livemode = o.livemode` on the outer join hides that every row has it, and with it the index order),
+        // and the limit is a number (a parameter reads as 10 % of the rows, which a parallel scan would fetch).
+        // Else every batch sorts all the orders before it again.
         return try connection.query("""
             SELECT o.id, o.created_at, o.version, o.document::text, v.document->>'postback_url', (v.document->'postback_events')::text,
                    o.entity_id, k.wrapped_key, k.erased_at IS NOT NULL
             FROM ledger.orders o JOIN ledger.verifications v ON v.organization_id = o.organization_id AND v.id = o.id
-            LEFT JOIN ledger.data_keys k ON k.organization_id = o.organization_id AND k.livemode = o.livemode AND k.entity_id = o.entity_id
-            WHERE o.organization_id = $1 AND o.livemode = $2
-              AND ($3::timestamptz IS NULL OR (o.created_at, o.id) > ($3, $4)) AND \(condition.sql)
-            ORDER BY o.created_at, o.id LIMIT $5
-            """, [organizationID, livemode, cursor?.0, cursor?.1 ?? "", limit] + condition.parameters)
+            LEFT JOIN ledger.data_keys k ON k.organization_id = o.organization_id AND k.livemode = $2 AND k.entity_id = o.entity_id
+            WHERE \((["o.organization_id = $1", "o.livemode = $2", "(o.created_at, o.id) > (coalesce($3::timestamptz, '-infinity'), $4)"]
+                     + conditions).joined(separator: " AND "))
+            ORDER BY o.created_at, o.id LIMIT \(max(1, limit))
+            """, parameters)
     }
 
     /// Row `index` of an `orderBatch`'s order document as the order's reader sees it: its personal data opened
-    /// under the entity's key, or gone once that key is destroyed.
-    public static func orderDocument(_ rows: PostgresRows, _ index: Int, organizationID: UUID, vault: PersonalDataVault?) throws -> JSONValue? {
+    /// under the entity's key, or gone once that key is destroyed. With `personalData` false, the document without
+    /// its personal members (`OrderView.personalMembers`) and nothing opened: all a ruleset that reads none of them
+    /// needs, at the cost of one parse instead of a key unwrap, a decryption and two parses.
+    public static func orderDocument(_ rows: PostgresRows, _ index: Int, organizationID: UUID, vault: PersonalDataVault?,
+                                     personalData: Bool) throws -> JSONValue? {
         guard var text = rows.string(index, 3) else { return nil }
-        if let vault, let entity = rows.string(index, 6), let id = rows.string(index, 0) {
+        if personalData, let vault, let entity = rows.string(index, 6), let id = rows.string(index, 0) {
             let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
             text = try vault.openDocument(text, documentID: PersonalDataVault.documentID(kind: "order", streamID: id), owner: owner,
                                           key: try vault.key(owner, wrapped: rows.bytes(index, 7), erased: rows.bool(index, 8) ?? false))
         }
-        return try? JSONValue.parse(Array(text.utf8), maxDepth: 512)
+        guard case let .object(members)? = try? JSONValue.parse(Array(text.utf8), maxDepth: 512) else { return nil }
+        return .object(members.filter { $0.0 != PersonalDataEnvelope.member })
     }
 
     /// Whether an invite's postback receives ORDER_CUSTOM_SCORE_CHANGE (an empty event list receives everything).
