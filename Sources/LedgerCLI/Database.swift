@@ -37,8 +37,14 @@ public final class Database: @unchecked Sendable {
         let connection = try PostgresConnection(conninfo: conninfo)
         let applied = try migrator.migrate(connection)
         try vault?.checkKeyEncryptionKey(connection)
-        let rebuilt = try Replay.rebuildRaised(connection, vault: vault)
-        if !rebuilt.isEmpty { Log.info("rebuilt projections whose version was raised", ["projections": .string(rebuilt.joined(separator: ","))]) }
+        // Without the key-encryption key, streams with sealed personal data do not fold: a command that has none
+        // (`ledger keys …`) leaves the rebuild to the next one that has it (`serve`, `migrate`, `dispatch`).
+        if vault == nil, try connection.query("SELECT FROM ledger.data_keys LIMIT 1").count > 0 {
+            Log.info("projections whose version was raised are rebuilt by the next command given the key-encryption key")
+        } else {
+            let rebuilt = try Replay.rebuildRaised(connection, vault: vault)
+            if !rebuilt.isEmpty { Log.info("rebuilt projections whose version was raised", ["projections": .string(rebuilt.joined(separator: ","))]) }
+        }
         return (applied, migrator.migrations.last?.version ?? 0)
     }
 

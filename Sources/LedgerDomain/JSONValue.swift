@@ -135,7 +135,6 @@ extension JSONValue {
     }
 
     static func writeString(_ s: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         for byte in s.utf8 {
             switch byte {
@@ -145,7 +144,9 @@ extension JSONValue {
             case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
             case 0x00..<0x20:
-                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+                // Digits of the rare control character computed here: a table made per call cost every string an allocation.
+                let digit = { (nibble: UInt8) in nibble < 10 ? 48 + nibble : 87 + nibble }
+                out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, digit(byte >> 4), digit(byte & 0xF)])
             default: out.append(byte)
             }
         }

@@ -115,12 +115,13 @@ public final class CommandEngine: Sendable {
     /// caller keeps, in the same transaction.
     ///
     /// A command decided on a cached state that turned out stale (its append, sent with the commit, failed
-    /// its expected version) runs once more, in a new transaction, from the stream.
+    /// its expected version) runs once more, in a new transaction, from the stream; so does one that sealed under a
+    /// kept data key that another instance destroyed meanwhile.
     public func execute<Answer>(_ request: @escaping () throws -> CommandRequest,
                                 inTransaction open: ((PostgresConnection) throws -> Answer) throws -> Answer,
                                 answer: @escaping (CommandOutcome, PostgresConnection) throws -> Answer) throws -> Answer {
         var made: CommandRequest?
-        var mayUseCachedState = true
+        var mayUseCachedState = true, keyReadAfresh = false
         while true {
             do {
                 return try open { tx in
@@ -130,6 +131,9 @@ public final class CommandEngine: Sendable {
                 }
             } catch is StaleCachedState where mayUseCachedState {
                 mayUseCachedState = false
+            } catch is DataKeyDestroyedMeanwhile where !keyReadAfresh {
+                // The vault dropped the kept key: the command runs again, its key read from the database.
+                keyReadAfresh = true
             }
         }
     }

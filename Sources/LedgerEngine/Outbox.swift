@@ -56,7 +56,9 @@ public enum Outbox {
                         'type', m.type,
                         'created_at', $8::text,
                         'data', jsonb_build_object(
-                            'object', CASE WHEN m.type LIKE 'ORDER\\_%' THEN $9::text::jsonb ELSE $10::text::jsonb END,
+                            'object', CASE WHEN m.type LIKE 'ORDER\\_%' THEN $9::text::jsonb
+                                           WHEN m.type = '\(WebhookEventType.validationStatusChange.rawValue)' THEN $14::text::jsonb
+                                           ELSE $10::text::jsonb END,
                             'previous', m.previous::jsonb),
                         'metadata', $11::text::jsonb,
                         'stream_version', $12::bigint,
@@ -79,7 +81,7 @@ public enum Outbox {
                   PostgresArray(changes.map(\.previous.jsonString)), invitation.postbackURL, PostgresArray(invitation.postbackEvents),
                   Timestamp.rfc3339(now), documents.order ?? "null", documents.verification,
                   ViewJSON.metadata(after.state.metadata).jsonString, after.version,
-                  eventID.map { $0.uuidString.lowercased() }])]
+                  eventID.map { $0.uuidString.lowercased() }, documents.validation])]
     }
 
     /// An id made of `prefix` and the first 128 bits of a SHA-256 over the causing event, the stream version,

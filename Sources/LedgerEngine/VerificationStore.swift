@@ -90,14 +90,14 @@ public enum VerificationStore {
                                                 events: newEvents, metadata: actor)
         let streamBefore = StreamState(organizationID: organizationID, before, sealing: sealing)
         let streamAfter = StreamState(organizationID: organizationID, after, sealing: sealing)
-        let projections = Projections.statements(before: rewritingReadModels ? nil : streamBefore, after: streamAfter)
+        let projections = Projections.combined(Projections.statements(before: rewritingReadModels ? nil : streamBefore, after: streamAfter))
         let reactions = Reactions.inline.flatMap { $0.statements(before: streamBefore, after: streamAfter, causedBy: newEvents.last?.id, now: now) }
         let streamID = after.id
         // Every statement here reaches its rows by key, so one generic plan each is right; left to itself,
         // PostgreSQL keeps planning the outbox statement again because its custom plans fold away the
         // branches that the parameters switch off.
-        let genericPlans: PostgresStatement = ("SET LOCAL plan_cache_mode = force_generic_plan", [])
-        tx.sendWithNextRoundTrip([genericPlans, append] + projections + reactions) { error in
+        tx.setForTransaction("plan_cache_mode", ("SET LOCAL plan_cache_mode = force_generic_plan", []))
+        tx.sendWithNextRoundTrip([append] + projections + reactions) { error in
             guard case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: streamID,
                                                                                                   expectedVersion: expected) else {
                 return error

@@ -15,10 +15,14 @@ public struct HTTPOperation<Handler: Sendable>: Sendable {
     /// The JSON body it takes; nil for none.
     public let body: Schema?
     public let responses: [Response]
+    /// How this operation words a refused parameter when not as the rest of the API does (the Stripe routes answer
+    /// in Stripe's codes and sentences): the violation found, reworded; nil keeps it.
+    public let wording: (@Sendable (SchemaViolation) -> SchemaViolation)?
     public let handler: Handler
 
     public init(_ method: String, _ path: String, id: String, summary: String, description: String? = nil, scope: String?,
-                parameters: [Parameter] = [], body: Schema? = nil, responses: [Response], handler: Handler) {
+                parameters: [Parameter] = [], body: Schema? = nil, responses: [Response],
+                wording: (@Sendable (SchemaViolation) -> SchemaViolation)? = nil, handler: Handler) {
         self.method = method
         self.path = path
         self.id = id
@@ -28,31 +32,41 @@ public struct HTTPOperation<Handler: Sendable>: Sendable {
         self.parameters = parameters
         self.body = body
         self.responses = responses
+        self.wording = wording
         self.handler = handler
     }
 
-    /// Checks the path, query and header parameters: unknown or repeated query parameters are refused too.
+    /// Checks the path, query and header parameters: unknown or repeated query parameters are refused too. A
+    /// refusal is worded as the operation words them.
     public func validateParameters(_ request: HTTPRequest) throws(SchemaViolation) {
+        do throws(SchemaViolation) {
+            try checkParameters(request)
+        } catch {
+            throw wording?(error) ?? error
+        }
+    }
+
+    private func checkParameters(_ request: HTTPRequest) throws(SchemaViolation) {
         for parameter in parameters where parameter.location == .path {
             try parameter.schema.validate(text: request.parameter(parameter.name), at: parameter.name)
         }
         var seen = Set<String>()
         for (name, value) in request.query {
             guard let parameter = parameters.first(where: { $0.location == .query && $0.name == name }) else {
-                throw SchemaViolation(param: name, code: "parameter_unknown", message: "unknown query parameter \(name)")
+                throw SchemaViolation(param: name, code: "parameter_unknown", message: "unknown query parameter \(name)", fault: .unknown)
             }
             guard seen.insert(name).inserted else {
-                throw SchemaViolation(param: name, code: "parameter_duplicate", message: "\(name) is given more than once")
+                throw SchemaViolation(param: name, code: "parameter_duplicate", message: "\(name) is given more than once", fault: .duplicate)
             }
             try parameter.schema.validate(text: value, at: name)
         }
         for parameter in parameters where parameter.location == .query && parameter.required && !seen.contains(parameter.name) {
-            throw SchemaViolation(param: parameter.name, code: "parameter_missing", message: "\(parameter.name) is required")
+            throw SchemaViolation(param: parameter.name, code: "parameter_missing", message: "\(parameter.name) is required", fault: .missing)
         }
         for parameter in parameters where parameter.location == .header {
             guard let value = request.header(parameter.name) else {
                 if parameter.required {
-                    throw SchemaViolation(param: parameter.name, code: "parameter_missing", message: "\(parameter.name) is required")
+                    throw SchemaViolation(param: parameter.name, code: "parameter_missing", message: "\(parameter.name) is required", fault: .missing)
                 }
                 continue
             }

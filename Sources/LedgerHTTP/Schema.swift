@@ -89,16 +89,31 @@ public indirect enum Schema: Sendable {
 }
 
 /// Why a value does not match its schema: the parameter it names (`applicant.first_name`, `checks[2]`), the
-/// error code the API answers with, and a sentence.
+/// error code the API answers with, a sentence, and what is wrong, for an operation that words its refusals as
+/// another API does (`HTTPOperation.wording`).
 public struct SchemaViolation: Error, Equatable, Sendable {
     public let param: String?
     public let code: String
     public let message: String
+    public let fault: Fault
 
-    public init(param: String?, code: String = "parameter_invalid", message: String) {
+    public enum Fault: Sendable, Equatable {
+        case unknown, duplicate, missing
+        /// An empty text where the schema takes none.
+        case empty
+        case notAnInteger(String)
+        case belowMinimum(Int64)
+        case aboveMaximum(Int64)
+        case notOneOf([String])
+        /// Anything else (too long, a pattern, a format, a type in a JSON body).
+        case other
+    }
+
+    public init(param: String?, code: String = "parameter_invalid", message: String, fault: Fault = .other) {
         self.param = param
         self.code = code
         self.message = message
+        self.fault = fault
     }
 }
 
@@ -176,16 +191,27 @@ extension Schema {
         }
     }
 
-    /// Checks a query, path or header value, which arrives as text: integers and booleans are read from it.
+    /// Checks a query, path or header value, which arrives as text: integers and booleans are read from it. An
+    /// empty text refused for any reason is refused as empty.
     public func validate(text: String, at name: String) throws(SchemaViolation) {
+        do throws(SchemaViolation) {
+            try validateText(text, at: name)
+        } catch {
+            guard text.isEmpty else { throw error }
+            throw SchemaViolation(param: error.param, code: error.code, message: error.message, fault: .empty)
+        }
+    }
+
+    private func validateText(_ text: String, at name: String) throws(SchemaViolation) {
         switch self {
         case let .named(_, schema):
-            try schema.validate(text: text, at: name)
+            try schema.validateText(text, at: name)
         case let .integer(minimum, maximum):
             // Digits with an optional sign, and Int64's failable parse: a number too large is refused, not wrapped.
             let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
             guard !digits.isEmpty, digits.utf8.allSatisfy({ (48...57).contains($0) }), let number = Int64(text) else {
-                throw SchemaViolation(param: name, message: "\(name) must be a whole number\(Self.rangeText(minimum, maximum))")
+                throw SchemaViolation(param: name, message: "\(name) must be a whole number\(Self.rangeText(minimum, maximum))",
+                                      fault: .notAnInteger(text))
             }
             try Self.checkRange(number, minimum, maximum, param: name, label: name)
         case .boolean:
@@ -194,7 +220,7 @@ extension Schema {
             var first: SchemaViolation?
             for choice in choices {
                 do throws(SchemaViolation) {
-                    try choice.validate(text: text, at: name)
+                    try choice.validateText(text, at: name)
                     return
                 } catch {
                     first = first ?? error
@@ -222,12 +248,14 @@ extension Schema {
         }
         let prefix = path.isEmpty ? "" : path + "."
         for (key, _) in members where !properties.contains(where: { $0.name == key }) {
-            throw SchemaViolation(param: prefix + key, code: "parameter_unknown", message: "unknown parameter \(prefix + key)")
+            throw SchemaViolation(param: prefix + key, code: "parameter_unknown", message: "unknown parameter \(prefix + key)", fault: .unknown)
         }
         for property in properties {
             let name = prefix + property.name
             guard let member = members.first(where: { $0.0 == property.name })?.1 else {
-                if property.required { throw SchemaViolation(param: name, code: "parameter_missing", message: "\(name) is required") }
+                if property.required {
+                    throw SchemaViolation(param: name, code: "parameter_missing", message: "\(name) is required", fault: .missing)
+                }
                 continue
             }
             try property.schema.validate(member, at: name)
@@ -235,8 +263,12 @@ extension Schema {
     }
 
     private static func checkRange(_ number: Int64, _ minimum: Int64?, _ maximum: Int64?, param: String?, label: String) throws(SchemaViolation) {
-        if let minimum, number < minimum { throw SchemaViolation(param: param, message: "\(label) must be a whole number\(rangeText(minimum, maximum))") }
-        if let maximum, number > maximum { throw SchemaViolation(param: param, message: "\(label) must be a whole number\(rangeText(minimum, maximum))") }
+        if let minimum, number < minimum {
+            throw SchemaViolation(param: param, message: "\(label) must be a whole number\(rangeText(minimum, maximum))", fault: .belowMinimum(minimum))
+        }
+        if let maximum, number > maximum {
+            throw SchemaViolation(param: param, message: "\(label) must be a whole number\(rangeText(minimum, maximum))", fault: .aboveMaximum(maximum))
+        }
     }
 
     private static func rangeText(_ minimum: Int64?, _ maximum: Int64?) -> String {
@@ -259,7 +291,7 @@ extension Schema.StringRules {
     func check(_ text: String, param: String?, label: String) throws(SchemaViolation) {
         if let choices {
             guard choices.contains(text) else {
-                throw SchemaViolation(param: param, message: "\(label) must be one of \(choices.joined(separator: ", "))")
+                throw SchemaViolation(param: param, message: "\(label) must be one of \(choices.joined(separator: ", "))", fault: .notOneOf(choices))
             }
             return
         }

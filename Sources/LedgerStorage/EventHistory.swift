@@ -85,7 +85,8 @@ extension EventStore {
     /// members of `GET /v1/events`' items, equal as JSON: a test compares them), handed to `body` a page at a
     /// time. One query behind a cursor, in the caller's transaction: the events are found and ordered once,
     /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
-    /// personal data (PostgreSQL tells which) is parsed and its data opened as `readHistory` opens it, under its
+    /// personal data (PostgreSQL tells which), or an erased entity's event that carries personal data (written before
+    /// encryption, so in plain text), is parsed and its data opened as `readHistory` opens it, under its
     /// entity's key unwrapped once for the export; the others' bytes pass as PostgreSQL wrote them.
     public static func forEachHistoryPage(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                           pageSize: Int, vault: PersonalDataVault? = nil,
@@ -115,13 +116,17 @@ extension EventStore {
                 guard let stream = rows.string(row, 0), let version = rows.int64(row, 1), let hash = rows.string(row, 2) else {
                     throw StorageError.unreadableRow(table: "events", key: rows.string(row, 0) ?? "?")
                 }
-                if let vault, var entityKeys = keys, rows.bool(row, 4) == true, let json = rows.string(row, 3), let type = rows.string(row, 5),
-                   let eventID = rows.uuid(row, 6), let entity = rows.string(row, 7),
+                // Sealed personal data is opened; so is an erased entity's event written before encryption, whose
+                // personal values are in plain text and must read as null.
+                let erased = rows.bool(row, 9) ?? false
+                if let vault, var entityKeys = keys, let type = rows.string(row, 5),
+                   rows.bool(row, 4) == true || (erased && PersonalDataPolicy.verification.carriesPersonalData(eventType: type)),
+                   let json = rows.string(row, 3), let eventID = rows.uuid(row, 6), let entity = rows.string(row, 7),
                    case var .object(members)? = try? JSONValue.parse(Array(json.utf8), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
                     members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID,
                                                       owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
-                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 8), erased: rows.bool(row, 9) ?? false))
+                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 8), erased: erased))
                     keys = entityKeys
                     page.lines += JSONValue.object(members).jsonString.utf8
                 } else if !rows.appendText(row, 3, to: &page.lines) {

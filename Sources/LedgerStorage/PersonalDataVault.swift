@@ -3,6 +3,10 @@ import LedgerCrypto
 import LedgerDomain
 import Synchronization
 
+/// A command sealed under a data key kept in memory that another instance destroyed meanwhile: the vault no longer
+/// keeps it, and the command runs again (reading the key as the database holds it, destroyed).
+public struct DataKeyDestroyedMeanwhile: Error {}
+
 /// The domain's cipher over one entity's data key: AES-256-GCM from libcrypto.
 struct DataKeyCipher: PersonalDataCipher {
     let key: DataKey
@@ -40,9 +44,9 @@ struct DataKeyCipher: PersonalDataCipher {
 /// payloads). Everything else in the service sees either ciphertext or, after this, the data as it was written.
 ///
 /// Readers always take the wrapped key from the database, so an erasure anywhere is seen at once. Writers keep the
-/// unwrapped keys they used (a bounded map), so a command on a cached state needs no round trip for its key; an
-/// erasure elsewhere appends to every stream of the entity, which fails such a command's expected version, and the
-/// command runs again from the stream, reading the key afresh.
+/// unwrapped keys they used (a bounded map), so a command needs no round trip for its key: the check that the key
+/// still exists travels with the command's next round trip (`require_data_key`), and a key destroyed by another
+/// instance fails the command, which runs again without it.
 public final class PersonalDataVault: Sendable {
     public let keyEncryptionKey: KeyEncryptionKey
     private struct Holder: Hashable {
@@ -81,7 +85,17 @@ public final class PersonalDataVault: Sendable {
     /// trip when the key is not kept: the new key is offered and the stored one read in one statement.
     public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool) throws -> PersonalDataKey {
         let holder = Holder(owner: owner, livemode: livemode)
-        if let kept = writingKeys.withLock({ $0[holder] }) { return .available(DataKeyCipher(key: kept)) }
+        if let kept = writingKeys.withLock({ $0[holder] }) {
+            // Checked in the same transaction: an erasure committed by another instance fails it, and the command runs
+            // again with the key read afresh (CommandEngine). Only a transaction that checked before the erasure
+            // committed can still write under the key; what it writes is unreadable once the erasure commits.
+            tx.sendWithNextRoundTrip([("SELECT ledger.require_data_key($1, $2, $3)", [owner.organizationID, livemode, owner.entityID])]) { [self] error in
+                guard (error as? PostgresError)?.sqlState == "LD004" else { return error }
+                forget(owner, livemode: livemode)
+                return DataKeyDestroyedMeanwhile()
+            }
+            return .available(DataKeyCipher(key: kept))
+        }
         guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
         let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
         let rows = try tx.query("""
@@ -100,6 +114,31 @@ public final class PersonalDataVault: Sendable {
             tx.afterCommit { [self] in keep(cipher.key, for: holder) }
         }
         return found
+    }
+
+    /// Gives a data key to every entity whose events all predate encryption (it has none yet), so that a rebuild of
+    /// its read rows seals them; its events stay as they were written. Returns how many keys were issued.
+    @discardableResult
+    public func issueMissingKeys(_ connection: PostgresConnection) throws -> Int {
+        let rows = try connection.query("""
+            SELECT DISTINCT e.organization_id, (e.data ->> 'livemode')::boolean, e.data ->> 'entity_id' FROM ledger.events e
+            WHERE e.type = 'VerificationInvited' AND NOT EXISTS (
+                SELECT FROM ledger.data_keys k WHERE k.organization_id = e.organization_id
+                  AND k.livemode = (e.data ->> 'livemode')::boolean AND k.entity_id = e.data ->> 'entity_id')
+            """)
+        var issued = 0
+        for row in 0..<rows.count {
+            guard let organization = rows.uuid(row, 0), let livemode = rows.bool(row, 1), let entity = rows.string(row, 2) else {
+                throw StorageError.unreadableRow(table: "events", key: "VerificationInvited \(row)")
+            }
+            guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
+            let owner = DataKeyOwner(organizationID: organization, entityID: entity)
+            issued += try connection.query("""
+                INSERT INTO ledger.data_keys (organization_id, livemode, entity_id, wrapped_key) VALUES ($1, $2, $3, $4)
+                ON CONFLICT DO NOTHING RETURNING 1
+                """, [organization, livemode, entity, ByteA(try keyEncryptionKey.wrap(fresh, for: owner).bytes)]).count
+        }
+        return issued
     }
 
     private func keep(_ key: DataKey, for holder: Holder) {

@@ -185,7 +185,7 @@ public typealias PostgresStatement = (String, [(any PostgresEncodable)?])
 /// A statement with its parameters already in PostgreSQL's text form. Queued statements are rendered when
 /// queued, on the thread that made them, rather than by whichever thread sends them (a commit thread sends
 /// many requests' statements, one after the other).
-struct RenderedStatement {
+struct RenderedStatement: Equatable {
     let sql: String
     let parameters: [String?]
 
@@ -195,11 +195,20 @@ struct RenderedStatement {
     }
 }
 
+/// Statements queued in a transaction to travel with its next round trip. `setting` names what a group of
+/// settings sets for the rest of the transaction (its scope, a planner setting); a batch of handed-over writes
+/// leaves such a group out when the same statement has already set it in that batch's transaction.
+fileprivate struct WaitingGroup {
+    let statements: [RenderedStatement]
+    let mapError: (Error) -> Error
+    var setting: String? = nil
+}
+
 /// The queued writes and commit actions of a transaction that sent nothing (see
 /// `PostgresConnection.transaction(_:handingOverWrites:)`). Owned by one thread at a time: the one that made
 /// it, then the one that commits it.
 public struct HandedOverWrites: @unchecked Sendable {
-    fileprivate let groups: [(statements: [RenderedStatement], mapError: (Error) -> Error)]
+    fileprivate let groups: [WaitingGroup]
     fileprivate let actions: [() -> Void]
 }
 
@@ -210,7 +219,7 @@ public final class PostgresConnection {
     /// Set by `transaction`: the next statement is sent together with BEGIN.
     private var beginPending = false
     /// Statements of the open transaction waiting for its next round trip (see `sendWithNextRoundTrip`).
-    private var waiting: [(statements: [RenderedStatement], mapError: (Error) -> Error)] = []
+    private var waiting: [WaitingGroup] = []
     private var commitActions: [() -> Void] = []
     public private(set) var isBroken = false
     /// Whose rows the connection's transactions may touch (row-level security, `Schema/019`): each transaction
@@ -261,7 +270,15 @@ public final class PostgresConnection {
     /// next round trip, at the latest with its COMMIT, so that they cost no round trip of their own. If one
     /// fails, the error `mapError` makes of it fails that round trip and the transaction.
     public func sendWithNextRoundTrip(_ statements: [PostgresStatement], mapError: @escaping (Error) -> Error = { $0 }) {
-        waiting.append((statements.map(RenderedStatement.init), mapError))
+        waiting.append(WaitingGroup(statements: statements.map(RenderedStatement.init), mapError: mapError))
+    }
+
+    /// Inside `transaction`: queues `statement`, which sets `setting` for the rest of the transaction (`SET LOCAL`,
+    /// `set_config(…, true)`), to travel with the next round trip like `sendWithNextRoundTrip`. When these writes are
+    /// handed over and committed in a batch, it is sent only if the batch's transaction has not run the very same
+    /// statement for `setting` already: a batch of one tenant's commands sets each thing once.
+    public func setForTransaction(_ setting: String, _ statement: PostgresStatement) {
+        waiting.append(WaitingGroup(statements: [RenderedStatement(statement)], mapError: { $0 }, setting: setting))
     }
 
     /// Inside `transaction`: runs `action` once the transaction has committed, never if it rolls back.
@@ -441,7 +458,7 @@ public final class PostgresConnection {
             let value = try body(self)
             if handingOverWrites && beginPending && !waiting.isEmpty {
                 // The scope travels with the writes: the batch they are committed in runs them under it.
-                let scoped = scope.map { [(statements: [RenderedStatement($0.statement)], mapError: { (error: Error) in error })] } ?? []
+                let scoped = scope.map { [WaitingGroup(statements: [RenderedStatement($0.statement)], mapError: { $0 }, setting: "ledger.scope")] } ?? []
                 return (value, HandedOverWrites(groups: scoped + waiting, actions: commitActions))
             }
             if !beginPending || !waiting.isEmpty {
@@ -460,11 +477,19 @@ public final class PostgresConnection {
 
     /// Commits the writes of one or more transactions as a single transaction (one round trip), then runs
     /// their commit actions. If a statement fails, nothing is kept and the error is that statement's,
-    /// mapped as its transaction asked.
+    /// mapped as its transaction asked. A setting (see `setForTransaction`) already made by the same statement
+    /// earlier in the batch is not sent again; one that differs (another tenant's scope) is.
     public func commit(_ writes: [HandedOverWrites]) throws {
         try transaction { tx in
+            var inEffect: [String: [RenderedStatement]] = [:]
             for handedOver in writes {
-                tx.waiting += handedOver.groups
+                for group in handedOver.groups {
+                    if let setting = group.setting {
+                        if inEffect[setting] == group.statements { continue }
+                        inEffect[setting] = group.statements
+                    }
+                    tx.waiting.append(group)
+                }
                 tx.commitActions += handedOver.actions
             }
         }

@@ -80,6 +80,8 @@ public final class CurlClient: @unchecked Sendable {
         private var idle: [UnsafeMutableRawPointer] = []
         private var active: [UnsafeMutableRawPointer: Transfer] = [:]
         private var errorBuffers: [UnsafeMutableRawPointer: UnsafeMutablePointer<CChar>] = [:]
+        /// The thread running `run`, once it does.
+        private let engineThread = Atomic<UInt>(0)
 
         init() { multi = curl_multi_init() }
 
@@ -88,7 +90,9 @@ public final class CurlClient: @unchecked Sendable {
                 return transfer.completion(Response(status: nil, excerpt: nil, latencyMilliseconds: 0, error: "libcurl has no multi handle"))
             }
             submitted.withLock { $0.transfers.append(transfer) }
-            curl_multi_wakeup(multi)
+            // A completion submitting the next transfer runs on the engine's thread, which looks for submitted
+            // transfers before it waits: no wake-up (a system call) for every delivery.
+            if engineThread.load(ordering: .relaxed) != UInt(pthread_self()) { curl_multi_wakeup(multi) }
         }
 
         func stop() {
@@ -98,6 +102,7 @@ public final class CurlClient: @unchecked Sendable {
 
         func run() {
             guard let multi else { return }
+            engineThread.store(UInt(pthread_self()), ordering: .relaxed)
             while true {
                 let (transfers, stopping) = submitted.withLock { state in
                     defer { state.transfers = [] }

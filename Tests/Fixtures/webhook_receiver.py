@@ -48,6 +48,7 @@ class Receiver(BaseHTTPRequestHandler):
                 "signatures": len(headers.get("webhook-signature", "").split()), "type": payload.get("type"),
                 "verification_id": payload["data"]["object"].get("verification_id") or payload["data"]["object"].get("id"),
                 "stream_version": payload.get("stream_version"), "metadata": payload.get("metadata"),
+                "object": payload["data"]["object"],
             }
             with open(log_file, "a") as log:
                 log.write(json.dumps(record) + "\n")

@@ -132,6 +132,35 @@ final class CustomerVerificationAPITests: VendorViewsTestCase {
         XCTAssertEqual(try get("/v1/customer_verifications/\(id)")["data"], expired)
     }
 
+    /// `actor_id` is whoever made the latest decision on the status (the creator, the provider, an admin), not the
+    /// actor of the latest event: a change that decides nothing (metadata from another key) leaves it.
+    func testTheActorIsWhoMadeTheLatestStatusDecision() throws {
+        let id = try createCustomerVerification("cus_actor")
+        try sync(id)
+        func actor(_ query: String = "") throws -> JSONValue? { try get("/v1/customer_verifications/\(id)\(query)")["data"]?["actor_id"] }
+        XCTAssertEqual(try actor(), "sandbox")
+        advance(60)
+        try send("/v1/verifications/\(id)/metadata", ["metadata": ["note": "called the customer"]], key: acme.writeKey)
+        XCTAssertEqual(try actor(), "sandbox", "a metadata update decides nothing")
+        XCTAssertEqual(try get("/v1/customer_verifications?customer_id=cus_actor")["data"]?.arrayValue?.first?["actor_id"], "sandbox")
+        advance(60)
+        let beforeOverride = clock.get()
+        advance(60)
+        let overridden = try send("/v1/customer_verifications/\(id)", ["status": "failed", "reason": "document reported stolen"], method: "PATCH")
+        let admin = overridden["data"]?["actor_id"]
+        XCTAssertEqual(admin?.stringValue?.hasPrefix("key_"), true)
+        advance(60)
+        try send("/v1/verifications/\(id)/metadata", ["metadata": ["note": "told the customer"]], key: acme.writeKey)
+        XCTAssertEqual(try actor(), admin)
+        XCTAssertEqual(try actor("?as_of=\(Timestamp.rfc3339(clock.get()))"), admin)
+        XCTAssertEqual(try actor("?as_of=\(Timestamp.rfc3339(beforeOverride))"), "sandbox")
+        let other = try send("/v1/api_keys", ["scopes": ["read", "write", "admin"]], expect: 201)["secret"]?.stringValue ?? ""
+        let again = try send("/v1/customer_verifications/\(id)", ["status": "failed", "reason": "document reported stolen"], method: "PATCH",
+                             key: other)
+        XCTAssertEqual(again["data"]?["actor_id"], admin, "an override that changes nothing answers with the decision's actor")
+        XCTAssertEqual(try actor(), admin)
+    }
+
     func testCreateIsIdempotentAndValidatesItsBody() throws {
         let body: JSONValue = ["customer_id": "cus_once", "check_type": "document"]
         let first = try send("/v1/customer_verifications", body, headers: ["Idempotency-Key": "k1"], expect: 201)

@@ -37,6 +37,16 @@ final class PersonalDataFixture {
         client = TestClient(baseURL: server.baseURL)
     }
 
+    /// The service as it was before personal data was encrypted (no vault): it writes events, rows, queued webhooks
+    /// and kept replies in plain text, in the shapes that build wrote.
+    func startServerWithoutEncryption(allowPrivateWebhooks: Bool = false) throws {
+        let application = LedgerApplication(pool: database.pool(size: 8, commitThreads: 2), schemaVersion: 0,
+                                            configuration: APIConfiguration(authCacheSeconds: 0, logRequests: false, clock: { [clock] in clock.get() },
+                                                                            allowPrivateWebhooks: allowPrivateWebhooks))
+        server = try TestServer(handler: application.handle)
+        client = TestClient(baseURL: server.baseURL)
+    }
+
     @discardableResult
     func post(_ path: String, _ body: JSONValue, expect status: Int = 200, key: String? = nil) throws -> JSONValue {
         let response = try client.post(path, json: body, headers: .bearer(key ?? acme.adminKey))

@@ -1,13 +1,47 @@
 import Foundation
 import LedgerAPI
 import LedgerDomain
+import LedgerStorage
 import LedgerTestSupport
+import LedgerWebhooks
 import XCTest
 
 /// Seed 004 over HTTP: validations, an entity's current validation, history and KYC status, and sync.
 final class ValidationAPITests: VendorViewsTestCase {
     static let validationFields = ["clientReferenceId", "createdAt", "decision", "entityId", "entityType", "expiresAt", "id", "livemode",
                                    "provider", "status", "updatedAt", "verificationType", "verifiedAt"]
+
+    /// A VALIDATION_STATUS_CHANGE carries the validation (camelCase, as GET /v1/validations/{id} shows it, its
+    /// personal data opened for the receiver), not the verification.
+    func testAValidationWebhookCarriesTheValidation() throws {
+        let base = NSTemporaryDirectory() + "receiver-\(UUID().uuidString.prefix(8))"
+        FileManager.default.createFile(atPath: base + ".secrets", contents: Data())
+        let script = TestPostgres.schemaDirectory.deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/webhook_receiver.py").path
+        let receiver = try ChildProcess.Running("python3", [script, base + ".port", base + ".log", base + ".secrets", "0", "500", "0", "0"])
+        stopWhenTheTestEnds(receiver)
+        XCTAssertTrue(eventually(timeout: 20) { FileManager.default.fileExists(atPath: base + ".port") }, receiver.outputSoFar)
+        let port = (try? String(contentsOfFile: base + ".port", encoding: .utf8)) ?? "0"
+        try send("/v1/webhook_endpoints", ["url": .string("http://127.0.0.1:\(port)/hooks"), "events": ["VALIDATION_STATUS_CHANGE"]], expect: 201)
+        let id = try createCustomerVerification("cus_hooked")
+        try sync(id)
+        var configuration = WebhookDispatcher.Configuration(schedule: try RetrySchedule(parsing: "0s,0s,0s"), concurrency: 4, timeout: 5,
+                                                            policy: WebhookURLPolicy(allowPrivate: true))
+        configuration.personalDataVault = try TestKeyEncryptionKey.vault()
+        let dispatcher = WebhookDispatcher(pool: database.pool(size: 2), conninfo: database.conninfo, configuration: configuration)
+        func objects() -> [JSONValue] {
+            ((try? String(contentsOfFile: base + ".log", encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONValue.parse(Array($0.utf8)) }.compactMap { $0["object"] }
+        }
+        XCTAssertTrue(try eventually(timeout: 30) {
+            try dispatcher.runOnce()
+            return objects().count >= 3
+        })
+        let sent = objects()
+        XCTAssertEqual(sent.map { $0["status"] }, ["pending", "in_progress", "approved"])
+        XCTAssertTrue(sent.allSatisfy { $0.objectValue?.map(\.0).sorted() == Self.validationFields }, "\(sent)")
+        XCTAssertEqual(sent.last?["decision"]?["extractedData"]?["firstName"], "Jenny", "opened for the receiver")
+        XCTAssertEqual(sent.last, try get("/v1/validations/\(id)"))
+    }
 
     func testAValidationInCamelCaseWithADecisionOnlyOnceDecided() throws {
         let id = try createCustomerVerification("ent_1")

@@ -99,6 +99,54 @@ final class VerificationReportAPITests: VendorViewsTestCase {
         try get("/v1/identity/verification_reports?starting_after=\(reportIDForCursor(id))&ending_before=\(reportIDForCursor(id))", expect: 400)
     }
 
+    /// Bad parameters are refused in Stripe's codes and words, over HTTP and as Stripe's library raises them.
+    func testRefusalsAreStripesCodesAndWordsAlsoThroughStripesLibrary() throws {
+        let empty = { (param: String) in
+            "You passed an empty string for '\(param)'. We assume empty values are an attempt to unset a parameter; however '\(param)' "
+                + "cannot be unset. You should remove '\(param)' from your request or supply a non-empty value."
+        }
+        let expected: [(name: String, path: String, status: Int, code: String, param: String, message: String)] = [
+            ("limit_not_integer", "?limit=abc", 400, "parameter_invalid_integer", "limit", "Invalid integer: abc"),
+            ("limit_zero", "?limit=0", 400, "parameter_invalid_integer", "limit", "This value must be greater than or equal to 1."),
+            ("limit_too_large", "?limit=101", 400, "parameter_invalid_integer", "limit", "This value must be less than or equal to 100."),
+            ("created_gte_not_integer", "?created%5Bgte%5D=x", 400, "parameter_invalid_integer", "created[gte]", "Invalid integer: x"),
+            ("created_not_integer", "?created=soon", 400, "parameter_invalid_integer", "created", "Invalid integer: soon"),
+            ("type_empty", "?type=", 400, "parameter_invalid_empty", "type", empty("type")),
+            ("type_unknown", "?type=selfie", 400, "parameter_invalid", "type",
+             "Invalid type: must be one of document, id_number, or verification_flow"),
+            ("client_reference_id_empty", "?client_reference_id=", 400, "parameter_invalid_empty", "client_reference_id",
+             empty("client_reference_id")),
+            ("unknown_parameter", "?colour=blue", 400, "parameter_unknown", "colour", "Received unknown parameter: colour"),
+            ("unknown_cursor", "?starting_after=vr_nothing_a1", 404, "resource_missing", "starting_after",
+             "No such verification report: 'vr_nothing_a1'"),
+            ("both_cursors", "?starting_after=vr_nothing_a1&ending_before=vr_nothing_a2", 400, "parameters_exclusive", "ending_before",
+             "You may only specify one of these parameters: ending_before, starting_after."),
+            ("unknown_id", "/vr_nothing_a1", 404, "resource_missing", "id", "No such verification report: 'vr_nothing_a1'"),
+        ]
+        for probe in expected {
+            let response = try client.get("/v1/identity/verification_reports" + probe.path, headers: auth)
+            XCTAssertEqual(response.status, probe.status, probe.name)
+            XCTAssertEqual(response.json?["error"], [
+                "type": "invalid_request_error", "code": .string(probe.code), "message": .string(probe.message), "param": .string(probe.param),
+            ], probe.name)
+        }
+        try get("/v1/identity/verification_reports?starting_after=&limit=1", expect: 400)
+        try get("/v1/identity/verification_reports?created%5Bgte%5D=2026-01-01T00:00:00Z", expect: 400)
+
+        let script = TestPostgres.schemaDirectory.deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/stripe_errors.py").path
+        let outcome = try ChildProcess.run("python3", [script, server.baseURL, acme.readKey])
+        XCTAssertEqual(outcome.status, 0, outcome.output)
+        guard let line = outcome.output.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }),
+              let raised = try? JSONValue.parse(Array(line.dropFirst(7).utf8), maxDepth: 64) else {
+            return XCTFail("no result from the script: \(outcome.output)")
+        }
+        for probe in expected {
+            XCTAssertEqual(raised[probe.name], [
+                "status": .int(Int64(probe.status)), "code": .string(probe.code), "param": .string(probe.param), "message": .string(probe.message),
+            ], "InvalidRequestError of \(probe.name)")
+        }
+    }
+
     func testAnotherOrganizationAndTheOtherModeSeeNoReportAndAsOf() throws {
         // A native create leaves the sandbox to the sync, which runs it 10 s later.
         let id = try verification("cus_doc", checks: ["identity_verification"], runAfter: 10)

@@ -70,6 +70,28 @@ final class CustomerVerificationViewTests: XCTestCase {
     }
 
     /// Exactly the seed's sixteen fields, each of the JSON type it documents, in every row.
+    /// The event whose actor is `actor_id`: the last that moved the seed-003 status, or an override or withdrawal;
+    /// steps that keep it pending and changes that decide nothing (metadata) leave it.
+    func testTheStatusDecisionIsTheEventThatLastDecidedTheStatus() {
+        var scenario = Scenario.make([startAttempt, progress(.captureInProgress), progress(.completed)])
+        XCTAssertEqual(scenario.state.statusDecisionVersion, 1, "still pending: the invite's")
+        XCTAssertEqual(scenario.state.eventCount, Int64(scenario.events.count))
+        scenario.run(result(.identityVerification, .approved, codes: [10000]))
+        let approval = Int64(scenario.events.count)
+        XCTAssertEqual(CustomerVerificationView.status(scenario.state), "verified")
+        XCTAssertEqual(scenario.state.statusDecisionVersion, approval)
+        scenario.run(.updateMetadata(["note": "called"]))
+        XCTAssertEqual(scenario.state.statusDecisionVersion, approval, "metadata decides nothing")
+        scenario.run(.override(.approved, reason: "checked by hand"))
+        XCTAssertEqual(scenario.state.statusDecisionVersion, Int64(scenario.events.count), "an override decides, even one that confirms")
+        scenario.now = Scenario.start.addingTimeInterval(400 * 86_400)
+        scenario.run(.endValidity)
+        XCTAssertEqual(CustomerVerificationView.status(scenario.state), "expired")
+        XCTAssertEqual(scenario.state.statusDecisionVersion, Int64(scenario.events.count), "the end of validity expires it")
+        XCTAssertEqual(scenario.state.eventCount, Int64(scenario.events.count))
+        XCTAssertEqual(TableRow.withdrawn.scenario.state.statusDecisionVersion, 2)
+    }
+
     func testExactlyTheSeedsFieldsWithTheirTypes() {
         let nullable: Set<String> = ["actor_id", "expires_at", "last_checked_at", "provider_reference", "reason", "verified_at"]
         let objects: Set<String> = ["result_payload"]

@@ -18,6 +18,7 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse("\"héllo\""), .string("héllo"))
         XCTAssertEqual(try JSONValue.parse(" [ -0.5e2 , 0 , -7 ] "), [.double(-50), 0, -7])
         XCTAssertEqual(try JSONValue.parse("{\"a\":{\"b\":[]}}")["a"]?["b"], [])
+        XCTAssertEqual(JSONValue.string("\u{1}\u{1f}\t\"é").jsonString, #""\u0001\u001f\t\"é""#, "control characters as \\u00XX, lower-case hex")
     }
 
     func testTimestampsRoundTrip() {

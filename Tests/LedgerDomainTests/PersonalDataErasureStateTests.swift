@@ -51,4 +51,20 @@ final class PersonalDataErasureStateTests: XCTestCase {
         XCTAssertEqual(view["personal_data"], "erased")
         XCTAssertEqual(PersonalDataMarker.marking(VerificationView.object(id: "ver_1", state: before, version: 4), before)["personal_data"], nil)
     }
+
+    func testAHoldIsPlacedOnceLiftedOnceAndChangesNoView() throws {
+        let before = fold(events)
+        let placed = try VerificationDecider.decide(.placeLegalHold(reason: "court order"), before, now: start)
+        XCTAssertEqual(placed, [.legalHoldPlaced(reason: "court order")])
+        XCTAssertEqual(try placed.map { try VerificationEvent(type: $0.type, data: $0.data) }, placed, "the events read back as written")
+        let held = VerificationDecider.evolve(before, placed, at: start.addingTimeInterval(10))
+        XCTAssertEqual(held.legalHold, "court order")
+        XCTAssertEqual(try VerificationDecider.decide(.placeLegalHold(reason: "another"), held, now: start), [], "a held stream keeps its first hold")
+        XCTAssertEqual(try VerificationDecider.decide(.liftLegalHold(reason: "closed"), before, now: start), [], "a stream not held lifts nothing")
+        XCTAssertEqual(VerificationView.object(id: "ver_1", state: held, version: 5), VerificationView.object(id: "ver_1", state: before, version: 5),
+                       "a hold is no change of the verification")
+        let lifted = try VerificationDecider.decide(.liftLegalHold(reason: "closed"), held, now: start)
+        XCTAssertEqual(lifted, [.legalHoldLifted(reason: "closed")])
+        XCTAssertNil(VerificationDecider.evolve(held, lifted, at: start.addingTimeInterval(20)).legalHold)
+    }
 }

@@ -72,4 +72,56 @@ final class PersonalDataReplayTests: XCTestCase {
         XCTAssertEqual(loaded.state.invitation?.applicant.email, "jolanda.q@example.org", "folded from the snapshot, the state is whole")
         XCTAssertEqual(try Replay.check(owner, vault: vault), [], "a replay makes the same sealed snapshot")
     }
+
+    /// Rows written before personal data was encrypted hold it in plain text; the projections' versions were raised
+    /// for the sealing, so the next migrate's rebuild seals them (and gives the entity its data key), leaving the log
+    /// as it was written.
+    func testRowsWrittenBeforeEncryptionAreRebuiltSealedOnceTheRaisedVersionsMigrate() throws {
+        let database = try makeDatabase()
+        let organizationID = try TestOrganization(database: database).id
+        let now = Date(timeIntervalSince1970: 1_790_000_000)
+        let unencrypted = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
+        func execute(_ command: VerificationCommand) throws {
+            try unencrypted.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_old", command: command,
+                                                   actor: EventMetadata(actorID: "test", actorType: .system), now: now))
+        }
+        try execute(.invite(Invitation(entityID: "cus_old", checks: [.identityVerification],
+                                       applicant: Applicant(firstName: "Jolanda", email: "jolanda.q@example.org"),
+                                       expiresAt: now.addingTimeInterval(86_400))))
+        try execute(.startAttempt(attemptID: "att_1", url: "https://capture.example/att_1", expiresAt: now.addingTimeInterval(900)))
+        for status in [AttemptStatus.captureInProgress, .checksInProgress, .completed] { try execute(.recordProgress(attemptID: "att_1", status: status)) }
+        try execute(.recordResult(CheckResult(check: .identityVerification, status: .approved,
+                                              extractedData: ExtractedData(firstName: "Jolanda", document: .init(number: "X7Q4410982")))))
+        let owner = try database.ownerConnection()
+        // The versions a database migrated before the sealing holds.
+        try owner.query("""
+            UPDATE ledger.projection_versions AS p SET version = old.version FROM (VALUES ('verifications', 1), ('orders', 1),
+                ('customer_verifications', 1), ('validations', 2), ('verification_reports', 2), ('stream_snapshots', 1)) AS old (name, version)
+            WHERE p.name = old.name
+            """)
+        let readRows = ["verifications", "orders", "customer_verifications", "validations", "verification_reports"]
+        func plainTextRows(_ value: String) throws -> [String] {
+            try readRows.filter { try owner.query("SELECT count(*) FROM ledger.\($0) WHERE document::text LIKE '%' || $1 || '%'", [value]).int(0, 0) != 0 }
+        }
+        XCTAssertEqual(try plainTextRows("jolanda.q@example.org"), ["verifications", "orders"],
+                       "written without encryption, the rows hold the email in plain text")
+        let events = try owner.query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0)
+
+        let vault = PersonalDataVault(keyEncryptionKey: try KeyEncryptionKey.generate())
+        XCTAssertEqual(Set(try Replay.rebuildRaised(owner, vault: vault)), Set(readRows + ["stream_snapshots"]))
+        for value in ["Jolanda", "jolanda.q@example.org", "X7Q4410982"] {
+            XCTAssertEqual(try plainTextRows(value), [], "\(value) is still in plain text in a rebuilt row")
+        }
+        for table in ["verifications", "orders"] {
+            XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.\(table) WHERE document::jsonb ? 'encrypted_personal_data'").int(0, 0), 1,
+                           "\(table)'s row is sealed")
+        }
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE entity_id = 'cus_old' AND wrapped_key IS NOT NULL").int(0, 0), 1,
+                       "the entity got its data key for the rebuild")
+        XCTAssertEqual(try owner.query("SELECT string_agg(data::text, ',' ORDER BY position) FROM ledger.events").string(0, 0), events,
+                       "the log is never rewritten")
+        XCTAssertEqual(try Replay.check(owner, vault: vault), [], "the sealed rows are what the log makes")
+        let loaded = try XCTUnwrap(try owner.transaction { try VerificationStore.load($0, organizationID: organizationID, id: "ver_old", vault: vault) })
+        XCTAssertEqual(loaded.state.invitation?.applicant.email, "jolanda.q@example.org", "the plain-text events still read whole")
+    }
 }

@@ -130,4 +130,21 @@ final class ProjectionTests: XCTestCase {
                        ["INSERT INTO ledger.verifications", "INSERT INTO ledger.verification_deadlines", "INSERT INTO ledger.customer_verifications",
                         "INSERT INTO ledger.validations"], "unknown rows are all written")
     }
+
+    /// A command's read-model writes go as one statement: each write a CTE, its placeholders numbered after the
+    /// parameters of the writes before it, the parameters in the same order.
+    func testReadModelWritesCombineIntoOneStatementWithRenumberedParameters() {
+        XCTAssertEqual(Projections.renumbered("VALUES ($1, $2) WHERE x.v < $12 AND y = '$'", after: 3),
+                       "VALUES ($4, $5) WHERE x.v < $15 AND y = '$'")
+        XCTAssertEqual(Projections.renumbered("VALUES ($1)", after: 0), "VALUES ($1)")
+        let combined = Projections.combined([("INSERT INTO ledger.a VALUES ($1, $2)", ["x", 1]),
+                                             ("DELETE FROM ledger.b WHERE organization_id = $1 AND id = $2", ["y", "z"])])
+        XCTAssertEqual(combined.count, 1)
+        XCTAssertEqual(combined.first?.0, "WITH w0 AS (INSERT INTO ledger.a VALUES ($1, $2)), "
+                       + "w1 AS (DELETE FROM ledger.b WHERE organization_id = $3 AND id = $4) SELECT")
+        XCTAssertEqual(combined.first?.1.map { $0?.postgresText }, ["x", "1", "y", "z"])
+        let single: [PostgresStatement] = [("DELETE FROM ledger.b WHERE id = $1", ["y"])]
+        XCTAssertEqual(Projections.combined(single).map(\.0), single.map(\.0), "one write stays as it is")
+        XCTAssertTrue(Projections.combined([]).isEmpty)
+    }
 }

@@ -185,7 +185,7 @@ final class RaisedProjectionVersionTests: XCTestCase {
         XCTAssertEqual(try owner.query("SELECT score FROM ledger.orders WHERE id = 'ver_1'").string(0, 0), "WITHDRAWN")
         XCTAssertEqual(try owner.query("SELECT entity_id FROM ledger.verifications WHERE id = 'ver_1'").string(0, 0), "cus_9",
                        "a projection at its version is left as it is")
-        XCTAssertEqual(try owner.query("SELECT version FROM ledger.projection_versions WHERE name = 'orders'").int(0, 0), 1)
+        XCTAssertEqual(try owner.query("SELECT version FROM ledger.projection_versions WHERE name = 'orders'").int(0, 0), 2)
         XCTAssertEqual(try Replay.rebuildRaised(owner), [])
     }
 

@@ -199,6 +199,27 @@ final class CommitBatchingTests: XCTestCase {
         XCTAssertEqual(committed.get(), [1, 2], "and none of its commit actions ran")
     }
 
+    /// A setting is made once per batch while it stays the same, and made again when a later request of the batch
+    /// needs another value (another tenant's scope): each write runs under its own request's settings.
+    func testABatchMakesEachSettingOnceAndAgainWhereItChanges() throws {
+        let connection = try database.ownerConnection()
+        try connection.execute("CREATE TABLE ledger.tagged (n int PRIMARY KEY, tag text, times int)")
+        // Counts how often the setting statement ran in this transaction, beside the tag it sets.
+        let counting = "SELECT set_config('ledger.tag', $1, true), "
+            + "set_config('ledger.times', (coalesce(nullif(current_setting('ledger.times', true), ''), '0')::int + 1)::text, true)"
+        func handOver(_ n: Int, tag: String) throws -> HandedOverWrites? {
+            try connection.transaction({ tx in
+                tx.setForTransaction("tag", (counting, [tag]))
+                tx.sendWithNextRoundTrip([("INSERT INTO ledger.tagged VALUES ($1, current_setting('ledger.tag'), current_setting('ledger.times')::int)", [n])])
+            }, handingOverWrites: true).writes
+        }
+        try connection.commit([try XCTUnwrap(try handOver(1, tag: "a")), try XCTUnwrap(try handOver(2, tag: "a")),
+                               try XCTUnwrap(try handOver(3, tag: "b")), try XCTUnwrap(try handOver(4, tag: "a"))])
+        let rows = try connection.query("SELECT n, tag, times FROM ledger.tagged ORDER BY n")
+        XCTAssertEqual((0..<rows.count).map { "\(rows.int($0, 0) ?? 0)\(rows.string($0, 1) ?? "?")\(rows.int($0, 2) ?? 0)" },
+                       ["1a1", "2a1", "3b2", "4a3"], "the same setting is not made again; a changed one is")
+    }
+
     func testAFailingRequestAmongConcurrentOnesFailsAloneAndTheOthersAreKept() throws {
         let pool = database.pool(size: 4, commitThreads: 1)
         try pool.transaction { tx in tx.sendWithNextRoundTrip([("INSERT INTO ledger.t VALUES ($1)", [0])]) }

@@ -35,7 +35,8 @@ extension HTTPOperation where Handler == Endpoint {
     /// object, 413 and 415 where a body is read, 409 and 422 for a command's `Idempotency-Key`, and 414 and 431,
     /// which the HTTP server answers for any request past its limits.
     static func api(_ method: String, _ path: String, id: String, summary: String, description: String? = nil, scope: Scope?,
-                    parameters: [Parameter] = [], body: Schema? = nil, responses: [Response], _ endpoint: Endpoint) -> APIOperation {
+                    parameters: [Parameter] = [], body: Schema? = nil, responses: [Response],
+                    wording: (@Sendable (SchemaViolation) -> SchemaViolation)? = nil, _ endpoint: Endpoint) -> APIOperation {
         var parameters = parameters
         var all = responses
         func add(_ response: Response) {
@@ -62,7 +63,7 @@ extension HTTPOperation where Handler == Endpoint {
             add(APIResponses.idempotencyMismatch)
         }
         return HTTPOperation(method, path, id: id, summary: summary, description: description, scope: scope?.rawValue,
-                         parameters: parameters, body: body, responses: all, handler: endpoint)
+                         parameters: parameters, body: body, responses: all, wording: wording, handler: endpoint)
     }
 }
 

@@ -12,7 +12,8 @@ enum CustomerVerificationsResource {
     static let statuses = ["pending", "verified", "failed", "expired"]
 
     static let object = Schema.named("CustomerVerification", .object([
-        APISchemas.P("actor_id", APISchemas.optionalText, required: true, description: "Who made the latest change (an API key, the provider, the scheduler)"),
+        APISchemas.P("actor_id", APISchemas.optionalText, required: true,
+                     description: "Who made the latest decision on the status (an API key, the provider, the scheduler): not changed by a metadata update"),
         APISchemas.P("check_type", APISchemas.text, required: true),
         APISchemas.P("created_at", APISchemas.time, required: true),
         APISchemas.P("customer_id", APISchemas.text, required: true),
@@ -59,29 +60,16 @@ enum CustomerVerificationsResource {
                  .read { context in
                      let caller = try context.authenticated
                      let request = context.request
-                     let limit = ListQuery(request).limit
-                     let rows = try context.pool.withConnection { connection in
-                         try connection.query("""
-                             SELECT c.document::text, \(keyColumns), \(latestActor) FROM ledger.customer_verifications c \(keyJoin)
-                             WHERE c.organization_id = $1 AND c.livemode = $2
-                               AND ($3::text IS NULL OR c.customer_id = $3)
-                               AND ($4::text IS NULL OR c.status = $4)
-                               AND ($5::text IS NULL OR c.verification_type = $5)
-                               AND ($6::timestamptz IS NULL OR c.created_at >= $6)
-                               AND ($7::timestamptz IS NULL OR c.created_at < $7)
-                               AND ($8::text IS NULL OR (c.created_at, c.id) < (
-                                   SELECT p.created_at, p.id FROM ledger.customer_verifications p
-                                   WHERE p.organization_id = $1 AND p.livemode = $2 AND p.id = $8))
-                             ORDER BY c.created_at DESC, c.id DESC
-                             LIMIT $9
-                             """, [caller.organizationID, caller.livemode, ListQuery.filter(request, "customer_id"),
-                                   request.queryValue("status"), request.queryValue("verification_type"),
-                                   ListQuery.time(request, "occurred_after"), ListQuery.time(request, "occurred_before"),
-                                   ListQuery.filter(request, "cursor"), limit + 1])
-                     }
+                     let query = ListQuery(request, cursor: "cursor")
+                     let rows = try query.rows(of: "customer_verifications", [
+                         .equals(column: "customer_id", ListQuery.filter(request, "customer_id")),
+                         .equals(column: "status", request.queryValue("status")),
+                         .equals(column: "verification_type", request.queryValue("verification_type")),
+                         .created(.gte, ListQuery.time(request, "occurred_after")), .created(.lt, ListQuery.time(request, "occurred_before")),
+                     ], entity: "customer_id", also: [decisionActor("t")], caller: caller, pool: context.pool)
                      let documents = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault)
-                     let shown = Array(documents.prefix(limit))
-                     let next: JSONValue = documents.count > limit ? (shown.last?["id"] ?? .null) : .null
+                     let shown = Array(documents.prefix(query.limit))
+                     let next: JSONValue = documents.count > query.limit ? (shown.last?["id"] ?? .null) : .null
                      return .json(200, .object([("data", .array(shown)), ("next_cursor", next)]))
                  }),
 
@@ -131,12 +119,11 @@ enum CustomerVerificationsResource {
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
                      if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
-                         let (loaded, actor) = try context.pool.withConnection { connection in
-                             (try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf, vault: context.engine.vault),
-                              try connection.query("""
-                                  SELECT metadata->>'actor_id' FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND occurred_at <= $3
-                                  ORDER BY version DESC LIMIT 1
-                                  """, [caller.organizationID, id, asOf]).string(0, 0))
+                         let (loaded, actor) = try context.pool.withConnection { connection -> (LoadedVerification?, String?) in
+                             guard let loaded = try VerificationStore.load(connection, organizationID: caller.organizationID, id: id, asOf: asOf,
+                                                                           vault: context.engine.vault) else { return (nil, nil) }
+                             return (loaded, try actorID(connection, organizationID: caller.organizationID, id: id,
+                                                         version: loaded.state.statusDecisionVersion))
                          }
                          guard let loaded, loaded.state.invitation?.livemode == caller.livemode else {
                              throw APIFailure.notFound("customer verification", id)
@@ -163,28 +150,37 @@ enum CustomerVerificationsResource {
                          guard let override = overrides[status] else { throw APIFailure.invalid("status", "status is verified, failed or expired") }
                          return try VerificationsResource.commandRequest(
                              context, id: id, command: .override(override, reason: try context.body.requiredString("reason")), now: clock())
-                     }, inTransaction: transaction.run) { outcome, _ in
-                         HTTPResponse.json(200, ["data": CustomerVerificationView.object(
-                             id: id, organizationID: caller.organizationID.uuidString.lowercased(), actorID: caller.keyID,
-                             state: outcome.verification.state)])
+                     }, inTransaction: transaction.run) { outcome, tx in
+                         // The override decided the status unless it changed nothing; then the decision is an earlier event's.
+                         let state = outcome.verification.state
+                         let decidedNow = state.statusDecisionVersion > outcome.verification.version - Int64(outcome.events.count)
+                         let actor = decidedNow ? caller.keyID
+                             : try actorID(tx, organizationID: caller.organizationID, id: id, version: state.statusDecisionVersion)
+                         return HTTPResponse.json(200, ["data": CustomerVerificationView.object(
+                             id: id, organizationID: caller.organizationID.uuidString.lowercased(), actorID: actor, state: state)])
                      }
                  }),
         ]
     }
 
-    /// The actor of the verification's latest event, beside its stored document (which leaves `actor_id` null).
-    static let latestActor = """
+    /// The actor of the event that last decided the status (`VerificationState.statusDecisionVersion`), beside the
+    /// stored document (which leaves `actor_id` null), of the row under `alias`.
+    static func decisionActor(_ alias: String) -> String {
+        """
         (SELECT e.metadata->>'actor_id' FROM ledger.events e
-         WHERE e.organization_id = c.organization_id AND e.stream_id = c.id ORDER BY e.version DESC LIMIT 1)
+         WHERE e.organization_id = \(alias).organization_id AND e.stream_id = \(alias).id AND e.version = \(alias).status_version)
         """
+    }
 
-    /// What `StoredDocuments.open` reads after the document: the customer is the entity whose key seals it.
-    static let keyColumns = "c.customer_id, k.wrapped_key, k.erased_at IS NOT NULL, c.id"
-    static let keyJoin = """
-        LEFT JOIN ledger.data_keys k ON k.organization_id = c.organization_id AND k.livemode = c.livemode AND k.entity_id = c.customer_id
-        """
+    /// The actor of one event of the verification's stream.
+    static func actorID(_ connection: PostgresConnection, organizationID: UUID, id: String, version: Int64) throws -> String? {
+        try connection.query("""
+            SELECT metadata->>'actor_id' FROM ledger.events WHERE organization_id = $1 AND stream_id = $2 AND version = $3
+            """, [organizationID, id, version]).string(0, 0)
+    }
 
-    /// The documents of rows (document, `keyColumns`, actor), opened, with `actor_id` filled in.
+    /// The documents of rows (document, `StoredDocuments.keyColumns` with the customer as the entity, actor), opened,
+    /// with `actor_id` filled in.
     static func withActors(_ rows: PostgresRows, organizationID: UUID, vault: PersonalDataVault?) throws -> [JSONValue] {
         try (0..<rows.count).compactMap { row in
             guard let stored = rows.string(row, 0) else { return nil }
@@ -204,7 +200,8 @@ enum CustomerVerificationsResource {
         let caller = try context.authenticated
         let rows = try context.pool.withConnection {
             try $0.query("""
-                SELECT c.document::text, \(keyColumns), \(latestActor) FROM ledger.customer_verifications c \(keyJoin)
+                SELECT c.document::text, \(StoredDocuments.keyColumns("c", entity: "customer_id")), \(decisionActor("c"))
+                FROM ledger.customer_verifications c \(StoredDocuments.keyJoin("c", entity: "customer_id"))
                 WHERE c.organization_id = $1 AND c.id = $2 AND c.livemode = $3
                 """, [caller.organizationID, id, caller.livemode])
         }

@@ -61,7 +61,8 @@ enum EntitiesResource {
                      try erase(context, tx, now: clock(), retentionYears: retentionYears)
                  }),
             .api("POST", "/v1/entities/{entity_id}/legal_hold", id: "placeLegalHold", summary: "Place a legal hold (admin)",
-                 description: "While held, erasure answers 409 legal_hold. Placing a hold on a held entity keeps the first one.",
+                 description: "While held, erasure answers 409 legal_hold. Appends a LegalHoldPlaced event (the reason; the admin's key as "
+                    + "its actor) to each of the entity's verifications. Placing a hold on a held entity keeps the first one.",
                  scope: .admin, parameters: [entityID], body: reasonBody,
                  responses: [APIResponses.ok("The entity's hold", holdState)],
                  .command { context, tx in
@@ -71,10 +72,11 @@ enum EntitiesResource {
                          INSERT INTO ledger.legal_holds (organization_id, livemode, entity_id, reason, placed_by, placed_at)
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1
                          """, [caller.organizationID, caller.livemode, entity, reason, caller.keyID, clock()])
-                     if rows.count == 1 { try recordHoldChange(tx, caller, entity, "placed", reason, clock()) }
+                     if rows.count == 1 { try recordHold(context, tx, caller, entity, .placeLegalHold(reason: reason), now: clock()) }
                      return .json(200, try holdJSON(tx, caller, entity))
                  }),
             .api("DELETE", "/v1/entities/{entity_id}/legal_hold", id: "liftLegalHold", summary: "Lift the legal hold (admin)",
+                 description: "Appends a LegalHoldLifted event (the reason; the admin's key as its actor) to each of the entity's held verifications.",
                  scope: .admin, parameters: [entityID], body: reasonBody,
                  responses: [APIResponses.ok("The entity's hold (null now)", holdState)],
                  .command { context, tx in
@@ -82,7 +84,7 @@ enum EntitiesResource {
                      let reason = try context.body.requiredString("reason")
                      let rows = try tx.query("DELETE FROM ledger.legal_holds WHERE organization_id = $1 AND livemode = $2 AND entity_id = $3 RETURNING 1",
                                              [caller.organizationID, caller.livemode, entity])
-                     if rows.count == 1 { try recordHoldChange(tx, caller, entity, "lifted", reason, clock()) }
+                     if rows.count == 1 { try recordHold(context, tx, caller, entity, .liftLegalHold(reason: reason), now: clock()) }
                      return .json(200, try holdJSON(tx, caller, entity))
                  }),
             .api("GET", "/v1/entities/{entity_id}/personal_data", id: "getEntityPersonalData",
@@ -123,11 +125,18 @@ enum EntitiesResource {
          "legal_hold": try hold(connection, caller, entity)]
     }
 
-    static func recordHoldChange(_ tx: PostgresConnection, _ caller: Caller, _ entity: String, _ action: String, _ reason: String, _ at: Date) throws {
-        _ = try tx.query("""
-            INSERT INTO ledger.legal_hold_changes (organization_id, livemode, entity_id, action, reason, actor_id, at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            """, [caller.organizationID, caller.livemode, entity, action, reason, caller.keyID, at])
+    /// A hold placed or lifted, as an event in each of the entity's streams (who: the caller's key, as the event's
+    /// actor; when: its time; why: its reason), in the transaction that changes `legal_holds`, the entity's current hold.
+    static func recordHold(_ context: RequestContext, _ tx: PostgresConnection, _ caller: Caller, _ entity: String,
+                           _ command: VerificationCommand, now: Date) throws {
+        let actor = VerificationsResource.actor(context)
+        for id in try streams(tx, caller, entity) {
+            // Read under the stream's lock (no cached state): the command shares the caller's transaction.
+            _ = try context.engine.execute({
+                CommandRequest(organizationID: caller.organizationID, livemode: caller.livemode, streamID: id, commands: [command],
+                               actor: actor, now: now, rewritingReadModels: true)
+            }, inTransaction: { body in try body(tx) }, answer: { outcome, _ in outcome })
+        }
     }
 
     /// When the entity's records may be erased without an override: `years` after its last verification ended;
@@ -188,18 +197,45 @@ enum EntitiesResource {
                                actor: actor, now: now, rewritingReadModels: true)
             }, inTransaction: { body in try body(tx) }, answer: { outcome, _ in outcome })
         }
-        // Messages queued before the erasure go out without the personal data they were queued with.
+        // First the messages written in plain text (before encryption): the marking below would hide them from it.
+        try plainTextWebhooksErased(tx, caller, ids)
+        // Messages queued before the erasure go out without the personal data they were queued with, and marked erased
+        // as every view of the entity now is, also an object that held none (a validation still pending).
         _ = try tx.query("""
             UPDATE ledger.outbox SET payload = jsonb_set(payload, '{data,object}',
                 ((payload #> '{data,object}') - '\(PersonalDataEnvelope.member)') || jsonb_build_object('\(PersonalDataMarker.member)', '\(PersonalDataMarker.erased)'))
             WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[]) AND status <> 'delivered'
-              AND payload #> '{data,object}' ? '\(PersonalDataEnvelope.member)'
+              AND NOT payload #> '{data,object}' ? '\(PersonalDataMarker.member)'
             """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
+        try ReplayPersonalData.erasedInPlainText(tx, caller, entity: entity)
         return .json(200, [
             "object": "entity_erasure", "entity_id": .string(entity), "livemode": .bool(caller.livemode),
             "erased_at": .string(Timestamp.rfc3339(erasedAt)), "verifications": .array(ids.map(JSONValue.string)),
             "retention_until": retention.flatMap { $0 == .distantFuture ? nil : JSONValue.string(Timestamp.rfc3339($0)) } ?? .null,
         ])
+    }
+
+    /// The entity's messages queued in plain text (before personal data was encrypted), rewritten without their
+    /// object's personal data: those still to be sent go out without it, and those sent no longer keep it. Sealed ones
+    /// had their sealed part stripped above, or (sent) are unreadable without the key.
+    static func plainTextWebhooksErased(_ tx: PostgresConnection, _ caller: Caller, _ ids: [String]) throws {
+        let rows = try tx.query("""
+            SELECT id, payload::text FROM ledger.outbox
+            WHERE organization_id = $1 AND livemode = $2 AND verification_id = ANY ($3::text[])
+              AND NOT coalesce(payload #> '{data,object}' ?| ARRAY['\(PersonalDataEnvelope.member)', '\(PersonalDataMarker.member)'], false)
+            """, [caller.organizationID, caller.livemode, PostgresArray(ids)])
+        for row in 0..<rows.count {
+            guard let id = rows.int64(row, 0), let text = rows.string(row, 1),
+                  case var .object(payload)? = try? JSONValue.parse(Array(text.utf8), maxDepth: 512),
+                  let dataIndex = payload.firstIndex(where: { $0.0 == "data" }), case var .object(data) = payload[dataIndex].1,
+                  let objectIndex = data.firstIndex(where: { $0.0 == "object" }),
+                  let erased = PersonalDataPolicy.erased(renderedObject: data[objectIndex].1,
+                                                         kind: payload.first { $0.0 == "type" }?.1.stringValue
+                                                             .flatMap(WebhookEventType.init(rawValue:))?.object.rawValue) else { continue }
+            data[objectIndex].1 = erased
+            payload[dataIndex].1 = .object(data)
+            _ = try tx.query("UPDATE ledger.outbox SET payload = $2::text::jsonb WHERE id = $1", [id, JSONValue.object(payload).jsonString])
+        }
     }
 
     static func personalDataJSON(_ context: RequestContext, _ connection: PostgresConnection) throws -> HTTPResponse {

@@ -6,11 +6,13 @@ import LedgerStorage
 /// Read rows as their readers see them: each stored document opened under its entity's key, which the read takes
 /// from `ledger.data_keys` in the same query (`keyJoin`), so an erasure is seen at once.
 enum StoredDocuments {
-    /// The columns after the document that `open` reads: entity, wrapped key, erased, id.
-    static func keyColumns(_ alias: String) -> String { "\(alias).entity_id, k.wrapped_key, k.erased_at IS NOT NULL, \(alias).id" }
+    /// The columns after the document that `open` reads: entity (the table's `entity` column), wrapped key, erased, id.
+    static func keyColumns(_ alias: String, entity: String = "entity_id") -> String {
+        "\(alias).\(entity), k.wrapped_key, k.erased_at IS NOT NULL, \(alias).id"
+    }
 
-    static func keyJoin(_ alias: String) -> String {
-        "LEFT JOIN ledger.data_keys k ON k.organization_id = \(alias).organization_id AND k.livemode = \(alias).livemode AND k.entity_id = \(alias).entity_id"
+    static func keyJoin(_ alias: String, entity: String = "entity_id") -> String {
+        "LEFT JOIN ledger.data_keys k ON k.organization_id = \(alias).organization_id AND k.livemode = \(alias).livemode AND k.entity_id = \(alias).\(entity)"
     }
 
     /// Every row's document (column 0, then `keyColumns`), opened.

@@ -115,27 +115,16 @@ enum ValidationsResource {
                  .read { context in
                      let caller = try context.authenticated
                      let request = context.request
-                     let limit = ListQuery(request).limit
-                     let stored = try context.pool.withConnection { connection in
-                         try StoredDocuments.open(connection.query("""
-                             SELECT v.document::text, \(StoredDocuments.keyColumns("v")) FROM ledger.validations v \(StoredDocuments.keyJoin("v"))
-                             WHERE v.organization_id = $1 AND v.livemode = $2 AND v.entity_id = $3
-                               AND ($4::text IS NULL OR (v.created_at, v.id) < (
-                                   SELECT p.created_at, p.id FROM ledger.validations p
-                                   WHERE p.organization_id = $1 AND p.livemode = $2 AND p.id = $4))
-                             ORDER BY v.created_at DESC, v.id DESC
-                             LIMIT $5
-                             """, [caller.organizationID, caller.livemode, request.parameter("entity_id"),
-                                   ListQuery.filter(request, "cursor"), limit + 1]),
-                             kind: SealedDocumentKind.validation, organizationID: caller.organizationID, vault: context.engine.vault)
-                     }
-                     let documents = StoredDocuments.json(stored)
+                     let query = ListQuery(request, cursor: "cursor")
+                     let documents = try query.documents(of: "validations", kind: SealedDocumentKind.validation,
+                                                         [.equals(column: "entity_id", request.parameter("entity_id"))],
+                                                         caller: caller, pool: context.pool, vault: context.engine.vault)
                      // An entity is known by its validations: one with none in this mode is not found, as for the KYC status.
-                     if documents.isEmpty, ListQuery.filter(request, "cursor") == nil {
+                     if documents.isEmpty, query.startingAfter == nil {
                          throw APIFailure.notFound("entity", request.parameter("entity_id"), param: "entity_id")
                      }
-                     let shown = Array(documents.prefix(limit))
-                     let more = documents.count > limit
+                     let shown = Array(documents.prefix(query.limit))
+                     let more = documents.count > query.limit
                      return .json(200, .object([("data", .array(shown)), ("hasMore", .bool(more)),
                                                 ("nextCursor", more ? (shown.last?["id"] ?? .null) : .null)]))
                  }),

@@ -34,6 +34,17 @@ enum VerificationReportsResource {
         LEFT JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.livemode = v.livemode AND k.entity_id = w.entity_id
         """
     static let reportID = APIParameters.id("id", "A report's id (vr_…)")
+    /// Unix seconds from year 1 to 9999, as Stripe's `created` filters take them.
+    static let unixSeconds = Schema.integer(minimum: -62_135_596_800, maximum: 253_402_300_799)
+
+    static func created(_ bound: String, _ meaning: String) -> Parameter {
+        .query("created[\(bound)]", unixSeconds, description: "Created \(meaning) this Unix second")
+    }
+
+    /// A text filter or cursor; Stripe refuses an empty one (parameter_invalid_empty) rather than ignoring it.
+    static func text(_ name: String, _ description: String, maxLength: Int = 200) -> Parameter {
+        .query(name, .text(minLength: 1, maxLength: maxLength), description: description)
+    }
     /// `expand[]`, and `expand[0]` to `expand[9]` as Stripe's clients number it: accepted and ignored, nothing here expands.
     static let expand = (["expand[]"] + (0..<10).map { "expand[\($0)]" }).map {
         Parameter.query($0, .text(maxLength: 200), description: "Accepted and ignored: nothing here expands")
@@ -43,12 +54,11 @@ enum VerificationReportsResource {
         .api("GET", "/v1/identity/verification_reports/{id}", id: "getVerificationReport",
              summary: "A verification report (Stripe Identity's object); with as_of, as the log had it then", scope: .read,
              parameters: [reportID] + expand + [.query("as_of", .dateTime, description: "Fold the history up to this time (RFC 3339)")],
-             responses: [APIResponses.ok("The report", report)],
+             responses: [APIResponses.ok("The report", report)], wording: StripeErrors.worded,
              .read { context in
                  let caller = try context.authenticated
                  let id = context.request.parameter("id")
-                 let missing = APIFailure(status: 404, type: "invalid_request_error", code: "resource_missing",
-                                          message: "No such verification report: '\(id)'", param: "id")
+                 let missing = StripeErrors.missing("verification report", id, param: "id")
                  guard let verificationID = StripeReportView.parseReportID(id)?.verificationID else { throw missing }
                  if let asOf = context.request.queryValue("as_of").flatMap(Timestamp.parse) {
                      guard let loaded = try context.pool.withConnection({
@@ -71,21 +81,24 @@ enum VerificationReportsResource {
 
         .api("GET", "/v1/identity/verification_reports", id: "listVerificationReports",
              summary: "Verification reports, newest first (Stripe Identity's list)",
-             description: "starting_after and ending_before together are 400; a cursor that names no report of the caller's is 404.",
+             description: "Refusals in Stripe's codes and words: parameter_invalid_integer, parameter_invalid_empty (no parameter "
+                + "takes an empty value), parameter_unknown, parameters_exclusive (starting_after and ending_before together); "
+                + "a cursor that names no report of the caller's is 404 resource_missing naming it.",
              scope: .read,
              parameters: [
-                 APIParameters.filter("client_reference_id", "Only with this reference"),
-                 .query("created", .integer(minimum: -62_135_596_800, maximum: 253_402_300_799), description: "Created at exactly this Unix second"),
-                 APIParameters.created("gte", "at or after"), APIParameters.created("gt", "after"),
-                 APIParameters.created("lte", "at or before"), APIParameters.created("lt", "before"),
+                 text("client_reference_id", "Only with this reference"),
+                 .query("created", unixSeconds, description: "Created at exactly this Unix second"),
+                 created("gte", "at or after"), created("gt", "after"), created("lte", "at or before"), created("lt", "before"),
                  APIParameters.filter("type", .choice(StripeReport.Kind.self), "Only of this type"),
-                 APIParameters.filter("verification_session", "Only of this verification (vs_…)"),
-                 APIParameters.limit, APIParameters.startingAfter,
-                 .query("ending_before", .text(maxLength: 100), description: "The id of the first object of the next page (newer ones)"),
+                 text("verification_session", "Only of this verification (vs_…)"),
+                 APIParameters.limit,
+                 text("starting_after", "The id of the last object of the previous page (older ones follow)", maxLength: 100),
+                 text("ending_before", "The id of the first object of the previous page (newer ones follow)", maxLength: 100),
              ] + expand,
              responses: [APIResponses.ok("A page of reports", APISchemas.list("VerificationReportList", of: report),
                                          links: [APIResponses.get("getVerificationReport", id: "/data/0/id")]),
                          APIResponses.notFound],
+             wording: StripeErrors.worded,
              .read { context in
                  let caller = try context.authenticated
                  let request = context.request
@@ -94,14 +107,12 @@ enum VerificationReportsResource {
                  // Stripe's cursors are ids of reports the caller can see; another id is not found, naming the cursor.
                  func cursor(_ name: String, _ id: String?) throws -> (String, String)? {
                      guard let id else { return nil }
-                     let unknown = APIFailure.notFound("verification report", id, param: name)
+                     let unknown = StripeErrors.missing("verification report", id, param: name)
                      guard let verificationID = StripeReportView.parseReportID(id)?.verificationID else { throw unknown }
                      return (verificationID, id)
                  }
                  let after = try cursor("starting_after", query.startingAfter), before = try cursor("ending_before", endingBefore)
-                 guard after == nil || before == nil else {
-                     throw APIFailure.invalid("ending_before", "starting_after and ending_before cannot be given together")
-                 }
+                 guard after == nil || before == nil else { throw StripeErrors.exclusive(["ending_before", "starting_after"]) }
                  let session = ListQuery.filter(request, "verification_session").map { StripeReportView.verificationID(sessionID: $0) ?? "" }
                  func seconds(_ name: String) -> Double? { ListQuery.time(request, name)?.timeIntervalSince1970 }
                  let rows = try context.pool.withConnection { connection -> PostgresRows in
@@ -112,7 +123,7 @@ enum VerificationReportsResource {
                              SELECT created FROM ledger.verification_reports
                              WHERE organization_id = $1 AND id = $2 AND report_id = $3 AND livemode = $4
                              """, [caller.organizationID, verificationID, id, caller.livemode])
-                         guard let created = found.int64(0, 0) else { throw APIFailure.notFound("verification report", id, param: name) }
+                         guard let created = found.int64(0, 0) else { throw StripeErrors.missing("verification report", id, param: name) }
                          cursorCreated = created
                      }
                      // A keyset page of `verification_reports_list`: newest first, or (before a cursor) oldest first

@@ -3,15 +3,16 @@ import LedgerDomain
 import LedgerHTTP
 import LedgerStorage
 
-/// `limit` (1–100, default 10 unless the list says otherwise) and `starting_after` for cursor pagination,
-/// read after the operation's declaration has checked them.
+/// `limit` (1–100, default 10 unless the list says otherwise) and the cursor for cursor pagination (the id after
+/// which the page starts: `starting_after`, or the list's own name for it, as seed 003's and 004's `cursor`), read
+/// after the operation's declaration has checked them.
 struct ListQuery {
     let limit: Int
     let startingAfter: String?
 
-    init(_ request: HTTPRequest, defaultLimit: Int = 10) {
+    init(_ request: HTTPRequest, defaultLimit: Int = 10, cursor: String = "starting_after") {
         limit = request.queryValue("limit").flatMap { Int($0) } ?? defaultLimit
-        startingAfter = Self.filter(request, "starting_after")
+        startingAfter = Self.filter(request, cursor)
     }
 
     /// A text filter's value; an empty one does not filter.
@@ -50,24 +51,37 @@ struct ListQuery {
     }
 
     /// A page of the documents of a table of the caller's (its `organization_id`, `livemode`, `id`, `created_at`
-    /// and `document`), newest first, after the `starting_after` cursor and within every filter. The table and
-    /// column names come from the code, the values as parameters (`ListFilter.conditions`). Each document is
+    /// and `document`), newest first, after the cursor and within every filter, as the list object. Each document is
     /// opened under its entity's key (`StoredDocuments`), as a `kind` of document, read in the same statement.
     func page(of table: String, kind: String, _ filters: [ListFilter], caller: Caller, pool: ScopedPool, vault: PersonalDataVault?,
               url: String) throws -> HTTPResponse {
+        page(try documents(of: table, kind: kind, filters, caller: caller, pool: pool, vault: vault), url: url)
+    }
+
+    /// The `limit + 1` documents of such a page, opened, for a list with an envelope of its own.
+    func documents(of table: String, kind: String, _ filters: [ListFilter], caller: Caller, pool: ScopedPool,
+                   vault: PersonalDataVault?) throws -> [JSONValue] {
+        let rows = try self.rows(of: table, filters, caller: caller, pool: pool)
+        return StoredDocuments.json(try StoredDocuments.open(rows, kind: kind, organizationID: caller.organizationID, vault: vault))
+    }
+
+    /// The `limit + 1` rows of such a page, unopened: the document, `StoredDocuments.keyColumns` (the entity being
+    /// the table's `entity` column), then the `also` columns (on alias `t`). The table and column names come from the
+    /// code, the values as parameters (`ListFilter.conditions`).
+    func rows(of table: String, _ filters: [ListFilter], entity: String = "entity_id", also: [String] = [], caller: Caller,
+              pool: ScopedPool) throws -> PostgresRows {
         var parameters: [(any PostgresEncodable)?] = [caller.organizationID, caller.livemode]
         var conditions = ["t.organization_id = $1", "t.livemode = $2"] + ListFilter.conditions(filters, on: "t", parameters: &parameters)
         let cursor = "$\(parameters.count + 1)"
         conditions.append("(\(cursor)::text IS NULL OR (t.created_at, t.id) < ("
-            + "SELECT c.created_at, c.id FROM ledger.\(table) c WHERE c.organization_id = $1 AND c.id = \(cursor)))")
+            + "SELECT c.created_at, c.id FROM ledger.\(table) c WHERE c.organization_id = $1 AND c.livemode = $2 AND c.id = \(cursor)))")
         parameters.append(startingAfter)
         parameters.append(limit + 1)
-        let sql = "SELECT t.document::text, \(StoredDocuments.keyColumns("t")) FROM ledger.\(table) t \(StoredDocuments.keyJoin("t")) WHERE "
+        let columns = (["t.document::text", StoredDocuments.keyColumns("t", entity: entity)] + also).joined(separator: ", ")
+        let sql = "SELECT \(columns) FROM ledger.\(table) t \(StoredDocuments.keyJoin("t", entity: entity)) WHERE "
             + conditions.joined(separator: " AND ")
             + " ORDER BY t.created_at DESC, t.id DESC LIMIT $\(parameters.count)"
-        let rows = try pool.withConnection { try $0.query(sql, parameters) }
-        return page(StoredDocuments.json(try StoredDocuments.open(rows, kind: kind, organizationID: caller.organizationID, vault: vault)),
-                    url: url)
+        return try pool.withConnection { try $0.query(sql, parameters) }
     }
 
     /// Rows of one JSON document each.

@@ -32,3 +32,21 @@ public enum PersonalDataMarker {
         return .object(members)
     }
 }
+
+extension PersonalDataPolicy {
+    /// The personal members of the objects the service renders that leave it whole, by their `object` member: the
+    /// verification and the order objects that webhooks carry (`data.object`) and kept idempotent replies hold. Sealed
+    /// since personal data is encrypted; objects written before hold them in plain text, and an erasure takes them out.
+    public static let renderedObjects = PersonalDataPolicy(pathsByEventType: [
+        "verification": [PersonalDataPath(.member("applicant"), .everyMember)],
+        "order": [PersonalDataPath(.member("user"), .everyMember), PersonalDataPath(.member("documents"))],
+        WebhookObject.validation.rawValue: [PersonalDataPath(.member("decision"), .member("extractedData"))],
+    ])
+
+    /// A rendered object in plain text without its personal members, marked erased; nil for an object that has none.
+    /// `kind` is what the object is when it does not say so itself (seed 004's validation has no `object` member).
+    public static func erased(renderedObject object: JSONValue, kind: String? = nil) -> JSONValue? {
+        guard let kind = object["object"]?.stringValue ?? kind, renderedObjects.carriesPersonalData(eventType: kind) else { return nil }
+        return PersonalDataMarker.markedErased(renderedObjects.split(eventType: kind, data: object).plain)
+    }
+}

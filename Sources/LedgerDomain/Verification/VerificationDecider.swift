@@ -20,6 +20,11 @@ public enum VerificationCommand: Sendable, Equatable {
     /// Records that the entity's data key was destroyed (the shell destroys it, once: a second erasure of the entity
     /// finds it destroyed and records nothing).
     case erasePersonalData(reason: String, overrideRetention: Bool)
+    /// Records a legal hold on the entity (the shell records it on each of the entity's streams); a stream already
+    /// held keeps its first hold.
+    case placeLegalHold(reason: String)
+    /// Records that the entity's hold was lifted; a stream not held records nothing.
+    case liftLegalHold(reason: String)
     /// The scheduler's: expires the open attempt if its URL's deadline has passed.
     case expireAttempt
     /// Ends an approval whose validity is over (the expiry scheduler's, at the end of the validity).
@@ -40,6 +45,8 @@ public enum VerificationCommand: Sendable, Equatable {
         case .updateMetadata: return "update_metadata"
         case .expire: return "expire"
         case .erasePersonalData: return "erase_personal_data"
+        case .placeLegalHold: return "place_legal_hold"
+        case .liftLegalHold: return "lift_legal_hold"
         case .expireAttempt: return "expire_attempt"
         case .endValidity: return "end_validity"
         }
@@ -189,6 +196,12 @@ public enum VerificationDecider: Decider {
         case let .erasePersonalData(reason, overrideRetention):
             return [.personalDataErased(reason: reason, overrideRetention: overrideRetention)]
 
+        case let .placeLegalHold(reason):
+            return state.legalHold == nil ? [.legalHoldPlaced(reason: reason)] : []
+
+        case let .liftLegalHold(reason):
+            return state.legalHold == nil ? [] : [.legalHoldLifted(reason: reason)]
+
         case .expireAttempt:
             guard !overall.isEnded, let open = state.openAttempt, open.expiresAt <= now,
                   open.status.allowedNext.contains(.expired) else { return [] }
@@ -300,16 +313,34 @@ public enum VerificationDecider: Decider {
         case .personalDataErased:
             next = next.personalDataRemoved
             next.personalDataErased = true
+        case let .legalHoldPlaced(reason):
+            next.legalHold = reason
+        case .legalHoldLifted:
+            next.legalHold = nil
         }
-        next.updatedAt = at
+        // A hold is on the entity's records, not a change of the verification: its views stay as they were.
+        if !event.isLegalHoldChange { next.updatedAt = at }
         if next.exists, !state.exists || state.overallStatus != next.overallStatus {
             next.statusChanges.append(StatusChange(status: next.overallStatus, at: at, reason: endingReason(event)))
+        }
+        next.eventCount = state.eventCount + 1
+        if next.exists, !state.exists || isDecisionByWord(event)
+            || CustomerVerificationView.status(state) != CustomerVerificationView.status(next) {
+            next.statusDecisionVersion = next.eventCount
         }
         let orderStatus = nextOrderStatus(next)
         if orderStatus != nil && next.orderOpenedAt == nil { next.orderOpenedAt = at }
         if orderStatus == .complete && next.orderStatus != .complete { next.orderCompletedAt = at }
         next.orderStatus = orderStatus
         return next
+    }
+
+    /// Someone ended the verification by their word (an admin, the client), whatever the status was.
+    static func isDecisionByWord(_ event: VerificationEvent) -> Bool {
+        switch event {
+        case .statusOverridden, .withdrawn: return true
+        default: return false
+        }
     }
 
     static func endingReason(_ event: VerificationEvent) -> String? {

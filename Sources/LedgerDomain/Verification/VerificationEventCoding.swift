@@ -32,6 +32,8 @@ extension VerificationEvent {
         case .expired, .validityEnded: return .object([])
         case let .personalDataErased(reason, overrideRetention):
             return ["reason": .string(reason), "override_retention": .bool(overrideRetention)]
+        case let .legalHoldPlaced(reason), let .legalHoldLifted(reason):
+            return ["reason": .string(reason)]
         }
     }
 
@@ -97,6 +99,10 @@ extension VerificationEvent {
             self = .validityEnded
         case "PersonalDataErased":
             self = .personalDataErased(reason: try string("reason"), overrideRetention: data["override_retention"]?.boolValue ?? false)
+        case "LegalHoldPlaced":
+            self = .legalHoldPlaced(reason: try string("reason"))
+        case "LegalHoldLifted":
+            self = .legalHoldLifted(reason: try string("reason"))
         default:
             throw fail("unknown event type")
         }

@@ -160,6 +160,18 @@ public enum VerificationEvent: Sendable, Equatable {
     case validityEnded
     /// The entity's data key was destroyed: every personal value of the stream reads as null from now on.
     case personalDataErased(reason: String, overrideRetention: Bool)
+    /// A legal hold on the entity: its personal data may not be erased until the hold is lifted (who placed it is the
+    /// event's actor).
+    case legalHoldPlaced(reason: String)
+    case legalHoldLifted(reason: String)
+
+    /// A hold placed or lifted: recorded with the verification, but no change of it.
+    public var isLegalHoldChange: Bool {
+        switch self {
+        case .legalHoldPlaced, .legalHoldLifted: return true
+        default: return false
+        }
+    }
 
     public var type: String {
         switch self {
@@ -177,6 +189,8 @@ public enum VerificationEvent: Sendable, Equatable {
         case .expired: return "VerificationExpired"
         case .validityEnded: return "ValidityEnded"
         case .personalDataErased: return "PersonalDataErased"
+        case .legalHoldPlaced: return "LegalHoldPlaced"
+        case .legalHoldLifted: return "LegalHoldLifted"
         }
     }
 }

@@ -102,6 +102,14 @@ public struct VerificationState: Sendable, Equatable, Codable {
     public var validityEndedAt: Date?
     /// The entity's data key was destroyed: the personal values are gone (see `personalDataRemoved`).
     public var personalDataErased = false
+    /// How many events were folded into this state: the stream version it stands for.
+    public var eventCount: Int64 = 0
+    /// The version of the event that last decided the seed-003 status (`CustomerVerificationView.status`): the
+    /// invite, the result, expiry or end of validity that moved it, or an admin's override or a withdrawal (a
+    /// decision even when it confirms the status). Its actor is the customer verification's `actor_id`.
+    public var statusDecisionVersion: Int64 = 0
+    /// The reason of the legal hold on the entity since this stream recorded it (`LegalHoldPlaced`); nil when none.
+    public var legalHold: String?
 
     public init() {}
 

@@ -21,6 +21,20 @@ public enum WebhookEventType: String, Sendable, CaseIterable {
 
     /// Order events carry the order; the others the verification.
     public var isOrderEvent: Bool { rawValue.hasPrefix("ORDER_") }
+
+    /// What the payload's `data.object` is: the order for order events, the validation for validation events (the
+    /// vocabulary that moved), the verification for the others.
+    public var object: WebhookObject {
+        if isOrderEvent { return .order }
+        return self == .validationStatusChange ? .validation : .verification
+    }
+}
+
+/// A view a webhook carries; the raw value is the kind its sealed document is bound to.
+public enum WebhookObject: String, Sendable, CaseIterable {
+    case verification, order
+    /// Seed 004's validation, in camelCase, as `GET /v1/validations/{id}` shows it.
+    case validation
 }
 
 /// One thing a webhook receiver is told about: its type and the old values of what changed.

@@ -5,7 +5,8 @@ import LedgerStorage
 /// `ledger.orders`: seed 000's order, from the moment the applicant's flow first ends.
 struct OrdersProjection: Projection {
     let name = "orders"
-    let version = 1
+    /// Version 2: the document's personal data sealed under the entity's key (rows of version 1 hold it in plain text).
+    let version = 2
     let table = ProjectionTable(name: "orders",
                                 columns: ["organization_id", "id", "livemode", "status", "score", "package_id", "entity_id",
                                           "created_at", "updated_at", "document", "version"],

@@ -52,7 +52,7 @@ public struct StreamSealing: Sendable {
 /// What each sealed document's ciphertext is bound to, with its id: the writers and the readers name them alike.
 public enum SealedDocumentKind {
     public static let customerVerification = "customer_verification"
-    public static let validation = "validation"
+    public static let validation = WebhookObject.validation.rawValue
     /// One Stripe report, bound to the report's id.
     public static let verificationReport = "verification_report"
     public static let snapshot = "snapshot"
@@ -76,11 +76,13 @@ extension StreamState {
     }
 }
 
-/// The verification and order objects as JSON text: `verification` and `order` as the database keeps them (their
-/// personal data sealed when encryption is on), `shownVerification` as a command answers with it.
+/// The verification, order and validation objects as JSON text: `verification`, `order` and `validation` as the
+/// database and the webhooks keep them (their personal data sealed when encryption is on), `shownVerification` as a
+/// command answers with it.
 public struct RenderedViews: Sendable {
     public let verification: String
     public let order: String?
+    public let validation: String
     public let shownVerification: String
 
     public init(_ loaded: LoadedVerification, sealing: StreamSealing? = nil) {
@@ -92,22 +94,24 @@ public struct RenderedViews: Sendable {
         let full = Self.render(loaded.id, state, loaded.version)
         shownVerification = full.verification
         guard let sealing, case .available = sealing.key else {
-            (verification, order) = full
+            (verification, order, validation) = full
             return
         }
         let plain = Self.render(loaded.id, state.personalDataRemoved, loaded.version)
         // A document that cannot be sealed is kept without its personal data, never with it in plain text.
-        func seal(_ full: String, _ plain: String, kind: String) -> String {
-            (try? sealing.vault.sealDocument(full: full, plain: plain, documentID: PersonalDataVault.documentID(kind: kind, streamID: loaded.id),
+        func seal(_ full: String, _ plain: String, _ kind: WebhookObject) -> String {
+            (try? sealing.vault.sealDocument(full: full, plain: plain, documentID: PersonalDataVault.documentID(kind: kind.rawValue, streamID: loaded.id),
                                              owner: sealing.owner, key: sealing.key)) ?? plain
         }
-        verification = seal(full.verification, plain.verification, kind: "verification")
-        order = both(full.order, plain.order).map { seal($0, $1, kind: "order") }
+        verification = seal(full.verification, plain.verification, .verification)
+        order = both(full.order, plain.order).map { seal($0, $1, .order) }
+        validation = seal(full.validation, plain.validation, .validation)
     }
 
-    static func render(_ id: String, _ state: VerificationState, _ version: Int64) -> (verification: String, order: String?) {
+    static func render(_ id: String, _ state: VerificationState, _ version: Int64) -> (verification: String, order: String?, validation: String) {
         (PersonalDataMarker.marking(VerificationView.object(id: id, state: state, version: version), state).jsonString,
-         OrderView.object(id: id, state: state).map { PersonalDataMarker.marking($0, state).jsonString })
+         OrderView.object(id: id, state: state).map { PersonalDataMarker.marking($0, state).jsonString },
+         PersonalDataMarker.marking(ValidationView.object(id: id, state: state), state).jsonString)
     }
 }
 
@@ -207,6 +211,44 @@ public enum Projections {
             }
             return statements
         }
+    }
+
+    /// `statements` (the upserts and deletes `statements(before:after:)` makes) as one statement of data-modifying
+    /// CTEs, each with its parameters renumbered after the ones before: a command's read-model writes then cost
+    /// PostgreSQL one statement's overhead (protocol messages, portal, snapshot, executor start and end) instead of
+    /// one per row. They touch distinct rows, so running them in one statement (one snapshot) changes nothing.
+    public static func combined(_ statements: [PostgresStatement]) -> [PostgresStatement] {
+        guard statements.count > 1 else { return statements }
+        var parts: [String] = []
+        var parameters: [(any PostgresEncodable)?] = []
+        for (index, statement) in statements.enumerated() {
+            parts.append("w\(index) AS (\(renumbered(statement.0, after: parameters.count)))")
+            parameters += statement.1
+        }
+        return [("WITH " + parts.joined(separator: ", ") + " SELECT", parameters)]
+    }
+
+    /// `sql` with each placeholder `$n` made `$(n + offset)`; the statements given have no `$` but in placeholders.
+    static func renumbered(_ sql: String, after offset: Int) -> String {
+        guard offset > 0 else { return sql }
+        let dollar = UInt8(ascii: "$"), zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
+        let bytes = Array(sql.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 32)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            out.append(byte)
+            guard byte == dollar, index < bytes.count, (zero...nine).contains(bytes[index]) else { continue }
+            var number = 0
+            while index < bytes.count, (zero...nine).contains(bytes[index]), number < 1_000_000 {
+                number = number * 10 + Int(bytes[index] - zero)
+                index += 1
+            }
+            out += Array(String(number + offset).utf8)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func upsert(_ table: ProjectionTable, _ row: ProjectionRow) -> PostgresStatement {

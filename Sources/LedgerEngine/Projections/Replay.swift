@@ -259,6 +259,8 @@ public enum Replay {
                       found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         let tables = projections.map(ShadowTable.init)
+        // A repair seals the rows of entities whose events predate encryption too (a check only reads).
+        if swap { try vault?.issueMissingKeys(connection) }
         var checkpoint = try start(connection, tables, told: told)
         try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
         try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
@@ -456,7 +458,7 @@ public enum Replay {
     }
 
     /// How the stream's rows are sealed, read-only: an entity with no key yet (its events predate encryption)
-    /// is rebuilt as it was written.
+    /// is rebuilt as it was written by a check; a repair has issued it one first.
     static func sealing(_ connection: PostgresConnection, vault: PersonalDataVault?, _ organizationID: UUID,
                         _ state: VerificationState, keys: ReplayKeys? = nil) throws -> StreamSealing? {
         guard let vault, let invitation = state.invitation else { return nil }

@@ -10,7 +10,9 @@ import LedgerStorage
 /// plain text and none at all once the key is destroyed.
 struct SnapshotsProjection: Projection {
     let name = "stream_snapshots"
-    let version = 1
+    /// Version 2: the state's personal data sealed under the entity's key; it counts its events and names the event
+    /// of its latest status decision.
+    let version = 2
     let table = ProjectionTable(name: "stream_snapshots", columns: ["organization_id", "id", "version", "state"],
                                 versionColumn: "version", rowsCanDisappear: false)
 

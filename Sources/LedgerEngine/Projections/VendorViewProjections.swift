@@ -3,13 +3,15 @@ import LedgerDomain
 import LedgerStorage
 
 /// `ledger.customer_verifications`: seed 003's object, with the columns its list filters on. `actor_id` is
-/// not in the state (it is in the events' metadata), so the row leaves it null and the read fills it in.
+/// not in the state (it is in the events' metadata), so the row leaves it null and keeps the version of the event
+/// whose actor it is (`status_version`, version 2), which the read looks up.
 struct CustomerVerificationsProjection: Projection {
     let name = "customer_verifications"
-    let version = 1
+    /// Version 2: the document's personal data sealed under the entity's key, and `status_version` filled.
+    let version = 2
     let table = ProjectionTable(name: "customer_verifications",
                                 columns: ["organization_id", "id", "livemode", "customer_id", "status", "verification_type",
-                                          "created_at", "document", "version"],
+                                          "created_at", "document", "version", "status_version"],
                                 versionColumn: "version", rowsCanDisappear: false)
     static let kind = SealedDocumentKind.customerVerification
 
@@ -22,28 +24,28 @@ struct CustomerVerificationsProjection: Projection {
         }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID,
                                CustomerVerificationView.status(state), invitation.verificationType.rawValue, created,
-                               document, stream.version])]
+                               document, stream.version, state.statusDecisionVersion])]
     }
 }
 
 /// `ledger.validations`: seed 004's validation, by entity, with what the entity's KYC status needs of it
-/// (`KYCValidation`, version 2), so that the status is computed from rows and the clock.
+/// (`KYCValidation`, version 2), so that the status is computed from rows and the clock. The document is the one
+/// the validation webhooks carry (`RenderedViews.validation`).
 struct ValidationsProjection: Projection {
     let name = "validations"
-    let version = 2
+    /// Version 3: the document's personal data sealed under the entity's key.
+    let version = 3
     let table = ProjectionTable(name: "validations",
                                 columns: ["organization_id", "id", "livemode", "entity_id", "status", "created_at", "document", "version",
                                           "approved_at", "valid_for", "approval_cut_short_at"],
                                 versionColumn: "version", rowsCanDisappear: false)
-    static let kind = SealedDocumentKind.validation
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
         let state = stream.state
         guard let invitation = state.invitation, let created = state.createdAt,
               let kyc = KYCValidation(id: stream.id, state: state) else { return [] }
-        let document = stream.sealedDocument(kind: Self.kind, documentID: stream.id) { PersonalDataMarker.marking(ValidationView.object(id: stream.id, state: $0), $0).jsonString }
         return [ProjectionRow([stream.organizationID, stream.id, invitation.livemode, invitation.entityID, kyc.status,
-                               created, document, stream.version,
+                               created, stream.views.validation, stream.version,
                                kyc.approvedAt, kyc.validFor, kyc.approvalCutShortAt])]
     }
 }
@@ -54,7 +56,8 @@ struct ValidationsProjection: Projection {
 /// change once written).
 struct VerificationReportsProjection: Projection {
     let name = "verification_reports"
-    let version = 2
+    /// Version 3: each report's personal data sealed under the entity's key.
+    let version = 3
     let table = ProjectionTable(name: "verification_reports",
                                 columns: ["organization_id", "id", "report_id", "livemode", "client_reference_id", "type", "created",
                                           "document"],

@@ -5,7 +5,8 @@ import LedgerStorage
 /// `ledger.verifications`: the verification object as the REST reads serve it, with the columns they filter on.
 struct VerificationsProjection: Projection {
     let name = "verifications"
-    let version = 1
+    /// Version 2: the document's personal data sealed under the entity's key (rows of version 1 hold it in plain text).
+    let version = 2
     let table = ProjectionTable(name: "verifications",
                                 columns: ["organization_id", "id", "livemode", "version", "status", "entity_id",
                                           "client_reference_id", "package_id", "created_at", "updated_at", "document"],
