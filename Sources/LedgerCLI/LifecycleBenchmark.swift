@@ -156,7 +156,7 @@ enum LifecycleBenchmark {
     }
 
     /// `ledger serve` as a child process on a free port, with a fresh organization and key.
-    static func startServer(database: Database, environment extra: [String: String] = [:]) throws -> (ChildProcess.Running, Target) {
+    static func startServer(database: Database, environment extra: [String: String]) throws -> (ChildProcess.Running, Target) {
         let connection = try PostgresConnection(conninfo: database.conninfo)
         try connection.execute("SET search_path = ledger, public")
         let organization = try AccessStore.createOrganization(connection, name: "bench")

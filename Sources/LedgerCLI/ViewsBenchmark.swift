@@ -13,7 +13,7 @@ enum ViewsBenchmark {
         let database = try Database(settings: settings)
         defer { database.close() }
         try database.migrate()
-        let (server, target) = try LifecycleBenchmark.startServer(database: database)
+        let (server, target) = try LifecycleBenchmark.startServer(database: database, environment: try PersonalDataSetup.benchmarkEnvironment(settings))
         defer { server.signal(SIGTERM); _ = server.wait() }
         let session = URLSession(configuration: .ephemeral)
         var ids: [String] = []
