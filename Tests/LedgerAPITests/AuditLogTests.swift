@@ -31,11 +31,6 @@ final class AuditLogTests: XCTestCase, ServiceTestCase {
         return created.json?["id"]?.stringValue ?? ""
     }
 
-    func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: .bearer(key ?? acme.readKey))
-        XCTAssertEqual(response.status, status, "\(path): \(response.text)", file: file, line: line)
-        return response.json ?? .null
-    }
 
     /// (position, hash) of every event in the order of the gap-safe feed.
     func feed() throws -> [(Int64, [UInt8])] {

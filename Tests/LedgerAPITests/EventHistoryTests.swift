@@ -27,11 +27,6 @@ final class EventHistoryTests: XCTestCase, ServiceTestCase {
         return created.json?["id"]?.stringValue ?? ""
     }
 
-    func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: .bearer(key ?? acme.readKey))
-        XCTAssertEqual(response.status, status, "\(path): \(response.text)", file: file, line: line)
-        return response.json ?? .null
-    }
 
     func ids(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
         (try get(path, file: file, line: line)["data"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }

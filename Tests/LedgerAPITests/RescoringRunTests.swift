@@ -25,11 +25,6 @@ final class RescoringRunTests: XCTestCase, ServiceTestCase {
         return response.json ?? .null
     }
 
-    func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: .bearer(key ?? acme.readKey))
-        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
-        return response.json ?? .null
-    }
 
     /// A completed order with `risk` in its metadata and a postback (and with `email`, an applicant: personal data).
     func order(risk: String, entity: String = "cus_1", email: String? = nil) throws -> String {

@@ -15,11 +15,6 @@ final class RulesetTests: XCTestCase, ServiceTestCase {
         return response.json ?? .null
     }
 
-    func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath, line: UInt = #line) throws -> JSONValue {
-        let response = try client.get(path, headers: .bearer(key ?? acme.readKey))
-        XCTAssertEqual(response.status, status, response.text, file: file, line: line)
-        return response.json ?? .null
-    }
 
     let rules: JSONValue = ["band": ["if": [["==": [["var": "score"], "ID_VERIFIED"]], "low", "high"]], "flag": ["!!": [["var": "alert"]]]]
 

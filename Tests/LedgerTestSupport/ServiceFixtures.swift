@@ -59,6 +59,14 @@ extension ServiceTestCase {
         service.client = TestClient(baseURL: service.server.baseURL)
     }
 
+    /// GET with `key` (acme's read key unless given), asserting the status; the JSON answer.
+    public func get(_ path: String, key: String? = nil, expect status: Int = 200, file: StaticString = #filePath,
+                    line: UInt = #line) throws -> JSONValue {
+        let response = try client.get(path, headers: .bearer(key ?? acme.readKey))
+        XCTAssertEqual(response.status, status, "\(path): \(response.text)", file: file, line: line)
+        return response.json ?? .null
+    }
+
     private func startServer(_ database: TestDatabase, _ api: APIConfiguration) throws -> TestServer {
         let started = try TestServer(database: database, api: api)
         addTeardownBlock { started.stop() }
