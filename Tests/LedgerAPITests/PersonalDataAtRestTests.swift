@@ -82,7 +82,6 @@ final class PersonalDataFixture {
         return id
     }
 
-    func placesHolding(_ value: String) throws -> [String] { try database.placesHolding(value) }
 
     /// What every read shows of the verification: the object, the list, `as_of`, the events, the order and its list.
     func reads(_ id: String) throws -> [String: String] {
@@ -127,7 +126,7 @@ final class PersonalDataAtRestTests: XCTestCase {
         }
         XCTAssertEqual(try subject.get("/v1/verifications/\(id)")["personal_data"], nil, "no erasure marker while the data is there")
         for value in PersonalDataFixture.personalValues {
-            XCTAssertEqual(try subject.placesHolding(value), [], "\(value) is in the database in plain text")
+            XCTAssertEqual(try subject.database.placesHolding(value), [], "\(value) is in the database in plain text")
         }
         let owner = try subject.database.ownerConnection()
         XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE entity_id = 'cus_4410' AND wrapped_key IS NOT NULL").int(0, 0), 1)

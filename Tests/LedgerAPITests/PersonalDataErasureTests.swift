@@ -135,7 +135,7 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertEqual(event.string(0, 2)?.hasPrefix("key_"), true, "the admin's key erased it: \(event.string(0, 2) ?? "none")")
         XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE wrapped_key IS NOT NULL").int(0, 0), 0, "the key is destroyed")
         for value in PersonalDataFixture.personalValues {
-            XCTAssertEqual(try subject.placesHolding(value), [], "\(value) in plain text after the erasure")
+            XCTAssertEqual(try subject.database.placesHolding(value), [], "\(value) in plain text after the erasure")
         }
 
         XCTAssertEqual(try erase(["reason": "again"])["erased_at"], erased["erased_at"], "erasing again changes nothing")
@@ -156,7 +156,7 @@ final class PersonalDataErasureTests: XCTestCase {
         }
         XCTAssertEqual(try inviteOnce().status, 201)
         let owner = try subject.database.ownerConnection()
-        XCTAssertEqual(Set(try subject.placesHolding("jolanda.q@example.org")),
+        XCTAssertEqual(Set(try subject.database.placesHolding("jolanda.q@example.org")),
                        ["events.data", "verifications.document", "orders.document", "outbox.payload", "idempotency_keys.response_body"],
                        "the build before encryption kept everything in plain text")
         let hashes = try eventHashes()
@@ -187,9 +187,9 @@ final class PersonalDataErasureTests: XCTestCase {
         XCTAssertEqual(replayed.json?["personal_data"], "erased", replayed.text)
         XCTAssertEqual(replayed.json?["applicant"]?["email"], .null, replayed.text)
         for value in PersonalDataFixture.personalValues {
-            XCTAssertEqual(try subject.placesHolding(value).filter { $0 != "events.data" }, [], "\(value) in plain text after the erasure")
+            XCTAssertEqual(try subject.database.placesHolding(value).filter { $0 != "events.data" }, [], "\(value) in plain text after the erasure")
         }
-        XCTAssertEqual(try subject.placesHolding("jolanda.q@example.org"), ["events.data"],
+        XCTAssertEqual(try subject.database.placesHolding("jolanda.q@example.org"), ["events.data"],
                        "the log keeps what was written before encryption: it is never rewritten")
         XCTAssertEqual(Array(try eventHashes().prefix(hashes.count)), hashes)
         XCTAssertTrue(try ChainVerifier.verifyAll(owner).isIntact)
@@ -271,7 +271,7 @@ final class PersonalDataErasureTests: XCTestCase {
         let first = try send()
         XCTAssertEqual(first.status, 201, first.text)
         XCTAssertEqual(first.json?["applicant"]?["email"], "jolanda.q@example.org")
-        XCTAssertEqual(try subject.placesHolding("jolanda.q@example.org"), [], "the kept response holds the email only sealed")
+        XCTAssertEqual(try subject.database.placesHolding("jolanda.q@example.org"), [], "the kept response holds the email only sealed")
         let replayed = try send()
         XCTAssertEqual(replayed.header("Idempotent-Replayed"), "true")
         XCTAssertEqual(replayed.json, first.json, "the replay is the first response")

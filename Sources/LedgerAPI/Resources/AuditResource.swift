@@ -118,9 +118,7 @@ enum AuditResource {
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
                      let report = try context.pool.withConnection { connection -> ChainReport in
-                         let owned = try connection.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                                                          [caller.organizationID, id, caller.livemode])
-                         guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
+                         try requireOwnedVerification(connection, caller, id)
                          return try ChainVerifier.verifyStream(connection, organizationID: caller.organizationID, streamID: id)
                      }
                      return .json(200, ["object": "chain_verification", "verification_id": .string(id), "intact": .bool(report.isIntact),
@@ -295,6 +293,13 @@ enum AuditResource {
         members.append(("verification_id", .string(event.streamID)))
         members.append(("previous_hash", .string(event.previousHash.hexString)))
         return .object(members)
+    }
+
+    /// 404 unless the caller has verification `id` in this mode (as for any object of another tenant).
+    static func requireOwnedVerification(_ connection: PostgresConnection, _ caller: Caller, _ id: String) throws {
+        let owned = try connection.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
+                                         [caller.organizationID, id, caller.livemode])
+        guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
     }
 
     /// The entity of the path, if the caller has a verification of it in this mode (404 otherwise, as for any

@@ -57,11 +57,7 @@ enum TimelineResource {
                  .read { context in
                      let caller = try context.authenticated
                      let id = context.request.parameter("id")
-                     let owned = try context.pool.withConnection {
-                         try $0.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND id = $2 AND livemode = $3",
-                                      [caller.organizationID, id, caller.livemode])
-                     }
-                     guard owned.count == 1 else { throw APIFailure.notFound("verification", id) }
+                     try context.pool.withConnection { try AuditResource.requireOwnedVerification($0, caller, id) }
                      let expires = Int64(clock().timeIntervalSince1970 + lifetime)
                      let token = LinkToken.make(key: key, organizationID: caller.organizationID, livemode: caller.livemode, verificationID: id,
                                                 expires: expires)
