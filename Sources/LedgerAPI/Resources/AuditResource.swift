@@ -305,14 +305,7 @@ enum AuditResource {
     /// The entity of the path, if the caller has a verification of it in this mode (404 otherwise, as for any
     /// object of another tenant).
     static func ownedEntity(_ context: RequestContext) throws -> String {
-        let caller = try context.authenticated
-        let entity = context.request.parameter("entity_id")
-        let rows = try context.pool.withConnection {
-            try $0.query("SELECT 1 FROM ledger.verifications WHERE organization_id = $1 AND livemode = $2 AND entity_id = $3 LIMIT 1",
-                         [caller.organizationID, caller.livemode, entity])
-        }
-        guard rows.count == 1 else { throw APIFailure.notFound("entity", entity, param: "entity_id") }
-        return entity
+        try context.pool.withConnection { try EntitiesResource.owned(context, $0).1 }
     }
 
     private static func eventFilter(_ request: HTTPRequest) throws -> EventFilter {
