@@ -18,6 +18,9 @@ enum ReplayBenchmark {
         var replayPeakRSS: Double
         var checkEventsPerSecond: Double
         var checkPeakRSS: Double
+        /// Where each run's time went, as it told it ("replay phases (s): ...").
+        var replayPhases: String
+        var checkPhases: String
     }
 
     static func run(events: Int, settings: Settings) throws {
@@ -50,6 +53,8 @@ enum ReplayBenchmark {
                 (ratio \(BenchCommand.format(figures.replayEventsPerSecond / figures.rawRowsPerSecond, 3)), target >= 0.50), \
                 peak RSS \(BenchCommand.format(figures.replayPeakRSS, 1)) MB; \
                 --check \(BenchCommand.format(figures.checkEventsPerSecond)) events/s, peak RSS \(BenchCommand.format(figures.checkPeakRSS, 1)) MB
+                  ledger replay: \(figures.replayPhases)
+                  ledger replay --check: \(figures.checkPhases)
                 """)
         }
         guard let small = results.first, let large = results.last else { return }
@@ -80,11 +85,12 @@ enum ReplayBenchmark {
         let check = try timedReplay(database, ["--check"], environment: environment)
         guard check.status == 0 else { throw UsageError(message: "ledger replay --check found differences after a replay") }
         return Figures(events: events, rawRowsPerSecond: raw, replayEventsPerSecond: Double(events) / replay.seconds,
-                       replayPeakRSS: replay.peakRSS, checkEventsPerSecond: Double(events) / check.seconds, checkPeakRSS: check.peakRSS)
+                       replayPeakRSS: replay.peakRSS, checkEventsPerSecond: Double(events) / check.seconds, checkPeakRSS: check.peakRSS,
+                       replayPhases: replay.phases, checkPhases: check.phases)
     }
 
     static func timedReplay(_ database: Database, _ arguments: [String],
-                            environment keyEnvironment: [String: String]) throws -> (seconds: Double, peakRSS: Double, status: Int32) {
+                            environment keyEnvironment: [String: String]) throws -> (seconds: Double, peakRSS: Double, status: Int32, phases: String) {
         var environment = ProcessInfo.processInfo.environment.merging(keyEnvironment) { $1 }
         environment["DATABASE_URL"] = database.conninfo
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
@@ -98,7 +104,16 @@ enum ReplayBenchmark {
         }
         let outcome = child.wait()
         if outcome.status > 1 { throw UsageError(message: "ledger replay failed:\n\(outcome.output)") }
-        return (Date().timeIntervalSince(started), peak, outcome.status)
+        let seconds = Date().timeIntervalSince(started)
+        // The line the replay logs as it ends, without the log line's JSON around it.
+        return (seconds, peak, outcome.status, told(outcome.output, "replay phases") ?? "(not told)")
+    }
+
+    /// The text from `start` to the end of its log message, in the last line of `output` that holds it.
+    static func told(_ output: String, _ start: String) -> String? {
+        guard let line = output.split(separator: "\n").last(where: { $0.contains(start) }),
+              let found = line.range(of: start) else { return nil }
+        return String(line[found.lowerBound...].prefix { $0 != "\"" })
     }
 
     /// Up to 200 lifecycles, appended as the engine would have (one append per stream, in one transaction, the

@@ -57,6 +57,31 @@ public struct ReplayTally: Sendable, Equatable {
     public let streams: Int
 }
 
+/// Seconds a replay spent in each of its phases, summed over its pages (the bulk pass's writer runs beside the
+/// folding, so the sum can exceed the time taken), told to the caller as one line when the replay ends.
+final class ReplayPhases: Sendable {
+    /// In the order they happen; `rows` and `copy` run on the page writer's thread.
+    static let names = ["read", "decode", "evolve", "wait_for_writer", "rows", "copy", "catch_up", "fold_behind", "compare", "apply",
+                        "report", "drop"]
+    private let seconds = Mutex<[String: Double]>([:])
+
+    func time<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { add(phase, nanoseconds: DispatchTime.now().uptimeNanoseconds - started) }
+        return try body()
+    }
+
+    func add(_ phase: String, nanoseconds: UInt64) {
+        seconds.withLock { $0[phase, default: 0] += Double(nanoseconds) / 1e9 }
+    }
+
+    /// "replay phases (s): read 1.23, decode 4.56, ..."
+    var summary: String {
+        let spent = seconds.withLock { $0 }
+        return "replay phases (s): " + Self.names.map { name in "\(name) \(String(format: "%.2f", spent[name] ?? 0))" }.joined(separator: ", ")
+    }
+}
+
 public enum ReplayError: Error, CustomStringConvertible {
     case alreadyRunning
 
@@ -108,28 +133,32 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
 
     private let connection: PostgresConnection
     private let tables: [Replay.ShadowTable]
+    private let phases: ReplayPhases
     private let queue = DispatchQueue(label: "ledger.replay.writer")
     private let room = DispatchSemaphore(value: 2)
     private let failure = Mutex<(any Error)?>(nil)
 
-    init(conninfo: String, tables: [Replay.ShadowTable]) throws {
+    init(conninfo: String, tables: [Replay.ShadowTable], phases: ReplayPhases) throws {
         connection = try PostgresConnection(conninfo: conninfo)
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         self.tables = tables
+        self.phases = phases
     }
 
     /// Queues the page (waiting while two are queued); throws what an earlier page's write failed with.
     func write(_ page: Page) throws {
         if let failed = failure.withLock({ $0 }) { throw failed }
-        room.wait()
+        phases.time("wait_for_writer") { room.wait() }
         queue.async { [self] in
             defer { room.signal() }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
-                let rows = tables.map { $0.rows(page.streams) }
-                try connection.transaction { tx in
+                let rows = phases.time("rows") { tables.map { $0.rows(page.streams) } }
+                try phases.time("copy") {
+                  try connection.transaction { tx in
                     for (table, rows) in zip(tables, rows) { try table.insert(tx, rows) }
                     _ = try tx.pipeline([Replay.recordVersions(page.versions), page.checkpoint.statement].compactMap { $0 })
+                  }
                 }
             } catch {
                 failure.withLock { $0 = error }
@@ -139,7 +168,7 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
 
     /// Waits for every queued page; throws what a write failed with.
     func finish() throws {
-        waitForWrites()
+        phases.time("wait_for_writer") { waitForWrites() }
         if let failed = failure.withLock({ $0 }) { throw failed }
     }
 
@@ -259,27 +288,33 @@ public enum Replay {
                       found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         let tables = projections.map(ShadowTable.init)
+        let phases = ReplayPhases()
         // A repair seals the rows of entities whose events predate encryption too (a check only reads).
         if swap { try vault?.issueMissingKeys(connection) }
         var checkpoint = try start(connection, tables, told: told)
-        try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
-        try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
+        try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, phases: phases, progress: progress)
+        try phases.time("catch_up") {
+            try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
+        }
         try retryingLockConflicts {
             try connection.transaction { tx in
                 try tx.execute(sessionSettings)
                 try tx.execute("SET LOCAL lock_timeout = '5s'")
                 try tx.execute("LOCK TABLE \(tables.map { "ledger.\($0.name)" }.joined(separator: ", ")) IN EXCLUSIVE MODE")
-                try foldBehindStreams(tx, tables, vault: vault, pageSize: pageSize)
+                try phases.time("fold_behind") { try foldBehindStreams(tx, tables, vault: vault, pageSize: pageSize) }
                 progress(checkpoint.progress(.swap))
-                try recordDifferences(tx, tables)
+                try phases.time("compare") { try recordDifferences(tx, tables) }
                 if swap {
-                    for table in tables { try apply(tx, table) }
-                    try record(tx, projections)
+                    try phases.time("apply") {
+                        for table in tables { try apply(tx, table) }
+                        try record(tx, projections)
+                    }
                 }
             }
         }
-        let tally = try reportDifferences(connection, tables, pageSize: pageSize, found)
-        try finish(connection, tables)
+        let tally = try phases.time("report") { try reportDifferences(connection, tables, pageSize: pageSize, found) }
+        try phases.time("drop") { try finish(connection, tables) }
+        told(phases.summary)
         return tally
     }
 
@@ -381,25 +416,29 @@ public enum Replay {
     /// statement; the streams a page finishes are written with the checkpoint in one transaction, by the page
     /// writer while the next page is read and folded.
     static func bulk(_ connection: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ checkpoint: inout Checkpoint,
-                     pageSize page: Int, progress: (ReplayProgress) -> Void) throws {
+                     pageSize page: Int, phases: ReplayPhases, progress: (ReplayProgress) -> Void) throws {
         guard checkpoint.phase == .bulk else { return }
         var key: (UUID, String, Int64)? = checkpoint.bulkAfter.map { ($0.organizationID, $0.streamID, Int64.max) }
         var open: (organizationID: UUID, id: String, state: VerificationState, version: Int64, events: Int64)?
         var opener: StreamOpener?
         let keys = vault.map(ReplayKeys.init)
-        let writer = try ReplayPageWriter(conninfo: connection.conninfo, tables: tables)
+        let writer = try ReplayPageWriter(conninfo: connection.conninfo, tables: tables, phases: phases)
         defer { writer.waitForWrites() }
         while true {
             // Two statements rather than one with "$1 IS NULL OR": each then walks the stream index as a range.
             let select = "SELECT organization_id, stream_id, version, type, schema_version, data, occurred_at, event_id FROM ledger.events"
             let order = "ORDER BY organization_id, stream_id, version LIMIT"
-            let rows = try key.map { key in
-                try connection.query("\(select) WHERE (organization_id, stream_id, version) > ($1, $2, $3) \(order) $4",
-                                     [key.0, key.1, key.2, page])
-            } ?? connection.query("\(select) \(order) $1", [page])
+            let rows = try phases.time("read") {
+                try key.map { key in
+                    try connection.query("\(select) WHERE (organization_id, stream_id, version) > ($1, $2, $3) \(order) $4",
+                                         [key.0, key.1, key.2, page])
+                } ?? connection.query("\(select) \(order) $1", [page])
+            }
             var finished: [StreamState] = []
             var versions: [(UUID, String, Int64)] = []
             var finishedEvents: Int64 = 0
+            let foldStarted = DispatchTime.now().uptimeNanoseconds
+            var evolving: UInt64 = 0
             for row in 0..<rows.count {
                 guard let organizationID = rows.uuid(row, 0), let id = rows.string(row, 1), let version = rows.int64(row, 2),
                       let type = rows.string(row, 3), let schemaVersion = rows.int(row, 4), let data = rows.json(row, 5),
@@ -421,12 +460,16 @@ public enum Replay {
                 guard let event = try? VerificationEvent(type: type, schemaVersion: schemaVersion, data: opened) else {
                     throw StorageError.unreadableRow(table: "events", key: "\(id)/\(version)")
                 }
+                let evolveStarted = DispatchTime.now().uptimeNanoseconds
                 current.state = VerificationDecider.evolve(current.state, event, at: occurredAt)
+                evolving += DispatchTime.now().uptimeNanoseconds - evolveStarted
                 current.version = version
                 current.events += 1
                 open = current
                 key = (organizationID, id, version)
             }
+            phases.add("evolve", nanoseconds: evolving)
+            phases.add("decode", nanoseconds: DispatchTime.now().uptimeNanoseconds - foldStarted - evolving)
             let done = rows.count < page
             if done, let current = open {
                 if let stream = try streamState(connection, current, opener, keys: keys) { finished.append(stream) }
