@@ -161,6 +161,49 @@ final class ReplayTests: XCTestCase {
     }
 }
 
+extension ReplayTests {
+    /// A rebuild swaps its tables in by renaming them, so the tables it swaps in must be made as the migrations
+    /// made the live ones: the same columns, indexes and constraints (by name), storage parameters, row-level
+    /// security and policies, grants and owner. Fails when any of these is not copied to the rebuilt table.
+    func testARebuildSwapsInTablesWithTheLiveTablesIndexesPoliciesAndGrants() throws {
+        try execute("ver_1", .invite(Invitation(entityID: "cus_1", checks: [.email], expiresAt: now.addingTimeInterval(86_400))))
+        let owner = try database.ownerConnection()
+        func catalog() throws -> [String] {
+            let rows = try owner.query("""
+                SELECT c.relname || ' table ' || concat_ws(' | ', c.relowner::regrole::text, c.relacl::text, c.reloptions::text,
+                                                          c.relrowsecurity, c.relforcerowsecurity, c.relpersistence)
+                FROM pg_class c WHERE c.oid = ANY ($1::regclass[])
+                UNION ALL
+                SELECT a.attrelid::regclass::text || ' column ' || concat_ws(' | ', a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+                                                                             a.attnotnull, a.attcompression, pg_get_expr(d.adbin, d.adrelid))
+                FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE a.attrelid = ANY ($1::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped
+                UNION ALL
+                SELECT indexrelid::regclass::text || ' index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ANY ($1::regclass[])
+                UNION ALL
+                SELECT conname || ' constraint ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ANY ($1::regclass[])
+                UNION ALL
+                SELECT polrelid::regclass::text || ' policy ' || concat_ws(' | ', polname, polpermissive, polroles::regrole[]::text, polcmd,
+                                                                          pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid))
+                FROM pg_policy WHERE polrelid = ANY ($1::regclass[])
+                UNION ALL
+                SELECT tgrelid::regclass::text || ' trigger ' || tgname FROM pg_trigger WHERE tgrelid = ANY ($1::regclass[])
+                ORDER BY 1
+                """, [PostgresArray(Projections.inline.map { "ledger.\($0.table.name)" })])
+            return (0..<rows.count).map { rows.string($0, 0) ?? "?" }
+        }
+        let before = try catalog()
+        XCTAssertTrue(before.contains { $0.contains(" policy tenant") }, "the live tables have their policies")
+        XCTAssertTrue(before.contains { $0.contains("fillfactor=50") }, "and their storage parameters")
+        try owner.query("UPDATE ledger.verifications SET status = 'approved' WHERE id = 'ver_1'")
+        XCTAssertEqual(try Replay.repair(owner).count, 1)
+        XCTAssertEqual(try catalog(), before)
+        XCTAssertEqual(try Replay.check(owner), [])
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'ledger_replay'").int(0, 0), 0,
+                       "the tables swapped out are dropped")
+    }
+}
+
 /// A projection whose code version was raised is rebuilt once, and alone.
 final class RaisedProjectionVersionTests: XCTestCase {
     func testOnlyTheRaisedProjectionIsRebuiltAndThenRecorded() throws {

@@ -61,7 +61,7 @@ public struct ReplayTally: Sendable, Equatable {
 /// folding, so the sum can exceed the time taken), told to the caller as one line when the replay ends.
 final class ReplayPhases: Sendable {
     /// In the order they happen; `rows` and `copy` run on the page writer's thread.
-    static let names = ["read", "decode", "evolve", "wait_for_writer", "rows", "copy", "catch_up", "fold_behind", "compare", "apply",
+    static let names = ["read", "decode", "evolve", "wait_for_writer", "rows", "copy", "catch_up", "indexes", "fold_behind", "compare", "swap",
                         "report", "drop"]
     private let seconds = Mutex<[String: Double]>([:])
 
@@ -293,8 +293,23 @@ public enum Replay {
         if swap { try vault?.issueMissingKeys(connection) }
         var checkpoint = try start(connection, tables, told: told)
         try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, phases: phases, progress: progress)
+        // The primary keys, which the catch-up's deletes and the comparison look rows up by; a rebuild's tables
+        // then get the rest of the live ones' indexes and their statistics, to be swapped in ready.
+        try phases.time("indexes") {
+            try connection.transaction { tx in
+                for table in tables { try tx.execute(table.indexes(all: false)) }
+            }
+        }
         try phases.time("catch_up") {
             try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
+        }
+        if swap {
+            try phases.time("indexes") {
+                try connection.transaction { tx in
+                    for table in tables { try tx.execute(table.indexes(all: true)) }
+                }
+                try connection.execute("ANALYZE \(tables.map { "ledger_replay.\($0.name)" }.joined(separator: ", "))")
+            }
         }
         try retryingLockConflicts {
             try connection.transaction { tx in
@@ -305,9 +320,12 @@ public enum Replay {
                 progress(checkpoint.progress(.swap))
                 try phases.time("compare") { try recordDifferences(tx, tables) }
                 if swap {
-                    try phases.time("apply") {
-                        for table in tables { try apply(tx, table) }
+                    try phases.time("swap") {
+                        try tx.execute("LOCK TABLE \(tables.map { "ledger.\($0.name)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
+                        for table in tables { try tx.execute(table.swap) }
                         try record(tx, projections)
+                        // Nothing is left to continue: the shadow tables are live now.
+                        try tx.execute("DELETE FROM ledger.replay_checkpoint")
                     }
                 }
             }
@@ -397,7 +415,7 @@ public enum Replay {
 
     /// The shadow tables and `stream_versions`, the version of each stream they were folded at.
     static func shadowNames(_ tables: [ShadowTable]) -> String {
-        (tables.map { "ledger_replay.\($0.name)" } + ["ledger_replay.stream_versions", differencesTable]).joined(separator: ", ")
+        (tables.flatMap { ["ledger_replay.\($0.name)", $0.replaced] } + ["ledger_replay.stream_versions", differencesTable]).joined(separator: ", ")
     }
 
     /// The rows that differ, as the swap's comparison found them (one row each: `recordDifferences`).
@@ -624,9 +642,112 @@ public enum Replay {
         /// Live row `l` and shadow row `r` have the same key.
         var sameRow: String { projection.table.key.map { "r.\($0) = l.\($0)" }.joined(separator: " AND ") }
 
-        /// Stored as the live table stores (`INCLUDING COMPRESSION`: lz4 for the sealed documents, `Schema/058`).
+        /// The live table's name once a rebuild has swapped it out (until the replay drops it).
+        var replaced: String { "ledger_replay.\(name)_replaced" }
+
+        /// Made as the live table is, to become it: columns, defaults, constraints and storage (`INCLUDING ALL`:
+        /// lz4 for the sealed documents, `Schema/058`), storage parameters (fillfactor), row-level security and its
+        /// policies, and grants, copied from the catalog; logged, since a rebuild swaps it in. No index yet: rows
+        /// go in faster without, and `indexes` builds them once the bulk pass is done.
         var create: String {
-            "CREATE UNLOGGED TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING DEFAULTS INCLUDING COMPRESSION, PRIMARY KEY (\(projection.table.key.joined(separator: ", "))))"
+            """
+            CREATE TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING ALL EXCLUDING INDEXES);
+            DO $replay$
+            DECLARE
+                live regclass := 'ledger.\(name)';
+                shadow regclass := 'ledger_replay.\(name)';
+                item record;
+            BEGIN
+                FOR item IN SELECT option FROM pg_class, unnest(reloptions) AS option WHERE oid = live LOOP
+                    EXECUTE format('ALTER TABLE %s SET (%s)', shadow, item.option);
+                END LOOP;
+                IF (SELECT relrowsecurity FROM pg_class WHERE oid = live) THEN
+                    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', shadow);
+                END IF;
+                IF (SELECT relforcerowsecurity FROM pg_class WHERE oid = live) THEN
+                    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', shadow);
+                END IF;
+                FOR item IN
+                    SELECT polname, polpermissive, polcmd, pg_get_expr(polqual, polrelid) AS qual,
+                           pg_get_expr(polwithcheck, polrelid) AS checked,
+                           (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE r::regrole::text END, ', ') FROM unnest(polroles) AS r) AS roles
+                    FROM pg_policy WHERE polrelid = live ORDER BY polname
+                LOOP
+                    EXECUTE format('CREATE POLICY %I ON %s AS %s FOR %s TO %s', item.polname, shadow,
+                                   CASE WHEN item.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                                   CASE item.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                                    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, item.roles)
+                            || coalesce(' USING (' || item.qual || ')', '') || coalesce(' WITH CHECK (' || item.checked || ')', '');
+                END LOOP;
+                FOR item IN
+                    SELECT a.privilege_type, a.grantee, a.is_grantable FROM pg_class c, aclexplode(c.relacl) AS a
+                    WHERE c.oid = live AND a.grantee <> c.relowner
+                LOOP
+                    EXECUTE format('GRANT %s ON %s TO %s%s', item.privilege_type, shadow,
+                                   CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE item.grantee::regrole::text END,
+                                   CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+                END LOOP;
+            END
+            $replay$
+            """
+        }
+
+        /// The live table's indexes (all of them, or its primary key alone) built on the shadow table, each as
+        /// its definition says, named `<live name>_rebuilt` until the swap; the primary key and unique constraints
+        /// made over theirs. Those already built are left, so a continued run builds only the rest.
+        func indexes(all: Bool) -> String {
+            """
+            DO $replay$
+            DECLARE
+                item record;
+                definition text;
+            BEGIN
+                FOR item IN
+                    SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition, c.contype
+                    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                    LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
+                    WHERE x.indrelid = 'ledger.\(name)'::regclass AND (\(all) OR x.indisprimary)
+                    ORDER BY x.indisprimary DESC, i.relname
+                LOOP
+                    CONTINUE WHEN to_regclass(format('ledger_replay.%I', item.name || '_rebuilt')) IS NOT NULL;
+                    definition := replace(item.definition, format(' INDEX %I ON ledger.%I ', item.name, '\(name)'),
+                                          format(' INDEX %I ON ledger_replay.%I ', item.name || '_rebuilt', '\(name)'));
+                    IF definition = item.definition OR length(item.name) > 55 THEN
+                        RAISE EXCEPTION 'ledger replay cannot rebuild the index %', item.definition;
+                    END IF;
+                    EXECUTE definition;
+                    IF item.contype IN ('p', 'u') THEN
+                        EXECUTE format('ALTER TABLE ledger_replay.%I ADD CONSTRAINT %I %s USING INDEX %I', '\(name)', item.name || '_rebuilt',
+                                       CASE item.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, item.name || '_rebuilt');
+                    ELSIF item.contype IS NOT NULL THEN
+                        RAISE EXCEPTION 'ledger replay cannot rebuild the constraint over %', item.name;
+                    END IF;
+                END LOOP;
+            END
+            $replay$
+            """
+        }
+
+        /// The rebuilt table becomes the live one and the live one is moved aside (to be dropped): three renames, so
+        /// the rows are written once. Its indexes take the names of the live table's. Under the swap's lock.
+        var swap: String {
+            """
+            ALTER TABLE ledger.\(name) RENAME TO \(name)_replaced;
+            ALTER TABLE ledger.\(name)_replaced SET SCHEMA ledger_replay;
+            ALTER TABLE ledger_replay.\(name) SET SCHEMA ledger;
+            DO $replay$
+            DECLARE
+                item record;
+            BEGIN
+                FOR item IN
+                    SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                    WHERE x.indrelid = 'ledger.\(name)'::regclass AND i.relname LIKE '%\\_rebuilt'
+                LOOP
+                    EXECUTE format('ALTER INDEX ledger.%I RENAME TO %I', item.name, left(item.name, length(item.name) - length('_rebuilt')));
+                END LOOP;
+            END
+            $replay$
+            """
         }
 
         /// All the rows of `streams`, as one COPY takes them (rendering and sealing their documents).
@@ -707,20 +828,6 @@ public enum Replay {
             if rows.count < max(1, pageSize) { break }
         }
         return ReplayTally(rows: counts.int(0, 0) ?? 0, streams: counts.int(0, 1) ?? 0)
-    }
-
-    /// The live table made equal to the shadow one by writing only what differs: rows that differ or that the
-    /// log makes no row for go, then every shadow row the live table lacks comes in.
-    static func apply(_ tx: PostgresConnection, _ table: ShadowTable) throws {
-        let columns = table.columns.joined(separator: ", ")
-        try tx.execute("""
-            DELETE FROM ledger.\(table.name) l
-            WHERE NOT EXISTS (SELECT FROM ledger_replay.\(table.name) r
-                              WHERE \(table.sameRow) AND CASE WHEN r::text = l::text THEN true ELSE to_jsonb(r) = to_jsonb(l) END);
-            INSERT INTO ledger.\(table.name) (\(columns))
-            SELECT \(columns) FROM ledger_replay.\(table.name) r
-            WHERE NOT EXISTS (SELECT FROM ledger.\(table.name) l WHERE \(table.sameRow));
-            """)
     }
 
     /// Deadlock or lock timeout while taking the swap's lock (a writer locked the tables in another order):
