@@ -9,26 +9,42 @@ import XCTest
 /// Read rows sealed under the entity's key are what a replay of the log makes, byte for byte, before and after
 /// an erasure: the documents' nonces come from their plaintext, so the same state seals to the same row.
 final class PersonalDataReplayTests: XCTestCase {
+    var database: TestDatabase!
+    var organizationID: UUID!
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    override func setUpWithError() throws {
+        database = try makeDatabase()
+        organizationID = try TestOrganization(database: database).id
+    }
+
+    func execute(_ engine: CommandEngine, _ id: String, _ command: VerificationCommand) throws {
+        try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id, command: command,
+                                          actor: EventMetadata(actorID: "test", actorType: .system), now: now))
+    }
+
+    /// An invitation of an applicant with personal data (name and email).
+    func invite(_ engine: CommandEngine, _ id: String, entityID: String) throws {
+        try execute(engine, id, .invite(Invitation(entityID: entityID, checks: [.identityVerification],
+                                                   applicant: Applicant(firstName: "Jolanda", email: "jolanda.q@example.org"),
+                                                   expiresAt: now.addingTimeInterval(86_400))))
+    }
+
+    /// The invited applicant's attempt, to an approved result whose extracted data holds a document number.
+    func approve(_ engine: CommandEngine, _ id: String) throws {
+        try execute(engine, id, .startAttempt(attemptID: "att_1", url: "https://capture.example/att_1", expiresAt: now.addingTimeInterval(900)))
+        for status in [AttemptStatus.captureInProgress, .checksInProgress, .completed] {
+            try execute(engine, id, .recordProgress(attemptID: "att_1", status: status))
+        }
+        try execute(engine, id, .recordResult(CheckResult(check: .identityVerification, status: .approved,
+                                                          extractedData: ExtractedData(firstName: "Jolanda", document: .init(number: "X7Q4410982")))))
+    }
+
     func testAReplayCheckFindsTheSealedRowsAsTheLogMakesThemAndRepairsThemSealed() throws {
-        let database = try makeDatabase()
-        let organizationID = try TestOrganization(database: database).id
         let vault = PersonalDataVault(keyEncryptionKey: try KeyEncryptionKey.generate())
         let engine = CommandEngine(pool: database.pool(size: 4), stateCacheSize: 100, vault: vault)
-        let now = Date(timeIntervalSince1970: 1_790_000_000)
-        func execute(_ id: String, _ command: VerificationCommand) throws {
-            try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: id, command: command,
-                                              actor: EventMetadata(actorID: "test", actorType: .system), now: now))
-        }
-        try execute("ver_1", .invite(Invitation(entityID: "cus_1", checks: [.identityVerification],
-                                                applicant: Applicant(firstName: "Jolanda", email: "jolanda.q@example.org"),
-                                                expiresAt: now.addingTimeInterval(86_400))))
-        try execute("ver_1", .startAttempt(attemptID: "att_1", url: "https://capture.example/att_1", expiresAt: now.addingTimeInterval(900)))
-        for status in [AttemptStatus.captureInProgress, .checksInProgress, .completed] {
-            try execute("ver_1", .recordProgress(attemptID: "att_1", status: status))
-        }
-        try execute("ver_1", .recordResult(CheckResult(check: .identityVerification, status: .approved,
-                                                       extractedData: ExtractedData(firstName: "Jolanda",
-                                                                                    document: .init(number: "X7Q4410982")))))
+        try invite(engine, "ver_1", entityID: "cus_1")
+        try approve(engine, "ver_1")
         let owner = try database.ownerConnection()
         let sealed = try owner.query("SELECT count(*) FROM ledger.verifications v JOIN ledger.orders o USING (organization_id, id) "
             + "WHERE v.document::jsonb ? 'encrypted_personal_data' AND o.document::jsonb ? 'encrypted_personal_data'").int64(0, 0)
@@ -47,19 +63,10 @@ final class PersonalDataReplayTests: XCTestCase {
     /// A long stream's snapshot keeps the state sealed under the entity's key: the table holds no personal value
     /// in plain text, a command's fold reads it back whole, and a replay makes the same row.
     func testALongStreamsSnapshotHoldsItsPersonalDataOnlySealed() throws {
-        let database = try makeDatabase()
-        let organizationID = try TestOrganization(database: database).id
         let vault = PersonalDataVault(keyEncryptionKey: try KeyEncryptionKey.generate())
         let engine = CommandEngine(pool: database.pool(size: 4), stateCacheSize: 0, vault: vault)
-        let now = Date(timeIntervalSince1970: 1_790_000_000)
-        func execute(_ command: VerificationCommand) throws {
-            try engine.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_long", command: command,
-                                              actor: EventMetadata(actorID: "test", actorType: .system), now: now))
-        }
-        try execute(.invite(Invitation(entityID: "cus_long", checks: [.identityVerification],
-                                       applicant: Applicant(firstName: "Jolanda", email: "jolanda.q@example.org"),
-                                       expiresAt: now.addingTimeInterval(86_400))))
-        for round in 1..<SnapshotsProjection.threshold { try execute(.updateMetadata(["n": String(round)])) }
+        try invite(engine, "ver_long", entityID: "cus_long")
+        for round in 1..<SnapshotsProjection.threshold { try execute(engine, "ver_long", .updateMetadata(["n": String(round)])) }
         let owner = try database.ownerConnection()
         let rows = try owner.query("SELECT version, state::text FROM ledger.stream_snapshots WHERE organization_id = $1 AND id = 'ver_long'",
                                    [organizationID])
@@ -77,21 +84,9 @@ final class PersonalDataReplayTests: XCTestCase {
     /// for the sealing, so the next migrate's rebuild seals them (and gives the entity its data key), leaving the log
     /// as it was written.
     func testRowsWrittenBeforeEncryptionAreRebuiltSealedOnceTheRaisedVersionsMigrate() throws {
-        let database = try makeDatabase()
-        let organizationID = try TestOrganization(database: database).id
-        let now = Date(timeIntervalSince1970: 1_790_000_000)
         let unencrypted = CommandEngine(pool: database.pool(size: 2), stateCacheSize: 0)
-        func execute(_ command: VerificationCommand) throws {
-            try unencrypted.execute(CommandRequest(organizationID: organizationID, livemode: false, streamID: "ver_old", command: command,
-                                                   actor: EventMetadata(actorID: "test", actorType: .system), now: now))
-        }
-        try execute(.invite(Invitation(entityID: "cus_old", checks: [.identityVerification],
-                                       applicant: Applicant(firstName: "Jolanda", email: "jolanda.q@example.org"),
-                                       expiresAt: now.addingTimeInterval(86_400))))
-        try execute(.startAttempt(attemptID: "att_1", url: "https://capture.example/att_1", expiresAt: now.addingTimeInterval(900)))
-        for status in [AttemptStatus.captureInProgress, .checksInProgress, .completed] { try execute(.recordProgress(attemptID: "att_1", status: status)) }
-        try execute(.recordResult(CheckResult(check: .identityVerification, status: .approved,
-                                              extractedData: ExtractedData(firstName: "Jolanda", document: .init(number: "X7Q4410982")))))
+        try invite(unencrypted, "ver_old", entityID: "cus_old")
+        try approve(unencrypted, "ver_old")
         let owner = try database.ownerConnection()
         // The versions a database migrated before the sealing holds.
         try owner.query("""
