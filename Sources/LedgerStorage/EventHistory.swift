@@ -199,7 +199,7 @@ extension EventStore {
 
     /// Only the filters given become conditions, so the planner picks the index of each (Schema/034) instead
     /// of one generic plan for all.
-    private static func historyQuery(select: String, organizationID: UUID, livemode: Bool, filter: EventFilter,
+    static func historyQuery(select: String, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                      after cursor: FeedCursor, limit: Int?) -> PostgresStatement {
         var conditions: [String] = []
         var parameters: [(any PostgresEncodable)?] = [organizationID, livemode, cursor.transactionID, cursor.position]
@@ -211,8 +211,9 @@ extension EventStore {
         condition({ "e.type = \($0)" }, filter.type)
         condition({ "e.stream_id = \($0)" }, filter.verificationID)
         condition({ "v.entity_id = \($0)" }, filter.entityID)
-        condition({ "e.metadata ->> 'actor_type' = \($0)" }, filter.actorType)
-        condition({ "e.metadata ->> 'actor_id' = \($0)" }, filter.actorID)
+        // ledger.event_actor, not ->>, so that the condition can use its index under row-level security (Schema/065).
+        condition({ "ledger.event_actor(e.metadata, 'actor_type') = \($0)" }, filter.actorType)
+        condition({ "ledger.event_actor(e.metadata, 'actor_id') = \($0)" }, filter.actorID)
         condition({ "e.occurred_at > \($0)::timestamptz" }, filter.occurredAfter)
         condition({ "e.occurred_at < \($0)::timestamptz" }, filter.occurredBefore)
         if let limit { parameters.append(max(1, limit)) }
