@@ -10,11 +10,11 @@ enum ReplayCommand {
         Folds every stream (in key order, one stream in memory at a time) with the same projection code commands
         write their rows with, into shadow tables (schema ledger_replay); then folds again, from the gap-safe
         feed, the streams that changed meanwhile; then, in one short transaction that locks the live tables
-        against writers (reads go on), applies the last events and compares. Without --check it writes every
-        differing row into the live tables (so `ledger serve` may keep taking commands: nothing committed
-        during the rebuild is lost) and records the projections' versions. With --check it swaps nothing, prints
-        every differing row (projection, organization/id, and which columns) and exits 1 if any differ, 0
-        otherwise. Either way it appends nothing to the log and queues no webhook.
+        against writers (reads go on), applies the last events and compares. Without --check it renames the
+        rebuilt tables in, made with the live ones' indexes, policies and grants (so `ledger serve` may keep
+        taking commands: nothing committed during the rebuild is lost), and records the projections' versions.
+        With --check it swaps nothing, prints every differing row (projection, organization/id, and which
+        columns) and exits 1 if any differ, 0 otherwise. Either way it appends nothing to the log and queues no webhook.
 
         Resumable: the shadow tables and a checkpoint (ledger.replay_checkpoint) are committed page by page, so
         a run that was killed is continued by the next (or started clean, which it says); a half-built table
