@@ -175,7 +175,7 @@ extension ReplayTests {
                 FROM pg_class c WHERE c.oid = ANY ($1::regclass[])
                 UNION ALL
                 SELECT a.attrelid::regclass::text || ' column ' || concat_ws(' | ', a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
-                                                                             a.attnotnull, a.attcompression, pg_get_expr(d.adbin, d.adrelid))
+                                                                             a.attnotnull, a.attcompression, a.attacl::text, pg_get_expr(d.adbin, d.adrelid))
                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                 WHERE a.attrelid = ANY ($1::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped
                 UNION ALL
