@@ -436,13 +436,17 @@ public final class Rescoring: Sendable {
                 c.error, c.postback
             FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[])
                 AS c(verification_id, score_name, stream_version, old_value, new_value, error_type, error, postback)
-            ON CONFLICT DO NOTHING
             """, [run.organizationID, run.livemode, run.id] + changes.parameters)
         let last = orders.count - 1
         let missingJSON = JSONValue.object(missing.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })
+        // The batch's commit does not wait for the disk: a batch lost in a crash is lost with its checkpoint, so the
+        // run evaluates those orders again, and any later commit that waits (the run's completion, an apply's
+        // command) makes every batch before it durable.
         _ = try tx.query("""
+            WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
             UPDATE ledger.rescoring_runs SET status = 'running', orders_evaluated = orders_evaluated + $3, orders_changed = orders_changed + $4,
                 errors = errors + $5, cursor_created_at = $6, cursor_id = $7, missing_fields = $8::jsonb, updated_at = $9
+            FROM relaxed
             WHERE organization_id = $1 AND id = $2
             """, [run.organizationID, run.id, Int64(orders.count), changedOrders, errors, orders.date(last, 1), orders.string(last, 0),
                   missingJSON.jsonString, clock()])
