@@ -329,7 +329,7 @@ public final class Rescoring: Sendable {
 
     private func work(organizationID: UUID, livemode: Bool, id: String) throws -> Bool {
         let scope = DatabaseScope.tenant(organizationID: organizationID, livemode: livemode)
-        var lap = Lap(), spent = RescoringPhases()
+        var lap = Lap(), spent = RescoringPhases(), evaluating = false
         defer { phaseSeconds.withLock { $0.add(spent) } }
         return try pool.withConnection(scope: scope) { connection in
             let worked = try connection.transaction { tx in
@@ -342,14 +342,15 @@ public final class Rescoring: Sendable {
                     """, [organizationID, id])
                 guard run.count > 0 else { return false }
                 let context = RunContext(organizationID: organizationID, livemode: livemode, id: id)
-                if run.string(0, 0) == "queued" || run.string(0, 0) == "running" {
+                evaluating = run.string(0, 0) == "queued" || run.string(0, 0) == "running"
+                if evaluating {
                     try evaluateBatch(tx, context, run, &lap, &spent)
                 } else {
                     try applyBatch(tx, context)
                 }
                 return true
             }
-            spent.write += lap.next()
+            if evaluating { spent.write += lap.next() }
             return worked
         }
     }
