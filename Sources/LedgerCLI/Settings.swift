@@ -69,8 +69,9 @@ public struct Settings: Sendable {
         // beyond that wait for a connection, which costs less.
         databasePoolSize = try integer("LEDGER_DB_POOL", min(threads + 4, max(8, 4 * ProcessInfo.processInfo.activeProcessorCount)),
                                        range: 1...1000)
-        // One committing thread per two cores: fewer, larger batches cost PostgreSQL less per request.
-        commitThreads = try integer("LEDGER_COMMIT_THREADS", max(1, ProcessInfo.processInfo.activeProcessorCount / 2), range: 0...64)
+        // A committing thread per core, at least two: while one thread's batch waits for its WAL flush (its backend
+        // idle), the next batch runs on another connection, where one thread left PostgreSQL a core's share or less.
+        commitThreads = try integer("LEDGER_COMMIT_THREADS", max(2, ProcessInfo.processInfo.activeProcessorCount), range: 0...64)
         maxBodyBytes = try integer("LEDGER_MAX_BODY_BYTES", 1 << 20, range: 1024...(256 << 20))
         connectionTimeout = try integer("LEDGER_CONNECTION_TIMEOUT", 30, range: 1...3600)
         requestTimeout = try integer("LEDGER_REQUEST_TIMEOUT", 30, range: 1...3600)

@@ -97,8 +97,9 @@ public final class CommandEngine: Sendable {
         self.vault = vault
     }
 
-    func sealing(_ tx: PostgresConnection, organizationID: UUID, _ state: VerificationState) throws -> StreamSealing? {
-        try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, state)
+    func sealing(_ tx: PostgresConnection, organizationID: UUID, _ state: VerificationState,
+                 offeringKey: Bool = false) throws -> StreamSealing? {
+        try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, state, offeringKey: offeringKey)
     }
 
     /// Runs `request` in a transaction of its own, under its organization and mode (row-level security).
@@ -116,7 +117,7 @@ public final class CommandEngine: Sendable {
     ///
     /// A command decided on a cached state that turned out stale (its append, sent with the commit, failed
     /// its expected version) runs once more, in a new transaction, from the stream; so does one that sealed under a
-    /// kept data key that another instance destroyed meanwhile.
+    /// kept data key that another instance destroyed meanwhile, and an invitation whose new key met a stored one.
     public func execute<Answer>(_ request: @escaping () throws -> CommandRequest,
                                 inTransaction open: ((PostgresConnection) throws -> Answer) throws -> Answer,
                                 answer: @escaping (CommandOutcome, PostgresConnection) throws -> Answer) throws -> Answer {
@@ -127,12 +128,13 @@ public final class CommandEngine: Sendable {
                 return try open { tx in
                     let command = try made ?? Self.atStoredPrecision(try request())
                     made = command
-                    return try answer(try run(tx, command, mayUseCachedState: mayUseCachedState), tx)
+                    return try answer(try run(tx, command, mayUseCachedState: mayUseCachedState, mayOfferKey: !keyReadAfresh), tx)
                 }
             } catch is StaleCachedState where mayUseCachedState {
                 mayUseCachedState = false
-            } catch is DataKeyDestroyedMeanwhile where !keyReadAfresh {
-                // The vault dropped the kept key: the command runs again, its key read from the database.
+            } catch let error where (error is DataKeyDestroyedMeanwhile || error is DataKeyStoredMeanwhile) && !keyReadAfresh {
+                // The vault dropped the kept key, or the entity had one where the command offered a new one: the command
+                // runs again, its key read from the database.
                 keyReadAfresh = true
             }
         }
@@ -156,7 +158,9 @@ public final class CommandEngine: Sendable {
         return (stored, VerificationDecider.evolve(state, stored, at: now))
     }
 
-    private func run(_ tx: PostgresConnection, _ request: CommandRequest, mayUseCachedState: Bool) throws -> CommandOutcome {
+    /// `mayOfferKey`: a new stream's first command may store its entity's new data key with its writes (see
+    /// `PersonalDataVault.keyForWriting`, `offering`) rather than read or store it in a round trip of its own.
+    private func run(_ tx: PostgresConnection, _ request: CommandRequest, mayUseCachedState: Bool, mayOfferKey: Bool) throws -> CommandOutcome {
         let organizationID = request.organizationID, id = request.streamID, expected = request.expectedVersion
         // Fast path: decide on the cached state without reading the stream; the append expects the cached
         // version, which a stale entry fails. A refusal or a no-op is decided again on the stream, so that it
@@ -203,7 +207,8 @@ public final class CommandEngine: Sendable {
             tx.afterCommit { cache.store(organizationID: organizationID, current) }
             return CommandOutcome(verification: current, events: [], eventIDs: [], repeated: false)
         }
-        return try record(tx, request, before: current, events: decided.events, after: decided.state, onConflict: .refuse)
+        return try record(tx, request, before: current, events: decided.events, after: decided.state, onConflict: .refuse,
+                          offeringKey: mayOfferKey && current.version == 0)
     }
 
     /// What a failed expected-version check of an append turns into.
@@ -215,7 +220,7 @@ public final class CommandEngine: Sendable {
     }
 
     private func record(_ tx: PostgresConnection, _ request: CommandRequest, before: LoadedVerification, events: [VerificationEvent],
-                        after: VerificationState, onConflict: OnConflict) throws -> CommandOutcome {
+                        after: VerificationState, onConflict: OnConflict, offeringKey: Bool = false) throws -> CommandOutcome {
         let organizationID = request.organizationID
         var updated = before
         updated.state = after
@@ -225,7 +230,8 @@ public final class CommandEngine: Sendable {
         updated.document = try VerificationStore.appendAndProject(tx, organizationID: organizationID, before: before, after: updated,
                                                                   events: events, eventIDs: eventIDs, now: request.now, actor: request.actor,
                                                                   rewritingReadModels: request.rewritingReadModels,
-                                                                  sealing: try sealing(tx, organizationID: organizationID, after)) { current in
+                                                                  sealing: try sealing(tx, organizationID: organizationID, after,
+                                                                                       offeringKey: offeringKey)) { current in
             switch onConflict {
             case .refuse: return CommandError.changedMeanwhile(current: current)
             case .runAgainFromStream:

@@ -7,6 +7,10 @@ import Synchronization
 /// keeps it, and the command runs again (reading the key as the database holds it, destroyed).
 public struct DataKeyDestroyedMeanwhile: Error {}
 
+/// A command offered a new data key for an entity that had one already (see `PersonalDataVault.keyForWriting`,
+/// `offering`): it runs again under the stored key.
+public struct DataKeyStoredMeanwhile: Error {}
+
 /// The domain's cipher over one entity's data key: AES-256-GCM from libcrypto.
 struct DataKeyCipher: PersonalDataCipher {
     let key: DataKey
@@ -83,7 +87,11 @@ public final class PersonalDataVault: Sendable {
     /// The key a command writes the entity's personal data under: the one it used before, else the stored one,
     /// else a new one, stored wrapped in the command's transaction (a racing first writer's key wins). One round
     /// trip when the key is not kept: the new key is offered and the stored one read in one statement.
-    public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool) throws -> PersonalDataKey {
+    /// - Parameter offering: for a command whose entity most likely has no key yet (a new stream's invitation): a new
+    ///   key is returned without a round trip and stored with the transaction's next one (`offer_data_key`), so that the
+    ///   transaction can still hand its writes over to a commit batch. If the entity had a key after all, that fails
+    ///   the transaction with `DataKeyStoredMeanwhile`, and the command runs again without `offering`.
+    public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool, offering: Bool = false) throws -> PersonalDataKey {
         let holder = Holder(owner: owner, livemode: livemode)
         if let kept = writingKeys.withLock({ $0[holder] }) {
             // Checked in the same transaction: an erasure committed by another instance fails it, and the command runs
@@ -98,6 +106,14 @@ public final class PersonalDataVault: Sendable {
         }
         guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
         let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
+        if offering {
+            tx.sendWithNextRoundTrip([("SELECT ledger.offer_data_key($1, $2, $3, $4)",
+                                       [owner.organizationID, livemode, owner.entityID, ByteA(wrapped.bytes)])]) { error in
+                (error as? PostgresError)?.sqlState == "LD005" ? DataKeyStoredMeanwhile() : error
+            }
+            tx.afterCommit { [self] in keep(fresh, for: holder) }
+            return .available(DataKeyCipher(key: fresh))
+        }
         let rows = try tx.query("""
             WITH offered AS (
                 INSERT INTO ledger.data_keys (organization_id, livemode, entity_id, wrapped_key) VALUES ($1, $2, $3, $4)

@@ -318,4 +318,26 @@ final class PersonalDataTwoInstancesTests: XCTestCase, TwoInstancesTestCase {
                        "nothing was sealed under the destroyed key")
         XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.verifications WHERE id = $1 AND document::jsonb ? 'encrypted_personal_data'", [id]).int(0, 0), 0)
     }
+
+    /// An invitation offers its entity a new key with its writes; where the entity has one already (stored by the other
+    /// instance, which this one does not keep), the offer fails and the invitation runs again under the stored key.
+    func testAnInvitationForAnEntityWhoseKeyAnotherInstanceStoredSealsUnderThatKey() throws {
+        let acme = try TestOrganization(database: database, name: "Offering")
+        func post(_ server: TestServer, _ body: JSONValue) throws -> JSONValue {
+            let response = try TestClient(baseURL: server.baseURL).post("/v1/verifications", json: body, headers: .bearer(acme.adminKey))
+            XCTAssertEqual(response.status, 201, response.text)
+            return response.json ?? .null
+        }
+        _ = try post(first, ["entity_id": "cus_shared", "checks": ["email"], "applicant": ["email": "first.q@example.org"]])
+        let second = try post(second, ["entity_id": "cus_shared", "checks": ["email"], "applicant": ["email": "second.q@example.org"]])
+        XCTAssertEqual(second["applicant"]?["email"], "second.q@example.org")
+        let id = try XCTUnwrap(second["id"]?.stringValue)
+        let owner = try database.ownerConnection()
+        XCTAssertEqual(try owner.query("SELECT count(*) FROM ledger.data_keys WHERE entity_id = 'cus_shared'").int(0, 0), 1)
+        let read = try TestClient(baseURL: first.baseURL).get("/v1/verifications/\(id)", headers: .bearer(acme.adminKey))
+        XCTAssertEqual(read.status, 200, read.text)
+        XCTAssertEqual(read.json?["applicant"]?["email"], "second.q@example.org",
+                       "the instance that stored the key reads what the other sealed: it was sealed under the stored key")
+        XCTAssertEqual(try database.placesHolding("second.q@example.org"), [], "sealed, not in plain text")
+    }
 }

@@ -39,13 +39,14 @@ public struct StreamSealing: Sendable {
         self.key = key
     }
 
-    /// How `state`'s stream writes its personal data: under its entity's key (created on first use); nil without a
-    /// vault (encryption off) or an invitation.
+    /// How `state`'s stream writes its personal data: under its entity's key (created on first use; `offeringKey`: see
+    /// `PersonalDataVault.keyForWriting`); nil without a vault (encryption off) or an invitation.
     public static func writing(_ tx: PostgresConnection, vault: PersonalDataVault?, organizationID: UUID,
-                               _ state: VerificationState) throws -> StreamSealing? {
+                               _ state: VerificationState, offeringKey: Bool = false) throws -> StreamSealing? {
         guard let vault, let invitation = state.invitation else { return nil }
         let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
-        return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner, livemode: invitation.livemode))
+        return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner, livemode: invitation.livemode,
+                                                                                      offering: offeringKey))
     }
 }
 

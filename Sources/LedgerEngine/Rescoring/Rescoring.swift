@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LedgerCrypto
 import LedgerDomain
 import LedgerLog
@@ -89,6 +90,43 @@ public struct RescoringRetryPolicy: Sendable {
     public var maxAttempts: Int { delays.count + 1 }
 }
 
+/// Where a run's evaluation spends its time, summed over the batches this worker evaluated, in seconds (for
+/// `ledger bench rescore`, which prints them).
+public struct RescoringPhases: Sendable {
+    /// Finding the run and its ruleset, and the batch's query (its rows fetched).
+    public var read: Double = 0
+    /// Each order document parsed, its personal data opened when a rule reads it (or folded from the log for as_of).
+    public var open: Double = 0
+    /// The rules evaluated and the fields they read that the document lacks.
+    public var evaluate: Double = 0
+    /// Each result compared with the order's custom score and kept as a change row.
+    public var diff: Double = 0
+    /// Whether each order's postback takes ORDER_CUSTOM_SCORE_CHANGE (the preview's per-order part).
+    public var preview: Double = 0
+    /// The batch's change rows and checkpoint written, and committed.
+    public var write: Double = 0
+
+    public var named: [(String, Double)] {
+        [("read", read), ("open", open), ("evaluate", evaluate), ("diff", diff), ("preview", preview), ("write", write)]
+    }
+
+    mutating func add(_ other: RescoringPhases) {
+        read += other.read; open += other.open; evaluate += other.evaluate
+        diff += other.diff; preview += other.preview; write += other.write
+    }
+}
+
+/// The seconds since the last lap.
+struct Lap {
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    mutating func next() -> Double {
+        let now = DispatchTime.now().uptimeNanoseconds
+        defer { last = now }
+        return Double(now &- last) / 1e9
+    }
+}
+
 /// Re-scoring runs: a ruleset version evaluated over the orders a filter selects, batch by batch, each batch's
 /// changes and the run's checkpoint written in one transaction; then, for a run that is applied, one command per
 /// changed order through the command engine, with the run as causation.
@@ -99,6 +137,9 @@ public final class Rescoring: Sendable {
     let clock: @Sendable () -> Date
 
     let retries: RescoringRetryPolicy
+    private let phaseSeconds = Mutex(RescoringPhases())
+
+    public var phases: RescoringPhases { phaseSeconds.withLock { $0 } }
 
     public init(pool: ConnectionPool, engine: CommandEngine, batchSize: Int = 500, retries: RescoringRetryPolicy = .standard,
                 clock: @escaping @Sendable () -> Date = Date.init) {
@@ -288,8 +329,10 @@ public final class Rescoring: Sendable {
 
     private func work(organizationID: UUID, livemode: Bool, id: String) throws -> Bool {
         let scope = DatabaseScope.tenant(organizationID: organizationID, livemode: livemode)
+        var lap = Lap(), spent = RescoringPhases(), evaluating = false
+        defer { phaseSeconds.withLock { $0.add(spent) } }
         return try pool.withConnection(scope: scope) { connection in
-            try connection.transaction { tx in
+            let worked = try connection.transaction { tx in
                 let run = try tx.query("""
                     SELECT status, apply_status, ruleset_name, ruleset_version, ruleset_hash, filter::text, as_of, evaluated_at, NULL,
                            cursor_created_at, cursor_id, missing_fields::text
@@ -299,13 +342,16 @@ public final class Rescoring: Sendable {
                     """, [organizationID, id])
                 guard run.count > 0 else { return false }
                 let context = RunContext(organizationID: organizationID, livemode: livemode, id: id)
-                if run.string(0, 0) == "queued" || run.string(0, 0) == "running" {
-                    try evaluateBatch(tx, context, run)
+                evaluating = run.string(0, 0) == "queued" || run.string(0, 0) == "running"
+                if evaluating {
+                    try evaluateBatch(tx, context, run, &lap, &spent)
                 } else {
                     try applyBatch(tx, context)
                 }
                 return true
             }
+            if evaluating { spent.write += lap.next() }
+            return worked
         }
     }
 
@@ -322,7 +368,8 @@ public final class Rescoring: Sendable {
             """, [run.organizationID, run.id, reason, clock()])
     }
 
-    private func evaluateBatch(_ tx: PostgresConnection, _ run: RunContext, _ row: PostgresRows) throws {
+    private func evaluateBatch(_ tx: PostgresConnection, _ run: RunContext, _ row: PostgresRows, _ lap: inout Lap,
+                               _ spent: inout RescoringPhases) throws {
         let name = row.string(0, 2) ?? "", version = row.int(0, 3) ?? 0
         guard let stored = try RulesetStore.load(tx, organizationID: run.organizationID, livemode: run.livemode, name: name, version: version),
               stored.ruleset.hash == row.string(0, 4) else {
@@ -334,6 +381,7 @@ public final class Rescoring: Sendable {
         let asOf = row.date(0, 6), now = row.date(0, 7) ?? clock()
         let orders = try Self.orderBatch(tx, organizationID: run.organizationID, livemode: run.livemode, filter: filter,
                                          after: row.date(0, 9).map { ($0, row.string(0, 10) ?? "") }, limit: batchSize)
+        spent.read += lap.next()
         guard orders.count > 0 else {
             _ = try tx.query("""
                 UPDATE ledger.rescoring_runs SET status = 'completed', updated_at = $3, completed_at = $3,
@@ -352,17 +400,22 @@ public final class Rescoring: Sendable {
                 let then = try VerificationStore.load(tx, organizationID: run.organizationID, id: orderID, asOf: asOf, vault: engine.vault)
                 document = then.flatMap { OrderView.object(id: orderID, state: $0.state) }
                 postback = then?.state.invitation.map { Self.postbackWants($0.postbackURL, $0.postbackEvents) } ?? false
+                spent.open += lap.next()
             } else {
                 document = try Self.orderDocument(orders, index, organizationID: run.organizationID, vault: engine.vault,
                                                   personalData: personalData)
+                spent.open += lap.next()
                 let events = orders.json(index, 5)?.arrayValue?.compactMap(\.stringValue) ?? []
                 postback = Self.postbackWants(orders.string(index, 4), events)
             }
+            spent.preview += lap.next()
             guard let document else { continue } // no order yet at as_of
             for path in stored.ruleset.missingFields(in: document) { missing[path, default: 0] += 1 }
+            let results = stored.ruleset.evaluate(document, now: now)
+            spent.evaluate += lap.next()
             let old = document["custom_scores"]
             var changed = false
-            for (score, result) in stored.ruleset.evaluate(document, now: now) {
+            for (score, result) in results {
                 let previous = old?[score]
                 switch result {
                 case let .success(value):
@@ -375,6 +428,7 @@ public final class Rescoring: Sendable {
                 }
             }
             if changed { changedOrders += 1 }
+            spent.diff += lap.next()
         }
         _ = try tx.query("""
             INSERT INTO ledger.rescoring_changes (organization_id, livemode, run_id, verification_id, score_name, stream_version,
@@ -383,13 +437,17 @@ public final class Rescoring: Sendable {
                 c.error, c.postback
             FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[])
                 AS c(verification_id, score_name, stream_version, old_value, new_value, error_type, error, postback)
-            ON CONFLICT DO NOTHING
             """, [run.organizationID, run.livemode, run.id] + changes.parameters)
         let last = orders.count - 1
         let missingJSON = JSONValue.object(missing.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })
+        // The batch's commit does not wait for the disk: a batch lost in a crash is lost with its checkpoint, so the
+        // run evaluates those orders again, and any later commit that waits (the run's completion, an apply's
+        // command) makes every batch before it durable.
         _ = try tx.query("""
+            WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
             UPDATE ledger.rescoring_runs SET status = 'running', orders_evaluated = orders_evaluated + $3, orders_changed = orders_changed + $4,
                 errors = errors + $5, cursor_created_at = $6, cursor_id = $7, missing_fields = $8::jsonb, updated_at = $9
+            FROM relaxed
             WHERE organization_id = $1 AND id = $2
             """, [run.organizationID, run.id, Int64(orders.count), changedOrders, errors, orders.date(last, 1), orders.string(last, 0),
                   missingJSON.jsonString, clock()])
