@@ -59,7 +59,7 @@ extension VerificationEvent {
         }
         switch type {
         case "VerificationInvited":
-            guard let invitation = Invitation(json: data) else { throw fail("invitation") }
+            guard let invitation = Coding.decode(Invitation.self, data) else { throw fail("invitation") }
             self = .invited(invitation)
         case "AttemptStarted":
             guard let expires = Timestamp.parse(try string("expires_at")) else { throw fail("expires_at") }
@@ -68,7 +68,7 @@ extension VerificationEvent {
             self = .attemptStatusChanged(attemptID: try string("attempt_id"), from: try choice("from", AttemptStatus.self),
                                          to: try choice("to", AttemptStatus.self), code: data["code"]?.intValue.map(Int.init))
         case "CheckResultRecorded":
-            guard let result = CheckResult(json: data) else { throw fail("result") }
+            guard let result = Coding.decode(CheckResult.self, data) else { throw fail("result") }
             self = .resultRecorded(result)
         case "OrderScoreAssigned":
             self = .scoreAssigned(score: try choice("score", OrderScore.self), reason: try string("reason"))
@@ -153,138 +153,6 @@ extension CheckResult {
             ("risk_labels", .array(riskLabels.map(JSONValue.string))), ("provider_reference", text(providerReference)),
             ("raw", raw), ("attempt_id", text(attemptID)),
         ])
-    }
-}
-
-/// The invite's and the result's data read straight from their JSON values, by the rules of the types' synthesized
-/// Codable: a required member missing, null or of another type, or an optional one of another type, makes the value
-/// unreadable; null reads as absent; other members are ignored. Through JSONDecoder (which needs the value encoded
-/// again first) they cost most of a replay's decoding. A test checks that both readings agree.
-private struct Members {
-    struct Unreadable: Error {}
-    let json: JSONValue
-
-    init(_ json: JSONValue?) throws {
-        guard let json, json.objectValue != nil else { throw Unreadable() }
-        self.json = json
-    }
-
-    /// The member, nil when absent or null.
-    func value(_ key: String) -> JSONValue? {
-        guard let member = json[key], !member.isNull else { return nil }
-        return member
-    }
-
-    func string(_ key: String) throws -> String {
-        guard let text = value(key)?.stringValue else { throw Unreadable() }
-        return text
-    }
-
-    func optionalString(_ key: String) throws -> String? {
-        guard let member = value(key) else { return nil }
-        guard let text = member.stringValue else { throw Unreadable() }
-        return text
-    }
-
-    func choice<T: RawRepresentable>(_ key: String) throws -> T where T.RawValue == String {
-        guard let chosen = T(rawValue: try string(key)) else { throw Unreadable() }
-        return chosen
-    }
-
-    func optionalChoice<T: RawRepresentable>(_ key: String) throws -> T? where T.RawValue == String {
-        guard let text = try optionalString(key) else { return nil }
-        guard let chosen = T(rawValue: text) else { throw Unreadable() }
-        return chosen
-    }
-
-    func strings(_ key: String) throws -> [String] {
-        guard let items = value(key)?.arrayValue else { throw Unreadable() }
-        return try items.map { item in
-            guard let text = item.stringValue else { throw Unreadable() }
-            return text
-        }
-    }
-
-    func objects(_ key: String) throws -> [Members] {
-        guard let items = value(key)?.arrayValue else { throw Unreadable() }
-        return try items.map { try Members($0) }
-    }
-}
-
-extension Invitation {
-    init?(json: JSONValue) {
-        guard let invitation = try? Invitation(members: Members(json)) else { return nil }
-        self = invitation
-    }
-
-    private init(members data: Members) throws {
-        let applicant = try Members(data.value("applicant"))
-        guard let metadata = data.value("metadata")?.objectValue, let expiresAt = Timestamp.parse(try data.string("expires_at")),
-              let livemode = data.value("livemode")?.boolValue else { throw Members.Unreadable() }
-        let validFor = try data.value("valid_for").map { (member: JSONValue) throws -> Int64 in
-            guard let seconds = member.intValue else { throw Members.Unreadable() }
-            return seconds
-        }
-        self.init(entityID: try data.string("entity_id"), entityType: try data.choice("entity_type"),
-                  verificationType: try data.choice("verification_type"), clientReferenceID: try data.optionalString("client_reference_id"),
-                  packageID: try data.optionalString("package_id"),
-                  checks: try data.strings("checks").map { (name: String) throws -> CheckType in
-                      guard let check = CheckType(rawValue: name) else { throw Members.Unreadable() }
-                      return check
-                  },
-                  provider: try data.string("provider"),
-                  applicant: Applicant(firstName: try applicant.optionalString("first_name"), lastName: try applicant.optionalString("last_name"),
-                                       email: try applicant.optionalString("email"), address: try applicant.optionalString("address")),
-                  metadata: try Dictionary(metadata.map { (key: String, value: JSONValue) throws -> (String, String) in
-                      guard let text = value.stringValue else { throw Members.Unreadable() }
-                      return (key, text)
-                  }, uniquingKeysWith: { $1 }),
-                  postbackURL: try data.optionalString("postback_url"), postbackEvents: try data.strings("postback_events"),
-                  expiresAt: expiresAt, livemode: livemode, validFor: validFor)
-    }
-}
-
-extension CheckResult {
-    init?(json: JSONValue) {
-        guard let result = try? CheckResult(members: Members(json)) else { return nil }
-        self = result
-    }
-
-    private init(members data: Members) throws {
-        let signals = try Members(data.value("signals"))
-        let codes = try data.objects("response_codes").map { (code: Members) throws -> ResponseCode in
-            guard let number = code.value("code")?.intValue.flatMap({ Int(exactly: $0) }) else { throw Members.Unreadable() }
-            var read = ResponseCode(code: number)
-            read.summary = try code.optionalString("summary") // as written: the reference's summary only when the writer gave it
-            return read
-        }
-        let extracted = try data.value("extracted_data").map { (json: JSONValue) throws -> ExtractedData in
-            let extracted = try Members(json)
-            let document = try extracted.value("document").map { (json: JSONValue) throws -> ExtractedData.Document in
-                let document = try Members(json)
-                return ExtractedData.Document(type: try document.optionalString("type"), number: try document.optionalString("number"),
-                                              issuingCountry: try document.optionalString("issuing_country"),
-                                              issueDate: try document.optionalString("issue_date"), expiryDate: try document.optionalString("expiry_date"))
-            }
-            return ExtractedData(firstName: try extracted.optionalString("first_name"), lastName: try extracted.optionalString("last_name"),
-                                 dateOfBirth: try extracted.optionalString("date_of_birth"), address: try extracted.optionalString("address"),
-                                 document: document)
-        }
-        // A provider's raw payload read as JSONValue's Codable reads it (object members sorted), as it always was.
-        let raw = try data.value("raw").map { (raw: JSONValue) throws -> JSONValue in
-            guard let read = Coding.decode(RawPayload.self, .object([("raw", raw)]))?.raw else { throw Members.Unreadable() }
-            return read
-        }
-        self.init(check: try data.choice("check"), status: try data.choice("status"), responseCodes: codes,
-                  signals: Signals(documentAuthenticity: try signals.optionalChoice("document_authenticity"),
-                                   faceMatch: try signals.optionalChoice("face_match"), liveness: try signals.optionalChoice("liveness"),
-                                   aml: try signals.optionalChoice("aml")),
-                  extractedData: extracted, riskLabels: try data.strings("risk_labels"),
-                  providerReference: try data.optionalString("provider_reference"), raw: raw, attemptID: try data.optionalString("attempt_id"))
-    }
-
-    private struct RawPayload: Decodable {
-        let raw: JSONValue
     }
 }
 
