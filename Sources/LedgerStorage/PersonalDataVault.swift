@@ -233,7 +233,7 @@ public final class PersonalDataVault: Sendable {
                              _ documentID: String) throws -> String {
         guard let sealed = Data(base64Encoded: Data(ciphertext)) else { throw PersonalDataError.malformed("ciphertext is not base64") }
         let opened = try cipher.open(Array(sealed), associatedData: documentContext(owner, documentID).associatedData)
-        guard let full = String(bytes: opened, encoding: .utf8) else { throw PersonalDataError.malformed("the document is not UTF-8") }
+        guard let full = String(validating: opened, as: UTF8.self) else { throw PersonalDataError.malformed("the document is not UTF-8") }
         return full
     }
 
