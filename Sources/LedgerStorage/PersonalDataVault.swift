@@ -51,6 +51,11 @@ struct DataKeyCipher: PersonalDataCipher {
 /// unwrapped keys they used (a bounded map), so a command needs no round trip for its key: the check that the key
 /// still exists travels with the command's next round trip (`require_data_key`), and a key destroyed by another
 /// instance fails the command, which runs again without it.
+///
+/// Readers keep what they unwrapped too (another bounded map), by owner and the very wrapped bytes the row gave:
+/// unwrapping is a function of the two under this KEK, so a kept key is only used when the read's own row still
+/// holds that wrapped key. An erasure, which the same read sees as no wrapped key, needs no invalidation to be
+/// honoured; `forget` drops the entity's kept keys all the same, so a destroyed key does not stay in memory.
 public final class PersonalDataVault: Sendable {
     public let keyEncryptionKey: KeyEncryptionKey
     private struct Holder: Hashable {
@@ -58,7 +63,13 @@ public final class PersonalDataVault: Sendable {
         let livemode: Bool
     }
 
+    private struct Unwrapped: Hashable {
+        let owner: DataKeyOwner
+        let wrapped: [UInt8]
+    }
+
     private let writingKeys = Mutex<[Holder: DataKey]>([:])
+    private let readingKeys = Mutex<[Unwrapped: DataKeyCipher]>([:])
     private let capacity: Int
 
     public init(keyEncryptionKey: KeyEncryptionKey, capacity: Int = 10_000) {
@@ -72,7 +83,16 @@ public final class PersonalDataVault: Sendable {
     public func key(_ owner: DataKeyOwner, wrapped: [UInt8]?, erased: Bool) throws -> PersonalDataKey {
         if erased { return .erased }
         guard let wrapped else { return .notIssued }
-        return .available(DataKeyCipher(key: try keyEncryptionKey.unwrap(try WrappedDataKey(bytes: wrapped), for: owner)))
+        let unwrapped = Unwrapped(owner: owner, wrapped: wrapped)
+        if let kept = readingKeys.withLock({ $0[unwrapped] }) { return .available(kept) }
+        let cipher = DataKeyCipher(key: try keyEncryptionKey.unwrap(try WrappedDataKey(bytes: wrapped), for: owner))
+        if capacity > 0 {
+            readingKeys.withLock { keys in
+                if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+                keys[unwrapped] = cipher
+            }
+        }
+        return .available(cipher)
     }
 
     /// The entity's key in one mode as the database holds it now.
@@ -165,9 +185,13 @@ public final class PersonalDataVault: Sendable {
         }
     }
 
-    /// Drops the key kept for writing (the entity's key is being destroyed).
+    /// Drops the keys kept for writing and reading (the entity's key is being destroyed). The reading keys are kept
+    /// by owner, not mode: the entity's key of its other mode is dropped too, and unwrapped again by its next read.
     public func forget(_ owner: DataKeyOwner, livemode: Bool) {
         _ = writingKeys.withLock { $0.removeValue(forKey: Holder(owner: owner, livemode: livemode)) }
+        readingKeys.withLock { keys in
+            for unwrapped in keys.keys where unwrapped.owner == owner { keys.removeValue(forKey: unwrapped) }
+        }
     }
 
     // MARK: events
@@ -204,21 +228,57 @@ public final class PersonalDataVault: Sendable {
 
     /// A stored document as its reader shows it: as written, or without personal data and marked erased.
     public func openDocument(_ stored: String, documentID: String, owner: DataKeyOwner, key: PersonalDataKey) throws -> String {
+        if case let .available(cipher) = key, let text = Self.appendedCiphertext(stored) {
+            return try Self.open(text, cipher, owner, documentID)
+        }
         guard stored.contains(PersonalDataEnvelope.member) else { return stored }
         guard let document = try? JSONValue.parse(Array(stored.utf8), maxDepth: 64), case let .object(members) = document,
               let envelope = document[PersonalDataEnvelope.member] else { return stored }
         switch key {
         case let .available(cipher):
-            guard let text = envelope["ciphertext"]?.stringValue, let sealed = Data(base64Encoded: text) else {
-                throw PersonalDataError.malformed("ciphertext is not base64")
-            }
-            let opened = try cipher.open(Array(sealed), associatedData: Self.documentContext(owner, documentID).associatedData)
-            guard let full = String(bytes: opened, encoding: .utf8) else { throw PersonalDataError.malformed("the document is not UTF-8") }
-            return full
+            guard let text = envelope["ciphertext"]?.stringValue else { throw PersonalDataError.malformed("ciphertext is not base64") }
+            return try Self.open(text.utf8, cipher, owner, documentID)
         case .erased:
             return PersonalDataMarker.markedErased(.object(members.filter { $0.0 != PersonalDataEnvelope.member })).jsonString
         case .notIssued:
             throw PersonalDataError.keyMissing
+        }
+    }
+
+    private static func open(_ ciphertext: some Sequence<UInt8>, _ cipher: any PersonalDataCipher, _ owner: DataKeyOwner,
+                             _ documentID: String) throws -> String {
+        guard let sealed = Data(base64Encoded: Data(ciphertext)) else { throw PersonalDataError.malformed("ciphertext is not base64") }
+        let opened = try cipher.open(Array(sealed), associatedData: documentContext(owner, documentID).associatedData)
+        guard let full = String(validating: opened, as: UTF8.self) else { throw PersonalDataError.malformed("the document is not UTF-8") }
+        return full
+    }
+
+    /// The envelope as `sealDocument` appends it, around the ciphertext.
+    private static let envelopeOpening = Array(",\"\(PersonalDataEnvelope.member)\":{\"version\":\(PersonalDataEnvelope.version),\"ciphertext\":\"".utf8)
+    private static let envelopeClosing = Array("\"}}".utf8)
+
+    /// The ciphertext of a document that ends as `sealDocument` left it (the stored text of a `json` column),
+    /// found without parsing the document: its last member is the envelope, `"ciphertext"` last in it. Only base64
+    /// stands between the opening and the closing `"}}`, so the quote that opens the member is outside any string
+    /// (inside one it would be escaped), and the final brace closes the document itself, so the envelope is one of
+    /// its own members. Any other text (a `jsonb` column's, reordered) is nil, and `openDocument` parses it.
+    static func appendedCiphertext(_ stored: String) -> ArraySlice<UInt8>? {
+        let text = Array(stored.utf8)
+        guard text.count >= envelopeOpening.count + envelopeClosing.count, text.suffix(envelopeClosing.count).elementsEqual(envelopeClosing) else {
+            return nil
+        }
+        let end = text.count - envelopeClosing.count
+        var start = end
+        while start > 0, isBase64(text[start - 1]) { start -= 1 }
+        guard start >= envelopeOpening.count, text[(start - envelopeOpening.count)..<start].elementsEqual(envelopeOpening) else { return nil }
+        return text[start..<end]
+    }
+
+    private static func isBase64(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return true
+        default: return false
         }
     }
 

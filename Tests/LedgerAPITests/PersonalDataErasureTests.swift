@@ -340,4 +340,50 @@ final class PersonalDataTwoInstancesTests: XCTestCase, TwoInstancesTestCase {
                        "the instance that stored the key reads what the other sealed: it was sealed under the stored key")
         XCTAssertEqual(try database.placesHolding("second.q@example.org"), [], "sealed, not in plain text")
     }
+
+    /// Reads keep the keys they unwrapped: once another instance has erased the entity, the same reads on the first
+    /// instance (by id and in lists, in every vocabulary) show it erased, not opened under the key they kept.
+    func testAKeyAReadKeptIsNotUsedOnceAnotherInstanceErasedTheEntity() throws {
+        let acme = try TestOrganization(database: database, name: "Reading")
+        let client = TestClient(baseURL: first.baseURL)
+        func post(_ path: String, _ body: JSONValue, expect status: Int) throws -> JSONValue {
+            let response = try client.post(path, json: body, headers: .bearer(acme.adminKey))
+            XCTAssertEqual(response.status, status, "\(path): \(response.text)")
+            return response.json ?? .null
+        }
+        let id = try XCTUnwrap(try post("/v1/verifications", [
+            "entity_id": "cus_read_twice", "checks": ["identity_verification"],
+            "applicant": ["first_name": "Jolanda", "email": "jolanda.q@example.org"],
+        ], expect: 201)["id"]?.stringValue)
+        let attempt = try XCTUnwrap(try post("/v1/verifications/\(id)/attempts", [:], expect: 201)["id"]?.stringValue)
+        for status in ["capture_in_progress", "checks_in_progress", "completed"] {
+            _ = try post("/v1/verifications/\(id)/attempts/\(attempt)/progress", ["status": .string(status)], expect: 200)
+        }
+        _ = try post("/v1/verifications/\(id)/results", [
+            "check": "identity_verification", "status": "approved", "response_codes": [10000], "attempt_id": .string(attempt),
+            "extracted_data": ["first_name": "Jolanda", "last_name": "Quackenbush"],
+        ], expect: 200)
+        let reports = "/v1/identity/verification_reports?verification_session=vs_\(id.dropFirst(4))"
+        let report = try XCTUnwrap(try client.get(reports, headers: .bearer(acme.adminKey)).json?["data"]?.arrayValue?.first?["id"]?.stringValue)
+        let paths = ["/v1/verifications/\(id)", "/v1/verifications?entity_id=cus_read_twice", "/v1/orders/\(id)", "/v1/orders?entity_id=cus_read_twice",
+                     "/v1/validations/\(id)", "/v1/entities/cus_read_twice/validations", reports, "/v1/identity/verification_reports/\(report)"]
+        func read(_ path: String) throws -> String {
+            let response = try client.get(path, headers: .bearer(acme.adminKey))
+            XCTAssertEqual(response.status, 200, "\(path): \(response.text)")
+            return response.text
+        }
+        for path in paths {
+            XCTAssertTrue(try read(path).contains("Jolanda"), "\(path) shows the name before the erasure")
+        }
+
+        let erased = try TestClient(baseURL: second.baseURL).post("/v1/entities/cus_read_twice/erase",
+                                                                  json: ["reason": "asked", "override_retention": true], headers: .bearer(acme.adminKey))
+        XCTAssertEqual(erased.status, 200, erased.text)
+
+        for path in paths {
+            let text = try read(path)
+            XCTAssertFalse(text.contains("Jolanda"), "\(path) still shows the name after the erasure: \(text)")
+            XCTAssertTrue(text.contains("\"personal_data\":\"erased\""), "\(path) reads erased: \(text)")
+        }
+    }
 }

@@ -68,9 +68,15 @@ enum CustomerVerificationsResource {
                          .created(.gte, ListQuery.time(request, "occurred_after")), .created(.lt, ListQuery.time(request, "occurred_before")),
                      ], entity: "customer_id", also: [decisionActor("t")], caller: caller, pool: context.pool)
                      let documents = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault)
-                     let shown = Array(documents.prefix(query.limit))
-                     let next: JSONValue = documents.count > query.limit ? (shown.last?["id"] ?? .null) : .null
-                     return .json(200, .object([("data", .array(shown)), ("next_cursor", next)]))
+                     let shown = documents.prefix(query.limit)
+                     let next: JSONValue = documents.count > query.limit ? ViewJSON.text(shown.last?.id) : .null
+                     var body = Array(#"{"data":["#.utf8)
+                     for (index, document) in shown.enumerated() {
+                         if index > 0 { body.append(UInt8(ascii: ",")) }
+                         body += document.document.utf8
+                     }
+                     body += Array(#"],"next_cursor":"#.utf8) + Array(next.jsonString.utf8) + Array("}".utf8)
+                     return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
                  }),
 
             .api("POST", "/v1/customer_verifications", id: "createCustomerVerification",
@@ -180,20 +186,35 @@ enum CustomerVerificationsResource {
     }
 
     /// The documents of rows (document, `StoredDocuments.keyColumns` with the customer as the entity, actor), opened,
-    /// with `actor_id` filled in.
-    static func withActors(_ rows: PostgresRows, organizationID: UUID, vault: PersonalDataVault?) throws -> [JSONValue] {
+    /// with `actor_id` filled in, by row id.
+    static func withActors(_ rows: PostgresRows, organizationID: UUID, vault: PersonalDataVault?) throws -> [(id: String, document: String)] {
         try (0..<rows.count).compactMap { row in
-            guard let stored = rows.string(row, 0) else { return nil }
+            guard let stored = rows.string(row, 0), let id = rows.string(row, 4) else { return nil }
             var document = stored
-            if let vault, let entity = rows.string(row, 1), let id = rows.string(row, 4) {
+            if let vault, let entity = rows.string(row, 1) {
                 let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
                 document = try vault.openDocument(stored, documentID: PersonalDataVault.documentID(kind: SealedDocumentKind.customerVerification, streamID: id),
                                                   owner: owner, key: try vault.key(owner, wrapped: rows.bytes(row, 2), erased: rows.bool(row, 3) ?? false))
             }
-            guard case let .object(members)? = try? JSONValue.parse(Array(document.utf8), maxDepth: 512) else { return nil }
-            let actor = ViewJSON.text(rows.string(row, 5))
-            return .object(members.map { $0.0 == "actor_id" ? ($0.0, actor) : $0 })
+            return withActor(document, rows.string(row, 5)).map { (id, $0) }
         }
+    }
+
+    /// How the projection's documents begin: `actor_id` first and null (`CustomerVerificationsProjection`).
+    static let unfilledActor = #"{"actor_id":null,"#
+
+    /// The document with its actor: spliced in where the projection left it null, else (any other text) parsed.
+    static func withActor(_ document: String, _ actor: String?) -> String? {
+        if document.hasPrefix(unfilledActor) {
+            return #"{"actor_id":"# + ViewJSON.text(actor).jsonString + "," + document.dropFirst(unfilledActor.count)
+        }
+        guard case let .object(members)? = try? JSONValue.parse(Array(document.utf8), maxDepth: 512) else { return nil }
+        return JSONValue.object(members.map { $0.0 == "actor_id" ? ($0.0, ViewJSON.text(actor)) : $0 }).jsonString
+    }
+
+    /// `{"data": document}` around a document's text, unparsed.
+    static func wrapped(_ document: String) -> HTTPResponse {
+        HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(#"{"data":"#.utf8) + document.utf8 + Array("}".utf8))
     }
 
     static func wrappedDocument(_ context: RequestContext, id: String) throws -> HTTPResponse {
@@ -206,6 +227,6 @@ enum CustomerVerificationsResource {
                 """, [caller.organizationID, id, caller.livemode])
         }
         guard let document = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault).first else { throw APIFailure.notFound("customer verification", id) }
-        return .json(200, ["data": document])
+        return wrapped(document.document)
     }
 }

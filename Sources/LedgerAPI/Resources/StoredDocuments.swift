@@ -12,7 +12,16 @@ enum StoredDocuments {
     }
 
     static func keyJoin(_ alias: String, entity: String = "entity_id") -> String {
-        "LEFT JOIN ledger.data_keys k ON k.organization_id = \(alias).organization_id AND k.livemode = \(alias).livemode AND k.entity_id = \(alias).\(entity)"
+        keyJoin(organization: "\(alias).organization_id", livemode: "\(alias).livemode", entity: "\(alias).\(entity)")
+    }
+
+    /// The entity's key row as `k`, looked up by its primary key once per row read. The `LIMIT` keeps PostgreSQL from
+    /// folding the lookup into a plain join, which it plans from the tables' statistics: on statistics of a few rows
+    /// (a table just filled, before its first ANALYZE) that was a scan of every key of the tenant for each read, and
+    /// a list page joined every row of the tenant before its sort and limit.
+    static func keyJoin(organization: String, livemode: String, entity: String) -> String {
+        "LEFT JOIN LATERAL (SELECT d.wrapped_key, d.erased_at FROM ledger.data_keys d WHERE d.organization_id = \(organization) "
+            + "AND d.livemode = \(livemode) AND d.entity_id = \(entity) LIMIT 1) k ON true"
     }
 
     /// Every row's document (column 0, then `keyColumns`), opened.

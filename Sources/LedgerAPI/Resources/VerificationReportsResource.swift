@@ -29,10 +29,8 @@ enum VerificationReportsResource {
     /// What `StoredDocuments.open` reads after a report: each report is sealed on its own, bound to its id, under
     /// its verification's entity's key.
     static let reportKeyColumns = "w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, v.report_id"
-    static let reportKeyJoin = """
-        JOIN ledger.verifications w ON w.organization_id = v.organization_id AND w.id = v.id
-        LEFT JOIN ledger.data_keys k ON k.organization_id = v.organization_id AND k.livemode = v.livemode AND k.entity_id = w.entity_id
-        """
+    static let reportKeyJoin = "JOIN ledger.verifications w ON w.organization_id = v.organization_id AND w.id = v.id "
+        + StoredDocuments.keyJoin(organization: "v.organization_id", livemode: "v.livemode", entity: "w.entity_id")
     static let reportID = APIParameters.id("id", "A report's id (vr_…)")
     /// Unix seconds from year 1 to 9999, as Stripe's `created` filters take them.
     static let unixSeconds = Schema.integer(minimum: -62_135_596_800, maximum: 253_402_300_799)
@@ -149,10 +147,10 @@ enum VerificationReportsResource {
                          conditions.append("(v.created, v.report_id) \(newer ? ">" : "<") ($\(parameters.count - 1)::bigint, $\(parameters.count)::text)")
                      }
                      parameters.append(query.limit + 1)
-                     return try connection.query("SELECT v.document::text, \(reportKeyColumns) FROM ledger.verification_reports v \(reportKeyJoin) WHERE "
-                         + conditions.joined(separator: " AND ")
-                         + (newer ? " ORDER BY v.created ASC, v.report_id ASC" : " ORDER BY v.created DESC, v.report_id DESC")
-                         + " LIMIT $\(parameters.count)", parameters)
+                     // The page is cut first and only its rows are joined to their keys (see `StoredDocuments.keyJoin`).
+                     let order = newer ? " ORDER BY v.created ASC, v.report_id ASC" : " ORDER BY v.created DESC, v.report_id DESC"
+                     return try connection.query("SELECT v.document::text, \(reportKeyColumns) FROM (SELECT * FROM ledger.verification_reports v WHERE "
+                         + conditions.joined(separator: " AND ") + order + " LIMIT $\(parameters.count)) v \(reportKeyJoin)" + order, parameters)
                  }
                  let documents = try StoredDocuments.open(rows, kind: SealedDocumentKind.verificationReport,
                                                          organizationID: caller.organizationID, vault: context.engine.vault)

@@ -78,9 +78,10 @@ struct ListQuery {
         parameters.append(startingAfter)
         parameters.append(limit + 1)
         let columns = (["t.document::text", StoredDocuments.keyColumns("t", entity: entity)] + also).joined(separator: ", ")
-        let sql = "SELECT \(columns) FROM ledger.\(table) t \(StoredDocuments.keyJoin("t", entity: entity)) WHERE "
-            + conditions.joined(separator: " AND ")
-            + " ORDER BY t.created_at DESC, t.id DESC LIMIT $\(parameters.count)"
+        // The page is cut first and only its rows are joined to their keys (see `StoredDocuments.keyJoin`).
+        let order = " ORDER BY t.created_at DESC, t.id DESC"
+        let sql = "SELECT \(columns) FROM (SELECT * FROM ledger.\(table) t WHERE " + conditions.joined(separator: " AND ")
+            + order + " LIMIT $\(parameters.count)) t \(StoredDocuments.keyJoin("t", entity: entity))" + order
         return try pool.withConnection { try $0.query(sql, parameters) }
     }
 
