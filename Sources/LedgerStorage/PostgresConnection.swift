@@ -130,6 +130,13 @@ public final class PostgresRows {
         return true
     }
 
+    /// A cell's text as its bytes, lent to `body` (valid only inside it); nil for NULL.
+    public func withText<T>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T? {
+        guard !isNull(row, column), let value = PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
+        let length = Int(PQgetlength(result, Int32(row), Int32(column)))
+        return try value.withMemoryRebound(to: UInt8.self, capacity: length) { try body(UnsafeBufferPointer(start: $0, count: length)) }
+    }
+
     public func int64(_ row: Int, _ column: Int) -> Int64? { string(row, column).flatMap { Int64($0) } }
     public func int(_ row: Int, _ column: Int) -> Int? { string(row, column).flatMap { Int($0) } }
     public func uint64(_ row: Int, _ column: Int) -> UInt64? { string(row, column).flatMap { UInt64($0) } }
