@@ -401,11 +401,6 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// `= 'pending'` so that the partial pending index can never serve it: with that index's statistics still
     /// saying "empty", the planner scanned every pending row for every candidate, and a fresh dispatcher took
     /// 42 s to claim from a 13,000-message backlog.
-    /// The lease is written to the claimed ids as an array (`= ANY`), which PostgreSQL reads through the primary key
-    /// whatever its estimates: joined with `due`, a plan for statistics that count a backlog (the first five
-    /// executions of a prepared statement are planned for their parameters) hashed `due` and read the whole outbox
-    /// to find its rows, so each of a fresh dispatcher's first claims cost the table (a profile of a drain: a quarter
-    /// of the claiming backend's time in that hash join).
     /// What a claimed message needs for sending is looked up once per message (one lateral lookup each of its
     /// endpoint, its postback secret, and, only for a payload with sealed personal data, its verification's data
     /// key): those lookups were most of the claim's cost, and the data key's three of them served no payload
@@ -429,7 +424,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
             FOR UPDATE OF o SKIP LOCKED),
         claimed AS (
             UPDATE ledger.outbox o SET leased_until = now() + make_interval(secs => $2), lease_token = $3
-            WHERE o.id = ANY (ARRAY(SELECT id FROM due))
+            FROM due WHERE o.id = due.id
             RETURNING o.id, o.message_id, o.url, o.endpoint_id, o.organization_id, o.livemode, o.payload, o.attempts,
                 o.verification_id, o.event_type, (o.payload -> 'data' -> 'object') ? 'encrypted_personal_data' AS sealed)
         SELECT c.id, c.message_id, c.url, c.endpoint_id, c.organization_id, c.livemode, c.payload::text, c.attempts,

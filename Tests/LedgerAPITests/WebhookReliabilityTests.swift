@@ -410,22 +410,6 @@ final class WebhookReliabilityTests: XCTestCase {
         XCTAssertTrue(scannedIndexes.contains("outbox_pending"), "\(scannedIndexes)")
     }
 
-    /// A backlog of 2,000 that the statistics know of (autovacuum analysed the table after a burst): a claim planned
-    /// for its parameters, as a fresh dispatcher's first claims are, reads about as many rows as it claims, not the
-    /// whole outbox (that plan hashed the claimed ids and scanned the table for them).
-    func testAFreshDispatchersFirstClaimDoesNotReadTheWholeBacklog() throws {
-        let endpoint = try createEndpoint("http://127.0.0.1:1/backlog")
-        let connection = try database.ownerConnection()
-        try connection.query("""
-            INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, destination, url, event_type, payload)
-            SELECT 'msg_b' || g, $1, false, 'ver_b' || g, $2, $2, 'http://127.0.0.1:1/backlog', 'VERIFICATION_STATUS_CHANGE', '{}'
-            FROM generate_series(1, 2000) g
-            """, [acme.id, endpoint.id])
-        try connection.execute("ANALYZE ledger.outbox")
-        let (looked, indexes) = try claimCost(connection, limit: 32)
-        XCTAssertLessThan(looked, 500, "outbox rows read by a fresh dispatcher's claim of 32 from a backlog of 2,000; indexes: \(indexes)")
-    }
-
     /// The outbox rows a claim of up to `limit` reads, from its plan: what its scans of the outbox returned (over
     /// all their loops) and what they threw away; and the indexes those scans used. Rolled back.
     func claimCost(_ connection: PostgresConnection, limit: Int) throws -> (looked: Int64, indexes: [String]) {
