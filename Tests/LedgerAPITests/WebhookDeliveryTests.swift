@@ -7,22 +7,17 @@ import LedgerWebhooks
 import XCTest
 
 /// Deliveries to a real receiver on loopback that checks signatures with the standardwebhooks library.
-final class WebhookDeliveryTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class WebhookDeliveryTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var receivers: [ChildProcess.Running] = []
+    /// Where `post` sends its requests when not to the fixture's server: a `ledger serve` the test started.
+    var serveClient: TestClient?
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
     }
 
     override func tearDown() {
-        server?.stop()
         for receiver in receivers { receiver.signal(SIGTERM); _ = receiver.wait() }
     }
 
@@ -63,7 +58,7 @@ final class WebhookDeliveryTests: XCTestCase {
 
     @discardableResult
     func post(_ path: String, _ body: JSONValue, key: String? = nil, expect status: Int = 200) throws -> JSONValue {
-        let response = try client.post(path, json: body, headers: .bearer(key ?? acme.adminKey))
+        let response = try (serveClient ?? client).post(path, json: body, headers: .bearer(key ?? acme.adminKey))
         XCTAssertEqual(response.status, status, response.text)
         return response.json ?? .null
     }
@@ -306,16 +301,16 @@ final class WebhookDeliveryTests: XCTestCase {
             XCTAssertTrue(eventually(timeout: 30, interval: 0.05) { (try? client.get("/readyz").status) == 200 }, process.outputSoFar)
             return process
         }
-        var service = try serve()
-        client = TestClient(baseURL: "http://127.0.0.1:\(port)")
+        var served = try serve()
+        serveClient = TestClient(baseURL: "http://127.0.0.1:\(port)")
         _ = try lifecycle()
         XCTAssertTrue(eventually(timeout: 30) { receiver.requests().count >= 2 }, "deliveries started")
-        service.signal(SIGKILL)
-        _ = service.wait()
+        served.signal(SIGKILL)
+        _ = served.wait()
         let beforeRestart = receiver.requests().count
         XCTAssertLessThan(beforeRestart, Self.lifecycleTypes.count, "killed mid-way")
 
-        service = try serve()
+        served = try serve()
         let outbox = try database.ownerConnection().query("SELECT message_id FROM ledger.outbox ORDER BY id")
         let messageIDs = Set((0..<outbox.count).compactMap { outbox.string($0, 0) })
         XCTAssertEqual(messageIDs.count, Self.lifecycleTypes.count)

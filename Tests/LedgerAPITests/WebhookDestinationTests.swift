@@ -10,22 +10,15 @@ import XCTest
 
 /// Where outbound webhooks connect: a host is resolved once, every address it resolves to is checked, the
 /// connection goes to the checked address, a failed lookup refuses, and no lookup holds a pooled connection.
-final class WebhookDestinationTests: XCTestCase {
-    var database: TestDatabase!
-    var server: TestServer!
-    var client: TestClient!
-    var acme: TestOrganization!
+final class WebhookDestinationTests: XCTestCase, ServiceTestCase {
+    var service: ServiceFixture!
     var receivers: [HTTPServer] = []
 
     override func setUpWithError() throws {
-        database = try makeDatabase()
-        server = try TestServer(database: database, api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
-        client = TestClient(baseURL: server.baseURL)
-        acme = try TestOrganization(database: database)
+        try startService(api: APIConfiguration(authCacheSeconds: 0, logRequests: false, allowPrivateWebhooks: true))
     }
 
     override func tearDown() {
-        server?.stop()
         for receiver in receivers { receiver.shutdown(gracePeriod: 1) }
     }
 
