@@ -14,6 +14,7 @@ enum DispatchCommand {
         """
 
     static func run(_ settings: Settings) throws {
+        let termination = TerminationSignals()
         let database = try Database(settings: settings)
         defer { database.close() }
         var webhooks = settings.webhooks
@@ -23,7 +24,7 @@ enum DispatchCommand {
         let dispatcher = WebhookDispatcher(pool: pool, conninfo: database.conninfo, configuration: webhooks)
         dispatcher.start()
         Log.info("dispatching webhooks", ["concurrency": .int(settings.webhooks.concurrency)])
-        let signal = ServeCommand.waitForTerminationSignal()
+        let signal = termination.wait()
         Log.info("stopping", ["signal": .string(signal)])
         dispatcher.stop()
         pool.close()

@@ -25,6 +25,7 @@ enum ListenCommand {
         """
 
     static func run(_ arguments: [String], environment: [String: String]) throws {
+        let termination = TerminationSignals()
         let options = try Options(arguments, known: ["url", "key", "events"])
         let base = options.string("url") ?? environment["LEDGER_API_URL"] ?? "http://127.0.0.1:8080"
         guard let key = options.string("key") ?? environment["LEDGER_API_KEY"], !key.isEmpty else {
@@ -49,7 +50,7 @@ enum ListenCommand {
         }
         secret.withLock { $0 = endpoint["secret"]?.stringValue.flatMap(WebhookSecret.init) }
         say("Ready: webhooks for \(events.joined(separator: ",")) arrive at 127.0.0.1:\(receiver.port) (endpoint \(id)); Ctrl-C to stop")
-        _ = ServeCommand.waitForTerminationSignal()
+        _ = termination.wait()
         let (deleted, _) = try LifecycleBenchmark.request(session, target, "DELETE", "/v1/webhook_endpoints/\(id)", nil)
         say(deleted == 200 ? "Removed endpoint \(id)" : "Could not remove endpoint \(id) (\(deleted)); delete it yourself")
     }

@@ -36,6 +36,7 @@ enum ServeCommand {
         """
 
     static func run(_ settings: Settings) throws {
+        let termination = TerminationSignals()
         let database = try Database(settings: settings)
         defer { database.close() }
         let vault = try PersonalDataSetup.vault(settings, embedded: database.embedded != nil)
@@ -71,7 +72,7 @@ enum ServeCommand {
         dispatcher?.start()
         Log.info("listening", ["url": .string("http://\(settings.listenHost):\(server.port)"),
                                "threads": .int(settings.threads), "db_pool": .int(settings.databasePoolSize), "commit_threads": .int(settings.commitThreads)])
-        let signalName = waitForTerminationSignal()
+        let signalName = termination.wait()
         Log.info("shutting down", ["signal": .string(signalName)])
         server.shutdown(gracePeriod: 10)
         dispatcher?.stop()
@@ -101,25 +102,5 @@ enum ServeCommand {
             """)
         fflush(nil)
         Log.info("created the demo organization", ["org_id": .string(organization.id.uuidString.lowercased()), "key_id": .string(record.id)])
-    }
-
-    /// Blocks until SIGINT or SIGTERM arrives; returns its name.
-    static func waitForTerminationSignal() -> String {
-        let received = DispatchSemaphore(value: 0)
-        let name = Mutex("")
-        var sources: [DispatchSourceSignal] = []
-        for (number, label) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                name.withLock { $0 = label }
-                received.signal()
-            }
-            source.resume()
-            sources.append(source)
-        }
-        received.wait()
-        for source in sources { source.cancel() }
-        return name.withLock { $0 }
     }
 }
