@@ -491,7 +491,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 WHERE o.id = r.id AND o.lease_token = r.lease
                 """, [PostgresArray(released.map { String($0.id) }), PostgresArray(released.map { $0.lease.uuidString })]))
         }
-        if limit > 0 { statements.append((Self.claimStatement, [limit, leaseSeconds ?? configuration.lease, lease])) }
+        if limit > 0 {
+            // The claim's one generic plan, from its first run: with custom plans PostgreSQL planned the claim again
+            // at every run, and its first plans, made from a fresh outbox's statistics, scanned and sorted every
+            // pending message (bench webhooks: drain_ratio 0.42–0.47 → 0.47–0.61, same runs alternated).
+            statements.append(("SET LOCAL plan_cache_mode = force_generic_plan", []))
+            statements.append((Self.claimStatement, [limit, leaseSeconds ?? configuration.lease, lease]))
+        }
         let results = try pool.transaction(scope: .system) { tx in try tx.pipeline(statements) }
         let recorded = outcomes.isEmpty ? 0 : results.dropFirst().first?.int(0, 0) ?? 0
         if recorded < outcomes.count {
