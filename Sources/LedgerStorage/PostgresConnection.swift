@@ -124,10 +124,7 @@ public final class PostgresRows {
     /// Appends a cell's text to `buffer` as its bytes, with no string in between (a long read's documents);
     /// false for NULL.
     public func appendText(_ row: Int, _ column: Int, to buffer: inout [UInt8]) -> Bool {
-        guard !isNull(row, column), let value = PQgetvalue(result, Int32(row), Int32(column)) else { return false }
-        let length = Int(PQgetlength(result, Int32(row), Int32(column)))
-        value.withMemoryRebound(to: UInt8.self, capacity: length) { buffer.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
-        return true
+        withText(row, column) { buffer.append(contentsOf: $0) } != nil
     }
 
     /// A cell's text as its bytes, lent to `body` (valid only inside it); nil for NULL.

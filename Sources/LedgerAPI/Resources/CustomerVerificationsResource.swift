@@ -70,12 +70,9 @@ enum CustomerVerificationsResource {
                      let documents = try withActors(rows, organizationID: caller.organizationID, vault: context.engine.vault)
                      let shown = documents.prefix(query.limit)
                      let next: JSONValue = documents.count > query.limit ? ViewJSON.text(shown.last?.id) : .null
-                     var body = Array(#"{"data":["#.utf8)
-                     for (index, document) in shown.enumerated() {
-                         if index > 0 { body.append(UInt8(ascii: ",")) }
-                         body += document.document.utf8
-                     }
-                     body += Array(#"],"next_cursor":"#.utf8) + Array(next.jsonString.utf8) + Array("}".utf8)
+                     var body = Array(#"{"data":"#.utf8)
+                     ListQuery.appendArray(of: shown.map(\.document), to: &body)
+                     body += Array(#","next_cursor":"#.utf8) + Array(next.jsonString.utf8) + Array("}".utf8)
                      return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
                  }),
 

@@ -36,13 +36,20 @@ struct ListQuery {
     static func storedPage(_ documents: [String], hasMore: Bool, url: String) -> HTTPResponse {
         var body = Array(#"{"object":"list","url":"#.utf8)
         JSONValue.string(url).write(to: &body)
-        body += #","has_more":\#(hasMore),"data":["#.utf8
+        body += #","has_more":\#(hasMore),"data":"#.utf8
+        appendArray(of: documents, to: &body)
+        body += "}".utf8
+        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
+    }
+
+    /// A JSON array of documents given as their text, unparsed.
+    static func appendArray(of documents: some Sequence<String>, to body: inout [UInt8]) {
+        body.append(UInt8(ascii: "["))
         for (index, document) in documents.enumerated() {
             if index > 0 { body.append(UInt8(ascii: ",")) }
             body += document.utf8
         }
-        body += "]}".utf8
-        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
+        body.append(UInt8(ascii: "]"))
     }
 
     /// The `created[…]` parameters of a request that it gives.
