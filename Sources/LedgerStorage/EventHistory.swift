@@ -41,39 +41,18 @@ extension EventStore {
         let events = try decode(rows)
         guard let vault else { return events }
         let keyColumn = columns.split(separator: ",").count
-        var keys = EntityKeys(vault: vault, organizationID: organizationID)
         return try events.enumerated().map { row, event in
             guard let entity = rows.string(row, keyColumn) else { return event }
+            let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
             var opened = event
-            opened.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id,
-                                         owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
-                                         key: try keys.key(entity, wrapped: rows.bytes(row, keyColumn + 1), erased: rows.bool(row, keyColumn + 2) ?? false))
+            opened.data = try vault.open(eventType: event.type, stored: event.data, eventID: event.id, owner: owner,
+                                         key: try vault.key(owner, wrapped: rows.bytes(row, keyColumn + 1), erased: rows.bool(row, keyColumn + 2) ?? false))
             return opened
         }
     }
 
-    /// The data keys of the entities one read meets, each unwrapped once for the whole read: its rows come from one
-    /// snapshot, so every row of an entity carries the same wrapped key.
-    struct EntityKeys {
-        let vault: PersonalDataVault
-        let organizationID: UUID
-        private var keys: [String: PersonalDataKey] = [:]
-
-        init(vault: PersonalDataVault, organizationID: UUID) {
-            self.vault = vault
-            self.organizationID = organizationID
-        }
-
-        mutating func key(_ entity: String, wrapped: [UInt8]?, erased: Bool) throws -> PersonalDataKey {
-            if let known = keys[entity] { return known }
-            let key = try vault.key(DataKeyOwner(organizationID: organizationID, entityID: entity), wrapped: wrapped, erased: erased)
-            keys[entity] = key
-            return key
-        }
-    }
-
-    /// A page of a history as NDJSON, rendered by PostgreSQL (so a long export costs no parsing and encoding
-    /// here), with what the export's summary needs of each event.
+    /// A page of a history as NDJSON, put together from PostgreSQL's text of each cell (so a long export parses
+    /// and encodes only the events whose personal data it opens), with what the export's summary needs of each event.
     public struct HistoryPage: Sendable {
         /// Each event's JSON and a newline, in order.
         public var lines: [UInt8] = []
@@ -87,7 +66,7 @@ extension EventStore {
     /// however many pages they fill, and only a page is in memory here. With a `vault`, an event holding sealed
     /// personal data (PostgreSQL tells which), or an erased entity's event that carries personal data (written before
     /// encryption, so in plain text), is parsed and its data opened as `readHistory` opens it, under its
-    /// entity's key unwrapped once for the export; the others' bytes pass as PostgreSQL wrote them.
+    /// entity's key (the vault keeps the keys it unwrapped); the others' bytes pass as PostgreSQL wrote them.
     public static func forEachHistoryPage(_ transaction: PostgresConnection, organizationID: UUID, livemode: Bool, filter: EventFilter,
                                           pageSize: Int, vault: PersonalDataVault? = nil,
                                           _ body: (HistoryPage) throws -> Void) throws {
@@ -106,7 +85,6 @@ extension EventStore {
         transaction.setForTransaction("cursor_tuple_fraction", ("SELECT set_config('cursor_tuple_fraction', '1', true)", []))
         try transaction.query("DECLARE history_documents NO SCROLL CURSOR FOR " + sql, parameters)
         let pageSize = max(1, pageSize)
-        var keys = vault.map { EntityKeys(vault: $0, organizationID: organizationID) }
         while true {
             let rows = try transaction.query("FETCH \(pageSize) FROM history_documents")
             var page = HistoryPage()
@@ -122,15 +100,14 @@ extension EventStore {
                 // Sealed personal data is opened; so is an erased entity's event written before encryption, whose
                 // personal values are in plain text and must read as null.
                 let erased = rows.bool(row, 14) ?? false
-                if let vault, var entityKeys = keys, let type = rows.string(row, 4),
+                if let vault, let type = rows.string(row, 4),
                    rows.bool(row, 11) == true || (erased && PersonalDataPolicy.verification.carriesPersonalData(eventType: type)),
                    let eventID = rows.uuid(row, 3), let entity = rows.string(row, 12),
                    case var .object(members)? = try? JSONValue.parse(Array(page.lines[lineStart...]), maxDepth: 512),
                    let index = members.firstIndex(where: { $0.0 == "data" }) {
-                    members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID,
-                                                      owner: DataKeyOwner(organizationID: organizationID, entityID: entity),
-                                                      key: try entityKeys.key(entity, wrapped: rows.bytes(row, 13), erased: erased))
-                    keys = entityKeys
+                    let owner = DataKeyOwner(organizationID: organizationID, entityID: entity)
+                    members[index].1 = try vault.open(eventType: type, stored: members[index].1, eventID: eventID, owner: owner,
+                                                      key: try vault.key(owner, wrapped: rows.bytes(row, 13), erased: erased))
                     page.lines.removeSubrange(lineStart...)
                     JSONValue.object(members).write(to: &page.lines)
                 }
