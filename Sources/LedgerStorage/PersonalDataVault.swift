@@ -246,7 +246,7 @@ public final class PersonalDataVault: Sendable {
 
     /// A stored document as its reader shows it: as written, or without personal data and marked erased.
     public func openDocument(_ stored: String, documentID: String, owner: DataKeyOwner, key: PersonalDataKey) throws -> String {
-        if case let .available(cipher) = key, let sealed = try Self.appendedSealedBox(stored) {
+        if case let .available(cipher) = key, let sealed = Self.appendedSealedBox(stored) {
             return try Self.open(sealed, cipher, owner, documentID)
         }
         guard stored.contains(PersonalDataEnvelope.member) else { return stored }
@@ -278,31 +278,20 @@ public final class PersonalDataVault: Sendable {
 
     /// The ciphertext of a document that ends as `sealDocument` left it (the stored text of a `json` column),
     /// found without parsing the document: its last member is the envelope, `"ciphertext"` last in it. Only base64
-    /// stands between the opening and the closing `"}}`, so the quote that opens the member is outside any string
-    /// (inside one it would be escaped), and the final brace closes the document itself, so the envelope is one of
-    /// its own members. Any other text (a `jsonb` column's, reordered) is nil, and `openDocument` parses it.
-    /// The ciphertext is decoded where the string keeps its bytes, without a copy of the document.
-    static func appendedSealedBox(_ stored: String) throws -> [UInt8]? {
+    /// stands between the opening and the closing `"}}` (no quote, and the decoding refuses anything else), so the
+    /// quote that opens the member is outside any string (inside one it would be escaped), and the final brace closes
+    /// the document itself, so the envelope is one of its own members. Any other text (a `jsonb` column's, reordered)
+    /// is nil, and `openDocument` parses it. The ciphertext is decoded where the string keeps its bytes.
+    static func appendedSealedBox(_ stored: String) -> [UInt8]? {
         var stored = stored
-        return try stored.withUTF8 { text -> [UInt8]? in
+        return stored.withUTF8 { text -> [UInt8]? in
             guard text.count >= envelopeOpening.count + envelopeClosing.count,
                   text[(text.count - envelopeClosing.count)...].elementsEqual(envelopeClosing) else { return nil }
             let end = text.count - envelopeClosing.count
-            var start = end
-            while start > 0, isBase64(text[start - 1]) { start -= 1 }
+            guard let quote = text[..<end].lastIndex(of: UInt8(ascii: "\"")) else { return nil }
+            let start = quote + 1
             guard start >= envelopeOpening.count, text[(start - envelopeOpening.count)..<start].elementsEqual(envelopeOpening) else { return nil }
-            guard let sealed = Base64.decode(UnsafeBufferPointer(rebasing: text[start..<end])) else {
-                throw PersonalDataError.malformed("ciphertext is not base64")
-            }
-            return sealed
-        }
-    }
-
-    private static func isBase64(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return true
-        default: return false
+            return Base64.decode(UnsafeBufferPointer(rebasing: text[start..<end]))
         }
     }
 
