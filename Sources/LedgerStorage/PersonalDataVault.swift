@@ -285,13 +285,21 @@ public final class PersonalDataVault: Sendable {
     static func appendedSealedBox(_ stored: String) -> [UInt8]? {
         var stored = stored
         return stored.withUTF8 { text -> [UInt8]? in
-            guard text.count >= envelopeOpening.count + envelopeClosing.count,
-                  text[(text.count - envelopeClosing.count)...].elementsEqual(envelopeClosing) else { return nil }
+            guard let base = text.baseAddress, text.count >= envelopeOpening.count + envelopeClosing.count,
+                  holds(envelopeClosing, at: base + text.count - envelopeClosing.count) else { return nil }
             let end = text.count - envelopeClosing.count
-            guard let quote = text[..<end].lastIndex(of: UInt8(ascii: "\"")) else { return nil }
-            let start = quote + 1
-            guard start >= envelopeOpening.count, text[(start - envelopeOpening.count)..<start].elementsEqual(envelopeOpening) else { return nil }
-            return Base64.decode(UnsafeBufferPointer(rebasing: text[start..<end]))
+            var start = end
+            while start > 0, base[start - 1] != UInt8(ascii: "\"") { start -= 1 }
+            guard start >= envelopeOpening.count, holds(envelopeOpening, at: base + start - envelopeOpening.count) else { return nil }
+            return Base64.decode(UnsafeBufferPointer(start: base + start, count: end - start))
+        }
+    }
+
+    /// Whether the bytes at `bytes` begin with `expected` (compared by libc: this runs for every document read).
+    private static func holds(_ expected: [UInt8], at bytes: UnsafePointer<UInt8>) -> Bool {
+        expected.withUnsafeBytes { expected in
+            guard let first = expected.baseAddress else { return true }
+            return memcmp(first, bytes, expected.count) == 0
         }
     }
 
