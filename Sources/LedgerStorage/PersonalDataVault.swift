@@ -65,7 +65,7 @@ struct DataKeyCipher: PersonalDataCipher {
 /// still exists travels with the command's next round trip (`require_data_key`), and a key destroyed by another
 /// instance fails the command, which runs again without it.
 ///
-/// Readers keep what they unwrapped too (another bounded map), by owner and the very wrapped bytes the row gave:
+/// Readers keep what they unwrapped too (bounded maps of their own), by owner and the very wrapped bytes the row gave:
 /// unwrapping is a function of the two under this KEK, so a kept key is only used when the read's own row still
 /// holds that wrapped key. An erasure, which the same read sees as no wrapped key, needs no invalidation to be
 /// honoured; `forget` drops the entity's kept keys all the same, so a destroyed key does not stay in memory.
@@ -81,13 +81,28 @@ public final class PersonalDataVault: Sendable {
         let wrapped: [UInt8]
     }
 
+    /// One of the maps the reading keys are kept in, each behind its own lock: a list page takes a key for each of
+    /// its rows, and every request thread taking one lock for each was most of what a page cost (the threads spun
+    /// and queued on it).
+    private final class ReadingKeys: Sendable {
+        let keys = Mutex<[Unwrapped: DataKeyCipher]>([:])
+    }
+
     private let writingKeys = Mutex<[Holder: DataKey]>([:])
-    private let readingKeys = Mutex<[Unwrapped: DataKeyCipher]>([:])
+    private let readingKeys: [ReadingKeys]
     private let capacity: Int
+    private let readingCapacity: Int
 
     public init(keyEncryptionKey: KeyEncryptionKey, capacity: Int = 10_000) {
         self.keyEncryptionKey = keyEncryptionKey
         self.capacity = max(0, capacity)
+        readingKeys = (0..<64).map { _ in ReadingKeys() }
+        readingCapacity = self.capacity == 0 ? 0 : max(1, self.capacity / readingKeys.count)
+    }
+
+    /// The map a wrapped key is kept in, chosen by its last byte: wrapped keys end in sealed bytes, uniformly spread.
+    private func readingKeys(_ wrapped: [UInt8]) -> ReadingKeys {
+        readingKeys[Int(wrapped.last ?? 0) % readingKeys.count]
     }
 
     // MARK: data keys
@@ -97,11 +112,12 @@ public final class PersonalDataVault: Sendable {
         if erased { return .erased }
         guard let wrapped else { return .notIssued }
         let unwrapped = Unwrapped(owner: owner, wrapped: wrapped)
-        if let kept = readingKeys.withLock({ $0[unwrapped] }) { return .available(kept) }
+        let kept = readingKeys(wrapped)
+        if let cipher = kept.keys.withLock({ $0[unwrapped] }) { return .available(cipher) }
         let cipher = DataKeyCipher(key: try keyEncryptionKey.unwrap(try WrappedDataKey(bytes: wrapped), for: owner))
-        if capacity > 0 {
-            readingKeys.withLock { keys in
-                if keys.count >= capacity { keys.removeAll(keepingCapacity: true) }
+        if readingCapacity > 0 {
+            kept.keys.withLock { keys in
+                if keys.count >= readingCapacity { keys.removeAll(keepingCapacity: true) }
                 keys[unwrapped] = cipher
             }
         }
@@ -217,8 +233,10 @@ public final class PersonalDataVault: Sendable {
     /// by owner, not mode: the entity's key of its other mode is dropped too, and unwrapped again by its next read.
     public func forget(_ owner: DataKeyOwner, livemode: Bool) {
         _ = writingKeys.withLock { $0.removeValue(forKey: Holder(owner: owner, livemode: livemode)) }
-        readingKeys.withLock { keys in
-            for unwrapped in keys.keys where unwrapped.owner == owner { keys.removeValue(forKey: unwrapped) }
+        for kept in readingKeys {
+            kept.keys.withLock { keys in
+                for unwrapped in keys.keys where unwrapped.owner == owner { keys.removeValue(forKey: unwrapped) }
+            }
         }
     }
 
@@ -256,16 +274,18 @@ public final class PersonalDataVault: Sendable {
 
     /// A stored document as its reader shows it: as written, or without personal data and marked erased.
     public func openDocument(_ stored: String, documentID: String, owner: DataKeyOwner, key: PersonalDataKey) throws -> String {
-        if case let .available(cipher) = key, let text = Self.appendedCiphertext(stored) {
-            return try Self.open(text, cipher, owner, documentID)
+        if case let .available(cipher) = key, let sealed = Self.appendedSealedBox(stored) {
+            return try Self.open(sealed, cipher, owner, documentID)
         }
         guard stored.contains(PersonalDataEnvelope.member) else { return stored }
         guard let document = try? JSONValue.parse(Array(stored.utf8), maxDepth: 64), case let .object(members) = document,
               let envelope = document[PersonalDataEnvelope.member] else { return stored }
         switch key {
         case let .available(cipher):
-            guard let text = envelope["ciphertext"]?.stringValue else { throw PersonalDataError.malformed("ciphertext is not base64") }
-            return try Self.open(text.utf8, cipher, owner, documentID)
+            guard let text = envelope["ciphertext"]?.stringValue, let sealed = Base64.decode(text.utf8) else {
+                throw PersonalDataError.malformed("ciphertext is not base64")
+            }
+            return try Self.open(sealed, cipher, owner, documentID)
         case .erased:
             return PersonalDataMarker.markedErased(.object(members.filter { $0.0 != PersonalDataEnvelope.member })).jsonString
         case .notIssued:
@@ -273,10 +293,9 @@ public final class PersonalDataVault: Sendable {
         }
     }
 
-    private static func open(_ ciphertext: some Sequence<UInt8>, _ cipher: any PersonalDataCipher, _ owner: DataKeyOwner,
+    private static func open(_ sealed: [UInt8], _ cipher: any PersonalDataCipher, _ owner: DataKeyOwner,
                              _ documentID: String) throws -> String {
-        guard let sealed = Data(base64Encoded: Data(ciphertext)) else { throw PersonalDataError.malformed("ciphertext is not base64") }
-        let opened = try cipher.open(Array(sealed), associatedData: documentContext(owner, documentID).associatedData)
+        let opened = try cipher.open(sealed, associatedData: documentContext(owner, documentID).associatedData)
         guard let full = String(validating: opened, as: UTF8.self) else { throw PersonalDataError.malformed("the document is not UTF-8") }
         return full
     }
@@ -287,26 +306,28 @@ public final class PersonalDataVault: Sendable {
 
     /// The ciphertext of a document that ends as `sealDocument` left it (the stored text of a `json` column),
     /// found without parsing the document: its last member is the envelope, `"ciphertext"` last in it. Only base64
-    /// stands between the opening and the closing `"}}`, so the quote that opens the member is outside any string
-    /// (inside one it would be escaped), and the final brace closes the document itself, so the envelope is one of
-    /// its own members. Any other text (a `jsonb` column's, reordered) is nil, and `openDocument` parses it.
-    static func appendedCiphertext(_ stored: String) -> ArraySlice<UInt8>? {
-        let text = Array(stored.utf8)
-        guard text.count >= envelopeOpening.count + envelopeClosing.count, text.suffix(envelopeClosing.count).elementsEqual(envelopeClosing) else {
-            return nil
+    /// stands between the opening and the closing `"}}` (no quote, and the decoding refuses anything else), so the
+    /// quote that opens the member is outside any string (inside one it would be escaped), and the final brace closes
+    /// the document itself, so the envelope is one of its own members. Any other text (a `jsonb` column's, reordered)
+    /// is nil, and `openDocument` parses it. The ciphertext is decoded where the string keeps its bytes.
+    static func appendedSealedBox(_ stored: String) -> [UInt8]? {
+        var stored = stored
+        return stored.withUTF8 { text -> [UInt8]? in
+            guard let base = text.baseAddress, text.count >= envelopeOpening.count + envelopeClosing.count,
+                  holds(envelopeClosing, at: base + text.count - envelopeClosing.count) else { return nil }
+            let end = text.count - envelopeClosing.count
+            var start = end
+            while start > 0, base[start - 1] != UInt8(ascii: "\"") { start -= 1 }
+            guard start >= envelopeOpening.count, holds(envelopeOpening, at: base + start - envelopeOpening.count) else { return nil }
+            return Base64.decode(UnsafeBufferPointer(start: base + start, count: end - start))
         }
-        let end = text.count - envelopeClosing.count
-        var start = end
-        while start > 0, isBase64(text[start - 1]) { start -= 1 }
-        guard start >= envelopeOpening.count, text[(start - envelopeOpening.count)..<start].elementsEqual(envelopeOpening) else { return nil }
-        return text[start..<end]
     }
 
-    private static func isBase64(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): return true
-        default: return false
+    /// Whether the bytes at `bytes` begin with `expected` (compared by libc: this runs for every document read).
+    private static func holds(_ expected: [UInt8], at bytes: UnsafePointer<UInt8>) -> Bool {
+        expected.withUnsafeBytes { expected in
+            guard let first = expected.baseAddress else { return true }
+            return memcmp(first, bytes, expected.count) == 0
         }
     }
 

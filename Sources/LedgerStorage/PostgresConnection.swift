@@ -115,10 +115,9 @@ public final class PostgresRows {
         return PQgetisnull(result, Int32(row), Int32(column)) == 1
     }
 
+    /// The cell's text, its length as libpq gives it rather than found by a scan for its end (a stored document is kilobytes).
     public func string(_ row: Int, _ column: Int) -> String? {
-        guard !isNull(row, column) else { return nil }
-        guard let value = PQgetvalue(result, Int32(row), Int32(column)) else { return nil }
-        return String(cString: value)
+        withText(row, column) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Appends a cell's text to `buffer` as its bytes, with no string in between (a long read's documents);

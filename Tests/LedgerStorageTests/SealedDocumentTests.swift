@@ -22,14 +22,14 @@ final class SealedDocumentTests: XCTestCase {
         let (vault, key) = try makeVault()
         let stored = try vault.sealDocument(full: full, plain: plain, documentID: "verification/ver_1", owner: owner, key: key)
         XCTAssertFalse(stored.contains("Jolanda"))
-        XCTAssertNotNil(PersonalDataVault.appendedCiphertext(stored), "the envelope as sealDocument appends it is found without parsing")
+        XCTAssertNotNil(PersonalDataVault.appendedSealedBox(stored), "the envelope as sealDocument appends it is found without parsing")
         XCTAssertEqual(try vault.openDocument(stored, documentID: "verification/ver_1", owner: owner, key: key), full)
 
         // The same document with the envelope first and spaces after colons, as a jsonb column could print it.
         guard case let .object(members)? = try? JSONValue.parse(Array(stored.utf8), maxDepth: 64) else { return XCTFail(stored) }
         let reordered = JSONValue.object(members.filter { $0.0 == PersonalDataEnvelope.member } + members.filter { $0.0 != PersonalDataEnvelope.member })
             .jsonString.replacingOccurrences(of: "\":", with: "\": ")
-        XCTAssertNil(PersonalDataVault.appendedCiphertext(reordered))
+        XCTAssertNil(PersonalDataVault.appendedSealedBox(reordered))
         XCTAssertEqual(try vault.openDocument(reordered, documentID: "verification/ver_1", owner: owner, key: key), full)
 
         XCTAssertThrowsError(try vault.openDocument(stored, documentID: "verification/ver_2", owner: owner, key: key),
@@ -39,13 +39,27 @@ final class SealedDocumentTests: XCTestCase {
         XCTAssertFalse(erased.contains(PersonalDataEnvelope.member))
     }
 
+    func testAnAppendedCiphertextThatIsNotBase64IsRefusedAsMalformed() throws {
+        let (vault, key) = try makeVault()
+        let stored = try vault.sealDocument(full: full, plain: plain, documentID: "verification/ver_1", owner: owner, key: key)
+        let opening = "\"ciphertext\":\""
+        guard let range = stored.range(of: opening) else { return XCTFail(stored) }
+        // `=` inside the text (libcrypto would read it as zero bits) and a length that is not a multiple of 4.
+        for garbled in [stored.replacingCharacters(in: range.upperBound..<stored.index(range.upperBound, offsetBy: 4), with: "AA=="),
+                        stored.replacingCharacters(in: range.upperBound..<stored.index(after: range.upperBound), with: "")] {
+            XCTAssertThrowsError(try vault.openDocument(garbled, documentID: "verification/ver_1", owner: owner, key: key)) { error in
+                XCTAssertEqual(error as? PersonalDataError, .malformed("ciphertext is not base64"), "\(error)")
+            }
+        }
+    }
+
     func testAStringQuotingAnEnvelopeIsNotTakenForOne() throws {
         let (vault, key) = try makeVault()
         let quoting = #"{"id":"ver_1","note":{"text":"a,\"encrypted_personal_data\":{\"version\":1,\"ciphertext\":\"QUJD"}}"#
-        XCTAssertNil(PersonalDataVault.appendedCiphertext(quoting))
+        XCTAssertNil(PersonalDataVault.appendedSealedBox(quoting))
         XCTAssertEqual(try vault.openDocument(quoting, documentID: "verification/ver_1", owner: owner, key: key), quoting,
                        "a document without an envelope of its own is read as it is")
         let nested = #"{"id":"ver_1","note":{"x":1,"encrypted_personal_data":{"version":1,"ciphertext":"QUJD"}}}"#
-        XCTAssertNil(PersonalDataVault.appendedCiphertext(nested), "an envelope inside a member is not the document's")
+        XCTAssertNil(PersonalDataVault.appendedSealedBox(nested), "an envelope inside a member is not the document's")
     }
 }
