@@ -98,8 +98,9 @@ public final class CommandEngine: Sendable {
     }
 
     func sealing(_ tx: PostgresConnection, organizationID: UUID, _ state: VerificationState,
-                 offeringKey: Bool = false) throws -> StreamSealing? {
-        try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, state, offeringKey: offeringKey)
+                 offeringKey: Bool = false, checkSentByWriter: Bool = false) throws -> StreamSealing? {
+        try StreamSealing.writing(tx, vault: vault, organizationID: organizationID, state, offeringKey: offeringKey,
+                                  checkSentByWriter: checkSentByWriter)
     }
 
     /// Runs `request` in a transaction of its own, under its organization and mode (row-level security).
@@ -231,7 +232,7 @@ public final class CommandEngine: Sendable {
                                                                   events: events, eventIDs: eventIDs, now: request.now, actor: request.actor,
                                                                   rewritingReadModels: request.rewritingReadModels,
                                                                   sealing: try sealing(tx, organizationID: organizationID, after,
-                                                                                       offeringKey: offeringKey)) { current in
+                                                                                       offeringKey: offeringKey, checkSentByWriter: true)) { current in
             switch onConflict {
             case .refuse: return CommandError.changedMeanwhile(current: current)
             case .runAgainFromStream:

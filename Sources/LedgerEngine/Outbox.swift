@@ -25,64 +25,67 @@ public enum Outbox {
         // orders commits) is sent only when a message was queued. The changes come from generate_subscripts,
         // whose row estimate does not depend on the arrays, so the prepared statement keeps one generic plan
         // rather than being planned again for every command.
-        return [("""
-            WITH changes AS (
-                SELECT ($4::text[])[c.n] AS type, c.n, ($5::text[])[c.n] AS previous
-                FROM generate_subscripts($4::text[], 1) AS c(n)),
-            targets AS (
-                SELECT c.type, c.n, c.previous, e.id AS endpoint_id, e.url, e.id AS destination
-                FROM changes c
-                JOIN ledger.webhook_endpoints e
-                  ON e.organization_id = $1 AND e.livemode = $2 AND e.deleted_at IS NULL AND e.enabled
-                 AND ('*' = ANY (e.events) OR c.type = ANY (e.events))
-                UNION ALL
-                SELECT c.type, c.n, c.previous, NULL, $6, 'postback'
-                FROM changes c
-                WHERE $6::text IS NOT NULL AND (cardinality($7::text[]) = 0 OR c.type = ANY ($7::text[]))),
-            numbered AS (
-                SELECT t.*, coalesce(s.last_sequence, 0) + row_number() OVER w AS sequence,
-                    coalesce(lag(\(hashedID("msg_", row: "t", destination: "t.destination"))) OVER w, s.last_message_id) AS previous_message_id,
-                    \(hashedID("msg_", row: "t", destination: "t.destination")) AS message_id
-                FROM targets t
-                LEFT JOIN ledger.outbox_sequences s
-                  ON s.organization_id = $1 AND s.verification_id = $3 AND s.destination = t.destination
-                WINDOW w AS (PARTITION BY t.destination ORDER BY t.n)),
-            inserted AS (
-                INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, destination, url,
-                                           event_type, sequence, previous_message_id, payload)
-                SELECT m.message_id, $1, $2, $3, m.endpoint_id, m.destination, m.url, m.type, m.sequence, m.previous_message_id,
-                    jsonb_build_object(
-                        'id', \(hashedID("evt_", row: "m", destination: "NULL")),
-                        'type', m.type,
-                        'created_at', $8::text,
-                        'data', jsonb_build_object(
-                            'object', CASE WHEN m.type LIKE 'ORDER\\_%' THEN $9::text::jsonb
-                                           WHEN m.type = '\(WebhookEventType.validationStatusChange.rawValue)' THEN $14::text::jsonb
-                                           ELSE $10::text::jsonb END,
-                            'previous', m.previous::jsonb),
-                        'metadata', $11::text::jsonb,
-                        'stream_version', $12::bigint,
-                        'event_id', $13::text,
-                        'sequence', m.sequence,
-                        'previous_message_id', m.previous_message_id)
-                FROM numbered m
-                ORDER BY m.n, m.destination
-                ON CONFLICT (message_id) DO NOTHING
-                RETURNING destination, sequence, message_id),
-            heads AS (
-                INSERT INTO ledger.outbox_sequences AS s (organization_id, verification_id, destination, last_sequence, last_message_id)
-                SELECT DISTINCT ON (i.destination) $1, $3, i.destination, i.sequence, i.message_id
-                FROM inserted i ORDER BY i.destination, i.sequence DESC
-                ON CONFLICT (organization_id, verification_id, destination)
-                DO UPDATE SET last_sequence = excluded.last_sequence, last_message_id = excluded.last_message_id
-                RETURNING 1)
-            SELECT pg_notify('\(channel)', $3) WHERE EXISTS (SELECT FROM heads)
-            """, [organizationID, invitation.livemode, after.id, PostgresArray(changes.map(\.type.rawValue)),
+        return [(queueing, [organizationID, invitation.livemode, after.id, PostgresArray(changes.map(\.type.rawValue)),
                   PostgresArray(changes.map(\.previous.jsonString)), invitation.postbackURL, PostgresArray(invitation.postbackEvents),
                   Timestamp.rfc3339(now), documents.order ?? "null", documents.verification,
                   ViewJSON.metadata(after.state.metadata).jsonString, after.version,
                   eventID.map { $0.uuidString.lowercased() }, documents.validation])]
     }
+
+    /// The statement `statements` sends, its text made once (it depends on no argument).
+    private static let queueing = """
+        WITH changes AS (
+            SELECT ($4::text[])[c.n] AS type, c.n, ($5::text[])[c.n] AS previous
+            FROM generate_subscripts($4::text[], 1) AS c(n)),
+        targets AS (
+            SELECT c.type, c.n, c.previous, e.id AS endpoint_id, e.url, e.id AS destination
+            FROM changes c
+            JOIN ledger.webhook_endpoints e
+              ON e.organization_id = $1 AND e.livemode = $2 AND e.deleted_at IS NULL AND e.enabled
+             AND ('*' = ANY (e.events) OR c.type = ANY (e.events))
+            UNION ALL
+            SELECT c.type, c.n, c.previous, NULL, $6, 'postback'
+            FROM changes c
+            WHERE $6::text IS NOT NULL AND (cardinality($7::text[]) = 0 OR c.type = ANY ($7::text[]))),
+        numbered AS (
+            SELECT t.*, coalesce(s.last_sequence, 0) + row_number() OVER w AS sequence,
+                coalesce(lag(\(hashedID("msg_", row: "t", destination: "t.destination"))) OVER w, s.last_message_id) AS previous_message_id,
+                \(hashedID("msg_", row: "t", destination: "t.destination")) AS message_id
+            FROM targets t
+            LEFT JOIN ledger.outbox_sequences s
+              ON s.organization_id = $1 AND s.verification_id = $3 AND s.destination = t.destination
+            WINDOW w AS (PARTITION BY t.destination ORDER BY t.n)),
+        inserted AS (
+            INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, destination, url,
+                                       event_type, sequence, previous_message_id, payload)
+            SELECT m.message_id, $1, $2, $3, m.endpoint_id, m.destination, m.url, m.type, m.sequence, m.previous_message_id,
+                jsonb_build_object(
+                    'id', \(hashedID("evt_", row: "m", destination: "NULL")),
+                    'type', m.type,
+                    'created_at', $8::text,
+                    'data', jsonb_build_object(
+                        'object', CASE WHEN m.type LIKE 'ORDER\\_%' THEN $9::text::jsonb
+                                       WHEN m.type = '\(WebhookEventType.validationStatusChange.rawValue)' THEN $14::text::jsonb
+                                       ELSE $10::text::jsonb END,
+                        'previous', m.previous::jsonb),
+                    'metadata', $11::text::jsonb,
+                    'stream_version', $12::bigint,
+                    'event_id', $13::text,
+                    'sequence', m.sequence,
+                    'previous_message_id', m.previous_message_id)
+            FROM numbered m
+            ORDER BY m.n, m.destination
+            ON CONFLICT (message_id) DO NOTHING
+            RETURNING destination, sequence, message_id),
+        heads AS (
+            INSERT INTO ledger.outbox_sequences AS s (organization_id, verification_id, destination, last_sequence, last_message_id)
+            SELECT DISTINCT ON (i.destination) $1, $3, i.destination, i.sequence, i.message_id
+            FROM inserted i ORDER BY i.destination, i.sequence DESC
+            ON CONFLICT (organization_id, verification_id, destination)
+            DO UPDATE SET last_sequence = excluded.last_sequence, last_message_id = excluded.last_message_id
+            RETURNING 1)
+        SELECT pg_notify('\(channel)', $3) WHERE EXISTS (SELECT FROM heads)
+        """
 
     /// An id made of `prefix` and the first 128 bits of a SHA-256 over the causing event, the stream version,
     /// the verification, the destination (NULL: none, for the payload's event id, shared by every destination)

@@ -74,7 +74,8 @@ public enum VerificationStore {
     /// Queues the append, the read-model writes and the reactions to travel with the transaction's next
     /// round trip, and returns the verification document written. A failed expected-version check becomes
     /// what `conflict` makes of the stream's current version. `rewritingReadModels`: the stored rows may not be
-    /// `before`'s (the expiry scheduler's claim moved its deadline), so every row is written.
+    /// `before`'s (the expiry scheduler's claim moved its deadline), so every row is written. The check of `sealing`'s
+    /// kept key, if it has one, is sent here.
     static func appendAndProject(_ tx: PostgresConnection, organizationID: UUID, before: LoadedVerification,
                                  after: LoadedVerification, events: [VerificationEvent], eventIDs: [UUID], now: Date,
                                  actor: EventMetadata, rewritingReadModels: Bool, sealing: StreamSealing? = nil,
@@ -90,17 +91,20 @@ public enum VerificationStore {
                                                 events: newEvents, metadata: actor)
         let streamBefore = StreamState(organizationID: organizationID, before, sealing: sealing)
         let streamAfter = StreamState(organizationID: organizationID, after, sealing: sealing)
-        let projections = Projections.combined(Projections.statements(before: rewritingReadModels ? nil : streamBefore, after: streamAfter))
+        // The kept data key's check ends the read-model statement rather than being a statement of its own.
+        let projections = Projections.combined(Projections.statements(before: rewritingReadModels ? nil : streamBefore, after: streamAfter),
+                                               then: sealing?.check?.statement)
         let reactions = Reactions.inline.flatMap { $0.statements(before: streamBefore, after: streamAfter, causedBy: newEvents.last?.id, now: now) }
         let streamID = after.id
         // Every statement here reaches its rows by key, so one generic plan each is right; left to itself,
         // PostgreSQL keeps planning the outbox statement again because its custom plans fold away the
         // branches that the parameters switch off.
         tx.setForTransaction("plan_cache_mode", ("SET LOCAL plan_cache_mode = force_generic_plan", []))
+        let keyCheck = sealing?.check
         tx.sendWithNextRoundTrip([append] + projections + reactions) { error in
             guard case let AppendError.wrongExpectedVersion(_, _, current) = EventStore.appendError(error, streamID: streamID,
                                                                                                   expectedVersion: expected) else {
-                return error
+                return keyCheck?.mapError(error) ?? error
             }
             return conflict(current)
         }

@@ -22,6 +22,9 @@ public struct Router<Handler: Sendable>: Sendable {
     }
 
     public private(set) var routes: [Route] = []
+    /// Each route's method and segments, in the order of `routes`: matched without touching a `Route`, whose layout
+    /// depends on `Handler`, so that a request costs no generic copies of the routes it does not take.
+    private var patterns: [(method: String, segments: [Segment])] = []
 
     public init() {}
 
@@ -30,20 +33,22 @@ public struct Router<Handler: Sendable>: Sendable {
             part.hasPrefix("{") && part.hasSuffix("}") ? .parameter(String(part.dropFirst().dropLast())) : .literal(part)
         }
         routes.append(Route(method: method, template: template, segments: segments, handler: handler))
+        patterns.append((method, segments))
     }
 
     public func resolve(_ request: HTTPRequest) -> Resolution {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true)
         var allowed: [String] = []
-        for route in routes where Self.matches(route.segments, parts) {
-            guard route.method == request.method || (request.method == "HEAD" && route.method == "GET") else {
-                allowed.append(route.method)
+        for (index, pattern) in patterns.enumerated() where Self.matches(pattern.segments, parts) {
+            guard pattern.method == request.method || (request.method == "HEAD" && pattern.method == "GET") else {
+                allowed.append(pattern.method)
                 continue
             }
             var routed = request
-            for (segment, part) in zip(route.segments, parts) {
+            for (segment, part) in zip(pattern.segments, parts) {
                 if case let .parameter(name) = segment { routed.pathParameters[name] = String(part) }
             }
+            let route = routes[index]
             routed.routeTemplate = route.template
             return .matched(route, routed)
         }

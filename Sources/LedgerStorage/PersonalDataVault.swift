@@ -11,6 +11,19 @@ public struct DataKeyDestroyedMeanwhile: Error {}
 /// `offering`): it runs again under the stored key.
 public struct DataKeyStoredMeanwhile: Error {}
 
+/// The check that a data key kept in memory was not destroyed meanwhile (`require_data_key`, LD004), to travel in the
+/// transaction of the command that writes under the key: `statement` is one SELECT, and `mapError` turns its failure
+/// into `DataKeyDestroyedMeanwhile` (passing any other error through).
+public struct DataKeyCheck: Sendable {
+    let owner: DataKeyOwner
+    let livemode: Bool
+    public let mapError: @Sendable (Error) -> Error
+
+    public var statement: PostgresStatement {
+        ("SELECT ledger.require_data_key($1, $2, $3)", [owner.organizationID, livemode, owner.entityID])
+    }
+}
+
 /// The domain's cipher over one entity's data key: AES-256-GCM from libcrypto.
 struct DataKeyCipher: PersonalDataCipher {
     let key: DataKey
@@ -112,18 +125,33 @@ public final class PersonalDataVault: Sendable {
     ///   transaction can still hand its writes over to a commit batch. If the entity had a key after all, that fails
     ///   the transaction with `DataKeyStoredMeanwhile`, and the command runs again without `offering`.
     public func keyForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool, offering: Bool = false) throws -> PersonalDataKey {
+        let (key, check) = try keyAndCheckForWriting(tx, owner, livemode: livemode, offering: offering)
+        if let check { tx.sendWithNextRoundTrip([check.statement], mapError: check.mapError) }
+        return key
+    }
+
+    /// `keyForWriting`, except that a kept key's check is returned rather than queued, for a caller that sends it
+    /// inside a statement of its own (the command's read-model statement) instead of as one more statement.
+    public func keyAndCheckForWriting(_ tx: PostgresConnection, _ owner: DataKeyOwner, livemode: Bool,
+                                      offering: Bool = false) throws -> (key: PersonalDataKey, check: DataKeyCheck?) {
         let holder = Holder(owner: owner, livemode: livemode)
         if let kept = writingKeys.withLock({ $0[holder] }) {
             // Checked in the same transaction: an erasure committed by another instance fails it, and the command runs
             // again with the key read afresh (CommandEngine). Only a transaction that checked before the erasure
             // committed can still write under the key; what it writes is unreadable once the erasure commits.
-            tx.sendWithNextRoundTrip([("SELECT ledger.require_data_key($1, $2, $3)", [owner.organizationID, livemode, owner.entityID])]) { [self] error in
+            let check = DataKeyCheck(owner: owner, livemode: livemode) { [self] error in
                 guard (error as? PostgresError)?.sqlState == "LD004" else { return error }
                 forget(owner, livemode: livemode)
                 return DataKeyDestroyedMeanwhile()
             }
-            return .available(DataKeyCipher(key: kept))
+            return (.available(DataKeyCipher(key: kept)), check)
         }
+        return (try keyAfresh(tx, owner, holder: holder, offering: offering), nil)
+    }
+
+    /// The entity's key when none is kept for writing: a new one offered, or stored and read back in one statement.
+    private func keyAfresh(_ tx: PostgresConnection, _ owner: DataKeyOwner, holder: Holder, offering: Bool) throws -> PersonalDataKey {
+        let livemode = holder.livemode
         guard let fresh = DataKey.generate() else { throw PersonalDataError.sealingFailed("libcrypto's random generator is not seeded") }
         let wrapped = try keyEncryptionKey.wrap(fresh, for: owner)
         if offering {

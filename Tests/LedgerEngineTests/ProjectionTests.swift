@@ -147,4 +147,21 @@ final class ProjectionTests: XCTestCase {
         XCTAssertEqual(Projections.combined(single).map(\.0), single.map(\.0), "one write stays as it is")
         XCTAssertTrue(Projections.combined([]).isEmpty)
     }
+
+    /// A query that travels with the writes (the kept data key's check) becomes the combined statement's final
+    /// SELECT, its placeholders numbered after the writes' and its parameters last; the same shape gives the same text.
+    func testAQueryWithTheWritesEndsTheCombinedStatement() {
+        let writes: [PostgresStatement] = [("INSERT INTO ledger.a VALUES ($1, $2)", ["x", 1])]
+        let check: PostgresStatement = ("SELECT ledger.check($1, $2)", ["k", true])
+        let combined = Projections.combined(writes, then: check)
+        XCTAssertEqual(combined.map(\.0), ["WITH w0 AS (INSERT INTO ledger.a VALUES ($1, $2)) SELECT ledger.check($3, $4)"])
+        XCTAssertEqual(combined.first?.1.map { $0?.postgresText }, ["x", "1", "k", "t"])
+        let again = Projections.combined([("INSERT INTO ledger.a VALUES ($1, $2)", ["y", 2])], then: ("SELECT ledger.check($1, $2)", ["l", false]))
+        XCTAssertEqual(again.map(\.0), combined.map(\.0))
+        XCTAssertEqual(again.first?.1.map { $0?.postgresText }, ["y", "2", "l", "f"], "the text is kept, never the parameters")
+        XCTAssertEqual(Projections.combined(writes + writes).first?.0,
+                       "WITH w0 AS (INSERT INTO ledger.a VALUES ($1, $2)), w1 AS (INSERT INTO ledger.a VALUES ($3, $4)) SELECT",
+                       "without a query the statement ends as before")
+        XCTAssertEqual(Projections.combined([], then: check).map(\.0), [check.0], "no writes: the query alone")
+    }
 }

@@ -32,21 +32,29 @@ public struct StreamSealing: Sendable {
     public let vault: PersonalDataVault
     public let owner: DataKeyOwner
     public let key: PersonalDataKey
+    /// The kept key's check, when the writer sends it itself (`writing`, `checkSentByWriter`).
+    public let check: DataKeyCheck?
 
-    public init(vault: PersonalDataVault, owner: DataKeyOwner, key: PersonalDataKey) {
+    public init(vault: PersonalDataVault, owner: DataKeyOwner, key: PersonalDataKey, check: DataKeyCheck? = nil) {
         self.vault = vault
         self.owner = owner
         self.key = key
+        self.check = check
     }
 
     /// How `state`'s stream writes its personal data: under its entity's key (created on first use; `offeringKey`: see
-    /// `PersonalDataVault.keyForWriting`); nil without a vault (encryption off) or an invitation.
+    /// `PersonalDataVault.keyForWriting`); nil without a vault (encryption off) or an invitation. `checkSentByWriter`:
+    /// a kept key's check is left in `check`, for the writer to send with its statements (it must), instead of queued.
     public static func writing(_ tx: PostgresConnection, vault: PersonalDataVault?, organizationID: UUID,
-                               _ state: VerificationState, offeringKey: Bool = false) throws -> StreamSealing? {
+                               _ state: VerificationState, offeringKey: Bool = false, checkSentByWriter: Bool = false) throws -> StreamSealing? {
         guard let vault, let invitation = state.invitation else { return nil }
         let owner = DataKeyOwner(organizationID: organizationID, entityID: invitation.entityID)
-        return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner, livemode: invitation.livemode,
-                                                                                      offering: offeringKey))
+        guard checkSentByWriter else {
+            return StreamSealing(vault: vault, owner: owner, key: try vault.keyForWriting(tx, owner, livemode: invitation.livemode,
+                                                                                          offering: offeringKey))
+        }
+        let (key, check) = try vault.keyAndCheckForWriting(tx, owner, livemode: invitation.livemode, offering: offeringKey)
+        return StreamSealing(vault: vault, owner: owner, key: key, check: check)
     }
 }
 
@@ -146,6 +154,8 @@ public struct ProjectionTable: Sendable {
     public let versionColumn: String?
     /// Whether a stream's row can go away as its state moves on (the service may delete from this table).
     public let rowsCanDisappear: Bool
+    /// The upsert of one row (parameters in column order), made once with the table rather than for every row written.
+    let upsertSQL: String
 
     public init(name: String, columns: [String], keyLength: Int = 2, versionColumn: String?, rowsCanDisappear: Bool) {
         self.name = name
@@ -153,6 +163,13 @@ public struct ProjectionTable: Sendable {
         self.keyLength = keyLength
         self.versionColumn = versionColumn
         self.rowsCanDisappear = rowsCanDisappear
+        let updates = columns.dropFirst(keyLength).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let guardVersion = versionColumn.map { " WHERE ledger.\(name).\($0) < excluded.\($0)" } ?? ""
+        upsertSQL = """
+            INSERT INTO ledger.\(name) (\(columns.joined(separator: ", ")))
+            VALUES (\(columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))
+            ON CONFLICT (\(columns.prefix(keyLength).joined(separator: ", "))) DO UPDATE SET \(updates)\(guardVersion)
+            """
     }
 
     /// The primary key's columns.
@@ -218,16 +235,39 @@ public enum Projections {
     /// CTEs, each with its parameters renumbered after the ones before: a command's read-model writes then cost
     /// PostgreSQL one statement's overhead (protocol messages, portal, snapshot, executor start and end) instead of
     /// one per row. They touch distinct rows, so running them in one statement (one snapshot) changes nothing.
-    public static func combined(_ statements: [PostgresStatement]) -> [PostgresStatement] {
-        guard statements.count > 1 else { return statements }
-        var parts: [String] = []
-        var parameters: [(any PostgresEncodable)?] = []
-        for (index, statement) in statements.enumerated() {
-            parts.append("w\(index) AS (\(renumbered(statement.0, after: parameters.count)))")
-            parameters += statement.1
-        }
-        return [("WITH " + parts.joined(separator: ", ") + " SELECT", parameters)]
+    /// `query`, a SELECT of the same transaction whose rows nobody reads (the kept data key's check), becomes the
+    /// statement's final SELECT, so that it costs no statement of its own either.
+    public static func combined(_ statements: [PostgresStatement], then query: PostgresStatement? = nil) -> [PostgresStatement] {
+        guard statements.count > 1 || (query != nil && !statements.isEmpty) else { return statements + (query.map { [$0] } ?? []) }
+        let all = statements + (query.map { [$0] } ?? [])
+        let shape = CombinedShape(texts: all.map(\.0), parameterCounts: all.map(\.1.count), endsInQuery: query != nil)
+        let text = combinedTexts.withLock { $0[shape] } ?? {
+            var parts: [String] = []
+            var offset = 0
+            for (index, statement) in statements.enumerated() {
+                parts.append("w\(index) AS (\(renumbered(statement.0, after: offset)))")
+                offset += statement.1.count
+            }
+            let text = "WITH " + parts.joined(separator: ", ") + " " + (query.map { renumbered($0.0, after: offset) } ?? "SELECT")
+            combinedTexts.withLock { texts in
+                if texts.count >= 256 { texts.removeAll(keepingCapacity: true) }
+                texts[shape] = text
+            }
+            return text
+        }()
+        return [(text, all.flatMap(\.1))]
     }
+
+    /// What a combined statement's text depends on: the statements' texts and how many parameters each takes.
+    private struct CombinedShape: Hashable {
+        let texts: [String]
+        let parameterCounts: [Int]
+        let endsInQuery: Bool
+    }
+
+    /// The combined texts made so far: commands come in a few shapes (which read models a command changes), and
+    /// looking a shape's text up costs less than renumbering its placeholders again for every command.
+    private static let combinedTexts = Mutex<[CombinedShape: String]>([:])
 
     /// `sql` with each placeholder `$n` made `$(n + offset)`; the statements given have no `$` but in placeholders.
     static func renumbered(_ sql: String, after offset: Int) -> String {
@@ -252,16 +292,7 @@ public enum Projections {
         return String(decoding: out, as: UTF8.self)
     }
 
-    static func upsert(_ table: ProjectionTable, _ row: ProjectionRow) -> PostgresStatement {
-        let columns = table.columns
-        let updates = columns.dropFirst(table.keyLength).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-        let guardVersion = table.versionColumn.map { " WHERE ledger.\(table.name).\($0) < excluded.\($0)" } ?? ""
-        return ("""
-            INSERT INTO ledger.\(table.name) (\(columns.joined(separator: ", ")))
-            VALUES (\(columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")))
-            ON CONFLICT (\(table.key.joined(separator: ", "))) DO UPDATE SET \(updates)\(guardVersion)
-            """, row.values)
-    }
+    static func upsert(_ table: ProjectionTable, _ row: ProjectionRow) -> PostgresStatement { (table.upsertSQL, row.values) }
 
     static func deleteAll(_ table: ProjectionTable, _ stream: StreamState) -> PostgresStatement {
         deleteAll(table, organizationID: stream.organizationID, id: stream.id)
