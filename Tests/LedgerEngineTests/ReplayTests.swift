@@ -248,7 +248,7 @@ final class RaisedProjectionVersionTests: XCTestCase {
                       "validations": "document", "verification_reports": "document", "stream_snapshots": "state"]
         for (table, column) in sealed { XCTAssertEqual(try compression("ledger", table)[column], "l", "ledger.\(table).\(column)") }
         for table in Projections.inline.map(Replay.ShadowTable.init) {
-            try owner.execute(table.create)
+            try table.create(owner)
             XCTAssertEqual(try compression("ledger_replay", table.name), try compression("ledger", table.name), table.name)
         }
     }

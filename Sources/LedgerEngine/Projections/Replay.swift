@@ -57,28 +57,24 @@ public struct ReplayTally: Sendable, Equatable {
     public let streams: Int
 }
 
-/// Seconds a replay spent in each of its phases, summed over its pages (the bulk pass's writer runs beside the
-/// folding, so the sum can exceed the time taken), told to the caller as one line when the replay ends.
-final class ReplayPhases: Sendable {
-    /// In the order they happen; `rows` and `copy` run on the page writer's thread.
-    static let names = ["read", "decode", "evolve", "wait_for_writer", "rows", "copy", "catch_up", "indexes", "fold_behind", "compare", "swap",
-                        "report", "drop"]
-    private let seconds = Mutex<[String: Double]>([:])
+/// The phases of a replay, in the order they happen, each summed over its pages (the bulk pass's writer runs beside
+/// the folding, so the sum can exceed the time taken), told to the caller as one line when the replay ends.
+enum ReplayPhase: String, CaseIterable, Sendable {
+    case read, decode, evolve
+    /// The folding waits for the page writer (at most two pages behind).
+    case waitForWriter = "wait_for_writer"
+    /// On the page writer's thread: the documents rendered and sealed, and their COPY.
+    case rows, copy
+    case catchUp = "catch_up"
+    case indexes
+    case foldBehind = "fold_behind"
+    case compare, swap, report, drop
+}
 
-    func time<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
-        let started = DispatchTime.now().uptimeNanoseconds
-        defer { add(phase, nanoseconds: DispatchTime.now().uptimeNanoseconds - started) }
-        return try body()
-    }
-
-    func add(_ phase: String, nanoseconds: UInt64) {
-        seconds.withLock { $0[phase, default: 0] += Double(nanoseconds) / 1e9 }
-    }
-
+extension PhaseSeconds where Phase == ReplayPhase {
     /// "replay phases (s): read 1.23, decode 4.56, ..."
     var summary: String {
-        let spent = seconds.withLock { $0 }
-        return "replay phases (s): " + Self.names.map { name in "\(name) \(String(format: "%.2f", spent[name] ?? 0))" }.joined(separator: ", ")
+        "replay phases (s): " + named.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ")
     }
 }
 
@@ -133,12 +129,12 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
 
     private let connection: PostgresConnection
     private let tables: [Replay.ShadowTable]
-    private let phases: ReplayPhases
+    private let phases: PhaseTally<ReplayPhase>
     private let queue = DispatchQueue(label: "ledger.replay.writer")
     private let room = DispatchSemaphore(value: 2)
     private let failure = Mutex<(any Error)?>(nil)
 
-    init(conninfo: String, tables: [Replay.ShadowTable], phases: ReplayPhases) throws {
+    init(conninfo: String, tables: [Replay.ShadowTable], phases: PhaseTally<ReplayPhase>) throws {
         connection = try PostgresConnection(conninfo: conninfo)
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         self.tables = tables
@@ -148,13 +144,13 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
     /// Queues the page (waiting while two are queued); throws what an earlier page's write failed with.
     func write(_ page: Page) throws {
         if let failed = failure.withLock({ $0 }) { throw failed }
-        phases.time("wait_for_writer") { room.wait() }
+        phases.time(.waitForWriter) { room.wait() }
         queue.async { [self] in
             defer { room.signal() }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
-                let rows = phases.time("rows") { tables.map { $0.rows(page.streams) } }
-                try phases.time("copy") {
+                let rows = phases.time(.rows) { tables.map { $0.rows(page.streams) } }
+                try phases.time(.copy) {
                   try connection.transaction { tx in
                     for (table, rows) in zip(tables, rows) { try table.insert(tx, rows) }
                     _ = try tx.pipeline([Replay.recordVersions(page.versions), page.checkpoint.statement].compactMap { $0 })
@@ -168,7 +164,7 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
 
     /// Waits for every queued page; throws what a write failed with.
     func finish() throws {
-        phases.time("wait_for_writer") { waitForWrites() }
+        phases.time(.waitForWriter) { waitForWrites() }
         if let failed = failure.withLock({ $0 }) { throw failed }
     }
 
@@ -289,25 +285,25 @@ public enum Replay {
                       found: (ReplayDifference) throws -> Void) throws -> ReplayTally {
         try connection.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
         let tables = projections.map(ShadowTable.init)
-        let phases = ReplayPhases()
+        let phases = PhaseTally<ReplayPhase>()
         // A repair seals the rows of entities whose events predate encryption too (a check only reads).
         if swap { try vault?.issueMissingKeys(connection) }
         var checkpoint = try start(connection, tables, told: told)
         try bulk(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, phases: phases, progress: progress)
         // The primary keys, which the catch-up's deletes and the comparison look rows up by; a rebuild's tables
         // then get the rest of the live ones' indexes and their statistics, to be swapped in ready.
-        try phases.time("indexes") {
+        try phases.time(.indexes) {
             try connection.transaction { tx in
-                for table in tables { try tx.execute(table.indexes(all: false)) }
+                for table in tables { try table.buildIndexes(tx, all: false) }
             }
         }
-        try phases.time("catch_up") {
+        try phases.time(.catchUp) {
             try catchUp(connection, tables, vault: vault, &checkpoint, pageSize: pageSize, progress: progress)
         }
         if swap {
-            try phases.time("indexes") {
+            try phases.time(.indexes) {
                 try connection.transaction { tx in
-                    for table in tables { try tx.execute(table.indexes(all: true)) }
+                    for table in tables { try table.buildIndexes(tx, all: true) }
                 }
                 try connection.execute("ANALYZE \(tables.map { "ledger_replay.\($0.name)" }.joined(separator: ", "))")
             }
@@ -317,13 +313,13 @@ public enum Replay {
                 try tx.execute(sessionSettings)
                 try tx.execute("SET LOCAL lock_timeout = '5s'")
                 try tx.execute("LOCK TABLE \(tables.map { "ledger.\($0.name)" }.joined(separator: ", ")) IN EXCLUSIVE MODE")
-                try phases.time("fold_behind") { try foldBehindStreams(tx, tables, vault: vault, pageSize: pageSize) }
+                try phases.time(.foldBehind) { try foldBehindStreams(tx, tables, vault: vault, pageSize: pageSize) }
                 progress(checkpoint.progress(.swap))
-                try phases.time("compare") { try recordDifferences(tx, tables) }
+                try phases.time(.compare) { try recordDifferences(tx, tables) }
                 if swap {
-                    try phases.time("swap") {
+                    try phases.time(.swap) {
                         try tx.execute("LOCK TABLE \(tables.map { "ledger.\($0.name)" }.joined(separator: ", ")) IN ACCESS EXCLUSIVE MODE")
-                        for table in tables { try tx.execute(table.swap) }
+                        for table in tables { try table.swap(tx) }
                         try record(tx, projections)
                         // Nothing is left to continue: the shadow tables are live now.
                         try tx.execute("DELETE FROM ledger.replay_checkpoint")
@@ -331,9 +327,9 @@ public enum Replay {
                 }
             }
         }
-        let tally = try phases.time("report") { try reportDifferences(connection, tables, pageSize: pageSize, found) }
-        try phases.time("drop") { try finish(connection, tables) }
-        told(phases.summary)
+        let tally = try phases.time(.report) { try reportDifferences(connection, tables, pageSize: pageSize, found) }
+        try phases.time(.drop) { try finish(connection, tables) }
+        told(phases.current.summary)
         return tally
     }
 
@@ -394,7 +390,7 @@ public enum Replay {
         try connection.transaction { tx in
             try tx.execute("DELETE FROM ledger.replay_checkpoint")
             try tx.execute("DROP TABLE IF EXISTS \(shadowNames(tables))")
-            for table in tables { try tx.execute(table.create) }
+            for table in tables { try table.create(tx) }
             try tx.execute("""
                 CREATE UNLOGGED TABLE ledger_replay.stream_versions (
                     organization_id uuid NOT NULL, stream_id text NOT NULL, version bigint NOT NULL,
@@ -435,7 +431,7 @@ public enum Replay {
     /// statement; the streams a page finishes are written with the checkpoint in one transaction, by the page
     /// writer while the next page is read and folded.
     static func bulk(_ connection: PostgresConnection, _ tables: [ShadowTable], vault: PersonalDataVault?, _ checkpoint: inout Checkpoint,
-                     pageSize page: Int, phases: ReplayPhases, progress: (ReplayProgress) -> Void) throws {
+                     pageSize page: Int, phases: PhaseTally<ReplayPhase>, progress: (ReplayProgress) -> Void) throws {
         guard checkpoint.phase == .bulk else { return }
         var key: (UUID, String, Int64)? = checkpoint.bulkAfter.map { ($0.organizationID, $0.streamID, Int64.max) }
         var open: (organizationID: UUID, id: String, state: VerificationState, version: Int64, events: Int64)?
@@ -447,7 +443,7 @@ public enum Replay {
             // Two statements rather than one with "$1 IS NULL OR": each then walks the stream index as a range.
             let select = "SELECT organization_id, stream_id, version, type, schema_version, data, occurred_at, event_id FROM ledger.events"
             let order = "ORDER BY organization_id, stream_id, version LIMIT"
-            let rows = try phases.time("read") {
+            let rows = try phases.time(.read) {
                 try key.map { key in
                     try connection.query("\(select) WHERE (organization_id, stream_id, version) > ($1, $2, $3) \(order) $4",
                                          [key.0, key.1, key.2, page])
@@ -487,8 +483,8 @@ public enum Replay {
                 open = current
                 key = (organizationID, id, version)
             }
-            phases.add("evolve", nanoseconds: evolving)
-            phases.add("decode", nanoseconds: DispatchTime.now().uptimeNanoseconds - foldStarted - evolving)
+            phases.add(.evolve, Double(evolving) / 1e9)
+            phases.add(.decode, Double(DispatchTime.now().uptimeNanoseconds &- foldStarted &- evolving) / 1e9)
             let done = rows.count < page
             if done, let current = open {
                 if let stream = try streamState(connection, current, opener, keys: keys) { finished.append(stream) }
@@ -646,109 +642,21 @@ public enum Replay {
         /// The live table's name once a rebuild has swapped it out (until the replay drops it).
         var replaced: String { "ledger_replay.\(name)_replaced" }
 
-        /// Made as the live table is, to become it: columns, defaults, constraints and storage (`INCLUDING ALL`:
-        /// lz4 for the sealed documents, `Schema/058`), storage parameters (fillfactor), row-level security and its
-        /// policies, and grants, copied from the catalog; logged, since a rebuild swaps it in. No index yet: rows
-        /// go in faster without, and `indexes` builds them once the bulk pass is done.
-        var create: String {
-            """
-            CREATE TABLE ledger_replay.\(name) (LIKE ledger.\(name) INCLUDING ALL EXCLUDING INDEXES);
-            DO $replay$
-            DECLARE
-                live regclass := 'ledger.\(name)';
-                shadow regclass := 'ledger_replay.\(name)';
-                item record;
-            BEGIN
-                FOR item IN SELECT option FROM pg_class, unnest(reloptions) AS option WHERE oid = live LOOP
-                    EXECUTE format('ALTER TABLE %s SET (%s)', shadow, item.option);
-                END LOOP;
-                IF (SELECT relrowsecurity FROM pg_class WHERE oid = live) THEN
-                    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', shadow);
-                END IF;
-                IF (SELECT relforcerowsecurity FROM pg_class WHERE oid = live) THEN
-                    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', shadow);
-                END IF;
-                FOR item IN
-                    SELECT polname, polpermissive, polcmd, pg_get_expr(polqual, polrelid) AS qual,
-                           pg_get_expr(polwithcheck, polrelid) AS checked,
-                           (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE r::regrole::text END, ', ') FROM unnest(polroles) AS r) AS roles
-                    FROM pg_policy WHERE polrelid = live ORDER BY polname
-                LOOP
-                    EXECUTE format('CREATE POLICY %I ON %s AS %s FOR %s TO %s', item.polname, shadow,
-                                   CASE WHEN item.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
-                                   CASE item.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
-                                                    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END, item.roles)
-                            || coalesce(' USING (' || item.qual || ')', '') || coalesce(' WITH CHECK (' || item.checked || ')', '');
-                END LOOP;
-                FOR item IN
-                    SELECT a.privilege_type, a.grantee, a.is_grantable FROM pg_class c, aclexplode(c.relacl) AS a
-                    WHERE c.oid = live AND a.grantee <> c.relowner
-                LOOP
-                    EXECUTE format('GRANT %s ON %s TO %s%s', item.privilege_type, shadow,
-                                   CASE WHEN item.grantee = 0 THEN 'PUBLIC' ELSE item.grantee::regrole::text END,
-                                   CASE WHEN item.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
-                END LOOP;
-            END
-            $replay$
-            """
+        /// Made as the live table is, to become it (Schema/functions/replay_create_shadow.sql).
+        func create(_ tx: PostgresConnection) throws {
+            _ = try tx.query("SELECT ledger.replay_create_shadow($1)", [name])
         }
 
-        /// The live table's indexes (all of them, or its primary key alone) built on the shadow table, each as
-        /// its definition says, named `<live name>_rebuilt` until the swap; the primary key and unique constraints
-        /// made over theirs. Those already built are left, so a continued run builds only the rest.
-        func indexes(all: Bool) -> String {
-            """
-            DO $replay$
-            DECLARE
-                item record;
-                definition text;
-            BEGIN
-                FOR item IN
-                    SELECT i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition, c.contype
-                    FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-                    LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
-                    WHERE x.indrelid = 'ledger.\(name)'::regclass AND (\(all) OR x.indisprimary)
-                    ORDER BY x.indisprimary DESC, i.relname
-                LOOP
-                    CONTINUE WHEN to_regclass(format('ledger_replay.%I', item.name || '_rebuilt')) IS NOT NULL;
-                    definition := replace(item.definition, format(' INDEX %I ON ledger.%I ', item.name, '\(name)'),
-                                          format(' INDEX %I ON ledger_replay.%I ', item.name || '_rebuilt', '\(name)'));
-                    IF definition = item.definition OR length(item.name) > 55 THEN
-                        RAISE EXCEPTION 'ledger replay cannot rebuild the index %', item.definition;
-                    END IF;
-                    EXECUTE definition;
-                    IF item.contype IN ('p', 'u') THEN
-                        EXECUTE format('ALTER TABLE ledger_replay.%I ADD CONSTRAINT %I %s USING INDEX %I', '\(name)', item.name || '_rebuilt',
-                                       CASE item.contype WHEN 'p' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END, item.name || '_rebuilt');
-                    ELSIF item.contype IS NOT NULL THEN
-                        RAISE EXCEPTION 'ledger replay cannot rebuild the constraint over %', item.name;
-                    END IF;
-                END LOOP;
-            END
-            $replay$
-            """
+        /// The live table's indexes (all of them, or its primary key alone) built on the shadow table
+        /// (Schema/functions/replay_build_indexes.sql); those already built are left.
+        func buildIndexes(_ tx: PostgresConnection, all: Bool) throws {
+            _ = try tx.query("SELECT ledger.replay_build_indexes($1, $2)", [name, all])
         }
 
-        /// The rebuilt table becomes the live one and the live one is moved aside (to be dropped): three renames, so
-        /// the rows are written once. Its indexes take the names of the live table's. Under the swap's lock.
-        var swap: String {
-            """
-            ALTER TABLE ledger.\(name) RENAME TO \(name)_replaced;
-            ALTER TABLE ledger.\(name)_replaced SET SCHEMA ledger_replay;
-            ALTER TABLE ledger_replay.\(name) SET SCHEMA ledger;
-            DO $replay$
-            DECLARE
-                item record;
-            BEGIN
-                FOR item IN
-                    SELECT i.relname AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-                    WHERE x.indrelid = 'ledger.\(name)'::regclass AND i.relname LIKE '%\\_rebuilt'
-                LOOP
-                    EXECUTE format('ALTER INDEX ledger.%I RENAME TO %I', item.name, left(item.name, length(item.name) - length('_rebuilt')));
-                END LOOP;
-            END
-            $replay$
-            """
+        /// The rebuilt table becomes the live one, the live one moved aside as `replaced`
+        /// (Schema/functions/replay_swap.sql). Under the swap's lock.
+        func swap(_ tx: PostgresConnection) throws {
+            _ = try tx.query("SELECT ledger.replay_swap($1)", [name])
         }
 
         /// All the rows of `streams`, as one COPY takes them (rendering and sealing their documents).

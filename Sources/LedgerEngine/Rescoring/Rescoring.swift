@@ -90,41 +90,21 @@ public struct RescoringRetryPolicy: Sendable {
     public var maxAttempts: Int { delays.count + 1 }
 }
 
-/// Where a run's evaluation spends its time, summed over the batches this worker evaluated, in seconds (for
+/// Where a run's evaluation spends its time, summed over the batches this worker evaluated (for
 /// `ledger bench rescore`, which prints them).
-public struct RescoringPhases: Sendable {
+public enum RescoringPhase: String, CaseIterable, Sendable {
     /// Finding the run and its ruleset, and the batch's query (its rows fetched).
-    public var read: Double = 0
+    case read
     /// Each order document parsed, its personal data opened when a rule reads it (or folded from the log for as_of).
-    public var open: Double = 0
+    case open
     /// The rules evaluated and the fields they read that the document lacks.
-    public var evaluate: Double = 0
+    case evaluate
     /// Each result compared with the order's custom score and kept as a change row.
-    public var diff: Double = 0
+    case diff
     /// Whether each order's postback takes ORDER_CUSTOM_SCORE_CHANGE (the preview's per-order part).
-    public var preview: Double = 0
+    case preview
     /// The batch's change rows and checkpoint written, and committed.
-    public var write: Double = 0
-
-    public var named: [(String, Double)] {
-        [("read", read), ("open", open), ("evaluate", evaluate), ("diff", diff), ("preview", preview), ("write", write)]
-    }
-
-    mutating func add(_ other: RescoringPhases) {
-        read += other.read; open += other.open; evaluate += other.evaluate
-        diff += other.diff; preview += other.preview; write += other.write
-    }
-}
-
-/// The seconds since the last lap.
-struct Lap {
-    private var last = DispatchTime.now().uptimeNanoseconds
-
-    mutating func next() -> Double {
-        let now = DispatchTime.now().uptimeNanoseconds
-        defer { last = now }
-        return Double(now &- last) / 1e9
-    }
+    case write
 }
 
 /// Re-scoring runs: a ruleset version evaluated over the orders a filter selects, batch by batch, each batch's
@@ -137,9 +117,9 @@ public final class Rescoring: Sendable {
     let clock: @Sendable () -> Date
 
     let retries: RescoringRetryPolicy
-    private let phaseSeconds = Mutex(RescoringPhases())
+    private let phaseSeconds = PhaseTally<RescoringPhase>()
 
-    public var phases: RescoringPhases { phaseSeconds.withLock { $0 } }
+    public var phases: PhaseSeconds<RescoringPhase> { phaseSeconds.current }
 
     public init(pool: ConnectionPool, engine: CommandEngine, batchSize: Int = 500, retries: RescoringRetryPolicy = .standard,
                 clock: @escaping @Sendable () -> Date = Date.init) {
@@ -329,8 +309,8 @@ public final class Rescoring: Sendable {
 
     private func work(organizationID: UUID, livemode: Bool, id: String) throws -> Bool {
         let scope = DatabaseScope.tenant(organizationID: organizationID, livemode: livemode)
-        var lap = Lap(), spent = RescoringPhases(), evaluating = false
-        defer { phaseSeconds.withLock { $0.add(spent) } }
+        var lap = Lap(), spent = PhaseSeconds<RescoringPhase>(), evaluating = false
+        defer { phaseSeconds.add(spent) }
         return try pool.withConnection(scope: scope) { connection in
             let worked = try connection.transaction { tx in
                 let run = try tx.query("""
@@ -350,7 +330,7 @@ public final class Rescoring: Sendable {
                 }
                 return true
             }
-            if evaluating { spent.write += lap.next() }
+            if evaluating { spent.add(.write, lap.next()) }
             return worked
         }
     }
@@ -369,7 +349,7 @@ public final class Rescoring: Sendable {
     }
 
     private func evaluateBatch(_ tx: PostgresConnection, _ run: RunContext, _ row: PostgresRows, _ lap: inout Lap,
-                               _ spent: inout RescoringPhases) throws {
+                               _ spent: inout PhaseSeconds<RescoringPhase>) throws {
         let name = row.string(0, 2) ?? "", version = row.int(0, 3) ?? 0
         guard let stored = try RulesetStore.load(tx, organizationID: run.organizationID, livemode: run.livemode, name: name, version: version),
               stored.ruleset.hash == row.string(0, 4) else {
@@ -381,7 +361,7 @@ public final class Rescoring: Sendable {
         let asOf = row.date(0, 6), now = row.date(0, 7) ?? clock()
         let orders = try Self.orderBatch(tx, organizationID: run.organizationID, livemode: run.livemode, filter: filter,
                                          after: row.date(0, 9).map { ($0, row.string(0, 10) ?? "") }, limit: batchSize)
-        spent.read += lap.next()
+        spent.add(.read, lap.next())
         guard orders.count > 0 else {
             _ = try tx.query("""
                 UPDATE ledger.rescoring_runs SET status = 'completed', updated_at = $3, completed_at = $3,
@@ -400,19 +380,19 @@ public final class Rescoring: Sendable {
                 let then = try VerificationStore.load(tx, organizationID: run.organizationID, id: orderID, asOf: asOf, vault: engine.vault)
                 document = then.flatMap { OrderView.object(id: orderID, state: $0.state) }
                 postback = then?.state.invitation.map { Self.postbackWants($0.postbackURL, $0.postbackEvents) } ?? false
-                spent.open += lap.next()
+                spent.add(.open, lap.next())
             } else {
                 document = try Self.orderDocument(orders, index, organizationID: run.organizationID, vault: engine.vault,
                                                   personalData: personalData)
-                spent.open += lap.next()
+                spent.add(.open, lap.next())
                 let events = orders.json(index, 5)?.arrayValue?.compactMap(\.stringValue) ?? []
                 postback = Self.postbackWants(orders.string(index, 4), events)
             }
-            spent.preview += lap.next()
+            spent.add(.preview, lap.next())
             guard let document else { continue } // no order yet at as_of
             for path in stored.ruleset.missingFields(in: document) { missing[path, default: 0] += 1 }
             let results = stored.ruleset.evaluate(document, now: now)
-            spent.evaluate += lap.next()
+            spent.add(.evaluate, lap.next())
             let old = document["custom_scores"]
             var changed = false
             for (score, result) in results {
@@ -428,7 +408,7 @@ public final class Rescoring: Sendable {
                 }
             }
             if changed { changedOrders += 1 }
-            spent.diff += lap.next()
+            spent.add(.diff, lap.next())
         }
         _ = try tx.query("""
             INSERT INTO ledger.rescoring_changes (organization_id, livemode, run_id, verification_id, score_name, stream_version,
