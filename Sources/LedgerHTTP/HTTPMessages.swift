@@ -50,7 +50,12 @@ public struct HTTPResponse: Sendable {
     }
 
     public static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: value.encoded())
+        json(status, encoded: value.encoded(), headers: headers)
+    }
+
+    /// JSON already encoded: a stored document's text, or a page put together from such texts.
+    public static func json(_ status: Int, encoded body: [UInt8], headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: body)
     }
 
     /// The one error shape of the API: `{"error": {"type", "code", "message", "param"}}`.

@@ -73,7 +73,7 @@ enum CustomerVerificationsResource {
                      var body = Array(#"{"data":"#.utf8)
                      ListQuery.appendArray(of: shown.map(\.document), to: &body)
                      body += Array(#","next_cursor":"#.utf8) + Array(next.jsonString.utf8) + Array("}".utf8)
-                     return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
+                     return .json(200, encoded: body)
                  }),
 
             .api("POST", "/v1/customer_verifications", id: "createCustomerVerification",
@@ -211,7 +211,7 @@ enum CustomerVerificationsResource {
 
     /// `{"data": document}` around a document's text, unparsed.
     static func wrapped(_ document: String) -> HTTPResponse {
-        HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(#"{"data":"#.utf8) + document.utf8 + Array("}".utf8))
+        .json(200, encoded: Array(#"{"data":"#.utf8) + document.utf8 + Array("}".utf8))
     }
 
     static func wrappedDocument(_ context: RequestContext, id: String) throws -> HTTPResponse {

@@ -8,7 +8,7 @@ enum OpenAPIResource {
     static let operations: [APIOperation] = [
         .api("GET", "/openapi.json", id: "openapi", summary: "This document", scope: nil,
              responses: [APIResponses.ok("OpenAPI 3.1", .anyObject)],
-             .read { _ in HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: documentBytes) }),
+             .read { _ in .json(200, encoded: documentBytes) }),
     ]
 
     static let rendering = OpenAPIRendering(

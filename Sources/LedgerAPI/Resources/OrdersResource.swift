@@ -29,7 +29,7 @@ enum OrdersResource {
             }
             guard let document = try StoredDocuments.open(rows, kind: "order", organizationID: caller.organizationID,
                                                           vault: context.engine.vault).first else { throw APIFailure.notFound("order", id) }
-            return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
+            return .json(200, encoded: Array(document.utf8))
         }),
 
         .api("GET", "/v1/orders", id: "listOrders", summary: "Orders, newest first", scope: .read,

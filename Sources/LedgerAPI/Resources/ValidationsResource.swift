@@ -76,7 +76,7 @@ enum ValidationsResource {
                              kind: SealedDocumentKind.validation, organizationID: caller.organizationID, vault: context.engine.vault)
                      }
                      guard let document = documents.first else { throw APIFailure.notFound("validation", id) }
-                     return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
+                     return .json(200, encoded: Array(document.utf8))
                  }),
 
             .api("GET", "/v1/entities/{entity_id}/validations/current", id: "getCurrentValidation",

@@ -81,8 +81,7 @@ enum VerificationsResource {
                      guard let document = try StoredDocuments.open(rows, kind: "verification", organizationID: caller.organizationID,
                                                                    vault: context.engine.vault).first,
                            let version = rows.int64(0, 5) else { throw APIFailure.notFound("verification", id) }
-                     return HTTPResponse(status: 200, headers: [("Content-Type", "application/json"), ("ETag", "\"\(version)\"")],
-                                         body: Array(document.utf8))
+                     return .json(200, encoded: Array(document.utf8), headers: [("ETag", "\"\(version)\"")])
                  }),
 
             .api("GET", "/v1/verifications/{id}/events", id: "listVerificationEvents",
@@ -265,7 +264,7 @@ enum VerificationsResource {
             return .json(status, PersonalDataMarker.marking(VerificationView.object(id: loaded.id, state: loaded.state, version: loaded.version),
                                                             loaded.state), headers: [etag])
         }
-        return HTTPResponse(status: status, headers: [("Content-Type", "application/json"), etag], body: Array(document.utf8))
+        return .json(status, encoded: Array(document.utf8), headers: [etag])
     }
 
     static func actor(_ context: RequestContext) -> EventMetadata {

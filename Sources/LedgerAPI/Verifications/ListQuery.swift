@@ -39,7 +39,7 @@ struct ListQuery {
         body += #","has_more":\#(hasMore),"data":"#.utf8
         appendArray(of: documents, to: &body)
         body += "}".utf8
-        return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
+        return .json(200, encoded: body)
     }
 
     /// A JSON array of documents given as their text, unparsed.
