@@ -136,7 +136,10 @@ extension JSONValue {
 
     static func writeString(_ s: String, to out: inout [UInt8]) { writeString(utf8: s.utf8, to: &out) }
 
-    /// A JSON string of text given as its UTF-8 bytes (a database cell's, with no String in between).
+    /// A JSON string of text given as its UTF-8 bytes (a database cell's, with no String in between). Inlinable, so
+    /// that a caller in another module gets it made for its kind of bytes rather than a byte at a time through a
+    /// generic iterator.
+    @inlinable
     public static func writeString<Bytes: Sequence<UInt8>>(utf8 bytes: Bytes, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in bytes {

@@ -136,7 +136,7 @@ public final class PostgresRows {
     public func int64(_ row: Int, _ column: Int) -> Int64? { string(row, column).flatMap { Int64($0) } }
     public func int(_ row: Int, _ column: Int) -> Int? { string(row, column).flatMap { Int($0) } }
     public func uint64(_ row: Int, _ column: Int) -> UInt64? { string(row, column).flatMap { UInt64($0) } }
-    public func bool(_ row: Int, _ column: Int) -> Bool? { string(row, column).map { $0 == "t" } }
+    public func bool(_ row: Int, _ column: Int) -> Bool? { withText(row, column) { $0.first == UInt8(ascii: "t") } }
     public func uuid(_ row: Int, _ column: Int) -> UUID? { string(row, column).flatMap { UUID(uuidString: $0) } }
     public func date(_ row: Int, _ column: Int) -> Date? { string(row, column).flatMap(Timestamp.parse) }
 
@@ -261,6 +261,32 @@ public final class PostgresConnection {
             PQexecPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
         }
         return try check(result, sql: sql)
+    }
+
+    /// Runs one parameterised statement like `query`, and `meanwhile` while the server works on it (a reader of
+    /// pages puts the last page to use as the next one is made). The rows are read once `meanwhile` is done; if it
+    /// throws, they are read all the same, so that the connection stays usable, and its error is thrown.
+    public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = [],
+                      meanwhile: () throws -> Void) throws -> PostgresRows {
+        guard !beginPending && waiting.isEmpty && !needsOwnTransaction else {
+            try meanwhile()
+            return try query(sql, parameters)
+        }
+        let statement = RenderedStatement((sql, parameters))
+        let name = try preparedName(sql, parameterCount: statement.parameters.count)
+        let sent = withCStrings(statement.parameters) { pointers in
+            PQsendQueryPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
+        }
+        guard sent == 1 else {
+            isBroken = PQstatus(raw) != CONNECTION_OK
+            throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
+        }
+        let done = Result { try meanwhile() }
+        let result = PQgetResult(raw)
+        while let extra = PQgetResult(raw) { PQclear(extra) }
+        let rows = Result { try check(result, sql: sql) }
+        try done.get()
+        return try rows.get()
     }
 
     /// Sends several statements in one round trip (libpq's pipeline mode) and returns their rows in order.

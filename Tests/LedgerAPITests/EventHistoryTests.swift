@@ -194,11 +194,14 @@ final class EventHistoryTests: XCTestCase, ServiceTestCase {
         let first = try create(acme.writeKey, entity: "cus_export", at: 0)
         let second = try create(acme.writeKey, entity: "cus_export", at: 1)
         _ = try create(acme.writeKey, entity: "cus_other", at: 2)
-        // More events than one page of the export reads.
+        // More events than one page of the export reads, at times with no fraction of a second, half a second
+        // (PostgreSQL writes ".5"), and fractions below and between milliseconds.
         let owner = try database.ownerConnection()
+        let fractions = [0, 0.5, 0.0003, 0.1257]
         _ = try EventStore.append(owner, organizationID: acme.id, streamID: first, expectedVersion: .exact(1),
                                   events: (0..<2_500).map { NewEvent(id: UUID(), type: "MetadataUpdated", schemaVersion: 2,
-                                                                     data: ["changes": ["n": .string("\($0)")]], occurredAt: start.addingTimeInterval(3)) },
+                                                                     data: ["changes": ["n": .string("\($0)")]],
+                                                                     occurredAt: start.addingTimeInterval(3 + fractions[$0 % fractions.count])) },
                                   metadata: EventMetadata(actorID: "import", actorType: .system))
         _ = try appendSystemEvent(to: second, version: 1, at: 4)
 

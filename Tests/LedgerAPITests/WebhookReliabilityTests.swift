@@ -410,13 +410,14 @@ final class WebhookReliabilityTests: XCTestCase {
         XCTAssertTrue(scannedIndexes.contains("outbox_pending"), "\(scannedIndexes)")
     }
 
-    /// The outbox rows a claim of up to `limit` reads, from its plan: what its scans of the outbox returned (over
+    /// The outbox rows a claim of up to `limit` (from the start, in the claim's plan settings) reads, from its plan: what its scans of the outbox returned (over
     /// all their loops) and what they threw away; and the indexes those scans used. Rolled back.
     func claimCost(_ connection: PostgresConnection, limit: Int) throws -> (looked: Int64, indexes: [String]) {
         // As the dispatcher claims: the service role in the system scope (Schema/019).
         try connection.execute("BEGIN; SET LOCAL ROLE ledger_service; SELECT set_config('ledger.scope', 'system', true)")
         defer { try? connection.execute("ROLLBACK") }
-        let plan = try connection.query("EXPLAIN (ANALYZE, FORMAT JSON) " + WebhookDispatcher.claimStatement, [limit, 30.0, UUID()])
+        try connection.execute(WebhookDispatcher.claimPlanSettings)
+        let plan = try connection.query("EXPLAIN (ANALYZE, FORMAT JSON) " + WebhookDispatcher.claimStatement, [limit, 30.0, UUID(), 0])
         var looked: Int64 = 0, scannedIndexes: [String] = []
         func walk(_ node: JSONValue) {
             looked += (node["Rows Removed by Filter"]?.intValue ?? 0) + (node["Rows Removed by Join Filter"]?.intValue ?? 0)
@@ -428,6 +429,29 @@ final class WebhookReliabilityTests: XCTestCase {
         }
         for entry in plan.json(0, 0)?.arrayValue ?? [] { if let root = entry["Plan"] { walk(root) } }
         return (looked, scannedIndexes)
+    }
+
+    /// The running dispatcher's claims walk on from the last message they claimed: a message behind that cursor
+    /// that becomes due later (here the lowest id of a backlog, due after the cursor passed it) is still sent.
+    func testAMessageThatBecomesDueBehindTheClaimCursorIsStillSent() throws {
+        let receiver = try startReceiver()
+        let endpoint = try createEndpoint(receiver.url)
+        let connection = try database.ownerConnection()
+        try connection.query("""
+            INSERT INTO ledger.outbox (message_id, organization_id, livemode, verification_id, endpoint_id, destination, url, event_type,
+                                       payload, next_attempt_at)
+            SELECT 'msg_c' || g, $1, false, 'ver_c' || g, $2, $2, $3, 'VERIFICATION_STATUS_CHANGE',
+                   jsonb_build_object('data', jsonb_build_object('object', jsonb_build_object('id', 'ver_c' || g))),
+                   CASE WHEN g = 1 THEN now() + interval '2 seconds' ELSE now() END
+            FROM generate_series(1, 300) g ORDER BY g
+            """, [acme.id, endpoint.id, receiver.url])
+        let dispatcher = try dispatcher(concurrency: 2)
+        dispatcher.start()
+        defer { dispatcher.stop() }
+        XCTAssertTrue(try eventually(timeout: 30) {
+            try self.outbox("SELECT count(*) FROM ledger.outbox WHERE message_id LIKE 'msg_c%' AND status = 'delivered'").int(0, 0) == 300
+        }, "not delivered: \((try? outbox("SELECT string_agg(message_id || ' ' || status, ', ') FROM ledger.outbox WHERE status <> 'delivered'"))?.string(0, 0) ?? "")")
+        XCTAssertEqual(try outbox("SELECT status FROM ledger.outbox WHERE message_id = 'msg_c1'").string(0, 0), "delivered")
     }
 
     /// 2,000 messages wait for a disabled endpoint, ahead of one for an enabled endpoint: the claim takes that

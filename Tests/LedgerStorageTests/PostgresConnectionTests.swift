@@ -58,6 +58,31 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.query("SELECT 41 + 1").int(0, 0), 42, "and the connection goes on")
     }
 
+    func testMeanwhileRunsWhileTheServerWorksOnTheStatementAndItsErrorLeavesTheConnectionUsable() throws {
+        let connection = try database.ownerConnection()
+        let other = try database.ownerConnection()
+        try other.query("SELECT pg_advisory_lock(4410)")
+        // The statement waits for the other connection's lock, which `meanwhile` lets go only once it has seen the
+        // statement waiting: run before the statement or after it, it would never see that.
+        var sawItWaiting = false
+        let rows = try connection.query("SELECT pg_advisory_lock(4410), $1::int + 1", [41], meanwhile: {
+            sawItWaiting = try eventually {
+                try other.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+                                [connection.serverProcessID]).int(0, 0) == 1
+            }
+            try other.query("SELECT pg_advisory_unlock(4410)")
+        })
+        XCTAssertTrue(sawItWaiting)
+        XCTAssertEqual(rows.int(0, 1), 42)
+
+        struct Stopped: Error {}
+        XCTAssertThrowsError(try connection.query("SELECT n FROM ledger.t", meanwhile: { throw Stopped() })) {
+            XCTAssertTrue($0 is Stopped, "meanwhile's error is the one thrown")
+        }
+        XCTAssertFalse(connection.isBroken)
+        XCTAssertEqual(try connection.query("SELECT 41 + 1").int(0, 0), 42, "the statement's rows were read: the connection goes on")
+    }
+
     func testAFailingStatementThrowsAndTheTransactionLeavesNothing() throws {
         let connection = try database.ownerConnection()
         XCTAssertThrowsError(try connection.transaction { tx in

@@ -256,11 +256,11 @@ enum AuditResource {
         try pool.transaction { transaction in
             try EventStore.forEachHistoryPage(transaction, organizationID: organizationID, livemode: livemode,
                                               filter: EventFilter(entityID: entity), pageSize: exportPageSize, vault: vault) { page in
-                for event in page.events {
-                    if heads[event.streamID] == nil { order.append(event.streamID) }
-                    heads[event.streamID] = (event.version, event.hash)
+                for run in page.streamRuns {
+                    if heads[run.streamID] == nil { order.append(run.streamID) }
+                    heads[run.streamID] = (run.version, run.hash)
                 }
-                count += Int64(page.events.count)
+                count += Int64(page.eventCount)
                 try write(page.lines)
             }
         }
