@@ -46,6 +46,24 @@ final class VerificationReportAPITests: VendorViewsTestCase {
             .arrayValue?.count, 1)
     }
 
+    /// Report rows written before Schema/063 take their entity from their verification: migrated, they read as before
+    /// (each report opened under its entity's key) and are the rows the log makes.
+    func testReportRowsWrittenBeforeTheyNamedTheirEntityAreGivenItByTheMigration() throws {
+        let id = try verification("cus_before_063", checks: ["identity_verification"])
+        let reportID = StripeReportView.reportID(verificationID: id, key: "a1")
+        let shown = try get("/v1/identity/verification_reports/\(reportID)")
+        XCTAssertEqual(shown["document"]?["first_name"], "Jenny")
+        let owner = try database.ownerConnection()
+        try owner.execute("ALTER TABLE ledger.verification_reports DROP COLUMN entity_id; DELETE FROM ledger.schema_migrations WHERE version = 63")
+        let applied = try Migrator(directory: TestPostgres.schemaDirectory).migrate(owner)
+        XCTAssertEqual(applied.map(\.version), [63])
+        XCTAssertEqual(try owner.query("SELECT entity_id FROM ledger.verification_reports WHERE id = $1", [id]).string(0, 0), "cus_before_063")
+        XCTAssertEqual(try get("/v1/identity/verification_reports/\(reportID)"), shown)
+        XCTAssertEqual(try get("/v1/identity/verification_reports?verification_session=\(StripeReportView.sessionID(verificationID: id))")["data"],
+                       [shown])
+        XCTAssertEqual(try Replay.check(owner, vault: try TestKeyEncryptionKey.vault()), [])
+    }
+
     func testAReportIsStripesObjectWithEachFieldOfItsType() throws {
         let id = try verification("cus_doc", checks: ["identity_verification"], reference: "ref-doc")
         let reportID = StripeReportView.reportID(verificationID: id, key: "a1")

@@ -6,22 +6,19 @@ import LedgerStorage
 /// Read rows as their readers see them: each stored document opened under its entity's key, which the read takes
 /// from `ledger.data_keys` in the same query (`keyJoin`), so an erasure is seen at once.
 enum StoredDocuments {
-    /// The columns after the document that `open` reads: entity (the table's `entity` column), wrapped key, erased, id.
-    static func keyColumns(_ alias: String, entity: String = "entity_id") -> String {
-        "\(alias).\(entity), k.wrapped_key, k.erased_at IS NOT NULL, \(alias).id"
-    }
-
-    static func keyJoin(_ alias: String, entity: String = "entity_id") -> String {
-        keyJoin(organization: "\(alias).organization_id", livemode: "\(alias).livemode", entity: "\(alias).\(entity)")
+    /// The columns after the document that `open` reads: entity (the table's `entity` column), wrapped key, erased, and
+    /// the id the document is bound to (the table's `id` column).
+    static func keyColumns(_ alias: String, entity: String = "entity_id", id: String = "id") -> String {
+        "\(alias).\(entity), k.wrapped_key, k.erased_at IS NOT NULL, \(alias).\(id)"
     }
 
     /// The entity's key row as `k`, looked up by its primary key once per row read. The `LIMIT` keeps PostgreSQL from
     /// folding the lookup into a plain join, which it plans from the tables' statistics: on statistics of a few rows
     /// (a table just filled, before its first ANALYZE) that was a scan of every key of the tenant for each read, and
     /// a list page joined every row of the tenant before its sort and limit.
-    static func keyJoin(organization: String, livemode: String, entity: String) -> String {
-        "LEFT JOIN LATERAL (SELECT d.wrapped_key, d.erased_at FROM ledger.data_keys d WHERE d.organization_id = \(organization) "
-            + "AND d.livemode = \(livemode) AND d.entity_id = \(entity) LIMIT 1) k ON true"
+    static func keyJoin(_ alias: String, entity: String = "entity_id") -> String {
+        "LEFT JOIN LATERAL (SELECT d.wrapped_key, d.erased_at FROM ledger.data_keys d WHERE d.organization_id = \(alias).organization_id "
+            + "AND d.livemode = \(alias).livemode AND d.entity_id = \(alias).\(entity) LIMIT 1) k ON true"
     }
 
     /// Every row's document (column 0, then `keyColumns`), opened.

@@ -27,10 +27,9 @@ enum VerificationReportsResource {
     static let url = "/v1/identity/verification_reports"
 
     /// What `StoredDocuments.open` reads after a report: each report is sealed on its own, bound to its id, under
-    /// its verification's entity's key.
-    static let reportKeyColumns = "w.entity_id, k.wrapped_key, k.erased_at IS NOT NULL, v.report_id"
-    static let reportKeyJoin = "JOIN ledger.verifications w ON w.organization_id = v.organization_id AND w.id = v.id "
-        + StoredDocuments.keyJoin(organization: "v.organization_id", livemode: "v.livemode", entity: "w.entity_id")
+    /// its verification's entity's key, which the report's row names (Schema/063).
+    static let reportKeyColumns = StoredDocuments.keyColumns("v", id: "report_id")
+    static let reportKeyJoin = StoredDocuments.keyJoin("v")
     static let reportID = APIParameters.id("id", "A report's id (vr_…)")
     /// Unix seconds from year 1 to 9999, as Stripe's `created` filters take them.
     static let unixSeconds = Schema.integer(minimum: -62_135_596_800, maximum: 253_402_300_799)

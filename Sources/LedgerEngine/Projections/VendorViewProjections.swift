@@ -52,7 +52,8 @@ struct ValidationsProjection: Projection {
 
 /// `ledger.verification_reports`: seed 001's reports, one row each (version 2; version 1 kept all of a
 /// verification's reports in one row, which every list page had to unnest and sort), with the columns the list
-/// filters and pages on. No version column: a row is written only when a command adds its report (reports never
+/// filters and pages on, and the entity whose key opens its document (Schema/063: a read needs no join to the
+/// verification for it). No version column: a row is written only when a command adds its report (reports never
 /// change once written).
 struct VerificationReportsProjection: Projection {
     let name = "verification_reports"
@@ -60,12 +61,13 @@ struct VerificationReportsProjection: Projection {
     let version = 3
     let table = ProjectionTable(name: "verification_reports",
                                 columns: ["organization_id", "id", "report_id", "livemode", "client_reference_id", "type", "created",
-                                          "document"],
+                                          "document", "entity_id"],
                                 keyLength: 3, versionColumn: nil, rowsCanDisappear: false)
     static let kind = SealedDocumentKind.verificationReport
 
     func rows(_ stream: StreamState) -> [ProjectionRow] {
-        StripeReportView.reports(verificationID: stream.id, state: stream.state).map { report in
+        guard let entityID = stream.state.invitation?.entityID else { return [] }
+        return StripeReportView.reports(verificationID: stream.id, state: stream.state).map { report in
             // Each report sealed on its own (bound to its id); the same report without personal data (results stay).
             let document = stream.sealedDocument(kind: Self.kind, documentID: report.id) { state in
                 PersonalDataMarker.marking(StripeReportView.reports(verificationID: stream.id, state: state)
@@ -73,7 +75,7 @@ struct VerificationReportsProjection: Projection {
                     state).jsonString
             }
             return ProjectionRow([stream.organizationID, stream.id, report.id, report.livemode, report.clientReferenceID, report.type.rawValue,
-                                  ViewJSON.unixSeconds(report.created), document])
+                                  ViewJSON.unixSeconds(report.created), document, entityID])
         }
     }
 }
