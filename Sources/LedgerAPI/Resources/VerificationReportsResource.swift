@@ -73,7 +73,7 @@ enum VerificationReportsResource {
                          kind: SealedDocumentKind.verificationReport, organizationID: caller.organizationID, vault: context.engine.vault)
                  }
                  guard let document = documents.first else { throw missing }
-                 return HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(document.utf8))
+                 return .json(200, encoded: Array(document.utf8))
              }),
 
         .api("GET", "/v1/identity/verification_reports", id: "listVerificationReports",
