@@ -238,8 +238,8 @@ public enum Projections {
     /// `query`, a SELECT of the same transaction whose rows nobody reads (the kept data key's check), becomes the
     /// statement's final SELECT, so that it costs no statement of its own either.
     public static func combined(_ statements: [PostgresStatement], then query: PostgresStatement? = nil) -> [PostgresStatement] {
-        guard statements.count > 1 || (query != nil && !statements.isEmpty) else { return statements + (query.map { [$0] } ?? []) }
         let all = statements + (query.map { [$0] } ?? [])
+        guard statements.count > 1 || (query != nil && !statements.isEmpty) else { return all }
         let shape = CombinedShape(texts: all.map(\.0), parameterCounts: all.map(\.1.count), endsInQuery: query != nil)
         let text = combinedTexts.withLock { $0[shape] } ?? {
             var parts: [String] = []

@@ -189,7 +189,7 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
 /// Why a rebuild renames its tables in rather than writing the differing rows into the live ones: every row is then
 /// written once, and every index built once, in bulk; writing them again into the live tables (logged, indexed)
 /// under the lock was most of a full rebuild's time. The shadow tables are made as the live ones are (`create`:
-/// storage parameters, row-level security and policies, grants; `indexes`: the indexes and constraints under their
+/// storage parameters, row-level security and policies, grants; `buildIndexes`: the indexes and constraints under their
 /// names), so what the migrations gave the live tables stays (`ReplayTests` compares the catalog before and after).
 ///
 /// Nothing here appends to the log or queues a webhook: no reaction runs.
