@@ -73,7 +73,11 @@ extension Array where Element == UInt8 {
     }
 
     public init?(hexString: String) {
-        let utf8 = Array(hexString.utf8)
+        self.init(hexDigits: Array(hexString.utf8))
+    }
+
+    /// From hex digits where they are (a database cell's bytes), with no string made of them first.
+    public init?(hexDigits utf8: UnsafeBufferPointer<UInt8>) {
         guard utf8.count % 2 == 0 else { return nil }
         var bytes = [UInt8]()
         bytes.reserveCapacity(utf8.count / 2)
@@ -83,6 +87,11 @@ extension Array where Element == UInt8 {
             bytes.append(high << 4 | low)
             index += 2
         }
+        self = bytes
+    }
+
+    private init?(hexDigits utf8: [UInt8]) {
+        guard let bytes = utf8.withUnsafeBufferPointer({ [UInt8](hexDigits: $0) }) else { return nil }
         self = bytes
     }
 

@@ -147,8 +147,10 @@ public final class PostgresRows {
 
     /// bytea in the server's default hex output form (`\x…`).
     public func bytes(_ row: Int, _ column: Int) -> [UInt8]? {
-        guard let text = string(row, column), text.hasPrefix("\\x") else { return nil }
-        return [UInt8](hexString: String(text.dropFirst(2)))
+        withText(row, column) { text -> [UInt8]? in
+            guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x") else { return nil }
+            return [UInt8](hexDigits: UnsafeBufferPointer(rebasing: text[2...]))
+        } ?? nil
     }
 }
 
