@@ -62,4 +62,22 @@ final class SealedDocumentTests: XCTestCase {
         let nested = #"{"id":"ver_1","note":{"x":1,"encrypted_personal_data":{"version":1,"ciphertext":"QUJD"}}}"#
         XCTAssertNil(PersonalDataVault.appendedSealedBox(nested), "an envelope inside a member is not the document's")
     }
+
+    func testTheLastQuoteIsFoundAtEveryPositionAndAlignmentAsAByteByByteSearchFindsIt() {
+        // Lengths around the eight-byte steps, a quote (or none) at each position, and a second one before it.
+        for length in 0...40 {
+            for quoteAt in [-1] + Array(0..<length) {
+                for earlier in [-1, quoteAt - 1, quoteAt - 9] {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "Q"), count: length)
+                    if quoteAt >= 0 { bytes[quoteAt] = UInt8(ascii: "\"") }
+                    if earlier >= 0 { bytes[earlier] = UInt8(ascii: "\"") }
+                    let expected = (bytes.lastIndex(of: UInt8(ascii: "\"")) ?? -1) + 1
+                    let found = bytes.withUnsafeBufferPointer { buffer in
+                        buffer.baseAddress.map { PersonalDataVault.afterLastQuote($0, before: length) } ?? 0
+                    }
+                    XCTAssertEqual(found, expected, "length \(length), quotes at \(earlier) and \(quoteAt)")
+                }
+            }
+        }
+    }
 }
