@@ -130,7 +130,7 @@ final class ValidationAPITests: VendorViewsTestCase {
         advance(60)
         try sync(try createCustomerVerification("ent_rows_decline_62304"))
         advance(60)
-        try createCustomerVerification("ent_rows_expire_after_capture")
+        try sync(try createCustomerVerification("ent_rows_expire_after_capture"))
         for entity in ["ent_rows", "ent_rows_decline_62304", "ent_rows_expire_after_capture", "ent_unknown"] {
             for days in [0, 336, 30] {
                 advance(Double(days) * 86_400)
