@@ -137,25 +137,38 @@ extension JSONValue {
     static func writeString(_ s: String, to out: inout [UInt8]) { writeString(utf8: s.utf8, to: &out) }
 
     /// A JSON string of text given as its UTF-8 bytes (a database cell's, with no String in between). Inlinable, so
-    /// that a caller in another module gets it made for its kind of bytes rather than a byte at a time through a
-    /// generic iterator.
+    /// that a caller in another module gets it made for its kind of bytes; bytes held together (a native string's, a
+    /// cell's) are written without a copy.
     @inlinable
     public static func writeString<Bytes: Sequence<UInt8>>(utf8 bytes: Bytes, to out: inout [UInt8]) {
+        if bytes.withContiguousStorageIfAvailable({ writeString(contiguous: $0, to: &out) }) != nil { return }
+        Array(bytes).withUnsafeBufferPointer { writeString(contiguous: $0, to: &out) }
+    }
+
+    /// The runs that need no escape are appended whole: a view's document is mostly such runs, and appending them a
+    /// byte at a time was most of rendering it.
+    @usableFromInline
+    static func writeString(contiguous bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for byte in bytes {
+        var start = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            start = index + 1
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
             case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
             case 0x0A: out.append(contentsOf: [92, UInt8(ascii: "n")])
             case 0x0D: out.append(contentsOf: [92, UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0x00..<0x20:
+            default:
                 // Digits of the rare control character computed here: a table made per call cost every string an allocation.
                 let digit = { (nibble: UInt8) in nibble < 10 ? 48 + nibble : 87 + nibble }
                 out.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, digit(byte >> 4), digit(byte & 0xF)])
-            default: out.append(byte)
             }
         }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
         out.append(UInt8(ascii: "\""))
     }
 }

@@ -23,11 +23,33 @@ public enum Timestamp {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
         let (year, month, day) = civil(fromDays: days)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        // Written digit by digit into the 24 bytes it takes (years are 0001 to 9999 here): a document holds many
+        // times, and building each of them from strings was a good part of rendering one.
+        return String(unsafeUninitializedCapacity: 24) { text in
+            func put(_ value: Int, _ width: Int, at end: Int) {
+                var value = value
+                for index in stride(from: end - 1, through: end - width, by: -1) {
+                    text[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            func put(_ separator: Unicode.Scalar, at index: Int) { text[index] = UInt8(ascii: separator) }
+            put(year, 4, at: 4)
+            put("-", at: 4)
+            put(month, 2, at: 7)
+            put("-", at: 7)
+            put(day, 2, at: 10)
+            put("T", at: 10)
+            put(secondOfDay / 3600, 2, at: 13)
+            put(":", at: 13)
+            put(secondOfDay / 60 % 60, 2, at: 16)
+            put(":", at: 16)
+            put(secondOfDay % 60, 2, at: 19)
+            put(".", at: 19)
+            put(fraction, 3, at: 23)
+            put("Z", at: 23)
+            return 24
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 3))Z"
     }
 
     /// Parses RFC 3339: `2026-11-22T04:25:38Z`, with any fraction of a second and a `Z` or `±hh:mm` offset.

@@ -47,7 +47,57 @@ extension Int64: PostgresEncodable { public var postgresText: String { String(se
 extension UInt64: PostgresEncodable { public var postgresText: String { String(self) } }
 extension Double: PostgresEncodable { public var postgresText: String { String(self) } }
 extension Bool: PostgresEncodable { public var postgresText: String { self ? "t" : "f" } }
-extension UUID: PostgresEncodable { public var postgresText: String { uuidString.lowercased() } }
+extension UUID: PostgresEncodable {
+    /// Lower-case, as PostgreSQL prints a uuid; written here rather than by `uuidString.lowercased()` (which formats
+    /// through libc's printf, then makes a second string): every row a replay writes starts with one.
+    public var postgresText: String {
+        let digits: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { text in
+                var index = 0
+                for (position, byte) in bytes.enumerated() {
+                    if position == 4 || position == 6 || position == 8 || position == 10 {
+                        text[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    text[index] = digits.utf8Start[Int(byte >> 4)]
+                    text[index + 1] = digits.utf8Start[Int(byte & 0xF)]
+                    index += 2
+                }
+                return index
+            }
+        }
+    }
+
+    /// The uuid PostgreSQL prints (36 characters, lower-case hex), read without libc's scanf, which is what
+    /// `UUID(uuidString:)` reads with; nil for any other text.
+    init?(postgresText text: UnsafeBufferPointer<UInt8>) {
+        guard text.count == 36 else { return nil }
+        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let parsed = withUnsafeMutableBytes(of: &bytes) { bytes -> Bool in
+            var index = 0
+            func nibble(_ character: UInt8) -> UInt8? {
+                switch character {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
+                default: return nil
+                }
+            }
+            for position in 0..<16 {
+                if position == 4 || position == 6 || position == 8 || position == 10 {
+                    guard text[index] == UInt8(ascii: "-") else { return false }
+                    index += 1
+                }
+                guard let high = nibble(text[index]), let low = nibble(text[index + 1]) else { return false }
+                bytes[position] = high << 4 | low
+                index += 2
+            }
+            return true
+        }
+        guard parsed else { return nil }
+        self.init(uuid: bytes)
+    }
+}
 extension JSONValue: PostgresEncodable { public var postgresText: String { jsonString } }
 extension Date: PostgresEncodable { public var postgresText: String { PostgresTimestamp.format(self) } }
 
@@ -137,7 +187,9 @@ public final class PostgresRows {
     public func int(_ row: Int, _ column: Int) -> Int? { string(row, column).flatMap { Int($0) } }
     public func uint64(_ row: Int, _ column: Int) -> UInt64? { string(row, column).flatMap { UInt64($0) } }
     public func bool(_ row: Int, _ column: Int) -> Bool? { withText(row, column) { $0.first == UInt8(ascii: "t") } }
-    public func uuid(_ row: Int, _ column: Int) -> UUID? { string(row, column).flatMap { UUID(uuidString: $0) } }
+    public func uuid(_ row: Int, _ column: Int) -> UUID? {
+        withText(row, column) { UUID(postgresText: $0) ?? UUID(uuidString: String(decoding: $0, as: UTF8.self)) } ?? nil
+    }
     public func date(_ row: Int, _ column: Int) -> Date? { string(row, column).flatMap(Timestamp.parse) }
 
     public func json(_ row: Int, _ column: Int) -> JSONValue? {
@@ -156,7 +208,7 @@ public final class PostgresRows {
 
 /// Rows in the text format of `COPY … FROM STDIN`: values by tab, rows by newline, NULL as `\N`, and backslash,
 /// tab, newline and carriage return escaped in values.
-public struct PostgresCopyRows {
+public struct PostgresCopyRows: Sendable {
     public private(set) var bytes: [UInt8] = []
     public private(set) var count = 0
 
@@ -169,18 +221,32 @@ public struct PostgresCopyRows {
                 bytes.append(contentsOf: [0x5C, 0x4E])
                 continue
             }
-            for byte in value.postgresText.utf8 {
-                switch byte {
-                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-                case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-                case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
-                case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
-                default: bytes.append(byte)
-                }
-            }
+            var text = value.postgresText
+            text.withUTF8 { appendEscaped($0) }
         }
         bytes.append(0x0A)
         count += 1
+    }
+
+    /// `text` with backslash, tab, newline and carriage return escaped, the runs between them appended whole (a
+    /// replay's rows are mostly documents of kilobytes, and appending them a byte at a time was most of building them).
+    private mutating func appendEscaped(_ text: UnsafeBufferPointer<UInt8>) {
+        var start = 0
+        for index in 0..<text.count {
+            let escaped: UInt8
+            switch text[index] {
+            case 0x5C: escaped = 0x5C
+            case 0x09: escaped = 0x74
+            case 0x0A: escaped = 0x6E
+            case 0x0D: escaped = 0x72
+            default: continue
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start..<index]))
+            bytes.append(0x5C)
+            bytes.append(escaped)
+            start = index + 1
+        }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: text[start...]))
     }
 }
 
@@ -599,12 +665,27 @@ public enum PostgresTimestamp {
         var time = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let s = String(value); return String(repeating: "0", count: max(0, width - s.count)) + s
+        // Written digit by digit into the bytes it takes: every row a replay writes holds times. The year has five
+        // digits only for the microsecond that rounds up to year 10000.
+        let year = Int(parts.tm_year) + 1900
+        let wide = year > 9999 ? 1 : 0
+        return String(unsafeUninitializedCapacity: 27 + wide) { text in
+            func put(_ value: Int, _ width: Int, at end: Int, then separator: Unicode.Scalar) {
+                var value = value
+                for index in stride(from: end - 1, through: end - width, by: -1) {
+                    text[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                text[end] = UInt8(ascii: separator)
+            }
+            put(year, 4 + wide, at: 4 + wide, then: "-")
+            put(Int(parts.tm_mon) + 1, 2, at: 7 + wide, then: "-")
+            put(Int(parts.tm_mday), 2, at: 10 + wide, then: "T")
+            put(Int(parts.tm_hour), 2, at: 13 + wide, then: ":")
+            put(Int(parts.tm_min), 2, at: 16 + wide, then: ":")
+            put(Int(parts.tm_sec), 2, at: 19 + wide, then: ".")
+            put(Int(fraction), 6, at: 26 + wide, then: "Z")
+            return 27 + wide
         }
-        let fractionText = String(fraction)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 6 - fractionText.count) + fractionText + "Z"
     }
 }

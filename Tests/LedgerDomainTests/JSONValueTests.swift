@@ -21,6 +21,61 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(JSONValue.string("\u{1}\u{1f}\t\"é").jsonString, #""\u0001\u001f\t\"é""#, "control characters as \\u00XX, lower-case hex")
     }
 
+    /// The writer appends the runs between escapes whole: every character needing one, at the start, in the middle and
+    /// at the end of a string, gives the bytes an escape of each byte in turn gives, and parses back to the string.
+    func testEveryEscapeIsWrittenWhereverItStandsInTheString() throws {
+        func escapedByteByByte(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let specials = (0..<0x20).compactMap(Unicode.Scalar.init).map(String.init) + ["\"", "\\"]
+        for special in specials {
+            for text in [special, special + "abc", "abc" + special, "a" + special + "é✓" + special + special + "z", "long run " + special + String(repeating: "x", count: 300)] {
+                XCTAssertEqual(JSONValue.string(text).jsonString, escapedByteByByte(text), text.debugDescription)
+                // NUL is written escaped, but no parse takes it (text cannot hold it).
+                if special != "\u{0}" {
+                    XCTAssertEqual(try JSONValue.parse(JSONValue.string(text).jsonString), .string(text), text.debugDescription)
+                }
+            }
+        }
+        var fromBytes: [UInt8] = []
+        JSONValue.writeString(utf8: AnySequence(Array("x\"y\u{1}".utf8)), to: &fromBytes)
+        XCTAssertEqual(String(decoding: fromBytes, as: UTF8.self), #""x\"y\u0001""#, "bytes not held together are written alike")
+    }
+
+    /// Written digit by digit: the same text ISO 8601 formatting with milliseconds gives (from 1583 on, where its
+    /// calendar is the Gregorian one the writer's is throughout; the years before are checked by their day count).
+    func testTimestampsAreWrittenAsISO8601WithMillisecondsInUTC() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            // Whole milliseconds, so that the formatter's rounding and the writer's rounding down cannot differ.
+            let millis = Double(Int64.random(in: -12_212_553_600_000 ..< 253_402_300_800_000, using: &generator))
+            let date = Date(timeIntervalSince1970: millis / 1000)
+            XCTAssertEqual(Timestamp.rfc3339(date), formatter.string(from: Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.down) / 1000)))
+        }
+        for _ in 0..<2_000 {
+            let seconds = Double(Int64.random(in: -62_135_596_800 ..< 253_402_300_800, using: &generator))
+            let text = Timestamp.rfc3339(Date(timeIntervalSince1970: seconds))
+            XCTAssertEqual(Timestamp.parse(text)?.timeIntervalSince1970, seconds, text)
+        }
+        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: 0)), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: -1)), "1969-12-31T23:59:59.000Z")
+    }
+
     func testTimestampsRoundTrip() {
         let date = Date(timeIntervalSince1970: 1_795_000_000.123)
         XCTAssertEqual(Timestamp.rfc3339(date), "2026-11-18T11:06:40.123Z")

@@ -1,4 +1,5 @@
 import Foundation
+import LedgerDomain
 import LedgerStorage
 import LedgerTestSupport
 import XCTest
@@ -25,10 +26,40 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(rows.map { $0.int(0, 0) }, [1, 42, 1])
     }
 
+    /// Written and read without Foundation's formatting (libc's printf and scanf): the text PostgreSQL prints and reads.
+    func testUUIDsAreWrittenAndReadAsPostgreSQLPrintsThem() throws {
+        let connection = try database.ownerConnection()
+        let uuids = (0..<200).map { _ in UUID() } + [UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+                                                     UUID(uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))]
+        for uuid in uuids { XCTAssertEqual(uuid.postgresText, uuid.uuidString.lowercased()) }
+        let rows = try connection.query("SELECT u, upper(u::text) FROM unnest($1::uuid[]) AS u", [PostgresArray(uuids.map(\.postgresText))])
+        XCTAssertEqual((0..<rows.count).map { rows.uuid($0, 0) }, uuids, "read back as PostgreSQL prints them")
+        XCTAssertEqual((0..<rows.count).map { rows.uuid($0, 1) }, uuids, "upper-case text is read too")
+        let bad = try connection.query("SELECT 'not-a-uuid', '0000000g-0000-0000-0000-000000000000', '00000000x0000-0000-0000-000000000000'")
+        XCTAssertEqual((0..<3).map { bad.uuid(0, $0) }, [nil, nil, nil])
+    }
+
+    /// Written digit by digit: microseconds in UTC, read back to the same time, the first and last times whole.
+    func testTimesAreSentAsUTCWithMicroseconds() {
+        XCTAssertEqual(PostgresTimestamp.format(Date(timeIntervalSince1970: 1_790_000_000.25)), "2026-09-21T14:13:20.250000Z")
+        XCTAssertEqual(PostgresTimestamp.format(Date(timeIntervalSince1970: -0.000001)), "1969-12-31T23:59:59.999999Z")
+        XCTAssertEqual(PostgresTimestamp.format(Date(timeIntervalSince1970: Timestamp.representable.lowerBound)), "0001-01-01T00:00:00.000000Z")
+        XCTAssertEqual(PostgresTimestamp.format(Date(timeIntervalSince1970: Timestamp.representable.upperBound - 1)), "9999-12-31T23:59:59.000000Z")
+        XCTAssertEqual(PostgresTimestamp.format(Date(timeIntervalSince1970: 1e300)), "infinity")
+        for _ in 0..<2_000 {
+            let micros = Double(Int64.random(in: -62_135_596_800_000_000 ..< 253_402_300_799_000_000))
+            let date = Date(timeIntervalSince1970: micros / 1_000_000)
+            let text = PostgresTimestamp.format(date)
+            XCTAssertEqual(text.count, 27, text)
+            // To what a Date holds that far from 2001 (a double's seconds: tens of microseconds by the year 9999).
+            XCTAssertEqual(Timestamp.parse(text)?.timeIntervalSince1970 ?? .nan, date.timeIntervalSince1970, accuracy: 0.0001, text)
+        }
+    }
+
     func testCopyInTakesRowsWithTabsNewlinesBackslashesAndNullsAsGivenInTheTransaction() throws {
         let connection = try database.ownerConnection()
         try connection.execute("CREATE TABLE ledger.copied (n int PRIMARY KEY, text text, at timestamptz, document json)")
-        let tricky = "tab\there\nnew line\r\\N not null \\ back\\slash é ✓"
+        let tricky = "\ttab\there\nnew line\r\\N not null \\ back\\slash é ✓\\"
         let at = Date(timeIntervalSince1970: 1_790_000_000.25)
         var rows = PostgresCopyRows()
         rows.append([1, tricky, at, "{\"a\":\"x\\ty\"}"])

@@ -24,6 +24,11 @@ final class SealedDocumentTests: XCTestCase {
         XCTAssertFalse(stored.contains("Jolanda"))
         XCTAssertNotNil(PersonalDataVault.appendedSealedBox(stored), "the envelope as sealDocument appends it is found without parsing")
         XCTAssertEqual(try vault.openDocument(stored, documentID: "verification/ver_1", owner: owner, key: key), full)
+        let ciphertext = try XCTUnwrap(PersonalDataVault.appendedSealedBox(stored).map { Data($0).base64EncodedString() })
+        XCTAssertEqual(stored, String(plain.dropLast()) + #","encrypted_personal_data":{"version":1,"ciphertext":""# + ciphertext + #""}}"#,
+                       "the plain document with the envelope as its last member")
+        XCTAssertThrowsError(try vault.sealDocument(full: "[1,\"Jolanda\"]", plain: "[1,null]", documentID: "verification/ver_1", owner: owner, key: key),
+                             "a document that is no object")
 
         // The same document with the envelope first and spaces after colons, as a jsonb column could print it.
         guard case let .object(members)? = try? JSONValue.parse(Array(stored.utf8), maxDepth: 64) else { return XCTFail(stored) }

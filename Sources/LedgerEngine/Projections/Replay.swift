@@ -117,9 +117,10 @@ final class ReplayKeys {
 }
 
 /// The bulk pass's writes, on a thread and a connection of their own: the documents of one page's streams are
-/// rendered and sealed, and PostgreSQL takes their rows in, while the next page is read and folded (two cores
-/// then work at once). Pages are written in order, each with its checkpoint in one transaction (so a run killed
-/// at any point continues from a page boundary), at most two pages behind the folding (memory stays flat).
+/// rendered and sealed (the page's two halves at once, one on each core), and PostgreSQL takes their rows in, while
+/// the next page is read and folded. Pages are written in order, each with its checkpoint in one transaction (so a
+/// run killed at any point continues from a page boundary), at most two pages behind the folding (memory stays flat:
+/// one page's rows are held at a time, as one buffer per half and table).
 final class ReplayPageWriter: @unchecked Sendable { // its connection is used on `queue` alone
     struct Page: Sendable {
         let streams: [StreamState]
@@ -149,10 +150,12 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
             defer { room.signal() }
             guard failure.withLock({ $0 == nil }) else { return }
             do {
-                let rows = phases.time(.rows) { tables.map { $0.rows(page.streams) } }
+                let halves = phases.time(.rows) { Self.rows(tables, page.streams) }
                 try phases.time(.copy) {
                   try connection.transaction { tx in
-                    for (table, rows) in zip(tables, rows) { try table.insert(tx, rows) }
+                    for (index, table) in tables.enumerated() {
+                        for half in halves { try table.insert(tx, half[index]) }
+                    }
                     _ = try tx.pipeline([Replay.recordVersions(page.versions), page.checkpoint.statement].compactMap { $0 })
                   }
                 }
@@ -160,6 +163,17 @@ final class ReplayPageWriter: @unchecked Sendable { // its connection is used on
                 failure.withLock { $0 = error }
             }
         }
+    }
+
+    /// The rows of each half of `streams` (in order), by table: the two halves rendered at once.
+    static func rows(_ tables: [Replay.ShadowTable], _ streams: [StreamState]) -> [[PostgresCopyRows]] {
+        let halves = [streams[..<(streams.count / 2)], streams[(streams.count / 2)...]]
+        let rendered = Mutex<[[PostgresCopyRows]]>(Array(repeating: [], count: halves.count))
+        DispatchQueue.concurrentPerform(iterations: halves.count) { half in
+            let rows = tables.map { $0.rows(halves[half]) }
+            rendered.withLock { $0[half] = rows }
+        }
+        return rendered.withLock { $0 }
     }
 
     /// Waits for every queued page; throws what a write failed with.
@@ -660,7 +674,7 @@ public enum Replay {
         }
 
         /// All the rows of `streams`, as one COPY takes them (rendering and sealing their documents).
-        func rows(_ streams: [StreamState]) -> PostgresCopyRows {
+        func rows(_ streams: some Collection<StreamState>) -> PostgresCopyRows {
             var rows = PostgresCopyRows()
             for stream in streams {
                 for row in projection.rows(stream) { rows.append(row.values) }
