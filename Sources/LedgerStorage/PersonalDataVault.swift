@@ -267,9 +267,14 @@ public final class PersonalDataVault: Sendable {
         guard case let .available(available) = key else { return plain }
         guard let cipher = available as? DataKeyCipher else { throw PersonalDataError.sealingFailed("not a data key of this vault") }
         let sealed = try cipher.sealDeterministically(Array(full.utf8), associatedData: Self.documentContext(owner, documentID).associatedData)
-        let envelope = ",\"\(PersonalDataEnvelope.member)\":{\"version\":\(PersonalDataEnvelope.version),\"ciphertext\":\"\(Data(sealed).base64EncodedString())\"}}"
-        guard plain.hasSuffix("}") else { throw PersonalDataError.malformed("a document is a JSON object") }
-        return plain.dropLast() + envelope
+        // Put together as UTF-8 bytes: `plain.dropLast() + envelope` went through the document's characters one by one.
+        var document = Array(plain.utf8)
+        guard document.last == UInt8(ascii: "}") else { throw PersonalDataError.malformed("a document is a JSON object") }
+        document.removeLast()
+        document += Self.envelopeOpening
+        document += Data(sealed).base64EncodedString().utf8
+        document += Self.envelopeClosing
+        return String(decoding: document, as: UTF8.self)
     }
 
     /// A stored document as its reader shows it: as written, or without personal data and marked erased.

@@ -39,6 +39,20 @@ final class SealedDocumentTests: XCTestCase {
         XCTAssertFalse(erased.contains(PersonalDataEnvelope.member))
     }
 
+    func testTheStoredFormIsThePlainDocumentWithTheEnvelopeAsItsLastMember() throws {
+        let (vault, key) = try makeVault()
+        let full = #"{"id":"ver_1","applicant":{"first_name":"Zoë","last_name":"Nguyễn"},"metadata":{"note":"café ☕︎"}}"#
+        let plain = #"{"id":"ver_1","applicant":{"first_name":null,"last_name":null},"metadata":{"note":"café ☕︎"}}"#
+        let stored = try vault.sealDocument(full: full, plain: plain, documentID: "verification/ver_1", owner: owner, key: key)
+        let sealed = try XCTUnwrap(PersonalDataVault.appendedSealedBox(stored))
+        XCTAssertEqual(stored, String(plain.dropLast()) + #","encrypted_personal_data":{"version":1,"ciphertext":""#
+                       + Data(sealed).base64EncodedString() + #""}}"#)
+        XCTAssertEqual(try vault.openDocument(stored, documentID: "verification/ver_1", owner: owner, key: key), full)
+        XCTAssertThrowsError(try vault.sealDocument(full: full, plain: "[1]", documentID: "verification/ver_1", owner: owner, key: key)) { error in
+            XCTAssertEqual(error as? PersonalDataError, .malformed("a document is a JSON object"), "\(error)")
+        }
+    }
+
     func testAnAppendedCiphertextThatIsNotBase64IsRefusedAsMalformed() throws {
         let (vault, key) = try makeVault()
         let stored = try vault.sealDocument(full: full, plain: plain, documentID: "verification/ver_1", owner: owner, key: key)
