@@ -23,11 +23,25 @@ public enum Timestamp {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
         let (year, month, day) = civil(fromDays: days)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        // Digits written into the bytes of `0000-00-00T00:00:00.000Z` (every view renders a few dates; strings padded
+        // and interpolated were 3 % of a command's CPU in the server). Every field is in range and not negative here.
+        var text = Array("0000-00-00T00:00:00.000Z".utf8)
+        func put(_ value: Int, at end: Int) {
+            var value = value, index = end
+            while value > 0 {
+                text[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+                index -= 1
+            }
         }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 3))Z"
+        put(year, at: 3)
+        put(month, at: 6)
+        put(day, at: 9)
+        put(secondOfDay / 3600, at: 12)
+        put(secondOfDay / 60 % 60, at: 15)
+        put(secondOfDay % 60, at: 18)
+        put(fraction, at: 22)
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Parses RFC 3339: `2026-11-22T04:25:38Z`, with any fraction of a second and a `Z` or `±hh:mm` offset.
