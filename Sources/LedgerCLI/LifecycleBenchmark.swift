@@ -15,51 +15,65 @@ enum LifecycleBenchmark {
         var key: String
     }
 
+    /// One way of serving the same load, measured in the same run as the others.
+    struct Phase {
+        let target: Target
+        let server: ChildProcess.Running?
+        /// Whether the tables' row-level security is on while this phase's load runs.
+        let rowLevelSecurity: Bool
+    }
+
     static func run(clients: Int, seconds: Int, url: String?, key: String?, settings: Settings) throws {
         let database = try Database(settings: settings)
         defer { database.close() }
         try database.migrate()
-        // First the same load with row-level security switched off on this database's tables (the service
-        // still opens each transaction with its scope), to measure what it costs; LEDGER_BENCH_RLS_REFERENCE=0
-        // leaves it out. Not for a server at --url, whose tables this run does not own.
-        var withoutRLS: Load?
-        if url == nil, ProcessInfo.processInfo.environment["LEDGER_BENCH_RLS_REFERENCE"] != "0" {
-            try setRowLevelSecurity(database, enabled: false)
-            defer { try? setRowLevelSecurity(database, enabled: true) }
-            let (reference, referenceTarget) = try startServer(database: database, environment: try PersonalDataSetup.benchmarkEnvironment(settings))
-            defer { reference.signal(SIGTERM); _ = reference.wait() }
-            withoutRLS = try driveLifecycles(referenceTarget, clients: clients, seconds: seconds)
+        var phases: [Phase] = []
+        defer { for case let server? in phases.map(\.server) { stop(server) } }
+        func serverPhase(_ environment: [String: String], rowLevelSecurity: Bool) throws -> Phase {
+            let (server, target) = try startServer(database: database, environment: environment, portOffset: phases.count)
+            return Phase(target: target, server: server, rowLevelSecurity: rowLevelSecurity)
         }
-        // The same load with personal-data encryption off first, so one run prints what encryption costs.
-        var withoutEncryption: Load?
+        // Beside the measured phase, when this run owns its server and tables: the same load with row-level security
+        // switched off on this database's tables (the service still opens each transaction with its scope), to measure
+        // what it costs (LEDGER_BENCH_RLS_REFERENCE=0 leaves it out), and with personal-data encryption off.
+        var withoutRLS: Int?, withoutEncryption: Int?
         if url == nil {
-            let (reference, referenceTarget) = try startServer(database: database, environment: ["LEDGER_PERSONAL_DATA_ENCRYPTION": "0"])
-            defer { reference.signal(SIGTERM); _ = reference.wait() }
-            withoutEncryption = try driveLifecycles(referenceTarget, clients: clients, seconds: seconds)
+            if ProcessInfo.processInfo.environment["LEDGER_BENCH_RLS_REFERENCE"] != "0" {
+                withoutRLS = phases.count
+                phases.append(try serverPhase(try PersonalDataSetup.benchmarkEnvironment(settings), rowLevelSecurity: false))
+            }
+            withoutEncryption = phases.count
+            phases.append(try serverPhase(["LEDGER_PERSONAL_DATA_ENCRYPTION": "0"], rowLevelSecurity: true))
         }
-        var server: ChildProcess.Running?
-        let target: Target
+        let measured = phases.count
         if let url, let key {
-            target = Target(baseURL: url, key: key)
+            phases.append(Phase(target: Target(baseURL: url, key: key), server: nil, rowLevelSecurity: true))
         } else {
-            (server, target) = try startServer(database: database, environment: try PersonalDataSetup.benchmarkEnvironment(settings))
+            phases.append(try serverPhase(try PersonalDataSetup.benchmarkEnvironment(settings), rowLevelSecurity: true))
         }
-        defer { server?.signal(SIGTERM); _ = server?.wait() }
-
-        let load = try driveLifecycles(target, clients: clients, seconds: seconds)
+        defer { if phases.contains(where: { !$0.rowLevelSecurity }) { try? setRowLevelSecurity(database, enabled: true) } }
+        let loads = try interleaved(phases, database: database, clients: clients, seconds: seconds)
+        let load = loads[measured]
+        let server = phases[measured].server
+        // pgbench below runs beside the measured server alone, as before the phases were interleaved.
+        for (index, phase) in phases.enumerated() where index != measured { if let other = phase.server { stop(other) } }
+        let withoutRLSLoad = withoutRLS.map { loads[$0] }, withoutEncryptionLoad = withoutEncryption.map { loads[$0] }
         let peakRSS = server.map { peakResidentMegabytes(pid: $0.pid) } ?? .nan
         let commandsPerSecond = Double(load.commands) / load.seconds
         let pgbenchTPS = try runModeledPgbench(database: database, clients: clients, seconds: seconds)
         let p50 = load.p50, p99 = load.p99
         print("lifecycle over HTTP: \(BenchCommand.format(commandsPerSecond)) commands/s  p50 \(BenchCommand.format(p50, 2)) ms  p99 \(BenchCommand.format(p99, 2)) ms  (wrk, \(clients) connections, \(seconds) s: \(load.lifecycles) lifecycles, \(load.reads) order reads, \(load.failures) failed responses, \(load.socketErrors) socket errors)")
+        if phases.count > 1 {
+            print("phases: \(phases.count) in turns (each warmed up \(warmUpSeconds) s, then \(min(interleavingRounds, seconds)) slices of about \(BenchCommand.format(Double(seconds) / Double(min(interleavingRounds, seconds)), 1)) s, each round starting one phase later)")
+        }
         print("pgbench (modeled): \(BenchCommand.format(pgbenchTPS)) tps  (-M prepared, \(clients) clients: event insert + version bump + projection upsert + outbox insert)")
-        let withoutRLSPerSecond = withoutRLS.map { Double($0.commands) / $0.seconds }
-        if let withoutRLS, let withoutRLSPerSecond {
+        let withoutRLSPerSecond = withoutRLSLoad.map { Double($0.commands) / $0.seconds }
+        if let withoutRLS = withoutRLSLoad, let withoutRLSPerSecond {
             print("row-level security: with \(BenchCommand.format(commandsPerSecond)) commands/s (p99 \(BenchCommand.format(p99, 2)) ms), "
                   + "without \(BenchCommand.format(withoutRLSPerSecond)) commands/s (p99 \(BenchCommand.format(withoutRLS.p99, 2)) ms), "
                   + "with/without \(BenchCommand.format(commandsPerSecond / withoutRLSPerSecond, 3))")
         }
-        if let withoutEncryption {
+        if let withoutEncryption = withoutEncryptionLoad {
             let reference = Double(withoutEncryption.commands) / withoutEncryption.seconds
             print("personal-data encryption: on \(BenchCommand.format(commandsPerSecond)) commands/s (p99 \(BenchCommand.format(p99, 2)) ms), "
                   + "off \(BenchCommand.format(reference)) commands/s (p99 \(BenchCommand.format(withoutEncryption.p99, 2)) ms), "
@@ -70,7 +84,7 @@ enum LifecycleBenchmark {
         let reference: [(String, JSONValue)] = (withoutRLSPerSecond.map {
             [("commands_per_s_without_rls", .double(BenchCommand.round2($0))),
              ("ratio_without_rls", .double(($0 / pgbenchTPS * 1000).rounded() / 1000))]
-        } ?? []) + (withoutEncryption.map {
+        } ?? []) + (withoutEncryptionLoad.map {
             [("commands_per_s_without_encryption", .double(BenchCommand.round2(Double($0.commands) / $0.seconds)))]
         } ?? [])
         print(JSONValue.object(reference + [
@@ -97,6 +111,46 @@ enum LifecycleBenchmark {
             """)
     }
 
+    static func stop(_ server: ChildProcess.Running) {
+        if server.poll() == nil { server.signal(SIGTERM) }
+        _ = server.wait()
+    }
+
+    /// The phases' loads, measured in turns so that they meet the same machine and the same database: each is warmed
+    /// up first (a short load that is not counted: a fresh server's first requests plan its statements and fill its
+    /// caches), then gets `seconds` in all, in rounds of one slice per phase, each round starting one phase later, so
+    /// that no phase is always the one that runs on the largest tables or after the same other one. One phase alone
+    /// runs its `seconds` at once.
+    static func interleaved(_ phases: [Phase], database: Database, clients: Int, seconds: Int) throws -> [Load] {
+        var rowLevelSecurity = true
+        func prepare(_ phase: Phase) throws {
+            guard phase.rowLevelSecurity != rowLevelSecurity else { return }
+            try setRowLevelSecurity(database, enabled: phase.rowLevelSecurity)
+            rowLevelSecurity = phase.rowLevelSecurity
+        }
+        guard phases.count > 1 else {
+            return try phases.map { phase in try prepare(phase); return try driveLifecycles(phase.target, clients: clients, seconds: seconds) }
+        }
+        for phase in phases {
+            try prepare(phase)
+            _ = try driveLifecycles(phase.target, clients: clients, seconds: warmUpSeconds)
+        }
+        let rounds = min(interleavingRounds, seconds)
+        var slices = Array(repeating: [Load](), count: phases.count)
+        for round in 0..<rounds {
+            let sliceSeconds = seconds / rounds + (round < seconds % rounds ? 1 : 0)
+            for turn in 0..<phases.count {
+                let index = (round + turn) % phases.count
+                try prepare(phases[index])
+                slices[index].append(try driveLifecycles(phases[index].target, clients: clients, seconds: sliceSeconds))
+            }
+        }
+        return slices.map(Load.init(slices:))
+    }
+
+    static let warmUpSeconds = 2
+    static let interleavingRounds = 3
+
     struct Load {
         var seconds: Double
         var commands: Int
@@ -104,17 +158,48 @@ enum LifecycleBenchmark {
         var lifecycles: Int
         var failures: Int
         var socketErrors: Int
-        var p50: Double
-        var p99: Double
+        /// Every command's latency in ms, ascending.
+        var latencies: [Double]
         /// CPU time of the load generator over the run, in cores.
         var cores: Double
+
+        var p50: Double { percentile(0.50) }
+        var p99: Double { percentile(0.99) }
+
+        /// As the load script computes them: the latency at rank ⌊n·p⌋ + 1.
+        func percentile(_ p: Double) -> Double {
+            guard !latencies.isEmpty else { return .nan }
+            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
+
+        /// One load of the slices of one phase.
+        init(slices: [Load]) {
+            seconds = slices.reduce(0) { $0 + $1.seconds }
+            commands = slices.reduce(0) { $0 + $1.commands }
+            reads = slices.reduce(0) { $0 + $1.reads }
+            lifecycles = slices.reduce(0) { $0 + $1.lifecycles }
+            failures = slices.reduce(0) { $0 + $1.failures }
+            socketErrors = slices.reduce(0) { $0 + $1.socketErrors }
+            latencies = slices.flatMap(\.latencies).sorted()
+            cores = seconds > 0 ? slices.reduce(0) { $0 + $1.cores * $1.seconds } / seconds : 0
+        }
+
+        init(seconds: Double, commands: Int, reads: Int, lifecycles: Int, failures: Int, socketErrors: Int, latencies: [Double], cores: Double) {
+            (self.seconds, self.commands, self.reads, self.lifecycles) = (seconds, commands, reads, lifecycles)
+            (self.failures, self.socketErrors, self.latencies, self.cores) = (failures, socketErrors, latencies, cores)
+        }
     }
 
     /// wrk with `LifecycleLoadScript`: one connection per client, each with one request in flight.
     static func driveLifecycles(_ target: Target, clients: Int, seconds: Int) throws -> Load {
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-lifecycle-\(getpid()).lua")
-        try Data(LifecycleLoadScript.lua.utf8).write(to: script)
-        defer { try? FileManager.default.removeItem(at: script) }
+        let temporary = FileManager.default.temporaryDirectory
+        let script = temporary.appendingPathComponent("ledger-lifecycle-\(getpid()).lua")
+        let latenciesFile = temporary.appendingPathComponent("ledger-lifecycle-\(getpid()).latencies")
+        try Data(("local latencies_path = \"\(latenciesFile.path)\"\n" + LifecycleLoadScript.lua).utf8).write(to: script)
+        defer {
+            try? FileManager.default.removeItem(at: script)
+            try? FileManager.default.removeItem(at: latenciesFile)
+        }
         let before = childrenCPUSeconds()
         let outcome = try ChildProcess.run("wrk", ["-t\(min(clients, 2))", "-c\(clients)", "-d\(seconds)s", "--timeout", "10s",
                                                    "-s", script.path, target.baseURL, "--", target.key])
@@ -126,10 +211,9 @@ enum LifecycleBenchmark {
             throw UsageError(message: "wrk failed (install the 'wrk' package):\n\(outcome.output)")
         }
         func count(_ name: String) -> Int { Int(figures[name]?.doubleValue ?? 0) }
+        let latencies = ((try? String(contentsOf: latenciesFile, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Double($0) }
         return Load(seconds: elapsed, commands: count("commands"), reads: count("reads"), lifecycles: count("lifecycles"),
-                    failures: count("failures"), socketErrors: count("socket_errors"),
-                    p50: figures["p50_ms"]?.doubleValue ?? .nan, p99: figures["p99_ms"]?.doubleValue ?? .nan,
-                    cores: cpu / elapsed)
+                    failures: count("failures"), socketErrors: count("socket_errors"), latencies: latencies, cores: cpu / elapsed)
     }
 
     static func request(_ session: URLSession, _ target: Target, _ method: String, _ path: String,
@@ -156,13 +240,13 @@ enum LifecycleBenchmark {
     }
 
     /// `ledger serve` as a child process on a free port, with a fresh organization and key.
-    static func startServer(database: Database, environment extra: [String: String]) throws -> (ChildProcess.Running, Target) {
+    static func startServer(database: Database, environment extra: [String: String], portOffset: Int = 0) throws -> (ChildProcess.Running, Target) {
         let connection = try PostgresConnection(conninfo: database.conninfo)
         try connection.execute("SET search_path = ledger, public")
         let organization = try AccessStore.createOrganization(connection, name: "bench")
         let key = try AccessStore.createKey(connection, organizationID: organization.id, livemode: false,
                                             scopes: [.read, .write, .admin], description: "bench").secret
-        let port = 18_000 + Int(getpid() % 1000)
+        let port = 18_000 + Int(getpid() % 1000) * 4 + portOffset
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database.conninfo
         environment["LEDGER_LISTEN"] = "127.0.0.1:\(port)"

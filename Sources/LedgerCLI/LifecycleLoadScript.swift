@@ -5,7 +5,8 @@
 /// (the patterns allow blanks after colons, so they do not depend on how a document was rendered).
 /// The next step goes to a queue that the next free connection takes from; so each connection keeps one
 /// request in flight, as a blocking client would. Latency is timed here (monotonic clock through LuaJIT's
-/// FFI) so that commands and reads are counted apart; `done` prints one JSON line.
+/// FFI) so that commands and reads are counted apart; `done` prints one JSON line, and writes every command's
+/// latency to `latencies_path` when the script is given one (a line `local latencies_path = "…"` put before it).
 enum LifecycleLoadScript {
     static let lua = #"""
     local ffi = require("ffi")
@@ -117,6 +118,11 @@ enum LifecycleLoadScript {
       local function percentile(p)
         if #all == 0 then return 0 end
         return all[math.min(#all, math.floor(#all * p) + 1)]
+      end
+      if latencies_path then -- every command's latency, so that the slices of one phase are told as one
+        local file = io.open(latencies_path, "w")
+        for _, value in ipairs(all) do file:write(string.format("%.3f\n", value)) end
+        file:close()
       end
       local errors = summary.errors
       io.write(string.format(

@@ -102,5 +102,9 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: -1e300)), "0001-01-01T00:00:00.000Z")
         XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: .nan)), "0001-01-01T00:00:00.000Z")
         XCTAssertEqual(Timestamp.rfc3339(.distantFuture), "4001-01-01T00:00:00.000Z")
+        // Every field padded where it has fewer digits than its width, and a time before 1970.
+        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_772_600_767.125)), "2026-03-04T05:06:07.125Z")
+        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: -61_820_445_601.5)), "0010-12-27T13:59:58.500Z")
+        XCTAssertEqual(Timestamp.rfc3339(Date(timeIntervalSince1970: 1_795_000_000.75)), "2026-11-18T11:06:40.750Z")
     }
 }
