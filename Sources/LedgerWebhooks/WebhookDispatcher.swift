@@ -469,10 +469,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// sorted every pending message: bench webhooks drain_ratio 0.42–0.47 → 0.47–0.61), and no bitmap scan or sort,
     /// so that it walks `outbox_queue` in id order and stops at its limit whatever the statistics say (with the
     /// cursor's `id > $4`, the generic plan otherwise read every pending message past it: 9,500 buffers per claim
-    /// of 32 messages).
+    /// of 32 messages), and no merge join: joining the queue to the outbox by merging, a plan seen for a claim with
+    /// nothing to take, walks the outbox's primary key from its first, long delivered, row.
     public static let claimPlanSettings = """
         SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_bitmapscan', 'off', true),
-               set_config('enable_sort', 'off', true)
+               set_config('enable_sort', 'off', true), set_config('enable_mergejoin', 'off', true)
         """
 
     /// Marks held the pending messages of those of the endpoints `$1` that are disabled or deleted.
