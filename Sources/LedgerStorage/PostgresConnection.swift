@@ -274,17 +274,12 @@ public final class PostgresConnection {
         }
         let statement = RenderedStatement((sql, parameters))
         let name = try preparedName(sql, parameterCount: statement.parameters.count)
-        let sent = withCStrings(statement.parameters) { pointers in
-            PQsendQueryPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
-        }
-        guard sent == 1 else {
+        guard sendPrepared(statement, as: name) else {
             isBroken = PQstatus(raw) != CONNECTION_OK
             throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
         }
         let done = Result { try meanwhile() }
-        let result = PQgetResult(raw)
-        while let extra = PQgetResult(raw) { PQclear(extra) }
-        let rows = Result { try check(result, sql: sql) }
+        let rows = nextResult(sql: sql)
         try done.get()
         return try rows.get()
     }
@@ -373,16 +368,14 @@ public final class PostgresConnection {
         guard PQenterPipelineMode(raw) == 1 else { throw PostgresError.connection(String(cString: PQerrorMessage(raw))) }
         defer { if PQexitPipelineMode(raw) != 1 { isBroken = true } }
         for (index, item) in items.enumerated() {
-            let sent: Int32
+            let sent: Bool
             switch item {
             case let .control(sql):
-                sent = PQsendQueryParams(raw, sql, 0, nil, nil, nil, nil, 0)
+                sent = PQsendQueryParams(raw, sql, 0, nil, nil, nil, nil, 0) == 1
             case let .prepared(statement):
-                sent = withCStrings(statement.parameters) { pointers in
-                    PQsendQueryPrepared(raw, names[index], Int32(pointers.count), pointers, nil, nil, 0)
-                }
+                sent = sendPrepared(statement, as: names[index])
             }
-            guard sent == 1 else {
+            guard sent else {
                 // Results of what was already sent are still owed; this connection cannot be reused.
                 isBroken = true
                 throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
@@ -391,14 +384,10 @@ public final class PostgresConnection {
         PQpipelineSync(raw)
         // One result (then a NULL) per item, then the sync point.
         let results = items.map { item -> Result<PostgresRows, Error> in
-            let result = PQgetResult(raw)
-            while let extra = PQgetResult(raw) { PQclear(extra) }
-            let sql: String
             switch item {
-            case let .control(text): sql = text
-            case let .prepared(statement): sql = statement.sql
+            case let .control(sql): nextResult(sql: sql)
+            case let .prepared(statement): nextResult(sql: statement.sql)
             }
-            return Result { try check(result, sql: sql) }
         }
         while let result = PQgetResult(raw) {
             let status = PQresultStatus(result)
@@ -407,6 +396,19 @@ public final class PostgresConnection {
         }
         if PQstatus(raw) != CONNECTION_OK { isBroken = true }
         return results
+    }
+
+    private func sendPrepared(_ statement: RenderedStatement, as name: String?) -> Bool {
+        withCStrings(statement.parameters) { pointers in
+            PQsendQueryPrepared(raw, name, Int32(pointers.count), pointers, nil, nil, 0)
+        } == 1
+    }
+
+    /// The result of the next statement sent; libpq follows each statement's result with a NULL.
+    private func nextResult(sql: String) -> Result<PostgresRows, Error> {
+        let result = PQgetResult(raw)
+        while let extra = PQgetResult(raw) { PQclear(extra) }
+        return Result { try check(result, sql: sql) }
     }
 
     private func preparedName(_ sql: String, parameterCount: Int) throws -> String {
@@ -446,9 +448,7 @@ public final class PostgresConnection {
             isBroken = true
             throw PostgresError.connection(String(cString: PQerrorMessage(raw)))
         }
-        let result = PQgetResult(raw)
-        while let extra = PQgetResult(raw) { PQclear(extra) }
-        try check(result, sql: sql)
+        _ = try nextResult(sql: sql).get()
     }
 
     /// Runs one or more statements without parameters (migrations, session settings).
