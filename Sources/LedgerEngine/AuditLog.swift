@@ -94,7 +94,9 @@ public final class AuditLogKeeper: Sendable {
                                       'sequence', n.sequence, 'previous_message_id', n.previous_message_id)
             FROM numbered n
             ON CONFLICT (message_id) DO NOTHING
-            RETURNING organization_id, destination, sequence, message_id),
+            RETURNING id, organization_id, livemode, destination, sequence, message_id),
+        queued AS (
+            INSERT INTO ledger.outbox_queue (id, organization_id, livemode) SELECT i.id, i.organization_id, i.livemode FROM inserted i),
         heads AS (
             INSERT INTO ledger.outbox_sequences AS s (organization_id, verification_id, destination, last_sequence, last_message_id)
             SELECT i.organization_id, 'ledger_checkpoints', i.destination, i.sequence, i.message_id FROM inserted i

@@ -76,7 +76,9 @@ public enum Outbox {
             FROM numbered m
             ORDER BY m.n, m.destination
             ON CONFLICT (message_id) DO NOTHING
-            RETURNING destination, sequence, message_id),
+            RETURNING id, destination, sequence, message_id),
+        queued AS (
+            INSERT INTO ledger.outbox_queue (id, organization_id, livemode) SELECT i.id, $1, $2 FROM inserted i),
         heads AS (
             INSERT INTO ledger.outbox_sequences AS s (organization_id, verification_id, destination, last_sequence, last_message_id)
             SELECT DISTINCT ON (i.destination) $1, $3, i.destination, i.sequence, i.message_id

@@ -305,6 +305,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var nextPurge = Date()
         var depth = capacity, mayClaim = true
         var window = (start: DispatchTime.now(), completed: 0)
+        // The rate is measured over short windows, and the ready messages are topped up from the first claim on: a
+        // fresh dispatcher facing a backlog otherwise spent its first tenth of a second at a depth of one message per
+        // slot, woken only by its recorder (bench webhooks: the drain's first 100 ms at a third of its rate).
+        slots.refill(below: depth * 3 / 4)
         // Claims walk on from the last message claimed, not past every message this dispatcher holds ready or in
         // flight: those are pending until recorded, and walking past them again at every claim cost a drain 27–44
         // buffers read per claimed message against 15–30 from the cursor (bench webhooks, pg_stat_statements). Back to
@@ -319,7 +323,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 }
                 let (inFlight, ready, completed) = slots.counts
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - window.start.uptimeNanoseconds) / 1e9
-                if elapsed >= 0.1 {
+                if elapsed >= 0.025 {
                     depth = Self.readyDepth(deliveriesPerSecond: Double(completed - window.completed) / elapsed, capacity: capacity)
                     window = (DispatchTime.now(), completed)
                     slots.refill(below: depth * 3 / 4)
@@ -407,13 +411,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The claim's statement: pending messages that are due, not leased, whose endpoint is enabled, and (for an
     /// ordered destination) with no earlier message pending for the same verification and destination. A
-    /// disabled endpoint's messages are `held` (`Schema/043`), out of the index it walks; the endpoint is still
+    /// disabled endpoint's messages are `held` (`Schema/043`), out of the queue it walks; the endpoint is still
     /// checked, for a message queued while its endpoint was being disabled.
-    /// It walks the pending rows past `$4` in id order (`outbox_pending`) and stops at the limit: every other condition is
+    /// It walks the queue of pending messages past `$4` in id order (`outbox_queue`, `Schema/066`) and stops at the limit: every other condition is
     /// a per-row subquery (the ORs keep them so), since a join with the endpoints made the planner read and sort
     /// the whole backlog (46 ms per claim at 10,000 pending). The earlier-message check reaches a destination's
     /// few rows by equality on `outbox_destination`, and says `NOT IN ('delivered', 'dead')` rather than
-    /// `= 'pending'` so that the partial pending index can never serve it: with that index's statistics still
+    /// `= 'pending'` so that no partial pending index could ever serve it: with such an index's statistics still
     /// saying "empty", the planner scanned every pending row for every candidate, and a fresh dispatcher took
     /// 42 s to claim from a 13,000-message backlog.
     /// What a claimed message needs for sending is looked up once per message (one lateral lookup each of its
@@ -424,8 +428,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// joins, that condition only filtered what the scans had already read.
     public static let claimStatement = """
         WITH due AS (
-            SELECT o.id FROM ledger.outbox o
-            WHERE o.status = 'pending' AND NOT o.held AND o.id > $4 AND o.next_attempt_at <= now()
+            SELECT o.id FROM ledger.outbox_queue q JOIN ledger.outbox o ON o.id = q.id
+            WHERE q.id > $4 AND o.status = 'pending' AND NOT o.held AND o.next_attempt_at <= now()
               AND (o.leased_until IS NULL OR o.leased_until < now())
               AND (o.endpoint_id IS NULL OR EXISTS (
                   SELECT FROM ledger.webhook_endpoints e WHERE e.id = o.endpoint_id AND e.enabled AND e.deleted_at IS NULL))
@@ -434,7 +438,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
                        SELECT FROM ledger.outbox p
                        WHERE p.organization_id = o.organization_id AND p.verification_id = o.verification_id
                          AND p.destination = o.destination AND p.id < o.id AND p.status NOT IN ('delivered', 'dead')))
-            ORDER BY o.id
+            ORDER BY q.id
             LIMIT $1
             FOR UPDATE OF o SKIP LOCKED),
         claimed AS (
@@ -463,20 +467,24 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// The claim's plan, set in its transaction: one generic plan from its first run (with custom plans PostgreSQL
     /// planned the claim again at every run, and its first plans, made from a fresh outbox's statistics, scanned and
     /// sorted every pending message: bench webhooks drain_ratio 0.42–0.47 → 0.47–0.61), and no bitmap scan or sort,
-    /// so that it walks `outbox_pending` in id order and stops at its limit whatever the statistics say (with the
+    /// so that it walks `outbox_queue` in id order and stops at its limit whatever the statistics say (with the
     /// cursor's `id > $4`, the generic plan otherwise read every pending message past it: 9,500 buffers per claim
-    /// of 32 messages).
+    /// of 32 messages), and no merge join: joining the queue to the outbox by merging, a plan seen for a claim with
+    /// nothing to take, walks the outbox's primary key from its first, long delivered, row.
     public static let claimPlanSettings = """
         SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_bitmapscan', 'off', true),
-               set_config('enable_sort', 'off', true)
+               set_config('enable_sort', 'off', true), set_config('enable_mergejoin', 'off', true)
         """
 
     /// Marks held the pending messages of those of the endpoints `$1` that are disabled or deleted.
     public static let holdStatement = """
-        UPDATE ledger.outbox o SET held = true
-        FROM ledger.webhook_endpoints e
-        WHERE e.id = ANY($1::text[]) AND NOT (e.enabled AND e.deleted_at IS NULL)
-          AND o.endpoint_id = e.id AND o.status = 'pending' AND NOT o.held
+        WITH held AS (
+            UPDATE ledger.outbox o SET held = true
+            FROM ledger.webhook_endpoints e
+            WHERE e.id = ANY($1::text[]) AND NOT (e.enabled AND e.deleted_at IS NULL)
+              AND o.endpoint_id = e.id AND o.status = 'pending' AND NOT o.held
+            RETURNING o.id)
+        DELETE FROM ledger.outbox_queue q USING held WHERE q.id = held.id
         """
 
     /// Claims and outcomes commit without waiting for their WAL flush: a claim or an outcome lost in a crash
@@ -622,7 +630,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
                                            ELSE now() + make_interval(secs => f.next_delay) END
                 FROM finished f
                 WHERE o.id = f.id AND o.lease_token = f.lease
-                RETURNING o.id, o.organization_id, o.endpoint_id, f.status, f.succeeded, f.latency_ms, f.excerpt, f.error),
+                RETURNING o.id, o.organization_id, o.endpoint_id, o.status AS now_status, f.status, f.succeeded, f.latency_ms, f.excerpt, f.error),
+            dequeued AS (
+                DELETE FROM ledger.outbox_queue q USING recorded r WHERE q.id = r.id AND r.now_status <> 'pending'),
             attempt AS (
                 INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, response_excerpt, error)
                 SELECT id, organization_id, status, latency_ms, excerpt, error FROM recorded),
@@ -662,11 +672,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let rows = try pool.transaction(scope: .system) { tx in
             try tx.query("""
                 WITH doomed AS (
-                    SELECT id FROM ledger.outbox
-                    WHERE status = 'delivered' AND delivered_at < $1
-                    ORDER BY delivered_at
+                    SELECT o.id FROM ledger.webhook_delivery_attempts a JOIN ledger.outbox o ON o.id = a.outbox_id
+                    WHERE a.response_status BETWEEN 200 AND 299 AND a.attempted_at < $1 AND o.status = 'delivered' AND o.delivered_at < $1
+                    ORDER BY a.attempted_at
                     LIMIT $2
-                    FOR UPDATE SKIP LOCKED),
+                    FOR UPDATE OF o SKIP LOCKED),
                 attempts AS (
                     DELETE FROM ledger.webhook_delivery_attempts a USING doomed WHERE a.outbox_id = doomed.id)
                 DELETE FROM ledger.outbox o USING doomed WHERE o.id = doomed.id

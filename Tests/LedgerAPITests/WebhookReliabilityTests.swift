@@ -88,6 +88,11 @@ final class WebhookReliabilityTests: XCTestCase {
 
     func outbox(_ sql: String) throws -> PostgresRows { try database.ownerConnection().query(sql) }
 
+    /// Messages inserted straight into the outbox, as the service's own statements would queue them for the claim (`Schema/066`).
+    func queueInsertedMessages(_ connection: PostgresConnection) throws {
+        try connection.execute("SELECT ledger.sync_outbox_queue(ARRAY(SELECT id FROM ledger.outbox))")
+    }
+
     // MARK: a. leases
 
     func testAClaimLeasesNoMoreMessagesThanItCanSendAtOnce() throws {
@@ -359,6 +364,60 @@ final class WebhookReliabilityTests: XCTestCase {
 
     // MARK: f. retention and the claim's cost
 
+    /// The claim's queue (`Schema/066`) holds exactly the pending messages that are not held, whatever changed
+    /// them: queued by commands, held and released with their endpoint, dead after a failed last attempt,
+    /// retried, recovered, delivered, and dead-lettered with their deleted endpoint.
+    func testTheClaimsQueueHoldsExactlyThePendingMessagesNotHeld() throws {
+        func check(_ step: String, pending expected: Int) throws {
+            let rows = try outbox("""
+                SELECT coalesce((SELECT array_agg(id ORDER BY id) FROM ledger.outbox WHERE status = 'pending' AND NOT held)::text, '{}'),
+                       coalesce((SELECT array_agg(id ORDER BY id) FROM ledger.outbox_queue)::text, '{}'),
+                       (SELECT count(*) FROM ledger.outbox WHERE status = 'pending' AND NOT held)
+                """)
+            XCTAssertEqual(rows.string(0, 1), rows.string(0, 0), step)
+            XCTAssertEqual(rows.int(0, 2), expected, step)
+        }
+        let receiver = try startReceiver(failFirst: 2)
+        let endpoint = try createEndpoint(receiver.url, mode: "concurrent")
+        _ = try createVerification()
+        _ = try createVerification()
+        try check("queued by commands", pending: 2)
+        try post("/v1/webhook_endpoints/\(endpoint.id)", ["enabled": false])
+        try check("held with their endpoint", pending: 0)
+        try post("/v1/webhook_endpoints/\(endpoint.id)", ["enabled": true])
+        try check("released with it", pending: 2)
+        let dispatcher = try dispatcher("0s")
+        XCTAssertEqual(try dispatcher.runOnce(), 2)
+        try check("dead after their only attempt failed", pending: 0)
+        let dead = try outbox("SELECT message_id FROM ledger.outbox ORDER BY id")
+        try post("/v1/webhook_deliveries/\(dead.string(0, 0) ?? "")/retry", [:], key: acme.writeKey)
+        try check("one retried", pending: 1)
+        try post("/v1/webhook_endpoints/\(endpoint.id)/recover", ["since": "2000-01-01T00:00:00Z"])
+        try check("both recovered", pending: 2)
+        XCTAssertEqual(try dispatcher.runOnce(), 2)
+        try check("delivered", pending: 0)
+        _ = try createVerification()
+        try check("queued again", pending: 1)
+        _ = try client.request("DELETE", "/v1/webhook_endpoints/\(endpoint.id)", headers: .bearer(acme.adminKey))
+        try check("dead-lettered with the deleted endpoint", pending: 0)
+        XCTAssertEqual(try outbox("SELECT count(*) FROM ledger.outbox WHERE status = 'dead'").int(0, 0), 1)
+    }
+
+    /// Recording an outcome (and a claim's lease) writes no column that an index of the outbox names, as a key
+    /// or in its condition, so PostgreSQL writes the update in place (HOT): no new row version with an entry in
+    /// every index for each delivery. The pending messages the claim walks are a queue of their own (`Schema/066`).
+    func testRecordingAnOutcomeWritesNoColumnAnOutboxIndexNames() throws {
+        let written: Set<String> = ["attempts", "leased_until", "lease_token", "last_attempt_at", "last_response_status", "status",
+                                    "dead_reason", "delivered_at", "next_attempt_at", "held"]
+        let rows = try outbox("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'ledger.outbox'::regclass")
+        XCTAssertGreaterThan(rows.count, 0)
+        for row in 0..<rows.count {
+            let definition = rows.string(row, 1) ?? ""
+            let words = Set(definition.split { !($0.isLetter || $0.isNumber || $0 == "_") }.map(String.init))
+            XCTAssertEqual(words.intersection(written), [], "\(rows.string(row, 0) ?? "?"): \(definition)")
+        }
+    }
+
     func testPurgingRemovesOnlyDeliveredMessagesPastTheirRetention() throws {
         let connection = try database.ownerConnection()
         try connection.query("""
@@ -369,9 +428,10 @@ final class WebhookReliabilityTests: XCTestCase {
             FROM (VALUES ('old_delivered', 'delivered', 40), ('recent_delivered', 'delivered', 10), ('old_dead', 'dead', 40),
                          ('old_pending', 'pending', 40)) AS m(name, status, age)
             """, [acme.id, Date()])
+        try queueInsertedMessages(connection)
         try connection.execute("""
-            INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms)
-            SELECT id, organization_id, 200, 1 FROM ledger.outbox
+            INSERT INTO ledger.webhook_delivery_attempts (outbox_id, organization_id, response_status, latency_ms, attempted_at)
+            SELECT id, organization_id, 200, 1, coalesce(delivered_at, created_at) FROM ledger.outbox
             """)
         func remaining() throws -> [String] {
             let rows = try connection.query("SELECT message_id FROM ledger.outbox ORDER BY message_id")
@@ -405,9 +465,10 @@ final class WebhookReliabilityTests: XCTestCase {
                    'http://127.0.0.1:1/', 'VERIFICATION_STATUS_CHANGE', '{}'
             FROM generate_series(1, 2000) g
             """, [acme.id, endpoint.id])
+        try queueInsertedMessages(connection)
         let (looked, scannedIndexes) = try claimCost(connection, limit: 100)
         XCTAssertLessThan(looked, 1000, "outbox rows read to claim 100: \(looked); indexes: \(scannedIndexes)")
-        XCTAssertTrue(scannedIndexes.contains("outbox_pending"), "\(scannedIndexes)")
+        XCTAssertTrue(scannedIndexes.contains("outbox_queue_pkey"), "\(scannedIndexes)")
     }
 
     /// The outbox rows a claim of up to `limit` (from the start, in the claim's plan settings) reads, from its plan: what its scans of the outbox returned (over
@@ -423,7 +484,9 @@ final class WebhookReliabilityTests: XCTestCase {
             looked += (node["Rows Removed by Filter"]?.intValue ?? 0) + (node["Rows Removed by Join Filter"]?.intValue ?? 0)
             if node["Relation Name"] == "outbox" {
                 looked += (node["Actual Rows"]?.intValue ?? 0) * (node["Actual Loops"]?.intValue ?? 1)
-                if let index = node["Index Name"]?.stringValue { scannedIndexes.append(index) }
+            }
+            if node["Relation Name"] == "outbox" || node["Relation Name"] == "outbox_queue", let index = node["Index Name"]?.stringValue {
+                scannedIndexes.append(index)
             }
             for child in node["Plans"]?.arrayValue ?? [] { walk(child) }
         }
@@ -445,6 +508,7 @@ final class WebhookReliabilityTests: XCTestCase {
                    CASE WHEN g = 1 THEN now() + interval '2 seconds' ELSE now() END
             FROM generate_series(1, 300) g ORDER BY g
             """, [acme.id, endpoint.id, receiver.url])
+        try queueInsertedMessages(connection)
         let dispatcher = try dispatcher(concurrency: 2)
         dispatcher.start()
         defer { dispatcher.stop() }
@@ -465,6 +529,7 @@ final class WebhookReliabilityTests: XCTestCase {
             SELECT 'msg_off' || g, $1, false, 'ver_off' || g, $2, $2, 'http://127.0.0.1:1/off', 'VERIFICATION_STATUS_CHANGE', '{}'
             FROM generate_series(1, 2000) g
             """, [acme.id, disabled.id])
+        try queueInsertedMessages(connection)
         _ = try post("/v1/webhook_endpoints/\(disabled.id)", ["enabled": false])
         _ = try createEndpoint("http://127.0.0.1:1/on")
         _ = try createVerification()

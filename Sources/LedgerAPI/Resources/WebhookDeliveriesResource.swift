@@ -99,8 +99,9 @@ enum WebhookDeliveriesResource {
                     held = coalesce((SELECT NOT (e.enabled AND e.deleted_at IS NULL) FROM ledger.webhook_endpoints e WHERE e.id = outbox.endpoint_id), false)
                 WHERE organization_id = $1 AND livemode = $2 AND message_id = $3 AND status <> 'delivered'
                   AND (leased_until IS NULL OR leased_until <= now())
-                RETURNING message_id
+                RETURNING message_id, id
                 """, [caller.organizationID, caller.livemode, id])
+            try WebhookEndpointsResource.syncQueue(tx, rows, idColumn: 1)
             guard rows.count == 1 else {
                 let exists = try tx.query("""
                     SELECT status, leased_until > now() FROM ledger.outbox WHERE organization_id = $1 AND livemode = $2 AND message_id = $3

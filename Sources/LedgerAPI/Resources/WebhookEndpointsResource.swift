@@ -121,8 +121,10 @@ enum WebhookEndpointsResource {
                           body.string("description"), enabled, body.string("delivery_mode")])
                 // The claim walks no message of a disabled endpoint (Schema/043).
                 if let enabled {
-                    try tx.query("UPDATE ledger.outbox SET held = $3 WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'pending' AND held = $4",
-                                 [caller.organizationID, id, !enabled, enabled])
+                    try syncQueue(tx, try tx.query("""
+                        UPDATE ledger.outbox SET held = $3 WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'pending' AND held = $4
+                        RETURNING id
+                        """, [caller.organizationID, id, !enabled, enabled]))
                 }
                 return .json(200, try endpoint(rows))
             }
@@ -137,10 +139,11 @@ enum WebhookEndpointsResource {
             try tx.query("UPDATE ledger.webhook_endpoints SET deleted_at = now(), enabled = false WHERE organization_id = $1 AND id = $2",
                          [caller.organizationID, id])
             // Nothing will send what was still queued for it: dead-lettered, with the reason, rather than pending forever.
-            try tx.query("""
+            try syncQueue(tx, try tx.query("""
                 UPDATE ledger.outbox SET status = 'dead', dead_reason = 'the endpoint was deleted', leased_until = NULL, lease_token = NULL
                 WHERE organization_id = $1 AND endpoint_id = $2 AND status = 'pending'
-                """, [caller.organizationID, id])
+                RETURNING id
+                """, [caller.organizationID, id]))
             return .json(200, ["id": .string(id), "object": "webhook_endpoint", "deleted": true])
         }),
 
@@ -163,11 +166,13 @@ enum WebhookEndpointsResource {
                         held = NOT (SELECT e.enabled FROM ledger.webhook_endpoints e WHERE e.id = $3)
                     WHERE organization_id = $1 AND livemode = $2 AND endpoint_id = $3 AND created_at >= $4
                       AND status IN ('pending', 'dead') AND (leased_until IS NULL OR leased_until <= now())
-                    RETURNING 1)
-                SELECT count(*), pg_notify('\(Outbox.channel)', $3) FROM requeued
+                    RETURNING id)
+                SELECT id FROM requeued
                 """, [caller.organizationID, caller.livemode, id, since])
+            try syncQueue(tx, rows)
+            try tx.query("SELECT pg_notify($1, $2)", [Outbox.channel, id])
             return .json(200, ["object": "webhook_recovery", "endpoint_id": .string(id), "since": .string(Timestamp.rfc3339(since)),
-                               "requeued": .int(Int64(rows.int(0, 0) ?? 0))])
+                               "requeued": .int(Int64(rows.count))])
         }),
 
         .api("POST", "/v1/webhook_endpoints/{id}/rotate_secret", id: "rotateWebhookEndpointSecret",
@@ -210,6 +215,14 @@ enum WebhookEndpointsResource {
             return .json(200, postbackSecret(secret: rows.string(0, 0), previousExpiresAt: rows.date(0, 1)))
         }),
         ]
+    }
+
+    /// Makes the claim's queue (`Schema/066`) follow the messages whose status or held flag a statement just
+    /// changed: their outbox ids are `rows`' column `idColumn`.
+    static func syncQueue(_ connection: PostgresConnection, _ rows: PostgresRows, idColumn: Int = 0) throws {
+        let ids = (0..<rows.count).compactMap { rows.int64($0, idColumn) }
+        guard !ids.isEmpty else { return }
+        try connection.query("SELECT ledger.sync_outbox_queue($1::bigint[])", [PostgresArray(ids.map(String.init))])
     }
 
     static func find(_ connection: PostgresConnection, _ caller: Caller, _ id: String, lock: Bool) throws -> PostgresRows {

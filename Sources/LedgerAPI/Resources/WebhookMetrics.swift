@@ -66,7 +66,13 @@ final class WebhookMetrics: Sendable {
             return try tx.query("""
                 SELECT w.reason, count(*) FROM (
                     SELECT (\(WebhookDeliveriesResource.waitingFor)) ->> 'reason' AS reason
-                    FROM ledger.outbox o
+                    FROM (
+                        -- The pending messages without reading the history (no outbox index names status,
+                        -- Schema/066): those the claim's queue holds, and those held for a disabled endpoint.
+                        SELECT o.* FROM ledger.outbox_queue q JOIN ledger.outbox o ON o.id = q.id
+                        UNION ALL
+                        SELECT o.* FROM ledger.webhook_endpoints d JOIN ledger.outbox o ON o.endpoint_id = d.id
+                        WHERE NOT d.enabled AND d.deleted_at IS NULL AND o.held) o
                     \(WebhookDeliveriesResource.waitingJoins)
                     WHERE o.status = 'pending') w
                 GROUP BY w.reason
