@@ -73,7 +73,9 @@ extension Array where Element == UInt8 {
     }
 
     public init?(hexString: String) {
-        self.init(hexDigits: Array(hexString.utf8))
+        var text = hexString
+        guard let bytes = text.withUTF8({ [UInt8](hexDigits: $0) }) else { return nil }
+        self = bytes
     }
 
     /// From hex digits where they are (a database cell's bytes), with no string made of them first.
@@ -87,11 +89,6 @@ extension Array where Element == UInt8 {
             bytes.append(high << 4 | low)
             index += 2
         }
-        self = bytes
-    }
-
-    private init?(hexDigits utf8: [UInt8]) {
-        guard let bytes = utf8.withUnsafeBufferPointer({ [UInt8](hexDigits: $0) }) else { return nil }
         self = bytes
     }
 

@@ -23,32 +23,36 @@ public enum Timestamp {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
         let (year, month, day) = civil(fromDays: days)
-        // Written digit by digit into the 24 bytes it takes (years are 0001 to 9999 here): a document holds many
-        // times, and building each of them from strings was a good part of rendering one.
-        return String(unsafeUninitializedCapacity: 24) { text in
-            func put(_ value: Int, _ width: Int, at end: Int) {
+        return format(year: year, month: month, day: day, hour: secondOfDay / 3600, minute: secondOfDay / 60 % 60,
+                      second: secondOfDay % 60, fraction: fraction, fractionDigits: 3)
+    }
+
+    /// `yyyy-mm-ddThh:mm:ss.` then `fraction` in `fractionDigits` digits, then `Z`, written digit by digit into the
+    /// bytes it takes: a document holds many times, every row a replay writes too, and building each of them from
+    /// strings was a good part of rendering one. Every field is in range and not negative; the year takes four
+    /// digits, five from 10000 on.
+    public static func format(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int,
+                              fraction: Int, fractionDigits: Int) -> String {
+        let yearDigits = year > 9999 ? 5 : 4
+        return String(unsafeUninitializedCapacity: yearDigits + 16 + fractionDigits + 1) { text in
+            var end = 0
+            func put(_ value: Int, _ width: Int, then separator: Unicode.Scalar) {
                 var value = value
-                for index in stride(from: end - 1, through: end - width, by: -1) {
+                for index in stride(from: end + width - 1, through: end, by: -1) {
                     text[index] = UInt8(ascii: "0") + UInt8(value % 10)
                     value /= 10
                 }
+                text[end + width] = UInt8(ascii: separator)
+                end += width + 1
             }
-            func put(_ separator: Unicode.Scalar, at index: Int) { text[index] = UInt8(ascii: separator) }
-            put(year, 4, at: 4)
-            put("-", at: 4)
-            put(month, 2, at: 7)
-            put("-", at: 7)
-            put(day, 2, at: 10)
-            put("T", at: 10)
-            put(secondOfDay / 3600, 2, at: 13)
-            put(":", at: 13)
-            put(secondOfDay / 60 % 60, 2, at: 16)
-            put(":", at: 16)
-            put(secondOfDay % 60, 2, at: 19)
-            put(".", at: 19)
-            put(fraction, 3, at: 23)
-            put("Z", at: 23)
-            return 24
+            put(year, yearDigits, then: "-")
+            put(month, 2, then: "-")
+            put(day, 2, then: "T")
+            put(hour, 2, then: ":")
+            put(minute, 2, then: ":")
+            put(second, 2, then: ".")
+            put(fraction, fractionDigits, then: "Z")
+            return end
         }
     }
 

@@ -665,27 +665,9 @@ public enum PostgresTimestamp {
         var time = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&time, &parts)
-        // Written digit by digit into the bytes it takes: every row a replay writes holds times. The year has five
-        // digits only for the microsecond that rounds up to year 10000.
-        let year = Int(parts.tm_year) + 1900
-        let wide = year > 9999 ? 1 : 0
-        return String(unsafeUninitializedCapacity: 27 + wide) { text in
-            func put(_ value: Int, _ width: Int, at end: Int, then separator: Unicode.Scalar) {
-                var value = value
-                for index in stride(from: end - 1, through: end - width, by: -1) {
-                    text[index] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-                text[end] = UInt8(ascii: separator)
-            }
-            put(year, 4 + wide, at: 4 + wide, then: "-")
-            put(Int(parts.tm_mon) + 1, 2, at: 7 + wide, then: "-")
-            put(Int(parts.tm_mday), 2, at: 10 + wide, then: "T")
-            put(Int(parts.tm_hour), 2, at: 13 + wide, then: ":")
-            put(Int(parts.tm_min), 2, at: 16 + wide, then: ":")
-            put(Int(parts.tm_sec), 2, at: 19 + wide, then: ".")
-            put(Int(fraction), 6, at: 26 + wide, then: "Z")
-            return 27 + wide
-        }
+        // The year has five digits only for the microsecond that rounds up to year 10000.
+        return Timestamp.format(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+                                hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec),
+                                fraction: Int(fraction), fractionDigits: 6)
     }
 }
