@@ -171,23 +171,6 @@ enum LifecycleBenchmark {
             guard !latencies.isEmpty else { return .nan }
             return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
         }
-
-        /// One load of the slices of one phase.
-        init(slices: [Load]) {
-            seconds = slices.reduce(0) { $0 + $1.seconds }
-            commands = slices.reduce(0) { $0 + $1.commands }
-            reads = slices.reduce(0) { $0 + $1.reads }
-            lifecycles = slices.reduce(0) { $0 + $1.lifecycles }
-            failures = slices.reduce(0) { $0 + $1.failures }
-            socketErrors = slices.reduce(0) { $0 + $1.socketErrors }
-            latencies = slices.flatMap(\.latencies).sorted()
-            cores = seconds > 0 ? slices.reduce(0) { $0 + $1.cores * $1.seconds } / seconds : 0
-        }
-
-        init(seconds: Double, commands: Int, reads: Int, lifecycles: Int, failures: Int, socketErrors: Int, latencies: [Double], cores: Double) {
-            (self.seconds, self.commands, self.reads, self.lifecycles) = (seconds, commands, reads, lifecycles)
-            (self.failures, self.socketErrors, self.latencies, self.cores) = (failures, socketErrors, latencies, cores)
-        }
     }
 
     /// wrk with `LifecycleLoadScript`: one connection per client, each with one request in flight.
@@ -318,5 +301,20 @@ enum LifecycleBenchmark {
             END;
 
             """)
+    }
+}
+
+// In an extension, so that `Load` keeps its memberwise initializer.
+extension LifecycleBenchmark.Load {
+    /// One load of the slices of one phase.
+    init(slices: [LifecycleBenchmark.Load]) {
+        seconds = slices.reduce(0) { $0 + $1.seconds }
+        commands = slices.reduce(0) { $0 + $1.commands }
+        reads = slices.reduce(0) { $0 + $1.reads }
+        lifecycles = slices.reduce(0) { $0 + $1.lifecycles }
+        failures = slices.reduce(0) { $0 + $1.failures }
+        socketErrors = slices.reduce(0) { $0 + $1.socketErrors }
+        latencies = slices.flatMap(\.latencies).sorted()
+        cores = seconds > 0 ? slices.reduce(0) { $0 + $1.cores * $1.seconds } / seconds : 0
     }
 }
